@@ -173,6 +173,9 @@ class Tenant:
     dynamic_tables: tuple[DynamicTable, ...] = ()
     views: tuple[View, ...] = ()
     base_dir: Path | None = field(default=None, compare=False)
+    """Folder of the declaration file; `query_file` and `local_seed_file` are relative to it."""
+    local_seed_file: Path | None = field(default=None, compare=False)
+    """SQL that creates and fills the source tables in the local stand-in (never run on Snowflake)."""
 
     def all(self) -> Iterator[Declaration]:
         yield from self.sources

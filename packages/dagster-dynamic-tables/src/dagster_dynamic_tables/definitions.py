@@ -1,0 +1,38 @@
+"""Assemble one tenant's Dagster definitions from its validated declarations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from dagster_dynamic_tables.checks import build_dynamic_table_checks
+from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.resources import build_snowflake_resource
+from dagster_dynamic_tables.sensor import build_freshness_sensor
+from dagster_dynamic_tables.specs import build_asset_specs
+
+AUTOMATION_SENSOR_NAME = "automation_condition_sensor"
+
+
+def build_tenant_definitions(
+    tenant: Tenant, *, env: Mapping[str, str] | None = None
+) -> dg.Definitions:
+    """Specs, freshness sensor, health checks, a RUNNING automation sensor and the `snowflake`
+    resource for one tenant."""
+    checks = build_dynamic_table_checks(tenant)
+    return dg.Definitions(
+        assets=build_asset_specs(tenant),
+        asset_checks=[checks] if checks is not None else [],
+        sensors=[
+            build_freshness_sensor(tenant),
+            # Dagster's implicit automation sensor starts STOPPED on a fresh instance, and then
+            # nothing downstream of a refresh ever fires: ship one that is RUNNING by default.
+            dg.AutomationConditionSensorDefinition(
+                name=AUTOMATION_SENSOR_NAME,
+                target=dg.AssetSelection.all(include_sources=True),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+            ),
+        ],
+        resources={"snowflake": build_snowflake_resource(tenant, env=env)},
+    )

@@ -1,0 +1,29 @@
+"""Metadata keys and tag names, in one place.
+
+The first four keep the names of Dagster's Snowflake Dynamic Tables example, so existing tooling
+and docs that read them keep working.
+"""
+
+from __future__ import annotations
+
+# Asset spec metadata.
+SNOWFLAKE_TABLE = "snowflake_table"
+SNOWFLAKE_OBJECT_TYPE = "snowflake_object_type"
+TARGET_LAG = "target_lag"
+REFRESH_MODE = "refresh_mode"
+WAREHOUSE = "warehouse"
+INITIALIZE = "initialize"
+
+# Materialization metadata written by the freshness sensor for a completed refresh.
+DATA_TIMESTAMP = "data_timestamp"
+REFRESH_ACTION = "refresh_action"
+REFRESH_TRIGGER = "refresh_trigger"
+REFRESH_START_TIME = "refresh_start_time"
+REFRESH_END_TIME = "refresh_end_time"
+REFRESH_DURATION_SECONDS = "refresh_duration_seconds"
+ROWS_INSERTED = "rows_inserted"
+ROWS_DELETED = "rows_deleted"
+QUERY_ID = "query_id"
+
+# Tag Dagster reads as the data version of an asset event.
+DATA_VERSION_TAG = "dagster/data_version"
