@@ -1,0 +1,164 @@
+"""The `snowflake` resource of a tenant, from the environment.
+
+Production: `SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_USER`, `SNOWFLAKE_PASSWORD` or
+`SNOWFLAKE_PRIVATE_KEY_PATH` (+ optional `SNOWFLAKE_PRIVATE_KEY_PASSWORD`), `SNOWFLAKE_ROLE`,
+`SNOWFLAKE_WAREHOUSE`; each one can be overridden per tenant with the prefix `<SLUG>_`
+(`ECOMMERCE_SNOWFLAKE_ROLE`). Secrets are passed as `dg.EnvVar`, so their values never reach
+Dagster's stored config, the UI, logs or error messages.
+
+With no account configured, the tenant uses the embedded stand-in (`local_snowflake`) on
+`127.0.0.1:$LOCAL_SNOWFLAKE_PORT`, started on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import local_snowflake
+from dagster_snowflake import SnowflakeResource
+
+from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.errors import SnowflakeSettingsError
+from dagster_dynamic_tables.local import ensure_local_stand_in, register_local_tenant
+
+LOCAL_PORT_VAR = "LOCAL_SNOWFLAKE_PORT"
+LOCAL_DATA_DIR_VAR = "LOCAL_SNOWFLAKE_DATA_DIR"
+LOCAL_DATA_DIR_NAME = ".local_snowflake"
+_SECRET_SETTINGS = frozenset({"PASSWORD", "PRIVATE_KEY_PATH", "PRIVATE_KEY_PASSWORD"})
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One Snowflake setting found in the environment: the variable that held it and its value."""
+
+    variable: str
+    value: str
+
+    def config(self, name: str) -> str | dg.EnvVar:
+        return dg.EnvVar(self.variable) if name in _SECRET_SETTINGS else self.value
+
+
+def find_setting(slug: str, name: str, env: Mapping[str, str]) -> Setting | None:
+    """`<SLUG>_SNOWFLAKE_<NAME>` if set and not empty, else `SNOWFLAKE_<NAME>`, else None."""
+    for variable in (f"{slug.upper()}_SNOWFLAKE_{name}", f"SNOWFLAKE_{name}"):
+        value = env.get(variable, "").strip()
+        if value:
+            return Setting(variable, value)
+    return None
+
+
+def uses_local_stand_in(slug: str, env: Mapping[str, str] | None = None) -> bool:
+    """True when no Snowflake account is configured for this tenant."""
+    return find_setting(slug, "ACCOUNT", os.environ if env is None else env) is None
+
+
+class LocalSnowflakeResource(SnowflakeResource):
+    """A `SnowflakeResource` pointed at the embedded stand-in.
+
+    The first connection in a process starts the stand-in if it is not running and creates the
+    tenant's local objects (source tables with seed rows, Dynamic Tables, views), idempotently.
+    """
+
+    local_port: int
+    local_data_dir: str
+    tenant_slug: str
+
+    @contextmanager
+    def get_connection(self, raw_conn: bool = True) -> Iterator[Any]:
+        ensure_local_stand_in(Path(self.local_data_dir), self.local_port, self.tenant_slug)
+        with super().get_connection(raw_conn=raw_conn) as conn:
+            yield conn
+
+
+def build_snowflake_resource(
+    tenant: Tenant, *, env: Mapping[str, str] | None = None
+) -> SnowflakeResource:
+    """The tenant's `snowflake` resource: Snowflake when an account is set, else the stand-in."""
+    env = os.environ if env is None else env
+    slug = tenant.slug
+    account = find_setting(slug, "ACCOUNT", env)
+    if account is None:
+        register_local_tenant(tenant)
+        return build_local_resource(tenant, env)
+    user = find_setting(slug, "USER", env)
+    password = find_setting(slug, "PASSWORD", env)
+    key_path = find_setting(slug, "PRIVATE_KEY_PATH", env)
+    prefix = f"{slug.upper()}_SNOWFLAKE"
+    where = f"{account.variable} is set, so tenant {slug!r} connects to Snowflake"
+    if user is None:
+        raise SnowflakeSettingsError(
+            f"{where}, but no user is configured. Fix: set {prefix}_USER or SNOWFLAKE_USER."
+        )
+    if password is None and key_path is None:
+        raise SnowflakeSettingsError(
+            f"{where}, but no credentials are configured. Fix: set {prefix}_PASSWORD or "
+            f"SNOWFLAKE_PASSWORD, or {prefix}_PRIVATE_KEY_PATH or SNOWFLAKE_PRIVATE_KEY_PATH."
+        )
+    if password is not None and key_path is not None:
+        raise SnowflakeSettingsError(
+            f"{where} with both a password ({password.variable}) and a private key "
+            f"({key_path.variable}). Fix: unset one of them."
+        )
+    config: dict[str, Any] = {"account": account.value, "user": user.value}
+    for name, setting in (
+        ("PASSWORD", password),
+        ("PRIVATE_KEY_PATH", key_path),
+        ("PRIVATE_KEY_PASSWORD", find_setting(slug, "PRIVATE_KEY_PASSWORD", env)),
+        ("ROLE", find_setting(slug, "ROLE", env)),
+        ("WAREHOUSE", find_setting(slug, "WAREHOUSE", env)),
+    ):
+        if setting is not None:
+            config[name.lower()] = setting.config(name)
+    return SnowflakeResource(**config)
+
+
+def local_stand_in_location(
+    env: Mapping[str, str], base_dir: Path | None = None
+) -> tuple[Path, int]:
+    """Data directory and port of the stand-in: `$LOCAL_SNOWFLAKE_DATA_DIR` (default
+    `.local_snowflake/` at the repository root) and `$LOCAL_SNOWFLAKE_PORT`."""
+    raw_port = env.get(LOCAL_PORT_VAR, "").strip()
+    if raw_port:
+        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+            raise SnowflakeSettingsError(
+                f"{LOCAL_PORT_VAR}={raw_port!r} is not a TCP port. Fix: set it to a number from "
+                f"1 to 65535, or unset it to use {local_snowflake.DEFAULT_PORT}."
+            )
+        port = int(raw_port)
+    else:
+        port = local_snowflake.DEFAULT_PORT
+    raw_dir = env.get(LOCAL_DATA_DIR_VAR, "").strip()
+    data_dir = Path(raw_dir) if raw_dir else find_repo_root(base_dir) / LOCAL_DATA_DIR_NAME
+    return data_dir.resolve(), port
+
+
+def find_repo_root(start: Path | None = None) -> Path:
+    """The nearest folder holding `workspace.yaml`, looking up from `start` and then from the
+    working directory; the working directory if there is none (an installed tenant)."""
+    for origin in (start, Path.cwd()):
+        if origin is None:
+            continue
+        for folder in (origin.resolve(), *origin.resolve().parents):
+            if (folder / "workspace.yaml").is_file():
+                return folder
+    return Path.cwd()
+
+
+def build_local_resource(tenant: Tenant, env: Mapping[str, str]) -> LocalSnowflakeResource:
+    data_dir, port = local_stand_in_location(env, tenant.base_dir)
+    return LocalSnowflakeResource(
+        account="local",
+        user="local",
+        password="local",
+        warehouse="LOCAL_WH",
+        additional_snowflake_connection_args=local_snowflake.connection_args("127.0.0.1", port),
+        local_port=port,
+        local_data_dir=str(data_dir),
+        tenant_slug=tenant.slug,
+    )
