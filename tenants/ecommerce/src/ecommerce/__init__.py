@@ -1,0 +1,1 @@
+"""The e-commerce team's Dagster code location."""
