@@ -1,0 +1,3 @@
+from local_snowflake.cli import main
+
+main()

@@ -1,0 +1,45 @@
+"""`local-snowflake serve`: run the server in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from local_snowflake.client import DEFAULT_PORT
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="local-snowflake", description="Embedded Snowflake stand-in with Dynamic Tables."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the server in the foreground")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--data-dir", type=Path, required=True, help="where the DuckDB files live")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    serve.add_argument(
+        "--idle-timeout-minutes",
+        type=float,
+        default=None,
+        help="stop after this many minutes without requests (default: never)",
+    )
+    serve.add_argument(
+        "--scheduler-interval-seconds",
+        type=float,
+        default=10.0,
+        help="how often the Dynamic Table scheduler runs; 0 disables it (manual passes only)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # imported here so that `--help` stays fast and the package root stays light
+    from local_snowflake.server import serve as run_server
+
+    run_server(
+        data_dir=args.data_dir.resolve(),
+        port=args.port,
+        host=args.host,
+        idle_timeout_minutes=args.idle_timeout_minutes,
+        scheduler_interval_seconds=args.scheduler_interval_seconds,
+    )

@@ -1,0 +1,207 @@
+"""Starting, finding and stopping the background server for a data directory.
+
+The server records itself in `<data_dir>/server.json` (pid, host, port, log file). Starting is
+done under an exclusive file lock in the data directory, so processes racing to start the server
+(Dagster's webserver, daemon and code servers) start only one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from local_snowflake.errors import ServerStartError
+
+STATE_FILE = "server.json"
+LOCK_FILE = "server.lock"
+LOG_FILE = "server.log"
+START_TIMEOUT_SECONDS = 60.0
+HEALTH_PATH = "/local-snowflake/health"  # kept equal to server.HEALTH_PATH (not imported: heavy)
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """A running stand-in server."""
+
+    host: str
+    port: int
+    pid: int
+    data_dir: Path
+    log_file: Path
+
+
+def server_status(data_dir: Path) -> ServerInfo | None:
+    """The server recorded in data_dir if it is alive and answering, else None."""
+    info = _read_state(data_dir)
+    if info is None or not _pid_alive(info.pid):
+        return None
+    health = _health(info.host, info.port)
+    if health is None or health.get("pid") != info.pid:
+        return None
+    return info
+
+
+def ensure_server(
+    data_dir: Path, port: int, *, idle_timeout_minutes: float | None = 120
+) -> ServerInfo:
+    """Return the server for data_dir, starting it in the background if it is not running.
+
+    Raises ServerStartError if the port is taken by something else, or if the server does not
+    answer within a minute (the message names the log file).
+    """
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(data_dir / LOCK_FILE):
+        info = server_status(data_dir)
+        if info is not None and info.port == port:
+            return info
+        if info is not None:
+            raise ServerStartError(
+                f"local-snowflake for {data_dir} already runs on port {info.port}, not {port}: "
+                f"set LOCAL_SNOWFLAKE_PORT={info.port}, or stop it first "
+                "(`dynamic-tables local stop`)."
+            )
+        _check_port_free(port, data_dir)
+        return _start(data_dir, port, idle_timeout_minutes)
+
+
+def stop_server(data_dir: Path, timeout: float = 30.0) -> bool:
+    """Stop the server recorded in data_dir (SIGTERM, then SIGKILL). False if none was running."""
+    data_dir = data_dir.resolve()
+    info = _read_state(data_dir)
+    if info is None or not _pid_alive(info.pid):
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+        return False
+    health = _health(info.host, info.port)
+    if health is not None and health.get("pid") != info.pid:
+        (data_dir / STATE_FILE).unlink(missing_ok=True)  # stale file, pid reused by another
+        return False
+    os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _pid_alive(info.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _pid_alive(info.pid):
+        os.kill(info.pid, signal.SIGKILL)
+    (data_dir / STATE_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> ServerInfo:
+    log_file = data_dir / LOG_FILE
+    command = [
+        sys.executable,
+        "-m",
+        "local_snowflake",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    if idle_timeout_minutes:
+        command += ["--idle-timeout-minutes", str(idle_timeout_minutes)]
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # detached: survives the caller, not killed by its Ctrl-C
+        )
+    info = ServerInfo("127.0.0.1", port, process.pid, data_dir, log_file)
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerStartError(
+                f"local-snowflake exited with code {process.returncode} while starting on port "
+                f"{port}; see {log_file}"
+            )
+        health = _health(info.host, port)
+        if health is not None and health.get("pid") == process.pid:
+            (data_dir / STATE_FILE).write_text(json.dumps(asdict(info), default=str))
+            return info
+        time.sleep(0.1)
+    process.terminate()
+    raise ServerStartError(
+        f"local-snowflake did not answer on port {port} within {START_TIMEOUT_SECONDS:.0f} s; "
+        f"see {log_file}"
+    )
+
+
+def _check_port_free(port: int, data_dir: Path) -> None:
+    health = _health("127.0.0.1", port)
+    if health is not None:
+        raise ServerStartError(
+            f"Port {port} is taken by a local-snowflake server for another data directory "
+            f"({health.get('data_dir')}, pid {health.get('pid')}), not {data_dir}: "
+            "set LOCAL_SNOWFLAKE_PORT to a free port, or stop that server."
+        )
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise ServerStartError(
+                f"Port {port} is taken by another program: set LOCAL_SNOWFLAKE_PORT to a free port."
+            )
+
+
+def _health(host: str, port: int) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}{HEALTH_PATH}", timeout=2) as response:
+            body: Any = json.loads(response.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    if isinstance(body, dict) and body.get("service") == "local-snowflake":  # pyright: ignore[reportUnknownMemberType] -- untyped JSON
+        return body  # pyright: ignore[reportUnknownVariableType] -- untyped JSON
+    return None
+
+
+def _read_state(data_dir: Path) -> ServerInfo | None:
+    try:
+        raw = json.loads((data_dir / STATE_FILE).read_text())
+        return ServerInfo(
+            host=str(raw["host"]),
+            port=int(raw["port"]),
+            pid=int(raw["pid"]),
+            data_dir=Path(raw["data_dir"]),
+            log_file=Path(raw["log_file"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as dead
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

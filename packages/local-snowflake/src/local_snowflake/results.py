@@ -1,0 +1,77 @@
+"""Result sets in the shape the real connector reads: fakesnow's conversion, with two faults fixed.
+
+- NULL timestamps: fakesnow builds the epoch/fraction struct without a validity mask, so the
+  connector reads a NULL timestamp as 1970-01-01. Here the struct carries the column's nulls.
+- TIMESTAMP_LTZ: DuckDB has one time-zone-aware type, which fakesnow reports as TIMESTAMP_TZ.
+  Columns known to be TIMESTAMP_LTZ (all metadata-function timestamps, and statements that ask
+  for TIMESTAMP_LTZ) are reported as TIMESTAMP_LTZ, which the connector returns in the session
+  time zone (UTC here).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from fakesnow.rowtype import ColumnInfo
+
+
+def fix_rowtype(
+    rowtype: list[ColumnInfo], ltz: bool, semi_structured: dict[str, str]
+) -> list[ColumnInfo]:
+    fixed: list[ColumnInfo] = []
+    for column in rowtype:
+        sf_type = column["type"]
+        if ltz and sf_type == "timestamp_tz":
+            sf_type = "timestamp_ltz"
+        elif column["name"].upper() in semi_structured and sf_type in {"text", "variant"}:
+            sf_type = semi_structured[column["name"].upper()]
+        fixed.append({**column, "type": sf_type})
+    return fixed
+
+
+def to_sf(table: pa.Table, rowtype: list[ColumnInfo]) -> pa.Table:
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    for column, info in zip(table.columns, rowtype, strict=True):
+        if pa.types.is_timestamp(column.type):
+            arrays.append(_timestamp_struct(column, with_tz=info["type"] == "timestamp_tz"))
+        elif pa.types.is_time(column.type):
+            arrays.append(pc.multiply(column.cast(pa.int64()), 1000))  # as nanoseconds
+        elif pa.types.is_null(column.type):
+            arrays.append(column.cast(pa.string()))  # Snowflake returns untyped NULL as TEXT
+        elif pa.types.is_uint64(column.type):
+            arrays.append(column.cast(pa.int64()))  # the connector expects signed ints
+        else:
+            arrays.append(column)
+    fields = [
+        pa.field(name, array.type).with_metadata(_metadata(info))
+        for name, array, info in zip(table.column_names, arrays, rowtype, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _metadata(c: ColumnInfo) -> dict[str, str]:
+    return {
+        "logicalType": c["type"].upper(),
+        "precision": str(c["precision"] or 38),
+        "scale": str(c["scale"] or 0),
+        "charLength": str(c["length"] or 0),
+    }
+
+
+def _timestamp_struct(ts: pa.ChunkedArray, with_tz: bool) -> pa.Array:
+    array: Any = ts.combine_chunks()
+    seconds = pc.floor_temporal(array, unit="second")
+    epoch = pc.divide(seconds.cast(pa.int64()), 1_000_000)
+    fraction = pc.round(pc.multiply(pc.subsecond(array), 1_000_000_000)).cast(pa.int32())
+    arrays: list[Any] = [pc.fill_null(epoch, 0), pc.fill_null(fraction, 0)]
+    fields = [
+        pa.field("epoch", pa.int64(), nullable=False),
+        pa.field("fraction", pa.int32(), nullable=False),
+    ]
+    if with_tz:
+        arrays.append(pa.array([1440] * len(array), type=pa.int32()))  # UTC: 1440 minutes offset
+        fields.append(pa.field("timezone", pa.int32(), nullable=False))
+    mask = pc.is_null(array)
+    return pa.StructArray.from_arrays(arrays, fields=fields, mask=mask)

@@ -1,0 +1,450 @@
+"""The HTTP server: fakesnow's Snowflake wire protocol over one persistent DuckDB database.
+
+fakesnow's own server keeps one module-level in-memory database (or one file per session), so
+this module builds its own Starlette app with the same endpoints, around one `FakeSnow` whose
+databases are files in the data directory. Every statement passes `LocalSnowflake.execute`,
+which intercepts the Dynamic Table statements and metadata functions before fakesnow runs the
+rest, and serializes all DuckDB access with one lock (the scheduler thread shares it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import re
+import secrets
+import threading
+import time
+from base64 import b64encode
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import snowflake.connector.errors
+import uvicorn
+from fakesnow import info_schema, macros
+from fakesnow.arrow import to_ipc
+from fakesnow.conn import FakeSnowflakeConnection
+from fakesnow.converter import from_binding
+from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.dialect import parse_one
+from fakesnow.expr import normalise_ident
+from fakesnow.instance import FakeSnow
+from fakesnow.rowtype import describe_as_rowtype
+from fakesnow.statement_type import DML_TYPE_IDS, statement_type_id
+from fakesnow.transforms import SERVER_VERSION
+from fakesnow.transforms.show import SQL_CREATE_VIEW_SHOW_DATABASES
+from sqlglot.errors import ParseError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from local_snowflake import metadata, statements
+from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
+from local_snowflake.engine import DynamicTableEngine
+from local_snowflake.errors import sql_error
+from local_snowflake.results import fix_rowtype, to_sf
+
+logger = logging.getLogger("local_snowflake.server")
+
+HEALTH_PATH = "/local-snowflake/health"
+SERVICE_NAME = "local-snowflake"
+_SYSTEM_CALL = re.compile(
+    r"\s*SELECT\s+(SYSTEM\$LOCAL_SNOWFLAKE_[A-Z_]+)\s*\(\s*([^)]*?)\s*\)\s*;?\s*", re.IGNORECASE
+)
+
+
+@dataclass
+class Plan:
+    """What to run for a client's statement, and how to type its result."""
+
+    sql: str
+    intercepted: bool = False
+    ltz: bool = False
+    semi_structured: dict[str, str] = field(default_factory=dict[str, str])
+
+
+class HttpError(Exception):
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code, self.code, self.message = status_code, code, message
+
+
+class LocalSnowflake:
+    """The server's state: the database, the DT engine, the sessions and the statement count."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.fs = FakeSnow(db_path=data_dir)
+        self.lock = threading.RLock()
+        self._hide_catalog()
+        self._attach_existing_databases()
+        self.engine = DynamicTableEngine(self.fs, data_dir, self.lock)
+        self.sessions: dict[str, FakeSnowflakeConnection] = {}
+        self.statement_count = 0
+        self.last_activity = time.monotonic()
+
+    def _hide_catalog(self) -> None:
+        hidden = SQL_CREATE_VIEW_SHOW_DATABASES.replace(
+            "create view if not exists", "create or replace view"
+        ).replace("'_fs_global')", f"'_fs_global', '{CATALOG_NAME}')")
+        self.fs.duck_conn.execute(hidden)
+
+    def _attach_existing_databases(self) -> None:
+        """Databases are files named <DB>.db: attach them all, so cross-database queries work
+        after a restart even before a session names them."""
+        for path in sorted(self.data_dir.glob("*.db")):
+            if path.name == CATALOG_FILE:
+                continue
+            name = path.stem
+            quoted = str(path).replace("'", "''")
+            self.fs.duck_conn.execute(f"ATTACH IF NOT EXISTS '{quoted}' AS \"{name}\"")
+            self.fs.duck_conn.execute(info_schema.per_db_creation_sql(name))
+            self.fs.duck_conn.execute(macros.creation_sql(name))
+
+    # -- statements ----------------------------------------------------------------------------
+
+    def plan(self, conn: FakeSnowflakeConnection, sql: str, count: int) -> Plan:
+        if system := _SYSTEM_CALL.fullmatch(sql):
+            return self._system_call(system[1].upper(), system[2], count)
+        command = statements.parse(sql, conn.database, conn.schema)
+        if isinstance(command, statements.ShowDynamicTables):
+            args = [_literal(command.database), _literal(command.schema), _literal(command.like)]
+            return Plan(
+                f"SELECT * FROM {CATALOG_NAME}.main.dt_show({', '.join(args)})",
+                intercepted=True,
+                ltz=True,
+            )
+        if command is not None:
+            if isinstance(command, statements.CreateDynamicTable):
+                status = self.engine.create(command)
+            elif isinstance(command, statements.AlterDynamicTable):
+                status = self.engine.alter(command)
+            else:
+                status = self.engine.drop(command)
+            return Plan(f'SELECT {_literal(status)} AS "status"', intercepted=True)
+        ctx = metadata.Context(
+            conn.database, conn.schema, self.engine.clock.now(), self.engine.connected
+        )
+        if (rewritten := metadata.rewrite(sql, ctx)) is not None:
+            return Plan(rewritten, True, True, metadata.OBJECT_COLUMNS)
+        upper = sql.upper()
+        return Plan(sql, ltz="_LTZ" in upper and "TIMESTAMP_TZ" not in upper)
+
+    def _system_call(self, fn: str, arg: str, count: int) -> Plan:
+        if fn == "SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER":
+            result = self.engine.run_scheduler_pass()
+        elif fn == "SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK":
+            try:
+                seconds = float(arg)
+            except ValueError:
+                raise sql_error(
+                    f"SQL compilation error:\n{fn} takes a number of seconds, got {arg!r}",
+                    errno=1044,
+                ) from None
+            result = self.engine.clock.advance(seconds).isoformat()
+        elif fn == "SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT":
+            return Plan(f'SELECT {count} AS "{fn}()"', intercepted=True)
+        else:
+            raise sql_error(f"SQL compilation error:\nUnknown function {fn}", errno=2140)
+        return Plan(f'SELECT {_literal(result)} AS "{fn}({arg})"', intercepted=True)
+
+    def execute(
+        self,
+        conn: FakeSnowflakeConnection,
+        sql: str,
+        params: Any,
+        batch: list[tuple[Any, ...]] | None,
+        describe_only: bool,
+    ) -> dict[str, Any]:
+        with self.lock:
+            self.last_activity = time.monotonic()
+            count = self.statement_count
+            self.statement_count += 1
+            plan = self.plan(conn, sql, count)
+            cur = conn.cursor()
+            type_id = statement_type_id(parse_one(plan.sql))
+            if describe_only and not plan.intercepted:
+                described = cur._describe_only(plan.sql)  # pyright: ignore[reportPrivateUsage] -- fakesnow's describe-only entry point
+                if described is not None:
+                    rowtype = describe_as_rowtype(described)
+                    return _describe_response(conn, cur, rowtype, type_id)
+            batch_rowcount = 0
+            if batch is None:
+                cur.execute(plan.sql, binding_params=params, server=True)
+            else:
+                for row in batch:
+                    cur.execute(plan.sql, binding_params=row, server=True)
+                    batch_rowcount += cur.rowcount or 0
+            rowtype = describe_as_rowtype(cur._describe_last_sql())  # pyright: ignore[reportPrivateUsage] -- as fakesnow's server does
+            rowtype = fix_rowtype(rowtype, plan.ltz, plan.semi_structured)
+            arrow_table = cur._arrow_table  # pyright: ignore[reportPrivateUsage] -- as fakesnow's server does
+            if batch is not None and arrow_table is not None and type_id in DML_TYPE_IDS:
+                result: dict[str, Any] = {
+                    "queryResultFormat": "json",
+                    "rowset": [[str(batch_rowcount)]],
+                }
+            elif arrow_table is not None and type_id in DML_TYPE_IDS:
+                rows = zip(*[c.to_pylist() for c in arrow_table.columns], strict=True)
+                result = {
+                    "queryResultFormat": "json",
+                    "rowset": [[None if v is None else str(v) for v in row] for row in rows],
+                }
+            elif arrow_table is not None:
+                ipc = to_ipc(to_sf(arrow_table, rowtype))
+                result = {"queryResultFormat": "arrow", "rowsetBase64": b64encode(ipc).decode()}
+            else:
+                result = {"queryResultFormat": "arrow", "rowsetBase64": ""}
+            total = 1 if batch is not None else arrow_table.num_rows if arrow_table else 0
+            return {
+                "data": {
+                    "parameters": [{"name": "TIMEZONE", "value": "Etc/UTC"}],
+                    "rowtype": rowtype,
+                    "total": total,
+                    "queryId": cur.sfqid,
+                    "statementTypeId": type_id,
+                    "finalDatabaseName": conn.database,
+                    "finalSchemaName": conn.schema,
+                    **result,
+                },
+                "success": True,
+            }
+
+    # -- HTTP endpoints ------------------------------------------------------------------------
+
+    async def login_request(self, request: Request) -> JSONResponse:
+        database = (d := request.query_params.get("databaseName")) and normalise_ident(d)
+        schema = (s := request.query_params.get("schemaName")) and normalise_ident(s)
+        body = await _body(request)
+        session_params: dict[str, Any] = body["data"]["SESSION_PARAMETERS"]
+        autocommit = session_params.get("AUTOCOMMIT", True)
+        token = secrets.token_urlsafe(32)
+
+        def connect() -> FakeSnowflakeConnection:
+            with self.lock:
+                self.last_activity = time.monotonic()
+                return self.fs.connect(database, schema, autocommit=autocommit)
+
+        self.sessions[token] = await run_in_threadpool(connect)
+        return JSONResponse(
+            {
+                "data": {
+                    "token": token,
+                    "serverVersion": SERVER_VERSION,
+                    "parameters": [
+                        {"name": "AUTOCOMMIT", "value": autocommit},
+                        {"name": "CLIENT_SESSION_KEEP_ALIVE_HEARTBEAT_FREQUENCY", "value": 3600},
+                        {"name": "CLIENT_STAGE_ARRAY_BINDING_THRESHOLD", "value": 0},
+                    ],
+                    "sessionInfo": {"databaseName": database, "schemaName": schema},
+                },
+                "success": True,
+            }
+        )
+
+    async def query_request(self, request: Request) -> JSONResponse:
+        try:
+            conn = self._conn(request)
+            body = await _body(request)
+            sql = body["sqlText"]
+            params, batch = _bindings(body.get("bindings"))
+            try:
+                response = await run_in_threadpool(
+                    self.execute, conn, sql, params, batch, bool(body.get("describeOnly"))
+                )
+            except (
+                snowflake.connector.errors.ProgrammingError,
+                snowflake.connector.errors.OperationalError,
+            ) as e:
+                logger.info("%s: %s", type(e).__name__, e.msg)
+                code = f"{e.errno:06d}"
+                return JSONResponse(
+                    {
+                        "data": {"errorCode": code, "sqlState": e.sqlstate},
+                        "code": code,
+                        "message": e.msg,
+                        "success": False,
+                    }
+                )
+            except ParseError as e:
+                return JSONResponse(
+                    {
+                        "data": {"errorCode": "001003", "sqlState": "42000"},
+                        "code": "001003",
+                        "message": f"SQL compilation error:\n{e}",
+                        "success": False,
+                    }
+                )
+            except Exception as e:
+                logger.exception("Unhandled exception for %r", sql)
+                raise HttpError(500, "261000", f"Unhandled exception: {e}") from None
+            return JSONResponse(response)
+        except HttpError as e:
+            return JSONResponse(
+                {"data": None, "code": e.code, "message": e.message, "success": False},
+                status_code=e.status_code,
+            )
+
+    async def session(self, request: Request) -> JSONResponse:
+        try:
+            self._conn(request)
+            if request.query_params.get("delete"):
+                self.sessions.pop(_token(request), None)
+            return JSONResponse({"data": None, "code": None, "message": None, "success": True})
+        except HttpError as e:
+            return JSONResponse(
+                {"data": None, "code": e.code, "message": e.message, "success": False},
+                status_code=e.status_code,
+            )
+
+    async def health(self, _request: Request) -> JSONResponse:
+        return JSONResponse(
+            {"service": SERVICE_NAME, "pid": os.getpid(), "data_dir": str(self.data_dir)}
+        )
+
+    async def abort(self, _request: Request) -> JSONResponse:
+        return JSONResponse({"success": True})
+
+    async def monitoring(self, request: Request) -> JSONResponse:
+        conn = self._conn(request)
+        if not conn.results_cache.get(request.path_params["sfqid"]):
+            return JSONResponse({"data": {"queries": []}, "success": True})
+        return JSONResponse({"data": {"queries": [{"status": "SUCCESS"}]}, "success": True})
+
+    def _conn(self, request: Request) -> FakeSnowflakeConnection:
+        conn = self.sessions.get(_token(request))
+        if conn is None:
+            raise HttpError(401, "390104", "User must login again to access the service.")
+        return conn
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/session/v1/login-request", self.login_request, methods=["POST"]),
+                Route("/session", self.session, methods=["POST"]),
+                Route("/session/heartbeat", self.session, methods=["POST"]),
+                Route("/queries/v1/query-request", self.query_request, methods=["POST"]),
+                Route("/queries/v1/abort-request", self.abort, methods=["POST"]),
+                Route("/monitoring/queries/{sfqid}", self.monitoring, methods=["GET"]),
+                Route(HEALTH_PATH, self.health, methods=["GET"]),
+            ]
+        )
+
+    def close(self) -> None:
+        with self.lock:
+            for database in self.fs.duck_conn.execute(
+                "SELECT database_name FROM duckdb_databases() WHERE NOT internal "
+                "AND path IS NOT NULL"
+            ).fetchall():
+                self.fs.duck_conn.execute(f'CHECKPOINT "{database[0]}"')
+            self.fs.duck_conn.close()
+
+
+def _token(request: Request) -> str:
+    auth = request.headers.get("Authorization")
+    if not auth:
+        raise HttpError(401, "390103", "Session token not found in the request data.")
+    return auth[17:-1]  # Snowflake Token="<token>"
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if request.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return json.loads(body)
+
+
+def _bindings(bindings: dict[str, Any] | None) -> tuple[Any, list[tuple[Any, ...]] | None]:
+    """Bindings as fakesnow's server decodes them: named, array (a batch) or positional."""
+    if not bindings:
+        return None, None
+    if not all(k.isdigit() for k in bindings):
+        return {name: from_binding(b) for name, b in bindings.items()}, None
+    ordered = [bindings[str(pos)] for pos in range(1, len(bindings) + 1)]
+    if any(isinstance(b["value"], list) for b in ordered):
+        columns = [[from_binding({**b, "value": v}) for v in b["value"]] for b in ordered]
+        return None, list(zip(*columns, strict=True))
+    return tuple(from_binding(b) for b in ordered), None
+
+
+def _literal(value: str | None) -> str:
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _describe_response(
+    conn: FakeSnowflakeConnection, cur: FakeSnowflakeCursor, rowtype: Any, type_id: int
+) -> dict[str, Any]:
+    return {
+        "data": {
+            "rowtype": rowtype,
+            "total": 0,
+            "returned": 0,
+            "queryId": cur.sfqid,
+            "statementTypeId": type_id,
+            "numberOfBinds": 0,
+            "arrayBindSupported": False,
+            "finalDatabaseName": conn.database,
+            "finalSchemaName": conn.schema,
+            "queryResultFormat": "arrow",
+            "rowsetBase64": "",
+        },
+        "success": True,
+    }
+
+
+class _Scheduler(threading.Thread):
+    def __init__(self, server: LocalSnowflake, interval: float) -> None:
+        super().__init__(name="local-snowflake scheduler", daemon=True)
+        self.server, self.interval, self.stopped = server, interval, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                summary = self.server.engine.run_scheduler_pass()
+                if not summary.startswith("0 "):
+                    logger.info("scheduler: %s", summary)
+            except Exception:
+                logger.exception("scheduler pass failed")
+
+
+def serve(
+    data_dir: Path,
+    port: int,
+    host: str = "127.0.0.1",
+    idle_timeout_minutes: float | None = None,
+    scheduler_interval_seconds: float = 10.0,
+) -> None:
+    """Run the server in the foreground until SIGINT/SIGTERM (or idle timeout)."""
+    server = LocalSnowflake(data_dir)
+    config = uvicorn.Config(server.app(), host=host, port=port, log_level="warning")
+    web = uvicorn.Server(config)
+    scheduler = _Scheduler(server, scheduler_interval_seconds)
+    if scheduler_interval_seconds > 0:
+        scheduler.start()
+    stop_watch = threading.Event()
+
+    def watch_idle() -> None:
+        assert idle_timeout_minutes is not None
+        while not stop_watch.wait(5):
+            if time.monotonic() - server.last_activity > idle_timeout_minutes * 60:
+                logger.warning("idle for %s minutes: stopping", idle_timeout_minutes)
+                web.should_exit = True
+                return
+
+    if idle_timeout_minutes:
+        threading.Thread(target=watch_idle, name="idle watch", daemon=True).start()
+    logger.warning("local-snowflake serving %s on http://%s:%s", data_dir, host, port)
+    try:
+        web.run()
+    finally:
+        stop_watch.set()
+        scheduler.stopped.set()
+        if scheduler.is_alive():
+            scheduler.join(timeout=30)
+        server.close()
+        logger.warning("local-snowflake stopped")

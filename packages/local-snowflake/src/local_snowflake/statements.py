@@ -1,0 +1,275 @@
+"""Parsing the Dynamic Table statements fakesnow does not know into typed commands.
+
+Parsing is done before fakesnow sees the statement: fakesnow would otherwise turn
+`CREATE DYNAMIC TABLE` into a static CTAS, and fail on the others.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from fakesnow.dialect import parse_one
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from local_snowflake.errors import sql_error, unsupported
+
+_IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_NAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}}"
+_LAG_UNITS = {
+    "second": 1,
+    "seconds": 1,
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
+}
+
+# Anything that mentions a Dynamic Table and that this module does not parse is unsupported.
+DT_MENTION = re.compile(r"\bDYNAMIC\s+(?:ICEBERG\s+)?TABLES?\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Name:
+    """A resolved three-part object name (identifiers as Snowflake stores them)."""
+
+    database: str
+    schema: str
+    name: str
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.database}.{self.schema}.{self.name}"
+
+    def sql(self) -> str:
+        return ".".join(quote_ident(p) for p in (self.database, self.schema, self.name))
+
+
+@dataclass(frozen=True)
+class TargetLag:
+    text: str  # as shown by SHOW DYNAMIC TABLES: '1 minute' or 'DOWNSTREAM'
+    seconds: int | None  # None for DOWNSTREAM
+
+
+@dataclass(frozen=True)
+class CreateDynamicTable:
+    name: Name
+    target_lag: TargetLag
+    warehouse: str | None
+    refresh_mode: Literal["AUTO", "FULL", "INCREMENTAL"]
+    initialize: Literal["ON_CREATE", "ON_SCHEDULE"]
+    query: str  # Snowflake SQL of the SELECT
+    or_replace: bool
+    if_not_exists: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class AlterDynamicTable:
+    name: Name
+    action: Literal["REFRESH", "SUSPEND", "RESUME", "SET"]
+    target_lag: TargetLag | None = None
+    warehouse: str | None = None
+
+
+@dataclass(frozen=True)
+class DropDynamicTable:
+    name: Name
+    if_exists: bool
+
+
+@dataclass(frozen=True)
+class ShowDynamicTables:
+    like: str | None
+    database: str | None
+    schema: str | None
+
+
+Command = CreateDynamicTable | AlterDynamicTable | DropDynamicTable | ShowDynamicTables
+
+
+def quote_ident(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def normalise_ident(ident: str) -> str:
+    """Snowflake's rule: quoted identifiers keep their case, unquoted ones are upper-cased."""
+    ident = ident.strip()
+    if ident.startswith('"') and ident.endswith('"') and len(ident) >= 2:
+        return ident[1:-1].replace('""', '"')
+    return ident.upper()
+
+
+def split_name(text: str) -> list[str]:
+    return [normalise_ident(p) for p in re.findall(_IDENT, text)]
+
+
+def resolve_name(parts: list[str], database: str | None, schema: str | None) -> Name:
+    """Resolve a 1-, 2- or 3-part name against the session's current database and schema."""
+    if len(parts) == 3:
+        return Name(parts[0], parts[1], parts[2])
+    if len(parts) == 2 and database:
+        return Name(database, parts[0], parts[1])
+    if len(parts) == 1 and database and schema:
+        return Name(database, schema, parts[0])
+    raise sql_error(
+        "Cannot perform operation. This session does not have a current database or schema. "
+        "Call 'USE DATABASE' / 'USE SCHEMA', or use a qualified name.",
+        errno=90105,
+        sqlstate="22000",
+    )
+
+
+def parse_target_lag(text: str) -> TargetLag:
+    value = text.strip()
+    if value.upper() == "DOWNSTREAM":
+        return TargetLag("DOWNSTREAM", None)
+    match = re.fullmatch(r"'\s*(\d+)\s*([A-Za-z]+)\s*'", value)
+    unit = match and _LAG_UNITS.get(match[2].lower())
+    if not match or not unit:
+        raise sql_error(
+            f"SQL compilation error:\ninvalid value [{value}] for parameter 'TARGET_LAG': "
+            "expected '<num> { seconds | minutes | hours | days }' or DOWNSTREAM",
+            errno=2011,
+            sqlstate="22023",
+        )
+    seconds = int(match[1]) * unit
+    if seconds < 60:
+        raise sql_error(
+            f"SQL compilation error:\ninvalid value [{value}] for parameter 'TARGET_LAG': "
+            "the minimum target lag is 1 minute",
+            errno=2011,
+            sqlstate="22023",
+        )
+    return TargetLag(f"{int(match[1])} {match[2].lower()}", seconds)
+
+
+def parse(sql: str, database: str | None, schema: str | None) -> Command | None:
+    """The Dynamic Table command in sql, None if sql is not about Dynamic Tables."""
+    if not DT_MENTION.search(sql):
+        return None
+    text = sql.strip().rstrip(";").strip()
+    head = re.sub(r"\s+", " ", text[:80]).upper()
+    if re.match(r"CREATE (OR REPLACE )?(TRANSIENT )?DYNAMIC TABLE\b", head):
+        return _parse_create(text, database, schema)
+    if head.startswith("ALTER DYNAMIC TABLE"):
+        return _parse_alter(text, database, schema)
+    if head.startswith("DROP DYNAMIC TABLE"):
+        return _parse_drop(text, database, schema)
+    if head.startswith("SHOW DYNAMIC TABLES"):
+        return _parse_show(text, database, schema)
+    if head.startswith(("SELECT", "WITH", "(")):
+        return None  # a query that merely mentions the words; metadata.py handles the functions
+    first = " ".join(head.split(" ")[:4])
+    raise unsupported(first)
+
+
+def _parse_create(text: str, database: str | None, schema: str | None) -> CreateDynamicTable:
+    if re.match(r"CREATE\s+(OR\s+REPLACE\s+)?TRANSIENT", text, re.IGNORECASE):
+        raise unsupported("CREATE TRANSIENT DYNAMIC TABLE")
+    try:
+        expression = parse_one(text)
+    except ParseError as e:
+        raise sql_error(f"SQL compilation error:\n{e}", errno=1003, sqlstate="42000") from None
+    if not isinstance(expression, exp.Create) or not isinstance(expression.this, exp.Table):
+        raise unsupported("this form of CREATE DYNAMIC TABLE (column lists, CLONE, ...)")
+    query = expression.expression
+    if not isinstance(query, exp.Query):
+        raise unsupported("CREATE DYNAMIC TABLE without AS <query>")
+    table = expression.this
+    parts = [p.name if p.quoted else p.name.upper() for p in table.parts]
+    props: dict[str, str] = {}
+    properties = expression.args.get("properties")
+    for prop in properties.expressions if isinstance(properties, exp.Properties) else []:
+        if isinstance(prop, exp.DynamicProperty):
+            continue
+        if not isinstance(prop, exp.Property):
+            raise unsupported(f"CREATE DYNAMIC TABLE ... {prop.sql('snowflake')}")
+        key = prop.name.upper()
+        if key not in {"TARGET_LAG", "WAREHOUSE", "REFRESH_MODE", "INITIALIZE", "COMMENT"}:
+            raise unsupported(f"CREATE DYNAMIC TABLE ... {key}")
+        value = prop.args["value"]
+        props[key] = value.sql("snowflake") if isinstance(value, exp.Literal) else value.name
+    if "TARGET_LAG" not in props:
+        raise sql_error(
+            "SQL compilation error:\nMissing option(s): [TARGET_LAG]", errno=1003, sqlstate="42601"
+        )
+    refresh_mode = props.get("REFRESH_MODE", "AUTO").upper()
+    initialize = props.get("INITIALIZE", "ON_CREATE").upper()
+    if refresh_mode not in {"AUTO", "FULL", "INCREMENTAL"}:
+        raise sql_error(f"SQL compilation error:\ninvalid value [{refresh_mode}] for REFRESH_MODE")
+    if initialize not in {"ON_CREATE", "ON_SCHEDULE"}:
+        raise sql_error(f"SQL compilation error:\ninvalid value [{initialize}] for INITIALIZE")
+    warehouse = props.get("WAREHOUSE")
+    return CreateDynamicTable(
+        name=resolve_name(parts, database, schema),
+        target_lag=parse_target_lag(props["TARGET_LAG"]),
+        warehouse=normalise_ident(warehouse) if warehouse else None,
+        refresh_mode=refresh_mode,  # pyright: ignore[reportArgumentType] -- checked just above
+        initialize=initialize,  # pyright: ignore[reportArgumentType] -- checked just above
+        query=query.sql("snowflake"),
+        or_replace=bool(expression.args.get("replace")),
+        if_not_exists=bool(expression.args.get("exists")),
+        text=text,
+    )
+
+
+def _parse_alter(text: str, database: str | None, schema: str | None) -> AlterDynamicTable:
+    match = re.fullmatch(
+        rf"ALTER\s+DYNAMIC\s+TABLE\s+(?:IF\s+EXISTS\s+)?({_NAME})\s+(.*)",
+        text,
+        re.IGNORECASE | re.DOTALL,
+    )
+    if not match:
+        raise unsupported("ALTER DYNAMIC TABLE without a name and an action")
+    name = resolve_name(split_name(match[1]), database, schema)
+    action = match[2].strip()
+    verb = action.upper()
+    if verb in {"REFRESH", "SUSPEND", "RESUME"}:
+        return AlterDynamicTable(name, verb)  # pyright: ignore[reportArgumentType] -- in the set
+    set_match = re.fullmatch(
+        rf"SET\s+(TARGET_LAG|WAREHOUSE)\s*=\s*('[^']*'|{_IDENT})", action, re.IGNORECASE
+    )
+    if set_match:
+        key, value = set_match[1].upper(), set_match[2]
+        if key == "TARGET_LAG":
+            return AlterDynamicTable(name, "SET", target_lag=parse_target_lag(value))
+        return AlterDynamicTable(name, "SET", warehouse=normalise_ident(value))
+    raise unsupported(f"ALTER DYNAMIC TABLE ... {' '.join(action.split()[:3])}")
+
+
+def _parse_drop(text: str, database: str | None, schema: str | None) -> DropDynamicTable:
+    match = re.fullmatch(
+        rf"DROP\s+DYNAMIC\s+TABLE\s+(IF\s+EXISTS\s+)?({_NAME})", text, re.IGNORECASE
+    )
+    if not match:
+        raise unsupported("this form of DROP DYNAMIC TABLE")
+    return DropDynamicTable(resolve_name(split_name(match[2]), database, schema), bool(match[1]))
+
+
+def _parse_show(text: str, database: str | None, schema: str | None) -> ShowDynamicTables:
+    match = re.fullmatch(
+        rf"SHOW\s+DYNAMIC\s+TABLES(?:\s+LIKE\s+'((?:[^']|'')*)')?"
+        rf"(?:\s+IN\s+(ACCOUNT|DATABASE|SCHEMA)(?:\s+({_NAME}))?)?",
+        text,
+        re.IGNORECASE,
+    )
+    if not match:
+        raise unsupported("this form of SHOW DYNAMIC TABLES")
+    like = match[1].replace("''", "'") if match[1] is not None else None
+    scope = (match[2] or "").upper()
+    target = split_name(match[3]) if match[3] else []
+    if scope == "ACCOUNT":
+        return ShowDynamicTables(like, None, None)
+    if scope == "DATABASE":
+        return ShowDynamicTables(like, target[0] if target else database, None)
+    if scope == "SCHEMA":
+        if len(target) == 2:
+            return ShowDynamicTables(like, target[0], target[1])
+        return ShowDynamicTables(like, database, target[0] if target else schema)
+    # no IN clause: the current schema, else the current database, else the account
+    return ShowDynamicTables(like, database, schema if database else None)
