@@ -1,0 +1,168 @@
+"""Which `snowflake` resource a tenant gets from its environment."""
+
+from pathlib import Path
+
+import dagster as dg
+import local_snowflake
+import pytest
+from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.errors import SnowflakeSettingsError
+from dagster_dynamic_tables.resources import (
+    LocalSnowflakeResource,
+    build_snowflake_resource,
+    find_repo_root,
+    local_stand_in_location,
+)
+from dagster_snowflake import SnowflakeResource
+
+TENANT = Tenant("ecommerce")
+SETTINGS = (
+    "account",
+    "user",
+    "password",
+    "private_key_path",
+    "private_key_password",
+    "role",
+    "warehouse",
+)
+BASE = {"SNOWFLAKE_ACCOUNT": "acme-prod", "SNOWFLAKE_USER": "DAGSTER"}
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {**BASE, "SNOWFLAKE_PASSWORD": "s3cret"},
+            {"account": "acme-prod", "user": "DAGSTER", "password": "SNOWFLAKE_PASSWORD"},
+        ),
+        (
+            {**BASE, "SNOWFLAKE_PRIVATE_KEY_PATH": "/keys/k.p8", "SNOWFLAKE_ROLE": "TRANSFORMER"},
+            {
+                "account": "acme-prod",
+                "user": "DAGSTER",
+                "private_key_path": "SNOWFLAKE_PRIVATE_KEY_PATH",
+                "role": "TRANSFORMER",
+            },
+        ),
+        (
+            {
+                **BASE,
+                "SNOWFLAKE_PASSWORD": "shared",
+                "SNOWFLAKE_ROLE": "SHARED_ROLE",
+                "SNOWFLAKE_WAREHOUSE": "SHARED_WH",
+                "ECOMMERCE_SNOWFLAKE_ROLE": "ECOMMERCE_ROLE",
+                "ECOMMERCE_SNOWFLAKE_PASSWORD": "team-secret",
+                "OTHER_SNOWFLAKE_ROLE": "NOT_MINE",
+            },
+            {
+                "account": "acme-prod",
+                "user": "DAGSTER",
+                "password": "ECOMMERCE_SNOWFLAKE_PASSWORD",
+                "role": "ECOMMERCE_ROLE",
+                "warehouse": "SHARED_WH",
+            },
+        ),
+        (
+            {
+                "ECOMMERCE_SNOWFLAKE_ACCOUNT": "acme-team",
+                "ECOMMERCE_SNOWFLAKE_USER": "TEAM",
+                "ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PATH": "/keys/team.p8",
+                "ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PASSWORD": "pass",
+            },
+            {
+                "account": "acme-team",
+                "user": "TEAM",
+                "private_key_path": "ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PATH",
+                "private_key_password": "ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PASSWORD",
+            },
+        ),
+    ],
+    ids=["password", "key-pair-and-role", "per-tenant-overrides", "per-tenant-account"],
+)
+def test_build_snowflake_resource_from_environment(env, expected):
+    resource = build_snowflake_resource(TENANT, env=env)
+    assert type(resource) is SnowflakeResource
+    fields = {
+        name: getattr(resource, name) for name in SETTINGS if getattr(resource, name) is not None
+    }
+    assert fields == expected
+    # Secrets are references to environment variables, never their values.
+    for name in ("password", "private_key_path", "private_key_password"):
+        value = getattr(resource, name)
+        assert value is None or isinstance(value, dg.EnvVar)
+    assert "s3cret" not in repr(resource)
+    assert "team-secret" not in repr(resource)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SNOWFLAKE_ACCOUNT": "acme", "SNOWFLAKE_PASSWORD": "x"},
+            "SNOWFLAKE_ACCOUNT is set, so tenant 'ecommerce' connects to Snowflake, but no user "
+            "is configured. Fix: set ECOMMERCE_SNOWFLAKE_USER or SNOWFLAKE_USER.",
+        ),
+        (
+            BASE,
+            "SNOWFLAKE_ACCOUNT is set, so tenant 'ecommerce' connects to Snowflake, but no "
+            "credentials are configured. Fix: set ECOMMERCE_SNOWFLAKE_PASSWORD or "
+            "SNOWFLAKE_PASSWORD, or ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PATH or "
+            "SNOWFLAKE_PRIVATE_KEY_PATH.",
+        ),
+        (
+            {**BASE, "SNOWFLAKE_PASSWORD": "pw-value", "ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PATH": "k"},
+            "SNOWFLAKE_ACCOUNT is set, so tenant 'ecommerce' connects to Snowflake with both a "
+            "password (SNOWFLAKE_PASSWORD) and a private key "
+            "(ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PATH). Fix: unset one of them.",
+        ),
+        (
+            {"LOCAL_SNOWFLAKE_PORT": "http"},
+            "LOCAL_SNOWFLAKE_PORT='http' is not a TCP port. Fix: set it to a number from 1 to "
+            f"65535, or unset it to use {local_snowflake.DEFAULT_PORT}.",
+        ),
+        (
+            {"LOCAL_SNOWFLAKE_PORT": "70000"},
+            "LOCAL_SNOWFLAKE_PORT='70000' is not a TCP port. Fix: set it to a number from 1 to "
+            f"65535, or unset it to use {local_snowflake.DEFAULT_PORT}.",
+        ),
+    ],
+    ids=["no-user", "no-credentials", "password-and-key", "port-not-number", "port-too-big"],
+)
+def test_build_snowflake_resource_rejects_incomplete_settings(env, message):
+    with pytest.raises(SnowflakeSettingsError) as excinfo:
+        build_snowflake_resource(TENANT, env=env)
+    assert str(excinfo.value) == message
+    assert "pw-value" not in str(excinfo.value)
+
+
+def test_build_snowflake_resource_without_account_uses_stand_in(tmp_path):
+    env = {"LOCAL_SNOWFLAKE_PORT": "50123", "LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path / "d")}
+    resource = build_snowflake_resource(TENANT, env=env)
+    assert isinstance(resource, LocalSnowflakeResource)
+    assert isinstance(resource, SnowflakeResource)
+    assert resource.local_port == 50123
+    assert resource.local_data_dir == str((tmp_path / "d").resolve())
+    assert resource.tenant_slug == "ecommerce"
+    assert resource.additional_snowflake_connection_args == local_snowflake.connection_args(
+        "127.0.0.1", 50123
+    )
+
+
+def test_empty_account_variable_means_stand_in():
+    resource = build_snowflake_resource(TENANT, env={"SNOWFLAKE_ACCOUNT": "  "})
+    assert isinstance(resource, LocalSnowflakeResource)
+    assert resource.local_port == local_snowflake.DEFAULT_PORT
+
+
+def test_stand_in_data_dir_defaults_to_repo_root(tmp_path):
+    (tmp_path / "workspace.yaml").write_text("load_from: []\n")
+    nested = tmp_path / "tenants" / "x" / "src"
+    nested.mkdir(parents=True)
+    assert find_repo_root(nested) == tmp_path
+    data_dir, port = local_stand_in_location({}, nested)
+    assert data_dir == (tmp_path / ".local_snowflake").resolve()
+    assert port == local_snowflake.DEFAULT_PORT
+
+
+def test_repo_root_of_this_checkout():
+    assert (find_repo_root(Path(__file__).parent) / "workspace.yaml").is_file()

@@ -1,0 +1,156 @@
+"""Run `dagster dev -w workspace.yaml` against a private stand-in, and read it through GraphQL.
+
+Shared by the end-to-end test and the end-to-end benchmark. Loopback only; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import local_snowflake
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 1.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+RUNS = """
+query Runs {
+  runsOrError(filter: {statuses: [SUCCESS]}) {
+    ... on Runs { results { runId status creationTime assetSelection { path } } }
+  }
+}
+"""
+
+MATERIALIZATIONS = """
+query Materializations($path: [String!]!) {
+  assetOrError(assetKey: {path: $path}) {
+    ... on Asset {
+      assetMaterializations(limit: 20) { timestamp runId tags { key value } }
+    }
+  }
+}
+"""
+
+
+@dataclass
+class DagsterDev:
+    url: str
+    snowflake_port: int
+    data_dir: Path
+    log_file: Path
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.load(response)
+        if payload.get("errors"):
+            raise AssertionError(f"GraphQL errors: {payload['errors']}")
+        return payload["data"]
+
+    def connect(self) -> Any:
+        return local_snowflake.connect(host="127.0.0.1", port=self.snowflake_port)
+
+    def succeeded_runs_of(self, path: list[str]) -> list[dict[str, Any]]:
+        results = self.graphql(RUNS)["runsOrError"]["results"]
+        return [r for r in results if path in [k["path"] for k in r["assetSelection"] or []]]
+
+    def materializations_of(self, path: list[str]) -> list[dict[str, Any]]:
+        asset = self.graphql(MATERIALIZATIONS, {"path": path})["assetOrError"]
+        return asset.get("assetMaterializations") or []
+
+    wait_for = staticmethod(wait_for)
+
+    def log_tail(self, lines: int = 80) -> str:
+        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextmanager
+def run_dagster_dev(workdir: Path) -> Iterator[DagsterDev]:
+    """`dagster dev` from the repo root with a temporary DAGSTER_HOME and stand-in data dir."""
+    home, data_dir = workdir / "dagster_home", workdir / "snowflake"
+    home.mkdir()
+    port, snowflake_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
+    env |= {
+        "DAGSTER_HOME": str(home),
+        "LOCAL_SNOWFLAKE_PORT": str(snowflake_port),
+        "LOCAL_SNOWFLAKE_DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_file = workdir / "dagster_dev.log"
+    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
+    command += ["-h", "127.0.0.1", "-p", str(port)]
+    with log_file.open("w") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    dev = DagsterDev(f"http://127.0.0.1:{port}", snowflake_port, data_dir, log_file)
+    try:
+        wait_for("dagster dev to serve", lambda: process.poll() is None and _serving(dev.url), 120)
+        yield dev
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        local_snowflake.stop_server(data_dir)
+
+
+@pytest.fixture
+def dagster_dev(tmp_path: Path) -> Iterator[DagsterDev]:
+    with run_dagster_dev(tmp_path) as dev:
+        try:
+            yield dev
+        except BaseException:
+            print(f"--- dagster dev log (last lines) ---\n{dev.log_tail()}")
+            raise
