@@ -7,18 +7,25 @@ Field names are Snowflake's and dbt-snowflake's (`table`, `target_lag`, `refresh
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from dagster_dynamic_tables.errors import DeclarationProblem
 from dagster_dynamic_tables.identifiers import QualifiedName, parse_identifier, parse_qualified_name
 from dagster_dynamic_tables.lags import TargetLag, parse_target_lag
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+QUERY_OPTIONAL = "query_optional"
+"""Validation context key: when True, a DT or view may omit both query and query_file."""
+_NAME_PATTERN = "^[a-z][a-z0-9_]*$"
+# Dagster's own owner rule (dagster._core.definitions.utils.is_valid_owner), checked here so a bad
+# owner is reported with the other declaration problems instead of failing when specs are built.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,7}")
 
 
 def _check_asset_name(value: str) -> str:
@@ -46,15 +53,32 @@ def _check_identifier(value: str) -> str:
 
 def _check_dep(value: str) -> str:
     parts = value.split("/")
-    for part in parts:
-        _check_asset_name(part)
+    if not all(part and part[0].isalpha() and set(part) <= _NAME_CHARS for part in parts):
+        raise ValueError(
+            f"{value!r} is not a valid dep: name one of this tenant's objects (raw_orders) or "
+            "another tenant's asset by its full key (other_tenant/asset), in lowercase letters, "
+            "digits and '_'"
+        )
+    return value
+
+
+def _check_owner(value: str) -> str:
+    if not (_EMAIL.fullmatch(value) or (value.startswith("team:") and len(value) > 5)):
+        raise ValueError(
+            f"{value!r} is not a valid owner: use an e-mail address (jane@example.com) or a team "
+            "name prefixed with 'team:' (team:analytics)"
+        )
     return value
 
 
 AssetName = Annotated[
     str,
     AfterValidator(_check_asset_name),
-    Field(description="Asset name inside the tenant: lowercase letters, digits and '_'."),
+    Field(
+        description="Asset name inside the tenant: lowercase letters, digits and '_', starting "
+        "with a letter.",
+        json_schema_extra={"pattern": _NAME_PATTERN},
+    ),
 ]
 TableName = Annotated[
     str,
@@ -65,7 +89,12 @@ TableName = Annotated[
         examples=["ANALYTICS.ECOMMERCE.CUSTOMER_LIFETIME_VALUE"],
     ),
 ]
-DepName = Annotated[str, AfterValidator(_check_dep)]
+DepName = Annotated[
+    str,
+    AfterValidator(_check_dep),
+    Field(json_schema_extra={"pattern": "^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)*$"}),
+]
+Owner = Annotated[str, AfterValidator(_check_owner)]
 RefreshMode = Literal["AUTO", "FULL", "INCREMENTAL"]
 Initialize = Literal["ON_CREATE", "ON_SCHEDULE"]
 ObjectType = Literal["TABLE", "DYNAMIC TABLE", "VIEW"]
@@ -81,13 +110,14 @@ class _Declaration(BaseModel):
     description: str | None = Field(
         default=None, description="What the object holds; shown in the Dagster UI."
     )
-    owners: list[str] = Field(
+    owners: list[Owner] = Field(
         default_factory=list,
         description="Owners shown in the UI: e-mail addresses or 'team:<name>'.",
     )
     group: AssetName | None = Field(
         default=None,
-        description="Dagster asset group; defaults to sources, dynamic_tables or views.",
+        description="Dagster asset group (lowercase letters, digits and '_'); defaults to "
+        "sources, dynamic_tables or views.",
     )
 
     @property
@@ -122,11 +152,19 @@ class _Derived(_Declaration):
     )
 
     @model_validator(mode="after")
-    def _one_query(self) -> _Derived:
+    def _one_query(self, info: ValidationInfo) -> _Derived:
         if self.query is not None and self.query_file is not None:
             raise ValueError("give either query or query_file, not both")
-        if self.query is None and self.query_file is None:
+        # Python builders may declare an object for lineage only, without its SELECT.
+        context: object = info.context
+        optional = (
+            isinstance(context, Mapping)
+            and cast("Mapping[str, object]", context).get(QUERY_OPTIONAL) is True
+        )
+        if self.query is None and self.query_file is None and not optional:
             raise ValueError("give the SELECT as query, or a .sql file path as query_file")
+        if self.query is not None and not self.query.strip():
+            raise ValueError("query is empty: give the SELECT that defines the object")
         return self
 
 
@@ -142,7 +180,8 @@ class DynamicTable(_Derived):
         examples=["1 minute", "2 hours", "DOWNSTREAM"],
     )
     warehouse: Annotated[str, AfterValidator(_check_identifier)] = Field(
-        description="Warehouse that runs the refreshes."
+        description="Warehouse that runs the refreshes (a Snowflake identifier).",
+        examples=["TRANSFORMING"],
     )
     refresh_mode: RefreshMode = Field(default="AUTO", description="AUTO, FULL or INCREMENTAL.")
     initialize: Initialize = Field(
@@ -175,49 +214,112 @@ class Tenant:
     base_dir: Path | None = field(default=None, compare=False)
     """Folder of the declaration file; `query_file` and `local_seed_file` are relative to it."""
     local_seed_file: Path | None = field(default=None, compare=False)
-    """SQL that creates and fills the source tables in the local stand-in (never run on Snowflake)."""
+    """SQL creating and filling the source tables in the local stand-in (never run on Snowflake)."""
 
     def all(self) -> Iterator[Declaration]:
         yield from self.sources
         yield from self.dynamic_tables
         yield from self.views
 
+    def dep_key(self, dep: str) -> list[str]:
+        """Asset key path of one dep: a short name gets this tenant's prefix."""
+        return dep.split("/") if "/" in dep else [self.slug, dep]
+
     def dep_keys(self, declaration: _Derived) -> list[list[str]]:
         """Asset key paths of a declaration's deps (short names get this tenant's prefix)."""
-        return [dep.split("/") if "/" in dep else [self.slug, dep] for dep in declaration.deps]
+        return [self.dep_key(dep) for dep in declaration.deps]
 
     def key_path(self, declaration: Declaration) -> list[str]:
         return [self.slug, declaration.name]
 
 
-def check_tenant(tenant: Tenant) -> list[DeclarationProblem]:
-    """Cross-declaration checks: slug, duplicate names and tables, unknown deps, cycles."""
+class TenantDeclarations(BaseModel):
+    """One tenant's declaration file: the mapping under `attributes:` in a `defs.yaml`."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, title="Snowflake Dynamic Tables of one tenant"
+    )
+
+    tenant: AssetName = Field(
+        description="The tenant's slug (a lowercase Python identifier); every asset key of the "
+        "tenant starts with it.",
+        examples=["ecommerce"],
+    )
+    local_seed_file: str | None = Field(
+        default=None,
+        description="SQL file, relative to the YAML file, that creates and fills the source "
+        "tables in the local Snowflake stand-in (never run on Snowflake).",
+        examples=["local/seed.sql"],
+    )
+    sources: list[SourceTable] = Field(
+        default_factory=list[SourceTable],
+        description="Plain Snowflake tables loaded outside Dagster that DTs and views read.",
+    )
+    dynamic_tables: list[DynamicTable] = Field(
+        default_factory=list[DynamicTable],
+        description="Snowflake Dynamic Tables: virtual assets refreshed by Snowflake.",
+    )
+    views: list[View] = Field(
+        default_factory=list[View],
+        description="Plain Snowflake views: virtual assets, always consistent with their inputs.",
+    )
+
+
+SECTIONS: dict[str, type[SourceTable] | type[DynamicTable] | type[View]] = {
+    "sources": SourceTable,
+    "dynamic_tables": DynamicTable,
+    "views": View,
+}
+"""Declaration file sections and the model of their items."""
+
+
+def check_tenant(
+    tenant: Tenant,
+    *,
+    locations: Sequence[str] | None = None,
+    declared_names: Collection[str] = (),
+) -> list[DeclarationProblem]:
+    """Cross-declaration checks: slug, duplicate names, tables and deps, unknown deps, cycles.
+
+    `locations` gives the YAML path of each declaration in `tenant.all()` order (by default
+    `sources[i]`, `dynamic_tables[i]`, `views[i]`); `declared_names` are names of declarations that
+    failed their own validation, so that deps on them are not reported as unknown too.
+    """
     problems: list[DeclarationProblem] = []
     try:
         _check_asset_name(tenant.slug)
     except ValueError as e:
-        problems.append(DeclarationProblem("tenant", str(e), "use the tenant's slug"))
-    problems += _duplicates(tenant)
-    problems += _unknown_deps(tenant)
-    problems += _cycles(tenant)
+        problems.append(
+            DeclarationProblem(
+                "tenant",
+                f"{e}.",
+                "use the tenant's slug, a lowercase Python identifier (the package name)",
+            )
+        )
+    paths = list(_paths(tenant, locations))
+    problems += _duplicates(paths)
+    problems += _unknown_deps(tenant, paths, declared_names)
+    problems += _cycles(tenant, paths)
     return problems
 
 
-def _paths(tenant: Tenant) -> Iterator[tuple[str, Declaration]]:
-    for section, items in (
-        ("sources", tenant.sources),
-        ("dynamic_tables", tenant.dynamic_tables),
-        ("views", tenant.views),
-    ):
-        for index, item in enumerate(items):
-            yield f"{section}[{index}]", item
+def _paths(tenant: Tenant, locations: Sequence[str] | None) -> Iterator[tuple[str, Declaration]]:
+    items = list(tenant.all())
+    if locations is None:
+        sections = (
+            ("sources", tenant.sources),
+            ("dynamic_tables", tenant.dynamic_tables),
+            ("views", tenant.views),
+        )
+        locations = [f"{name}[{i}]" for name, section in sections for i in range(len(section))]
+    yield from zip(locations, items, strict=True)
 
 
-def _duplicates(tenant: Tenant) -> list[DeclarationProblem]:
+def _duplicates(paths: Sequence[tuple[str, Declaration]]) -> list[DeclarationProblem]:
     problems: list[DeclarationProblem] = []
     names: dict[str, str] = {}
     tables: dict[str, str] = {}
-    for path, item in _paths(tenant):
+    for path, item in paths:
         if item.name in names:
             problems.append(
                 DeclarationProblem(
@@ -232,7 +334,8 @@ def _duplicates(tenant: Tenant) -> list[DeclarationProblem]:
             problems.append(
                 DeclarationProblem(
                     f"{path}.table",
-                    f"{item.table!r} is already declared at {tables[resolved]}.",
+                    f"{item.table!r} is already declared at {tables[resolved]} "
+                    f"(both are {resolved}).",
                     "declare each Snowflake object once",
                 )
             )
@@ -240,16 +343,37 @@ def _duplicates(tenant: Tenant) -> list[DeclarationProblem]:
     return problems
 
 
-def _unknown_deps(tenant: Tenant) -> list[DeclarationProblem]:
+def _own_dep(tenant: Tenant, dep: str) -> str | None:
+    """The short name of a dep on one of the tenant's own objects, None for another tenant's."""
+    parts = dep.split("/")
+    if len(parts) == 1 or (len(parts) == 2 and parts[0] == tenant.slug):
+        return parts[-1]
+    return None
+
+
+def _unknown_deps(
+    tenant: Tenant, paths: Sequence[tuple[str, Declaration]], declared_names: Collection[str]
+) -> list[DeclarationProblem]:
     problems: list[DeclarationProblem] = []
-    names = {item.name for item in tenant.all()}
-    for path, item in _paths(tenant):
+    names = {item.name for _, item in paths}
+    known = names | set(declared_names)
+    for path, item in paths:
         if isinstance(item, SourceTable):
             continue
+        seen: dict[tuple[str, ...], int] = {}
         for index, dep in enumerate(item.deps):
-            parts = dep.split("/")
-            own = len(parts) == 1 or (len(parts) == 2 and parts[0] == tenant.slug)
-            if own and parts[-1] not in names:
+            key = tuple(tenant.dep_key(dep))
+            if key in seen:
+                problems.append(
+                    DeclarationProblem(
+                        f"{path}.deps[{index}]",
+                        f"{dep!r} is already listed at deps[{seen[key]}].",
+                        "list each dep once",
+                    )
+                )
+            seen.setdefault(key, index)
+            own = _own_dep(tenant, dep)
+            if own is not None and own not in known:
                 problems.append(
                     DeclarationProblem(
                         f"{path}.deps[{index}]",
@@ -262,14 +386,16 @@ def _unknown_deps(tenant: Tenant) -> list[DeclarationProblem]:
     return problems
 
 
-def _cycles(tenant: Tenant) -> list[DeclarationProblem]:
+def _cycles(tenant: Tenant, paths: Sequence[tuple[str, Declaration]]) -> list[DeclarationProblem]:
     graph: dict[str, list[str]] = {}
-    for item in tenant.all():
+    where: dict[str, str] = {}
+    for path, item in paths:
+        where.setdefault(item.name, path)
         if isinstance(item, SourceTable):
-            graph[item.name] = []
+            graph.setdefault(item.name, [])
             continue
-        own = (dep.split("/") for dep in item.deps)
-        graph[item.name] = [p[-1] for p in own if len(p) == 1 or p[0] == tenant.slug]
+        own = (_own_dep(tenant, dep) for dep in item.deps)
+        graph.setdefault(item.name, []).extend(name for name in own if name is not None)
     problems: list[DeclarationProblem] = []
     seen_cycles: set[frozenset[str]] = set()
     for start in graph:
@@ -278,7 +404,7 @@ def _cycles(tenant: Tenant) -> list[DeclarationProblem]:
             seen_cycles.add(frozenset(cycle))
             problems.append(
                 DeclarationProblem(
-                    "deps",
+                    f"{where[start]}.deps",
                     f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}.",
                     "remove one of these deps; Snowflake objects cannot depend on themselves",
                 )
@@ -288,48 +414,63 @@ def _cycles(tenant: Tenant) -> list[DeclarationProblem]:
 
 def _find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
     stack: list[tuple[str, list[str]]] = [(start, [start])]
+    visited: set[str] = set()
     while stack:
         node, path = stack.pop()
         for nxt in graph.get(node, []):
             if nxt == start:
                 return path
-            if nxt not in path:
+            if nxt not in visited:
+                visited.add(nxt)
                 stack.append((nxt, [*path, nxt]))
     return None
+
+
+def read_query_file(
+    item: DynamicTable | View, base_dir: Path | None, path: str
+) -> tuple[DynamicTable | View, DeclarationProblem | None]:
+    """Read `item.query_file` (relative to `base_dir`) into `item.query`.
+
+    `path` is the item's YAML path, used in the problem reported when the file cannot be read or
+    is empty. An item without `query_file` comes back as it is.
+    """
+    if item.query_file is None:
+        return item, None
+    file = Path(item.query_file)
+    if not file.is_absolute() and base_dir is not None:
+        file = base_dir / file
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        return item, DeclarationProblem(
+            f"{path}.query_file",
+            f"cannot read {item.query_file!r} ({file}): {reason}.",
+            "give a path relative to the YAML file, or inline the SELECT as query",
+        )
+    query = text.strip().rstrip(";").strip()
+    if not query:
+        return item, DeclarationProblem(
+            f"{path}.query_file",
+            f"{item.query_file!r} ({file}) is empty.",
+            "put the SELECT that defines the object in the file",
+        )
+    return item.model_copy(update={"query": query}), None
 
 
 def resolve_queries(
     items: Sequence[DynamicTable] | Sequence[View], base_dir: Path | None, section: str
 ) -> tuple[list[DynamicTable | View], list[DeclarationProblem]]:
-    """Read every `query_file` (relative to `base_dir`) into `query`."""
+    """Read every `query_file` (relative to `base_dir`) into `query`.
+
+    Items whose file cannot be read are left out of the first list and reported in the second.
+    """
     resolved: list[DynamicTable | View] = []
     problems: list[DeclarationProblem] = []
     for index, item in enumerate(items):
-        if item.query_file is None:
-            resolved.append(item)
-            continue
-        path = Path(item.query_file)
-        if not path.is_absolute() and base_dir is not None:
-            path = base_dir / path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            problems.append(
-                DeclarationProblem(
-                    f"{section}[{index}].query_file",
-                    f"cannot read {item.query_file!r} ({path}): {e.strerror or e}.",
-                    "give a path relative to the YAML file, or inline the SELECT as query",
-                )
-            )
-            continue
-        if not text.strip():
-            problems.append(
-                DeclarationProblem(
-                    f"{section}[{index}].query_file",
-                    f"{item.query_file!r} ({path}) is empty.",
-                    "put the SELECT that defines the object in the file",
-                )
-            )
-            continue
-        resolved.append(item.model_copy(update={"query": text.strip().rstrip(";").strip()}))
+        new, problem = read_query_file(item, base_dir, f"{section}[{index}]")
+        if problem is None:
+            resolved.append(new)
+        else:
+            problems.append(problem)
     return resolved, problems

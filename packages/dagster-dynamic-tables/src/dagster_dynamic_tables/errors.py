@@ -15,17 +15,24 @@ class DynamicTablesError(Exception):
 class DeclarationProblem:
     """One mistake in a declaration file.
 
-    `path` is the YAML path (`dynamic_tables[1].target_lag`), `message` says what is wrong and what
-    is allowed, `fix` says what to change.
+    `path` is the YAML path (`dynamic_tables[1].target_lag`), `message` says what is wrong, with
+    the bad value and what is allowed, `fix` says what to change, and `line` is the 1-based line
+    of the YAML file where the value sits, when known.
     """
 
     path: str
     message: str
     fix: str = ""
+    line: int | None = None
 
     def render(self) -> str:
-        text = f"{self.path}: {self.message}" if self.path else self.message
-        return f"{text} Fix: {self.fix}" if self.fix else text
+        where = self.path
+        if self.line is not None:
+            where = f"{where} (line {self.line})" if where else f"line {self.line}"
+        text = f"{where}: {self.message}" if where else self.message
+        if not self.fix:
+            return text
+        return f"{text} Fix: {self.fix}" + ("" if self.fix[-1] in ".?!" else ".")
 
 
 class DeclarationError(DynamicTablesError):

@@ -112,5 +112,8 @@ def parse_qualified_name(text: str) -> QualifiedName:
             f"{text!r} is not a fully qualified name: write DATABASE.SCHEMA.NAME, "
             "for example ANALYTICS.ECOMMERCE.ORDERS"
         )
-    database, schema, name = (parse_identifier(part) for part in parts)
+    try:
+        database, schema, name = (parse_identifier(part) for part in parts)
+    except ValueError as e:
+        raise ValueError(f"{text!r} is not a valid fully qualified name: {e}") from e
     return QualifiedName(database, schema, name)

@@ -1,0 +1,421 @@
+"""Load a tenant's declaration file: YAML -> validated models -> `Tenant`, every problem at once.
+
+Pydantic's errors are rewritten in this package's words (YAML path, line, bad value, what is
+allowed, the fix); nothing of pydantic's own wording reaches the user.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+
+from dagster_dynamic_tables.declarations import (
+    SECTIONS,
+    DynamicTable,
+    SourceTable,
+    Tenant,
+    TenantDeclarations,
+    View,
+    check_tenant,
+    read_query_file,
+)
+from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
+
+_M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
+_PARENT = re.compile(r"(?:\.[^.\[\]]+|\[\d+\])$")
+
+
+class _FileShell(BaseModel):
+    """The top level of a declaration file; the items are validated one by one afterwards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str = Field(description=TenantDeclarations.model_fields["tenant"].description)
+    local_seed_file: str | None = Field(
+        default=None, description=TenantDeclarations.model_fields["local_seed_file"].description
+    )
+    sources: list[Any] = Field(
+        default_factory=list[Any], description="a list of source tables (name:, table:, ...)"
+    )
+    dynamic_tables: list[Any] = Field(
+        default_factory=list[Any], description="a list of dynamic tables (name:, table:, ...)"
+    )
+    views: list[Any] = Field(
+        default_factory=list[Any], description="a list of views (name:, table:, ...)"
+    )
+
+
+def load_tenant(path: Path) -> Tenant:
+    """Read and validate one declaration file; raise `DeclarationError` listing every problem.
+
+    `query_file` and `local_seed_file` are relative to the file's folder.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise DeclarationError(
+            path,
+            [
+                DeclarationProblem(
+                    "", f"cannot read the declaration file: {reason}.", "check the path"
+                )
+            ],
+        ) from e
+    data, lines = parse_declaration_yaml(text, file=path)
+    return build_tenant(data, file=path, base_dir=path.parent, lines=lines)
+
+
+def parse_declaration_yaml(text: str, *, file: Path | str | None) -> tuple[Any, dict[str, int]]:
+    """Parse YAML text into data plus the line of every YAML path (`dynamic_tables[1].name`).
+
+    Rejects empty files, syntax errors, several documents and duplicate keys, with line numbers.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise DeclarationError(
+                file,
+                [
+                    DeclarationProblem(
+                        "",
+                        "the file is empty.",
+                        "declare at least `tenant: <slug>` and the tenant's sources, "
+                        "dynamic_tables and views",
+                    )
+                ],
+            )
+        lines: dict[str, int] = {}
+        problems = list(_walk(node, "", lines))
+        if problems:
+            raise DeclarationError(file, problems)
+        data = cast(Any, loader.construct_document(node))  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
+    except yaml.MarkedYAMLError as e:
+        raise DeclarationError(file, [_yaml_problem(e)]) from None
+    except yaml.YAMLError as e:
+        raise DeclarationError(
+            file, [DeclarationProblem("", f"not valid YAML: {e}.", "fix the YAML syntax")]
+        ) from None
+    finally:
+        loader.dispose()  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
+    return data, lines
+
+
+def _yaml_problem(error: yaml.MarkedYAMLError) -> DeclarationProblem:
+    mark = error.problem_mark or error.context_mark
+    what = " ".join(part for part in (error.context, error.problem) if part)
+    line = mark.line + 1 if mark is not None else None
+    where = f", column {mark.column + 1}" if mark is not None else ""
+    if "expected a single document" in what:
+        return DeclarationProblem(
+            "",
+            f"the file holds more than one YAML document (a second one starts{where}).",
+            "keep one document: remove the `---` separator",
+            line,
+        )
+    return DeclarationProblem(
+        "", f"not valid YAML: {what}{where}.", "fix the YAML syntax at that place", line
+    )
+
+
+def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> Iterator[DeclarationProblem]:
+    """Record the line of every path under `node`; yield a problem for each duplicate key."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        pairs: list[tuple[yaml.Node, yaml.Node]] = node.value  # pyright: ignore[reportUnknownMemberType] (PyYAML nodes are untyped)
+        for key_node, value_node in pairs:
+            key = str(key_node.value)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] (PyYAML nodes are untyped)
+            child = f"{path}.{key}" if path else key
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                yield DeclarationProblem(
+                    child,
+                    f"duplicate key {key!r} (first given at line {seen[key]}).",
+                    "give each key once; YAML would silently keep only the last value",
+                    line,
+                )
+                continue
+            seen[key] = line
+            lines[child] = line
+            yield from _walk(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        items: list[yaml.Node] = node.value  # pyright: ignore[reportUnknownMemberType] (PyYAML nodes are untyped)
+        for index, item in enumerate(items):
+            child = f"{path}[{index}]"
+            lines[child] = item.start_mark.line + 1
+            yield from _walk(item, child, lines)
+
+
+def build_tenant(
+    attributes: Any,
+    *,
+    file: Path | str | None,
+    base_dir: Path | None,
+    lines: Mapping[str, int] | None = None,
+) -> Tenant:
+    """Validate already-parsed declarations (a YAML file's mapping, or a component's
+    `attributes:`) into a `Tenant`; raise one `DeclarationError` listing every problem.
+
+    `file` names the source in the message, `base_dir` anchors `query_file` and
+    `local_seed_file`, `lines` maps YAML paths (`dynamic_tables[1].target_lag`) to line numbers.
+    """
+    builder = _TenantBuilder(base_dir)
+    tenant = builder.build(attributes)
+    if builder.problems or tenant is None:
+        raise DeclarationError(file, _with_lines(builder.problems, lines or {}))
+    return tenant
+
+
+@dataclass
+class _Item:
+    path: str
+    declaration: SourceTable | DynamicTable | View
+
+
+class _TenantBuilder:
+    def __init__(self, base_dir: Path | None) -> None:
+        self.base_dir = base_dir
+        self.problems: list[DeclarationProblem] = []
+
+    def build(self, data: Any) -> Tenant | None:
+        if not isinstance(data, Mapping):
+            self.problems.append(
+                DeclarationProblem(
+                    "",
+                    "the top level must be a mapping with the keys tenant, local_seed_file, "
+                    f"sources, dynamic_tables and views; got {_describe(data)}.",
+                    "start the file with `tenant: <slug>` and list the objects under sources:, "
+                    "dynamic_tables: and views:",
+                )
+            )
+            return None
+        attributes = cast("Mapping[str, Any]", data)
+        shell = self._validate(_FileShell, attributes, "")
+        sections: dict[str, list[_Item]] = {}
+        declared_names: set[str] = set()
+        for section, model in SECTIONS.items():
+            raw = attributes.get(section)
+            items = cast("list[Any]", raw) if isinstance(raw, list) else []
+            sections[section] = []
+            for index, item in enumerate(items):
+                path = f"{section}[{index}]"
+                declaration = self._validate(model, item, path)
+                if declaration is None:
+                    name = _raw_name(item)
+                    if name is not None:
+                        declared_names.add(name)
+                    continue
+                if not isinstance(declaration, SourceTable):
+                    declaration, problem = read_query_file(declaration, self.base_dir, path)
+                    if problem is not None:
+                        self.problems.append(problem)
+                sections[section].append(_Item(path, declaration))
+        if shell is None:
+            return None
+        tenant = Tenant(
+            slug=shell.tenant,
+            sources=tuple(_only(sections["sources"], SourceTable)),
+            dynamic_tables=tuple(_only(sections["dynamic_tables"], DynamicTable)),
+            views=tuple(_only(sections["views"], View)),
+            base_dir=self.base_dir,
+            local_seed_file=self._seed_file(shell.local_seed_file),
+        )
+        locations = [item.path for items in sections.values() for item in items]
+        self.problems += check_tenant(
+            tenant, locations=locations, declared_names=declared_names - {shell.tenant}
+        )
+        return tenant
+
+    def _validate(self, model: type[_M], data: Any, path: str) -> _M | None:
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            self.problems += translate_validation_error(e, model, path)
+            return None
+
+    def _seed_file(self, value: str | None) -> Path | None:
+        if value is None:
+            return None
+        path = Path(value)
+        if not path.is_absolute() and self.base_dir is not None:
+            path = self.base_dir / path
+        if not path.is_file():
+            self.problems.append(
+                DeclarationProblem(
+                    "local_seed_file",
+                    f"{value!r} ({path}) does not exist.",
+                    "give the path of the seed SQL relative to the YAML file, or remove the key",
+                )
+            )
+        return path
+
+
+def _raw_name(item: Any) -> str | None:
+    """The `name` of an item that failed validation, if it has a usable one."""
+    name = cast("Mapping[str, Any]", item).get("name") if isinstance(item, Mapping) else None
+    return name if isinstance(name, str) else None
+
+
+def _only(items: Sequence[_Item], kind: type[_T]) -> Iterator[_T]:
+    for item in items:
+        if isinstance(item.declaration, kind):
+            yield item.declaration
+
+
+def _with_lines(
+    problems: Sequence[DeclarationProblem], lines: Mapping[str, int]
+) -> list[DeclarationProblem]:
+    located: list[DeclarationProblem] = []
+    for problem in problems:
+        line = problem.line
+        path = problem.path
+        while line is None and path:
+            line = lines.get(path)
+            path = _PARENT.sub("", path)
+        located.append(
+            DeclarationProblem(problem.path, problem.message, problem.fix, line)
+            if line != problem.line
+            else problem
+        )
+    # Read top to bottom: problems in file order, those without a line (file-wide) last.
+    return sorted(located, key=lambda p: (p.line is None, p.line or 0))
+
+
+# --- pydantic errors in our words ------------------------------------------------------------
+
+
+def translate_validation_error(
+    error: ValidationError, model: type[BaseModel], path: str
+) -> list[DeclarationProblem]:
+    """Pydantic's errors for `model` (validated at YAML path `path`) in this package's words."""
+    return [_translate(details, model, path) for details in error.errors()]
+
+
+def _translate(error: ErrorDetails, model: type[BaseModel], base: str) -> DeclarationProblem:
+    loc = error["loc"]
+    path = _join(base, loc)
+    field = loc[0] if loc and isinstance(loc[0], str) else None
+    kind = error["type"]
+    value = error["input"]
+    if kind == "extra_forbidden":
+        return _unknown_key(path, str(loc[-1]), model)
+    if kind == "missing":
+        return DeclarationProblem(
+            path,
+            f"required key {str(loc[-1])!r} is missing.",
+            f"add `{loc[-1]}:` ({_describe_field(model, field)})",
+        )
+    if kind == "literal_error":
+        allowed = _literal_values(error)
+        close = _case_match(value, allowed)
+        return DeclarationProblem(
+            path,
+            f"{_show(value)} is not allowed; allowed: {', '.join(allowed)}.",
+            f"write {close}" if close else f"use one of {', '.join(allowed)}",
+        )
+    if kind == "value_error":
+        ctx = error.get("ctx") or {}
+        text = str(ctx.get("error", error["msg"])).rstrip(".")
+        return DeclarationProblem(path, f"{text}.", "")
+    if kind in _EXPECTED:
+        expected = _EXPECTED[kind]
+        return DeclarationProblem(
+            path,
+            f"expected {expected}, got {_describe(value)}.",
+            _type_fix(kind, model, field, loc),
+        )
+    return DeclarationProblem(path, f"{error['msg']} (got {_describe(value)}).", "")
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "dict_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _type_fix(kind: str, model: type[BaseModel], field: str | None, loc: tuple[Any, ...]) -> str:
+    if kind == "list_type":
+        return f"write a YAML list, e.g. `{loc[-1]}: [a, b]` ({_describe_field(model, field)})"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        keys = ", ".join(model.model_fields)
+        return f"write a mapping with the keys {keys}"
+    return (
+        f"write a string ({_describe_field(model, field)}); "
+        "quote it if YAML reads it as another type"
+    )
+
+
+def _unknown_key(path: str, key: str, model: type[BaseModel]) -> DeclarationProblem:
+    allowed = list(model.model_fields)
+    close = difflib.get_close_matches(key.lower().replace("-", "_"), allowed, n=1, cutoff=0.6)
+    fix = f"did you mean {close[0]!r}?" if close else "remove it or use one of the allowed keys"
+    return DeclarationProblem(
+        path, f"unknown key {key!r}; allowed keys: {', '.join(allowed)}.", fix
+    )
+
+
+def _describe_field(model: type[BaseModel], field: str | None) -> str:
+    info = model.model_fields.get(field) if field else None
+    description = info.description if info is not None else None
+    return (description or "see the package README").rstrip(".")
+
+
+def _literal_values(error: ErrorDetails) -> list[str]:
+    expected = str((error.get("ctx") or {}).get("expected", ""))
+    return re.findall(r"'([^']*)'", expected)
+
+
+def _case_match(value: Any, allowed: Sequence[str]) -> str | None:
+    if not isinstance(value, str):
+        return None
+    for option in allowed:
+        if option.replace(" ", "_").upper() == value.strip().replace(" ", "_").upper():
+            return option
+    return None
+
+
+def _join(base: str, loc: tuple[int | str, ...]) -> str:
+    path = base
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else part
+    return path
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _describe(value: Any) -> str:
+    """`an integer (60)`: the YAML type and the value, for messages."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"a string ({shown!r})"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"

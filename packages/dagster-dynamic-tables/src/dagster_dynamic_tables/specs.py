@@ -1,0 +1,317 @@
+"""Declarations -> `dg.AssetSpec`: source tables, virtual Dynamic Tables and virtual views.
+
+Usable from YAML (`build_asset_specs(tenant)`) and straight from Python (`source_table`,
+`dynamic_table`, `view`), both through the same pydantic models, so a bad argument fails with the
+same message as the same mistake in YAML.
+
+Freshness policy of a Dynamic Table (from its target lag L, see `freshness_policy_for_lag`):
+warn when the last landed refresh is older than 2 x L + 5 minutes, fail after 4 x L + 5 minutes.
+Snowflake aims to keep the data within L, so 2 x L means refreshes are being missed; the fixed
+5 minutes cover what delays the materialization event regardless of L (the refresh's own run
+time and the freshness sensor's polling interval), so a 1-minute DT does not flap.
+
+A DOWNSTREAM Dynamic Table has no lag of its own: Snowflake refreshes it whenever a Dynamic Table
+that reads it refreshes. It gets the policy of its most demanding (shortest-lag) consumer among
+the tenant's Dynamic Tables, following chains of DOWNSTREAM consumers; with no such consumer (only
+views, or consumers in other tenants) it gets no freshness policy.
+
+Views are virtual and have no freshness policy or automation condition: a view is always
+consistent with its inputs, so assets downstream of a view should use
+`AutomationCondition.eager().resolve_through_virtual()` (assets downstream of a Dynamic Table use
+plain `AutomationCondition.eager()`, which fires on the DT's refresh materialization).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import dagster as dg
+from pydantic import BaseModel, ValidationError
+
+from dagster_dynamic_tables import metadata
+from dagster_dynamic_tables.declarations import (
+    QUERY_OPTIONAL,
+    Declaration,
+    DynamicTable,
+    Initialize,
+    RefreshMode,
+    SourceTable,
+    Tenant,
+    View,
+)
+from dagster_dynamic_tables.errors import DeclarationError
+from dagster_dynamic_tables.loader import translate_validation_error
+
+FRESHNESS_WARN_FACTOR = 2
+FRESHNESS_FAIL_FACTOR = 4
+FRESHNESS_ALLOWANCE = timedelta(minutes=5)
+"""Added to both windows: refresh run time plus the freshness sensor's polling interval."""
+
+DAGSTER_TABLE_NAME = "dagster/table_name"
+SOURCE_KINDS = frozenset({"snowflake"})
+DYNAMIC_TABLE_KINDS = frozenset({"snowflake", "dynamic_table"})
+VIEW_KINDS = frozenset({"snowflake", "view"})
+
+_M = TypeVar("_M", bound=BaseModel)
+
+AssetDep = str | dg.AssetKey | dg.AssetSpec
+"""A dep given to a Python builder: a name (`raw_orders`, `other_tenant/asset`), a key or a spec."""
+
+
+def freshness_policy_for_lag(seconds: int) -> dg.FreshnessPolicy:
+    """The freshness policy of a Dynamic Table whose target lag is `seconds`.
+
+    Warn after `2 x lag + 5 minutes` without a landed refresh, fail after `4 x lag + 5 minutes`.
+    """
+    lag = timedelta(seconds=seconds)
+    return dg.FreshnessPolicy.time_window(
+        fail_window=FRESHNESS_FAIL_FACTOR * lag + FRESHNESS_ALLOWANCE,
+        warn_window=FRESHNESS_WARN_FACTOR * lag + FRESHNESS_ALLOWANCE,
+    )
+
+
+def build_asset_specs(tenant: Tenant) -> list[dg.AssetSpec]:
+    """Every spec of a tenant, in declaration order: sources, Dynamic Tables, views."""
+    lags = effective_lags(tenant)
+    return [_build(tenant, declaration, lags) for declaration in tenant.all()]
+
+
+def build_spec(tenant: Tenant, declaration: Declaration) -> dg.AssetSpec:
+    """The spec of one of `tenant`'s declarations (key `[tenant.slug, name]`)."""
+    lags = effective_lags(tenant) if isinstance(declaration, DynamicTable) else {}
+    return _build(tenant, declaration, lags)
+
+
+def effective_lags(tenant: Tenant) -> dict[str, int | None]:
+    """Target lag in seconds of each Dynamic Table, DOWNSTREAM ones resolved to their fastest
+    consumer's (None when no Dynamic Table of the tenant consumes them)."""
+    tables = {table.name: table for table in tenant.dynamic_tables}
+    consumers: dict[str, list[str]] = {name: [] for name in tables}
+    for table in tenant.dynamic_tables:
+        for key in tenant.dep_keys(table):
+            if len(key) == 2 and key[0] == tenant.slug and key[1] in consumers:
+                consumers[key[1]].append(table.name)
+    resolved: dict[str, int | None] = {}
+
+    def resolve(name: str, visiting: frozenset[str]) -> int | None:
+        if name in resolved:
+            return resolved[name]
+        own = tables[name].lag.seconds
+        if own is None:
+            found = [
+                resolve(consumer, visiting | {name})
+                for consumer in consumers[name]
+                if consumer not in visiting  # a cycle is reported by check_tenant, not here
+            ]
+            own = min((lag for lag in found if lag is not None), default=None)
+        resolved[name] = own
+        return own
+
+    for name in tables:
+        resolve(name, frozenset())
+    return resolved
+
+
+def _build(
+    tenant: Tenant, declaration: Declaration, lags: Mapping[str, int | None]
+) -> dg.AssetSpec:
+    deps = [] if isinstance(declaration, SourceTable) else tenant.dep_keys(declaration)
+    lag = lags.get(declaration.name) if isinstance(declaration, DynamicTable) else None
+    return _spec(declaration, [tenant.slug, declaration.name], deps, lag)
+
+
+def _spec(
+    declaration: Declaration,
+    key: Sequence[str],
+    deps: Sequence[Sequence[str]],
+    effective_lag: int | None,
+) -> dg.AssetSpec:
+    table = declaration.qualified_name
+    common: dict[str, Any] = {
+        metadata.SNOWFLAKE_TABLE: declaration.table,
+        metadata.SNOWFLAKE_OBJECT_TYPE: declaration.object_type,
+        # Dagster's standard table-name key: the UI shows it and links assets on the same table.
+        DAGSTER_TABLE_NAME: table.resolved,
+    }
+    intro = f"{declaration.description.strip()}\n\n" if declaration.description else ""
+    asset_key = dg.AssetKey(list(key))
+    owners = list(declaration.owners)
+    if isinstance(declaration, SourceTable):
+        return dg.AssetSpec(
+            asset_key,
+            description=f"{intro}Snowflake table {table}, loaded outside Dagster.",
+            metadata=common,
+            group_name=declaration.group_name,
+            owners=owners,
+            kinds=set(SOURCE_KINDS),
+        )
+    dep_keys = [dg.AssetKey(list(dep)) for dep in deps]
+    if isinstance(declaration, View):
+        return dg.AssetSpec(
+            asset_key,
+            deps=dep_keys,
+            description=f"{intro}Snowflake view {table}: always consistent with its inputs.",
+            metadata=common,
+            group_name=declaration.group_name,
+            owners=owners,
+            kinds=set(VIEW_KINDS),
+            is_virtual=True,
+        )
+    return dg.AssetSpec(
+        asset_key,
+        deps=dep_keys,
+        description=f"{intro}Snowflake Dynamic Table {table} (target lag: "
+        f"{declaration.lag.text}, refresh mode: {declaration.refresh_mode}), refreshed by "
+        "Snowflake, never run by Dagster.",
+        metadata={
+            **common,
+            metadata.TARGET_LAG: declaration.lag.text,
+            metadata.REFRESH_MODE: declaration.refresh_mode,
+            metadata.WAREHOUSE: declaration.warehouse,
+            metadata.INITIALIZE: declaration.initialize,
+        },
+        group_name=declaration.group_name,
+        owners=owners,
+        kinds=set(DYNAMIC_TABLE_KINDS),
+        is_virtual=True,
+        freshness_policy=(
+            freshness_policy_for_lag(effective_lag) if effective_lag is not None else None
+        ),
+    )
+
+
+# --- Python builders ------------------------------------------------------------------------
+
+
+def source_table(
+    name: str,
+    table: str,
+    *,
+    key_prefix: str | Sequence[str] | None = None,
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    group: str | None = None,
+) -> dg.AssetSpec:
+    """The spec of a plain Snowflake table loaded outside Dagster (kinds `snowflake`).
+
+    Key: `[*key_prefix, name]`. Raises `DeclarationError` for a bad argument, naming it.
+    """
+    declaration = _validate(
+        SourceTable,
+        {
+            "name": name,
+            "table": table,
+            "description": description,
+            "owners": owners,
+            "group": group,
+        },
+    )
+    return _spec(declaration, [*_prefix(key_prefix), declaration.name], [], None)
+
+
+def dynamic_table(
+    name: str,
+    table: str,
+    *,
+    target_lag: str,
+    warehouse: str,
+    deps: Iterable[AssetDep] = (),
+    refresh_mode: RefreshMode = "AUTO",
+    initialize: Initialize = "ON_CREATE",
+    query: str | None = None,
+    key_prefix: str | Sequence[str] | None = None,
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    group: str | None = None,
+) -> dg.AssetSpec:
+    """The virtual spec of a Snowflake Dynamic Table, with its freshness policy.
+
+    String deps are names: a short name gets `key_prefix` (like a tenant's own object in YAML),
+    `other/asset` is a full key. A DOWNSTREAM table gets no freshness policy here (its consumers
+    are unknown to a single builder call). Raises `DeclarationError` for a bad argument.
+    """
+    deps = list(deps)
+    named = [dep for dep in deps if isinstance(dep, str)]
+    declaration = _validate(
+        DynamicTable,
+        {
+            "name": name,
+            "table": table,
+            "target_lag": target_lag,
+            "warehouse": warehouse,
+            "deps": named,
+            "refresh_mode": refresh_mode,
+            "initialize": initialize,
+            "query": query,
+            "description": description,
+            "owners": owners,
+            "group": group,
+        },
+    )
+    prefix = _prefix(key_prefix)
+    return _spec(
+        declaration,
+        [*prefix, declaration.name],
+        _dep_paths(deps, prefix),
+        declaration.lag.seconds,
+    )
+
+
+def view(
+    name: str,
+    table: str,
+    *,
+    query: str | None = None,
+    deps: Iterable[AssetDep] = (),
+    key_prefix: str | Sequence[str] | None = None,
+    description: str | None = None,
+    owners: Sequence[str] | None = None,
+    group: str | None = None,
+) -> dg.AssetSpec:
+    """The virtual spec of a plain Snowflake view (kinds `snowflake`, `view`).
+
+    Assets downstream of a view should use `AutomationCondition.eager().resolve_through_virtual()`.
+    Raises `DeclarationError` for a bad argument.
+    """
+    deps = list(deps)
+    named = [dep for dep in deps if isinstance(dep, str)]
+    declaration = _validate(
+        View,
+        {
+            "name": name,
+            "table": table,
+            "query": query,
+            "deps": named,
+            "description": description,
+            "owners": owners,
+            "group": group,
+        },
+    )
+    prefix = _prefix(key_prefix)
+    return _spec(declaration, [*prefix, declaration.name], _dep_paths(deps, prefix), None)
+
+
+def _validate(model: type[_M], arguments: Mapping[str, Any]) -> _M:
+    given = {key: value for key, value in arguments.items() if value is not None}
+    try:
+        return model.model_validate(given, context={QUERY_OPTIONAL: True})
+    except ValidationError as e:
+        raise DeclarationError(None, translate_validation_error(e, model, "")) from None
+
+
+def _prefix(key_prefix: str | Sequence[str] | None) -> list[str]:
+    if key_prefix is None:
+        return []
+    return [key_prefix] if isinstance(key_prefix, str) else list(key_prefix)
+
+
+def _dep_paths(deps: Sequence[AssetDep], prefix: Sequence[str]) -> list[list[str]]:
+    paths: list[list[str]] = []
+    for dep in deps:
+        if isinstance(dep, str):
+            paths.append(dep.split("/") if "/" in dep else [*prefix, dep])
+        else:
+            paths.append(list(dep.path if isinstance(dep, dg.AssetKey) else dep.key.path))
+    return paths
