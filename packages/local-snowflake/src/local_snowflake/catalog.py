@@ -156,7 +156,8 @@ SELECT
     d.target_lag_sec AS TARGET_LAG_SEC,
     CASE WHEN d.target_lag = 'DOWNSTREAM' THEN 'DOWNSTREAM' ELSE 'USER_DEFINED' END
         AS TARGET_LAG_TYPE,
-    to_json({{'STATE': CASE WHEN d.scheduling_state = 'SUSPENDED' THEN 'SUSPENDED' ELSE 'ACTIVE' END,
+    to_json({{'STATE': CASE WHEN d.scheduling_state = 'SUSPENDED' THEN 'SUSPENDED'
+                            ELSE 'ACTIVE' END,
               'REASON_CODE': d.reason_code, 'REASON_MESSAGE': d.reason_message,
               'SUSPENDED_ON': strftime(d.last_suspended_on, '%Y-%m-%dT%H:%M:%S.%gZ')}})::VARCHAR
         AS SCHEDULING_STATE,

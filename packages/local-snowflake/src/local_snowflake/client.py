@@ -42,4 +42,5 @@ def connect(
         **connection_args(host, port),
         **kwargs,
     }
-    return snowflake.connector.connect(**args)
+    # the connector's connect() is typed with an unknown **kwargs; the class is not
+    return snowflake.connector.SnowflakeConnection(**args)

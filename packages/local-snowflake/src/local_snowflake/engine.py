@@ -31,6 +31,7 @@ from local_snowflake.statements import (
     CreateDynamicTable,
     DropDynamicTable,
     Name,
+    table_parts,
 )
 
 SUSPEND_AFTER_FAILURES = 5
@@ -283,7 +284,7 @@ class DynamicTableEngine:
                 continue  # a table function
             if not table.db and table.name.upper() in ctes:
                 continue
-            parts = [p.name if p.quoted else p.name.upper() for p in table.parts]
+            parts = table_parts(table)
             if len(parts) == 1:
                 parts = [name.database, name.schema, *parts]
             elif len(parts) == 2:
@@ -476,7 +477,7 @@ class DynamicTableEngine:
     # -- the scheduler -------------------------------------------------------------------------
 
     def due(self, now: datetime) -> list[str]:
-        """DTs whose data is older than their target lag (DOWNSTREAM ones never are on their own)."""
+        """DTs whose data is older than their target lag (never DOWNSTREAM ones on their own)."""
         rows = self.duck.execute(
             f"SELECT qualified_name, target_lag_sec FROM {C}.dynamic_tables "
             "WHERE scheduling_state <> 'SUSPENDED' AND target_lag_sec IS NOT NULL "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fakesnow.dialect import parse_one
-from sqlglot import exp
+from sqlglot import Expr, exp
 from sqlglot.errors import ParseError
 
 from local_snowflake.catalog import CATALOG_NAME
@@ -67,7 +67,7 @@ def rewrite(sql: str, ctx: Context) -> str | None:
         return None
     found = False
 
-    def replace(node: exp.Expression) -> exp.Expression:
+    def replace(node: Expr) -> Expr:
         nonlocal found
         if not isinstance(node, exp.TableFromRows):
             return node
@@ -84,7 +84,7 @@ def rewrite(sql: str, ctx: Context) -> str | None:
     return rewritten.sql("snowflake") if found else None
 
 
-def _function_call(node: exp.Expression) -> tuple[str | None, exp.Anonymous] | None:
+def _function_call(node: Expr) -> tuple[str | None, exp.Anonymous] | None:
     """(database or None, call) for `[db.]INFORMATION_SCHEMA.fn(...)`."""
     if not isinstance(node, exp.Dot) or not isinstance(node.expression, exp.Anonymous):
         return None
@@ -107,7 +107,7 @@ def _function_call(node: exp.Expression) -> tuple[str | None, exp.Anonymous] | N
 
 
 def _macro_table(
-    database: str | None, fn: exp.Anonymous, alias: exp.Expression | None, ctx: Context
+    database: str | None, fn: exp.Anonymous, alias: Expr | None, ctx: Context
 ) -> exp.Table:
     fn_name = fn.name.upper()
     db = database or ctx.database
@@ -143,8 +143,8 @@ def _macro_table(
     )
 
 
-def _kwargs(fn_name: str, fn: exp.Anonymous) -> dict[str, exp.Expression]:
-    args: dict[str, exp.Expression] = {}
+def _kwargs(fn_name: str, fn: exp.Anonymous) -> dict[str, Expr]:
+    args: dict[str, Expr] = {}
     for arg in fn.expressions:
         if not isinstance(arg, exp.Kwarg):
             raise sql_error(
@@ -166,7 +166,7 @@ def _kwargs(fn_name: str, fn: exp.Anonymous) -> dict[str, exp.Expression]:
     return args
 
 
-def _string(args: dict[str, exp.Expression], key: str) -> str | None:
+def _string(args: dict[str, Expr], key: str) -> str | None:
     value = args.get(key)
     if value is None:
         return None
@@ -175,7 +175,7 @@ def _string(args: dict[str, exp.Expression], key: str) -> str | None:
     return value.this
 
 
-def _limit(args: dict[str, exp.Expression]) -> int:
+def _limit(args: dict[str, Expr]) -> int:
     value = args.get("RESULT_LIMIT")
     if value is None:
         return DEFAULT_RESULT_LIMIT
@@ -191,7 +191,7 @@ def _limit(args: dict[str, exp.Expression]) -> int:
     return limit
 
 
-def _bool(args: dict[str, exp.Expression], key: str) -> bool:
+def _bool(args: dict[str, Expr], key: str) -> bool:
     value = args.get(key)
     if value is None:
         return False
@@ -200,7 +200,7 @@ def _bool(args: dict[str, exp.Expression], key: str) -> bool:
     raise sql_error(f"SQL compilation error:\n{key} must be TRUE or FALSE", errno=1044)
 
 
-def _name(args: dict[str, exp.Expression], db: str, ctx: Context) -> Name | None:
+def _name(args: dict[str, Expr], db: str, ctx: Context) -> Name | None:
     text = _string(args, "NAME")
     if text is None:
         return None
@@ -208,13 +208,11 @@ def _name(args: dict[str, exp.Expression], db: str, ctx: Context) -> Name | None
     return resolve_name(parts, db if len(parts) < 3 else ctx.database, ctx.schema)
 
 
-def _ts(value: datetime) -> exp.Expression:
+def _ts(value: datetime) -> Expr:
     return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.Type.TIMESTAMPLTZ)
 
 
-def _refresh_history_args(
-    db: str, args: dict[str, exp.Expression], ctx: Context
-) -> list[exp.Expression]:
+def _refresh_history_args(db: str, args: dict[str, Expr], ctx: Context) -> list[Expr]:
     name = _name(args, db, ctx)
     prefix = _string(args, "NAME_PREFIX")
     if prefix is not None:
@@ -237,9 +235,7 @@ def _refresh_history_args(
     ]
 
 
-def _dynamic_tables_args(
-    db: str, args: dict[str, exp.Expression], ctx: Context
-) -> list[exp.Expression]:
+def _dynamic_tables_args(db: str, args: dict[str, Expr], ctx: Context) -> list[Expr]:
     name = _name(args, db, ctx)
     names = None
     if _bool(args, "INCLUDE_CONNECTED"):

@@ -1,3 +1,8 @@
+# fakesnow's cursor internals (its Arrow table, its DESCRIBE rows) are untyped, so the
+# unknown-type rules are off in this one module, which is all the code that touches them;
+# pyarrow (no type information either) is imported as Any below.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+# pyright: reportUnknownArgumentType=false, reportPrivateUsage=false
 """Result sets in the shape the real connector reads: fakesnow's conversion, with two faults fixed.
 
 - NULL timestamps: fakesnow builds the epoch/fraction struct without a validity mask, so the
@@ -10,11 +15,51 @@
 
 from __future__ import annotations
 
+import importlib
+from base64 import b64encode
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-from fakesnow.rowtype import ColumnInfo
+from fakesnow.arrow import to_ipc
+from fakesnow.conn import FakeSnowflakeConnection
+from fakesnow.cursor import FakeSnowflakeCursor
+from fakesnow.rowtype import ColumnInfo, describe_as_rowtype
+from fakesnow.statement_type import DML_TYPE_IDS
+
+pa: Any = importlib.import_module("pyarrow")
+pc: Any = importlib.import_module("pyarrow.compute")
+
+
+def describe_only(cur: FakeSnowflakeCursor, sql: str) -> list[ColumnInfo] | None:
+    """The result columns of sql without running it (fakesnow's describe-only entry point)."""
+    described = cur._describe_only(sql)
+    return None if described is None else describe_as_rowtype(described)
+
+
+def has_result(conn: FakeSnowflakeConnection, sfqid: str) -> bool:
+    return bool(conn.results_cache.get(sfqid))
+
+
+def encode_result(
+    cur: FakeSnowflakeCursor,
+    type_id: int,
+    batch_rowcount: int | None,
+    ltz: bool,
+    semi_structured: dict[str, str],
+) -> tuple[list[ColumnInfo], dict[str, Any], int]:
+    """(rowtype, result fields, total rows) of the cursor's last statement, as fakesnow's
+    server encodes them: DML counts as a JSON rowset, everything else as Arrow IPC."""
+    rowtype = fix_rowtype(describe_as_rowtype(cur._describe_last_sql()), ltz, semi_structured)
+    table = cur._arrow_table
+    if batch_rowcount is not None and table is not None and type_id in DML_TYPE_IDS:
+        return rowtype, {"queryResultFormat": "json", "rowset": [[str(batch_rowcount)]]}, 1
+    if table is None:
+        return rowtype, {"queryResultFormat": "arrow", "rowsetBase64": ""}, 0
+    if type_id in DML_TYPE_IDS:
+        rows = zip(*[c.to_pylist() for c in table.columns], strict=True)
+        rowset = [[None if v is None else str(v) for v in row] for row in rows]
+        return rowtype, {"queryResultFormat": "json", "rowset": rowset}, table.num_rows
+    ipc = b64encode(to_ipc(to_sf(table, rowtype))).decode()
+    return rowtype, {"queryResultFormat": "arrow", "rowsetBase64": ipc}, table.num_rows
 
 
 def fix_rowtype(
@@ -31,8 +76,8 @@ def fix_rowtype(
     return fixed
 
 
-def to_sf(table: pa.Table, rowtype: list[ColumnInfo]) -> pa.Table:
-    arrays: list[pa.Array | pa.ChunkedArray] = []
+def to_sf(table: Any, rowtype: list[ColumnInfo]) -> Any:
+    arrays: list[Any] = []
     for column, info in zip(table.columns, rowtype, strict=True):
         if pa.types.is_timestamp(column.type):
             arrays.append(_timestamp_struct(column, with_tz=info["type"] == "timestamp_tz"))
@@ -60,7 +105,7 @@ def _metadata(c: ColumnInfo) -> dict[str, str]:
     }
 
 
-def _timestamp_struct(ts: pa.ChunkedArray, with_tz: bool) -> pa.Array:
+def _timestamp_struct(ts: Any, with_tz: bool) -> Any:
     array: Any = ts.combine_chunks()
     seconds = pc.floor_temporal(array, unit="second")
     epoch = pc.divide(seconds.cast(pa.int64()), 1_000_000)

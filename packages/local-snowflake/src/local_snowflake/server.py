@@ -9,6 +9,7 @@ rest, and serializes all DuckDB access with one lock (the scheduler thread share
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import logging
@@ -17,7 +18,7 @@ import re
 import secrets
 import threading
 import time
-from base64 import b64encode
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,14 @@ from typing import Any
 import snowflake.connector.errors
 import uvicorn
 from fakesnow import info_schema, macros
-from fakesnow.arrow import to_ipc
 from fakesnow.conn import FakeSnowflakeConnection
 from fakesnow.converter import from_binding
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.dialect import parse_one
 from fakesnow.expr import normalise_ident
 from fakesnow.instance import FakeSnow
-from fakesnow.rowtype import describe_as_rowtype
-from fakesnow.statement_type import DML_TYPE_IDS, statement_type_id
+from fakesnow.rowtype import ColumnInfo
+from fakesnow.statement_type import statement_type_id
 from fakesnow.transforms import SERVER_VERSION
 from fakesnow.transforms.show import SQL_CREATE_VIEW_SHOW_DATABASES
 from sqlglot.errors import ParseError
@@ -43,11 +43,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from local_snowflake import metadata, statements
+from local_snowflake import metadata, results, statements
 from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
 from local_snowflake.errors import sql_error
-from local_snowflake.results import fix_rowtype, to_sf
 
 logger = logging.getLogger("local_snowflake.server")
 
@@ -170,37 +169,20 @@ class LocalSnowflake:
             cur = conn.cursor()
             type_id = statement_type_id(parse_one(plan.sql))
             if describe_only and not plan.intercepted:
-                described = cur._describe_only(plan.sql)  # pyright: ignore[reportPrivateUsage] -- fakesnow's describe-only entry point
-                if described is not None:
-                    rowtype = describe_as_rowtype(described)
+                rowtype = results.describe_only(cur, plan.sql)
+                if rowtype is not None:
                     return _describe_response(conn, cur, rowtype, type_id)
-            batch_rowcount = 0
+            batch_rowcount = None
             if batch is None:
                 cur.execute(plan.sql, binding_params=params, server=True)
             else:
+                batch_rowcount = 0
                 for row in batch:
                     cur.execute(plan.sql, binding_params=row, server=True)
                     batch_rowcount += cur.rowcount or 0
-            rowtype = describe_as_rowtype(cur._describe_last_sql())  # pyright: ignore[reportPrivateUsage] -- as fakesnow's server does
-            rowtype = fix_rowtype(rowtype, plan.ltz, plan.semi_structured)
-            arrow_table = cur._arrow_table  # pyright: ignore[reportPrivateUsage] -- as fakesnow's server does
-            if batch is not None and arrow_table is not None and type_id in DML_TYPE_IDS:
-                result: dict[str, Any] = {
-                    "queryResultFormat": "json",
-                    "rowset": [[str(batch_rowcount)]],
-                }
-            elif arrow_table is not None and type_id in DML_TYPE_IDS:
-                rows = zip(*[c.to_pylist() for c in arrow_table.columns], strict=True)
-                result = {
-                    "queryResultFormat": "json",
-                    "rowset": [[None if v is None else str(v) for v in row] for row in rows],
-                }
-            elif arrow_table is not None:
-                ipc = to_ipc(to_sf(arrow_table, rowtype))
-                result = {"queryResultFormat": "arrow", "rowsetBase64": b64encode(ipc).decode()}
-            else:
-                result = {"queryResultFormat": "arrow", "rowsetBase64": ""}
-            total = 1 if batch is not None else arrow_table.num_rows if arrow_table else 0
+            rowtype, result, total = results.encode_result(
+                cur, type_id, batch_rowcount, plan.ltz, plan.semi_structured
+            )
             return {
                 "data": {
                     "parameters": [{"name": "TIMEZONE", "value": "Etc/UTC"}],
@@ -312,7 +294,7 @@ class LocalSnowflake:
 
     async def monitoring(self, request: Request) -> JSONResponse:
         conn = self._conn(request)
-        if not conn.results_cache.get(request.path_params["sfqid"]):
+        if not results.has_result(conn, request.path_params["sfqid"]):
             return JSONResponse({"data": {"queries": []}, "success": True})
         return JSONResponse({"data": {"queries": [{"status": "SUCCESS"}]}, "success": True})
 
@@ -377,7 +359,10 @@ def _literal(value: str | None) -> str:
 
 
 def _describe_response(
-    conn: FakeSnowflakeConnection, cur: FakeSnowflakeCursor, rowtype: Any, type_id: int
+    conn: FakeSnowflakeConnection,
+    cur: FakeSnowflakeCursor,
+    rowtype: list[ColumnInfo],
+    type_id: int,
 ) -> dict[str, Any]:
     return {
         "data": {
@@ -395,6 +380,17 @@ def _describe_response(
         },
         "success": True,
     }
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, which would kill the
+    process before the database is checkpointed and closed: forget the signals instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()  # pyright: ignore[reportPrivateUsage] -- see docstring
 
 
 class _Scheduler(threading.Thread):
@@ -422,7 +418,7 @@ def serve(
     """Run the server in the foreground until SIGINT/SIGTERM (or idle timeout)."""
     server = LocalSnowflake(data_dir)
     config = uvicorn.Config(server.app(), host=host, port=port, log_level="warning")
-    web = uvicorn.Server(config)
+    web = _Uvicorn(config)
     scheduler = _Scheduler(server, scheduler_interval_seconds)
     if scheduler_interval_seconds > 0:
         scheduler.start()

@@ -181,7 +181,7 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
     if not isinstance(query, exp.Query):
         raise unsupported("CREATE DYNAMIC TABLE without AS <query>")
     table = expression.this
-    parts = [p.name if p.quoted else p.name.upper() for p in table.parts]
+    parts = table_parts(table)
     props: dict[str, str] = {}
     properties = expression.args.get("properties")
     for prop in properties.expressions if isinstance(properties, exp.Properties) else []:
@@ -273,3 +273,11 @@ def _parse_show(text: str, database: str | None, schema: str | None) -> ShowDyna
         return ShowDynamicTables(like, database, target[0] if target else schema)
     # no IN clause: the current schema, else the current database, else the account
     return ShowDynamicTables(like, database, schema if database else None)
+
+
+def table_parts(table: exp.Table) -> list[str]:
+    """A table's name parts as Snowflake stores them (quoted keep case, unquoted upper)."""
+    return [
+        p.name if isinstance(p, exp.Identifier) and p.quoted else p.name.upper()
+        for p in table.parts
+    ]
