@@ -1,0 +1,436 @@
+"""The two statements the freshness sensor sends to Snowflake, and their rows as typed records.
+
+1. Refresh history of every declared Dynamic Table: one
+   `TABLE(<DB>.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'DB.SCHEMA', ...))`
+   per database/schema prefix, joined with UNION ALL into one statement.
+2. Current state: `TABLE(<DB>.INFORMATION_SCHEMA.DYNAMIC_TABLES(...))` (lag, scheduling state,
+   last completed refresh). Snowflake's function has no refresh mode and no warehouse; only
+   `SHOW DYNAMIC TABLES` reports them. The statement therefore chains the SHOW into the SELECT
+   with Snowflake's pipe operator (`SHOW ... ->> SELECT ... LEFT JOIN $1`), which clients send and
+   Snowflake answers as one statement.
+
+Every identifier goes through `QualifiedName.sql` / `quote_identifier`; every value goes through
+`_Binder`, which turns it into a connector parameter. Columns are always named (never `SELECT *`:
+Snowflake keeps adding columns), every call passes `RESULT_LIMIT` (the default is 100) and the
+history call passes a start time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol, TypeVar, cast
+
+from dagster_snowflake import SnowflakeResource
+
+from dagster_dynamic_tables.declarations import DynamicTable
+from dagster_dynamic_tables.identifiers import quote_identifier
+
+T = TypeVar("T")
+
+RESULT_LIMIT = 10_000
+"""The largest RESULT_LIMIT Snowflake accepts for its Dynamic Table functions."""
+HISTORY_RETENTION = timedelta(days=7)
+"""How far back the Information Schema functions can see."""
+
+SUCCEEDED = "SUCCEEDED"
+NO_DATA = "NO_DATA"
+FAILED_STATES = frozenset({"FAILED", "UPSTREAM_FAILED", "CANCELLED", "CANCELED"})
+SUSPENDED = "SUSPENDED"
+DOWNSTREAM = "DOWNSTREAM"
+
+HISTORY_COLUMNS = (
+    "QUALIFIED_NAME",
+    "STATE",
+    "STATE_CODE",
+    "STATE_MESSAGE",
+    "QUERY_ID",
+    "DATA_TIMESTAMP",
+    "REFRESH_START_TIME",
+    "REFRESH_END_TIME",
+    "REFRESH_ACTION",
+    "REFRESH_TRIGGER",
+    "STATISTICS",
+)
+STATE_COLUMNS = (
+    "QUALIFIED_NAME",
+    "TARGET_LAG_SEC",
+    "TARGET_LAG_TYPE",
+    "SCHEDULING_STATE",
+    "LATEST_DATA_TIMESTAMP",
+    "LAST_COMPLETED_REFRESH_STATE",
+    "LAST_COMPLETED_REFRESH_STATE_CODE",
+    "LAST_COMPLETED_REFRESH_STATE_MESSAGE",
+    "MEAN_LAG_SEC",
+    "MAXIMUM_LAG_SEC",
+    "TIME_WITHIN_TARGET_LAG_RATIO",
+)
+SHOW_COLUMNS = {
+    "REFRESH_MODE": "refresh_mode",
+    "WAREHOUSE": "warehouse",
+    "TARGET_LAG": "target_lag",
+}
+"""Columns taken from SHOW DYNAMIC TABLES (lower-case there) and the names they get."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL text with `%(name)s` placeholders and the values to bind to them."""
+
+    text: str
+    params: Mapping[str, str | int] = field(default_factory=dict[str, str | int])
+
+
+class _Binder:
+    """Collects bound values; `bind` returns the placeholder to put in the SQL text."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, str | int] = {}
+
+    def bind(self, value: str | int | datetime) -> str:
+        if isinstance(value, datetime):
+            value = format_timestamp(value)
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"%({name})s"
+
+
+def format_timestamp(value: datetime) -> str:
+    """A timestamp as Snowflake's TO_TIMESTAMP_LTZ reads it: `2026-11-20 10:00:00.000000+00:00`."""
+    return as_utc(value).isoformat(sep=" ", timespec="microseconds")
+
+
+def as_utc(value: datetime) -> datetime:
+    """Aware UTC datetime; a naive value is taken to be UTC already."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _prefixes(dynamic_tables: Iterable[DynamicTable]) -> dict[str, str]:
+    """Schema prefix (`DB.SCHEMA`) -> database identifier as SQL, in declaration order."""
+    prefixes: dict[str, str] = {}
+    for dt in dynamic_tables:
+        name = dt.qualified_name
+        prefixes.setdefault(name.schema_prefix, name.database.sql)
+    return prefixes
+
+
+def build_refresh_history_statement(
+    dynamic_tables: Sequence[DynamicTable], starts: Mapping[str, datetime]
+) -> Statement:
+    """Refresh history of every schema the DTs live in, since `starts[prefix]`.
+
+    `starts` maps each schema prefix to the earliest data timestamp to read; a prefix without an
+    entry reads Snowflake's whole retention (7 days).
+    """
+    binder = _Binder()
+    columns = ", ".join(HISTORY_COLUMNS)
+    parts: list[str] = []
+    for prefix, database in _prefixes(dynamic_tables).items():
+        start = starts.get(prefix)
+        start_sql = (
+            f"TO_TIMESTAMP_LTZ({binder.bind(start)})"
+            if start is not None
+            else f"DATEADD('day', -{HISTORY_RETENTION.days}, CURRENT_TIMESTAMP())"
+        )
+        parts.append(
+            f"SELECT {columns}\nFROM TABLE({database}.INFORMATION_SCHEMA."
+            f"DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => {binder.bind(prefix)}, "
+            f"DATA_TIMESTAMP_START => {start_sql}, RESULT_LIMIT => {binder.bind(RESULT_LIMIT)}))"
+        )
+    if not parts:
+        raise ValueError("no Dynamic Tables: there is no refresh history to read")
+    return Statement("\nUNION ALL ".join(parts) + "\nORDER BY DATA_TIMESTAMP", binder.params)
+
+
+def _show_column(name: str) -> str:
+    """SHOW's output columns are lower-case: they must be double-quoted."""
+    return quote_identifier('"' + name + '"')
+
+
+def build_state_statement(dynamic_tables: Sequence[DynamicTable]) -> Statement:
+    """Current state of every Dynamic Table in the DTs' databases, with SHOW's refresh mode and
+    warehouse joined in (one statement through the pipe operator)."""
+    binder = _Binder()
+    databases: dict[str, str] = {}
+    for dt in dynamic_tables:
+        name = dt.qualified_name
+        databases.setdefault(name.database.resolved, name.database.sql)
+    if not databases:
+        raise ValueError("no Dynamic Tables: there is no state to read")
+    scope = f"IN DATABASE {next(iter(databases.values()))}" if len(databases) == 1 else "IN ACCOUNT"
+    columns = ", ".join(f"d.{column}" for column in STATE_COLUMNS)
+    show = ", ".join(f"s.{_show_column(src)} AS {alias}" for alias, src in SHOW_COLUMNS.items())
+    join = " AND ".join(
+        f"s.{_show_column(src)} = d.{src.upper()}"
+        for src in ("database_name", "schema_name", "name")
+    )
+    parts = [
+        f"SELECT {columns}, {show}\nFROM TABLE({database}.INFORMATION_SCHEMA.DYNAMIC_TABLES("
+        f"RESULT_LIMIT => {binder.bind(RESULT_LIMIT)})) d\nLEFT JOIN $1 s ON {join}\n"
+        f"WHERE d.DATABASE_NAME = {binder.bind(resolved)}"
+        for resolved, database in databases.items()
+    ]
+    text = f"SHOW DYNAMIC TABLES {scope}\n->> " + "\nUNION ALL ".join(parts)
+    return Statement(text, binder.params)
+
+
+@dataclass(frozen=True)
+class RefreshRecord:
+    """One row of DYNAMIC_TABLE_REFRESH_HISTORY."""
+
+    qualified_name: str
+    state: str
+    data_timestamp: datetime | None
+    state_code: str | None = None
+    state_message: str | None = None
+    query_id: str | None = None
+    refresh_start_time: datetime | None = None
+    refresh_end_time: datetime | None = None
+    refresh_action: str | None = None
+    refresh_trigger: str | None = None
+    rows_inserted: int | None = None
+    rows_deleted: int | None = None
+
+    @property
+    def changed_data(self) -> bool:
+        """A completed refresh that changed the table: the signal that the DT was updated."""
+        return (
+            self.state == SUCCEEDED
+            and self.refresh_action != NO_DATA
+            and self.data_timestamp is not None
+        )
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.refresh_start_time is None or self.refresh_end_time is None:
+            return None
+        return (self.refresh_end_time - self.refresh_start_time).total_seconds()
+
+
+@dataclass(frozen=True)
+class SchedulingState:
+    """DYNAMIC_TABLES().SCHEDULING_STATE: `{"STATE": ..., "REASON_CODE": ..., ...}`."""
+
+    state: str
+    reason_code: str | None = None
+    reason_message: str | None = None
+
+    @property
+    def suspended(self) -> bool:
+        # Snowflake has reported both RUNNING and ACTIVE for a scheduled table.
+        return self.state == SUSPENDED
+
+
+@dataclass(frozen=True)
+class DynamicTableState:
+    """One row of DYNAMIC_TABLES() joined with SHOW DYNAMIC TABLES."""
+
+    qualified_name: str
+    target_lag_sec: int | None = None
+    target_lag_type: str | None = None
+    scheduling_state: SchedulingState | None = None
+    latest_data_timestamp: datetime | None = None
+    last_completed_refresh_state: str | None = None
+    last_completed_refresh_state_code: str | None = None
+    last_completed_refresh_state_message: str | None = None
+    mean_lag_sec: int | None = None
+    maximum_lag_sec: int | None = None
+    time_within_target_lag_ratio: float | None = None
+    refresh_mode: str | None = None
+    warehouse: str | None = None
+    target_lag: str | None = None
+
+    @property
+    def metadata_hidden(self) -> bool:
+        """Without MONITOR on the table Snowflake fills only the name columns."""
+        return self.target_lag_type is None and self.scheduling_state is None
+
+
+# Row parsing ------------------------------------------------------------------------------------
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text or None
+
+
+def _int(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float | Decimal):
+        return int(value)
+    try:
+        return int(Decimal(str(value)))
+    except ArithmeticError:
+        return None
+
+
+def _float(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return None
+
+
+def _timestamp(value: object) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = as_utc(value)
+    else:
+        moment = as_utc(datetime.fromisoformat(str(value)))
+    # fakesnow's server returns a NULL timestamp as the epoch: no Dynamic Table refresh happened
+    # in 1970, so the epoch is read as "no value".
+    return None if moment.timestamp() == 0 else moment
+
+
+def _json_object(value: object) -> dict[str, Any]:
+    """A VARIANT/OBJECT column: JSON text from the connector (or an already parsed dict)."""
+    if value is None or value == "":
+        return {}
+    parsed: Any = json.loads(value if isinstance(value, str) else json.dumps(value))
+    if not isinstance(parsed, dict):
+        return {}
+    return {str(k): v for k, v in cast("dict[object, Any]", parsed).items()}
+
+
+def _key(mapping: Mapping[str, Any], name: str) -> Any:
+    """Case-insensitive key lookup: Snowflake documents STATE, its output has shown `state`."""
+    for key, value in mapping.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def parse_refresh_record(row: Mapping[str, Any]) -> RefreshRecord:
+    """Typed record from one refresh history row (keys are upper-case column names)."""
+    statistics = _json_object(row.get("STATISTICS"))
+    return RefreshRecord(
+        qualified_name=str(row["QUALIFIED_NAME"]),
+        state=str(row["STATE"]).upper(),
+        data_timestamp=_timestamp(row.get("DATA_TIMESTAMP")),
+        state_code=_text(row.get("STATE_CODE")),
+        state_message=_text(row.get("STATE_MESSAGE")),
+        query_id=_text(row.get("QUERY_ID")),
+        refresh_start_time=_timestamp(row.get("REFRESH_START_TIME")),
+        refresh_end_time=_timestamp(row.get("REFRESH_END_TIME")),
+        refresh_action=_text(row.get("REFRESH_ACTION")),
+        refresh_trigger=_text(row.get("REFRESH_TRIGGER")),
+        rows_inserted=_int(_key(statistics, "numInsertedRows")),
+        rows_deleted=_int(_key(statistics, "numDeletedRows")),
+    )
+
+
+def parse_scheduling_state(value: object) -> SchedulingState | None:
+    data = _json_object(value)
+    state = _text(_key(data, "STATE"))
+    if state is None:
+        return None
+    return SchedulingState(
+        state=state.upper(),
+        reason_code=_text(_key(data, "REASON_CODE")),
+        reason_message=_text(_key(data, "REASON_MESSAGE")),
+    )
+
+
+def parse_dynamic_table_state(row: Mapping[str, Any]) -> DynamicTableState:
+    """Typed state from one row of the state statement (keys are upper-case column names)."""
+    return DynamicTableState(
+        qualified_name=str(row["QUALIFIED_NAME"]),
+        target_lag_sec=_int(row.get("TARGET_LAG_SEC")),
+        target_lag_type=_text(row.get("TARGET_LAG_TYPE")),
+        scheduling_state=parse_scheduling_state(row.get("SCHEDULING_STATE")),
+        latest_data_timestamp=_timestamp(row.get("LATEST_DATA_TIMESTAMP")),
+        last_completed_refresh_state=_text(row.get("LAST_COMPLETED_REFRESH_STATE")),
+        last_completed_refresh_state_code=_text(row.get("LAST_COMPLETED_REFRESH_STATE_CODE")),
+        last_completed_refresh_state_message=_text(row.get("LAST_COMPLETED_REFRESH_STATE_MESSAGE")),
+        mean_lag_sec=_int(row.get("MEAN_LAG_SEC")),
+        maximum_lag_sec=_int(row.get("MAXIMUM_LAG_SEC")),
+        time_within_target_lag_ratio=_float(row.get("TIME_WITHIN_TARGET_LAG_RATIO")),
+        refresh_mode=_text(row.get("REFRESH_MODE")),
+        warehouse=_text(row.get("WAREHOUSE")),
+        target_lag=_text(row.get("TARGET_LAG")),
+    )
+
+
+# Running the statements -------------------------------------------------------------------------
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor (snowflake.connector's) these queries use."""
+
+    @property
+    def description(self) -> Sequence[Sequence[Any]] | None: ...
+
+    def fetchall(self) -> Sequence[Any]: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection these queries use."""
+
+    def cursor(self) -> Any: ...
+
+
+def run(connection: Connection, statement: Statement) -> list[dict[str, Any]]:
+    """Execute one statement; rows as dicts keyed by upper-case column name."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(statement.text, dict(statement.params))
+        names = [str(column[0]).upper() for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def fetch_refresh_history(
+    connection: Connection,
+    dynamic_tables: Sequence[DynamicTable],
+    starts: Mapping[str, datetime],
+) -> list[RefreshRecord]:
+    """Refresh history rows of the declared DTs, oldest data timestamp first."""
+    wanted = {dt.qualified_name.resolved for dt in dynamic_tables}
+    rows = run(connection, build_refresh_history_statement(dynamic_tables, starts))
+    records = [parse_refresh_record(row) for row in rows]
+    return [record for record in records if record.qualified_name in wanted]
+
+
+def fetch_states(
+    connection: Connection, dynamic_tables: Sequence[DynamicTable]
+) -> dict[str, DynamicTableState]:
+    """State of the declared DTs that Snowflake knows, keyed by qualified name."""
+    wanted = {dt.qualified_name.resolved for dt in dynamic_tables}
+    states: dict[str, DynamicTableState] = {}
+    for row in run(connection, build_state_statement(dynamic_tables)):
+        state = parse_dynamic_table_state(row)
+        if state.qualified_name in wanted:
+            # DYNAMIC_TABLES() may answer for the whole account: keep the first row per table.
+            states.setdefault(state.qualified_name, state)
+    return states
+
+
+def read_snowflake(snowflake: SnowflakeResource, work: Callable[[Connection], T]) -> T:
+    """Run `work` on a connection from the resource, closing it even when `work` fails.
+
+    (`SnowflakeResource.get_connection()` does not close its connection when the block raises.)
+    """
+    failure: Exception | None = None
+    result: T | None = None
+    with snowflake.get_connection() as connection:
+        try:
+            result = work(connection)
+        except Exception as error:  # re-raised below, once the connection is closed
+            failure = error
+    if failure is not None:
+        raise failure
+    return cast("T", result)

@@ -1,0 +1,228 @@
+"""The sensor's two statements and the parsing of their rows into typed records."""
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from dagster_dynamic_tables.declarations import DynamicTable
+from dagster_dynamic_tables.queries import (
+    RESULT_LIMIT,
+    DynamicTableState,
+    RefreshRecord,
+    SchedulingState,
+    build_refresh_history_statement,
+    build_state_statement,
+    format_timestamp,
+    parse_dynamic_table_state,
+    parse_refresh_record,
+    parse_scheduling_state,
+)
+
+
+def dt(name: str, table: str) -> DynamicTable:
+    return DynamicTable(name=name, table=table, target_lag="1 minute", warehouse="WH", query="x")
+
+
+CLV = dt("clv", "ANALYTICS.ECOMMERCE.CLV")
+REVENUE = dt("revenue", "ANALYTICS.ECOMMERCE.REVENUE")
+OTHER = dt("other", 'OTHER_DB.S."Mixed"')
+
+
+def test_refresh_history_statement_batches_one_call_per_schema_prefix():
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    statement = build_refresh_history_statement(
+        [CLV, REVENUE, OTHER], {"ANALYTICS.ECOMMERCE": start}
+    )
+    text = statement.text
+    assert text.count("DYNAMIC_TABLE_REFRESH_HISTORY(") == 2
+    assert text.count("UNION ALL") == 1
+    assert 'TABLE("ANALYTICS".INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(' in text
+    assert 'TABLE("OTHER_DB".INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(' in text
+    assert text.rstrip().endswith("ORDER BY DATA_TIMESTAMP")
+    assert "SELECT *" not in text
+    assert text.count("RESULT_LIMIT =>") == 2
+    assert text.count("DATA_TIMESTAMP_START =>") == 2
+    # Values are bound, never pasted into the text.
+    assert "ANALYTICS.ECOMMERCE'" not in text
+    assert sorted(map(str, statement.params.values())) == sorted(
+        [
+            "ANALYTICS.ECOMMERCE",
+            "2026-11-20 10:00:00.000000+00:00",
+            str(RESULT_LIMIT),
+            "OTHER_DB.S",
+            str(RESULT_LIMIT),
+        ]
+    )
+    # A prefix the cursor has not seen reads Snowflake's whole 7-day history.
+    assert "DATEADD('day', -7, CURRENT_TIMESTAMP())" in text
+
+
+def test_refresh_history_statement_renders_with_pyformat_binding():
+    statement = build_refresh_history_statement([CLV], {})
+    rendered = statement.text % {k: repr(v) for k, v in statement.params.items()}
+    assert "NAME_PREFIX => 'ANALYTICS.ECOMMERCE'" in rendered
+    assert "RESULT_LIMIT => 10000" in rendered
+
+
+def test_state_statement_joins_show_through_the_pipe_operator():
+    statement = build_state_statement([CLV, REVENUE])
+    text = statement.text
+    assert text.startswith('SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS"\n->> SELECT ')
+    assert text.count("DYNAMIC_TABLES(RESULT_LIMIT =>") == 1
+    assert 'LEFT JOIN $1 s ON s."database_name" = d.DATABASE_NAME' in text
+    assert 's."refresh_mode" AS REFRESH_MODE' in text
+    assert 's."warehouse" AS WAREHOUSE' in text
+    assert "SELECT *" not in text
+    assert set(statement.params.values()) == {RESULT_LIMIT, "ANALYTICS"}
+
+
+def test_state_statement_spans_databases_with_union_all():
+    text = build_state_statement([CLV, OTHER]).text
+    assert text.startswith("SHOW DYNAMIC TABLES IN ACCOUNT\n->> ")
+    assert text.count("UNION ALL") == 1
+    assert 'TABLE("OTHER_DB".INFORMATION_SCHEMA.DYNAMIC_TABLES(' in text
+
+
+def test_statements_need_at_least_one_dynamic_table():
+    with pytest.raises(ValueError, match="no Dynamic Tables"):
+        build_refresh_history_statement([], {})
+    with pytest.raises(ValueError, match="no Dynamic Tables"):
+        build_state_statement([])
+
+
+def test_format_timestamp_converts_to_utc():
+    moment = datetime(2026, 11, 20, 11, 0, 0, 5, tzinfo=timezone(timedelta(hours=1)))
+    assert format_timestamp(moment) == "2026-11-20 10:00:00.000005+00:00"
+    assert format_timestamp(datetime(2026, 11, 20, 10)) == "2026-11-20 10:00:00.000000+00:00"
+
+
+def test_parse_refresh_record_reads_statistics_json_and_times():
+    row = {
+        "QUALIFIED_NAME": "ANALYTICS.ECOMMERCE.CLV",
+        "STATE": "SUCCEEDED",
+        "STATE_CODE": "SUCCESS",
+        "STATE_MESSAGE": "",
+        "QUERY_ID": "01b2",
+        "DATA_TIMESTAMP": datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        "REFRESH_START_TIME": "2026-11-20T10:00:01+00:00",
+        "REFRESH_END_TIME": datetime(2026, 11, 20, 10, 0, 3, tzinfo=UTC),
+        "REFRESH_ACTION": "INCREMENTAL",
+        "REFRESH_TRIGGER": "SCHEDULED",
+        "STATISTICS": '{"numInsertedRows": 5, "numDeletedRows": "2", "numCopiedRows": 0}',
+    }
+    record = parse_refresh_record(row)
+    assert record == RefreshRecord(
+        qualified_name="ANALYTICS.ECOMMERCE.CLV",
+        state="SUCCEEDED",
+        data_timestamp=datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+        state_code="SUCCESS",
+        state_message=None,
+        query_id="01b2",
+        refresh_start_time=datetime(2026, 11, 20, 10, 0, 1, tzinfo=UTC),
+        refresh_end_time=datetime(2026, 11, 20, 10, 0, 3, tzinfo=UTC),
+        refresh_action="INCREMENTAL",
+        refresh_trigger="SCHEDULED",
+        rows_inserted=5,
+        rows_deleted=2,
+    )
+    assert record.changed_data
+    assert record.duration_seconds == 2.0
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "changed"),
+    [
+        ("SUCCEEDED", "INCREMENTAL", True),
+        ("SUCCEEDED", "FULL", True),
+        ("SUCCEEDED", "REINITIALIZE", True),
+        ("SUCCEEDED", "NO_DATA", False),
+        ("EXECUTING", "INCREMENTAL", False),
+        ("FAILED", "INCREMENTAL", False),
+        ("UPSTREAM_FAILED", None, False),
+    ],
+    ids=lambda value: str(value),
+)
+def test_only_succeeded_refreshes_with_data_count_as_changes(state, action, changed):
+    row = {
+        "QUALIFIED_NAME": "A.B.C",
+        "STATE": state,
+        "REFRESH_ACTION": action,
+        "DATA_TIMESTAMP": datetime(2026, 11, 20, tzinfo=UTC),
+        "STATISTICS": None,
+    }
+    assert parse_refresh_record(row).changed_data is changed
+
+
+def test_parse_refresh_record_reads_epoch_and_empty_values_as_missing():
+    # fakesnow's server returns NULL timestamps as 1970-01-01.
+    row = {
+        "QUALIFIED_NAME": "A.B.C",
+        "STATE": "EXECUTING",
+        "DATA_TIMESTAMP": datetime(2026, 11, 20, tzinfo=UTC),
+        "REFRESH_END_TIME": datetime(1970, 1, 1, tzinfo=UTC),
+        "STATISTICS": "",
+    }
+    record = parse_refresh_record(row)
+    assert record.refresh_end_time is None
+    assert record.rows_inserted is None
+    assert record.duration_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ('{"STATE": "ACTIVE"}', SchedulingState("ACTIVE")),
+        ('{"state": "RUNNING"}', SchedulingState("RUNNING")),
+        (
+            '{"STATE": "SUSPENDED", "REASON_CODE": "USER_SUSPENDED", "REASON_MESSAGE": "by me"}',
+            SchedulingState("SUSPENDED", "USER_SUSPENDED", "by me"),
+        ),
+        ({"STATE": "SUSPENDED"}, SchedulingState("SUSPENDED")),
+        (None, None),
+        ("{}", None),
+    ],
+    ids=["active", "lower-case-running", "suspended", "dict", "null", "empty"],
+)
+def test_parse_scheduling_state(value, expected):
+    assert parse_scheduling_state(value) == expected
+
+
+def test_parse_dynamic_table_state():
+    row = {
+        "QUALIFIED_NAME": "ANALYTICS.ECOMMERCE.CLV",
+        "TARGET_LAG_SEC": Decimal(60),
+        "TARGET_LAG_TYPE": "USER_DEFINED",
+        "SCHEDULING_STATE": '{"STATE": "ACTIVE"}',
+        "LATEST_DATA_TIMESTAMP": datetime(2026, 11, 20, 10, tzinfo=UTC),
+        "LAST_COMPLETED_REFRESH_STATE": "SUCCEEDED",
+        "LAST_COMPLETED_REFRESH_STATE_CODE": "SUCCESS",
+        "LAST_COMPLETED_REFRESH_STATE_MESSAGE": None,
+        "MEAN_LAG_SEC": 30,
+        "MAXIMUM_LAG_SEC": "61",
+        "TIME_WITHIN_TARGET_LAG_RATIO": 0.5,
+        "REFRESH_MODE": "INCREMENTAL",
+        "WAREHOUSE": "WH",
+        "TARGET_LAG": "1 minute",
+    }
+    state = parse_dynamic_table_state(row)
+    assert state == DynamicTableState(
+        qualified_name="ANALYTICS.ECOMMERCE.CLV",
+        target_lag_sec=60,
+        target_lag_type="USER_DEFINED",
+        scheduling_state=SchedulingState("ACTIVE"),
+        latest_data_timestamp=datetime(2026, 11, 20, 10, tzinfo=UTC),
+        last_completed_refresh_state="SUCCEEDED",
+        last_completed_refresh_state_code="SUCCESS",
+        mean_lag_sec=30,
+        maximum_lag_sec=61,
+        time_within_target_lag_ratio=0.5,
+        refresh_mode="INCREMENTAL",
+        warehouse="WH",
+        target_lag="1 minute",
+    )
+    assert not state.metadata_hidden
+
+
+def test_state_without_monitor_privilege_reads_as_hidden():
+    state = parse_dynamic_table_state({"QUALIFIED_NAME": "A.B.C"})
+    assert state.metadata_hidden
