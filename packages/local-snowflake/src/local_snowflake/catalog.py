@@ -18,98 +18,101 @@ CATALOG_NAME = "_fs_local_snowflake"
 CATALOG_FILE = f"{CATALOG_NAME}.db"
 C = f"{CATALOG_NAME}.main"
 
-# Refresh states that end a refresh, in the order DYNAMIC_TABLES() sorts them.
-COMPLETED_STATE_ORDER = ("FAILED", "UPSTREAM_FAILED", "SKIPPED", "SUCCEEDED", "CANCELLED")
+# Column names are upper case (unquoted identifiers are case-insensitive in DuckDB, so the SQL
+# here can use lower case): DuckDB's DESCRIBE, which fakesnow uses for the result's column
+# names, reports a passed-through column under its table's spelling, not the query's.
 
 _TABLES_SQL = f"""
 CREATE TABLE IF NOT EXISTS {C}.settings (key VARCHAR PRIMARY KEY, value VARCHAR);
 
 CREATE TABLE IF NOT EXISTS {C}.dynamic_tables (
-    database_name VARCHAR NOT NULL,
-    schema_name VARCHAR NOT NULL,
-    name VARCHAR NOT NULL,
-    qualified_name VARCHAR NOT NULL,
-    query_text VARCHAR NOT NULL,
-    create_text VARCHAR NOT NULL,
-    target_lag VARCHAR NOT NULL,
-    target_lag_sec BIGINT,
-    warehouse VARCHAR,
-    refresh_mode VARCHAR NOT NULL,
-    refresh_mode_reason VARCHAR,
-    initialize VARCHAR NOT NULL,
-    scheduling_state VARCHAR NOT NULL,
-    reason_code VARCHAR,
-    reason_message VARCHAR,
-    last_suspended_on TIMESTAMPTZ,
-    consecutive_failures INTEGER NOT NULL,
-    created_on TIMESTAMPTZ NOT NULL,
-    inputs VARCHAR NOT NULL
+    DATABASE_NAME VARCHAR NOT NULL,
+    SCHEMA_NAME VARCHAR NOT NULL,
+    NAME VARCHAR NOT NULL,
+    QUALIFIED_NAME VARCHAR NOT NULL,
+    QUERY_TEXT VARCHAR NOT NULL,
+    CREATE_TEXT VARCHAR NOT NULL,
+    TARGET_LAG VARCHAR NOT NULL,
+    TARGET_LAG_SEC BIGINT,
+    WAREHOUSE VARCHAR,
+    REFRESH_MODE VARCHAR NOT NULL,
+    REFRESH_MODE_REASON VARCHAR,
+    INITIALIZE VARCHAR NOT NULL,
+    SCHEDULING_STATE VARCHAR NOT NULL,
+    REASON_CODE VARCHAR,
+    REASON_MESSAGE VARCHAR,
+    LAST_SUSPENDED_ON TIMESTAMPTZ,
+    CONSECUTIVE_FAILURES INTEGER NOT NULL,
+    CREATED_ON TIMESTAMPTZ NOT NULL,
+    INPUTS VARCHAR NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS {C}.refresh_history (
-    seq BIGINT NOT NULL,
-    database_name VARCHAR NOT NULL,
-    schema_name VARCHAR NOT NULL,
-    name VARCHAR NOT NULL,
-    qualified_name VARCHAR NOT NULL,
-    state VARCHAR NOT NULL,
-    state_code VARCHAR,
-    state_message VARCHAR,
-    query_id VARCHAR,
-    data_timestamp TIMESTAMPTZ,
-    refresh_start_time TIMESTAMPTZ,
-    refresh_end_time TIMESTAMPTZ,
-    completion_target TIMESTAMPTZ,
-    last_completed_dependency VARCHAR,
-    statistics VARCHAR NOT NULL,
-    refresh_action VARCHAR,
-    refresh_trigger VARCHAR NOT NULL,
-    target_lag_sec BIGINT,
-    graph_history_valid_from TIMESTAMPTZ
+    SEQ BIGINT NOT NULL,
+    DATABASE_NAME VARCHAR NOT NULL,
+    SCHEMA_NAME VARCHAR NOT NULL,
+    NAME VARCHAR NOT NULL,
+    QUALIFIED_NAME VARCHAR NOT NULL,
+    STATE VARCHAR NOT NULL,
+    STATE_CODE VARCHAR,
+    STATE_MESSAGE VARCHAR,
+    QUERY_ID VARCHAR,
+    DATA_TIMESTAMP TIMESTAMPTZ,
+    REFRESH_START_TIME TIMESTAMPTZ,
+    REFRESH_END_TIME TIMESTAMPTZ,
+    COMPLETION_TARGET TIMESTAMPTZ,
+    LAST_COMPLETED_DEPENDENCY VARCHAR,
+    STATISTICS VARCHAR NOT NULL,
+    REFRESH_ACTION VARCHAR,
+    REFRESH_TRIGGER VARCHAR NOT NULL,
+    TARGET_LAG_SEC BIGINT,
+    GRAPH_HISTORY_VALID_FROM TIMESTAMPTZ
 );
 
 CREATE TABLE IF NOT EXISTS {C}.graph_history (
-    database_name VARCHAR NOT NULL,
-    schema_name VARCHAR NOT NULL,
-    name VARCHAR NOT NULL,
-    qualified_name VARCHAR NOT NULL,
-    inputs VARCHAR NOT NULL,
-    target_lag_type VARCHAR NOT NULL,
-    target_lag_sec BIGINT,
-    query_text VARCHAR NOT NULL,
-    valid_from TIMESTAMPTZ NOT NULL,
-    valid_to TIMESTAMPTZ,
-    scheduling_state VARCHAR NOT NULL
+    DATABASE_NAME VARCHAR NOT NULL,
+    SCHEMA_NAME VARCHAR NOT NULL,
+    NAME VARCHAR NOT NULL,
+    QUALIFIED_NAME VARCHAR NOT NULL,
+    INPUTS VARCHAR NOT NULL,
+    TARGET_LAG_TYPE VARCHAR NOT NULL,
+    TARGET_LAG_SEC BIGINT,
+    QUERY_TEXT VARCHAR NOT NULL,
+    VALID_FROM TIMESTAMPTZ NOT NULL,
+    VALID_TO TIMESTAMPTZ,
+    SCHEDULING_STATE VARCHAR NOT NULL
 );
 
 CREATE SEQUENCE IF NOT EXISTS {C}.refresh_seq;
 """
 
+_REFRESH_HISTORY_COLUMNS = (
+    "NAME, SCHEMA_NAME, DATABASE_NAME, QUALIFIED_NAME, STATE, STATE_CODE, STATE_MESSAGE, "
+    "QUERY_ID, DATA_TIMESTAMP, REFRESH_START_TIME, REFRESH_END_TIME, COMPLETION_TARGET, "
+    "LAST_COMPLETED_DEPENDENCY, STATISTICS, REFRESH_ACTION, REFRESH_TRIGGER, TARGET_LAG_SEC, "
+    "GRAPH_HISTORY_VALID_FROM"
+)
+
+# The newest refreshes (running ones first) up to the limit, returned newest first.
 _REFRESH_HISTORY_MACRO = f"""
 CREATE OR REPLACE MACRO {C}.dt_refresh_history(
     p_db, p_names, p_prefix, p_start, p_end, p_limit, p_error_only
 ) AS TABLE
-SELECT
-    name AS NAME, schema_name AS SCHEMA_NAME, database_name AS DATABASE_NAME,
-    qualified_name AS QUALIFIED_NAME, state AS STATE, state_code AS STATE_CODE,
-    state_message AS STATE_MESSAGE, query_id AS QUERY_ID, data_timestamp AS DATA_TIMESTAMP,
-    refresh_start_time AS REFRESH_START_TIME, refresh_end_time AS REFRESH_END_TIME,
-    completion_target AS COMPLETION_TARGET,
-    last_completed_dependency AS LAST_COMPLETED_DEPENDENCY, statistics AS STATISTICS,
-    refresh_action AS REFRESH_ACTION, refresh_trigger AS REFRESH_TRIGGER,
-    target_lag_sec AS TARGET_LAG_SEC, graph_history_valid_from AS GRAPH_HISTORY_VALID_FROM
-FROM (
-    SELECT * FROM {C}.refresh_history h
+SELECT {_REFRESH_HISTORY_COLUMNS} FROM (
+    SELECT
+        {", ".join(f"{c.lower()} AS {c}" for c in _REFRESH_HISTORY_COLUMNS.split(", "))},
+        seq AS _SEQ, state IN ('EXECUTING', 'SCHEDULED') AS _RUNNING
+    FROM {C}.refresh_history h
     WHERE h.database_name = p_db
       AND (p_names IS NULL OR list_contains(string_split(p_names, '|'), h.qualified_name))
       AND (p_prefix IS NULL OR starts_with(h.qualified_name, p_prefix))
       AND (h.state IN ('EXECUTING', 'SCHEDULED')
            OR (h.data_timestamp >= p_start AND h.data_timestamp <= p_end))
       AND (NOT p_error_only OR h.state IN ('FAILED', 'UPSTREAM_FAILED', 'CANCELLED'))
-    ORDER BY h.state IN ('EXECUTING', 'SCHEDULED') DESC, h.data_timestamp DESC, h.seq DESC
+    ORDER BY _RUNNING DESC, DATA_TIMESTAMP DESC, _SEQ DESC
     LIMIT p_limit
 )
-ORDER BY data_timestamp DESC, seq DESC
+ORDER BY DATA_TIMESTAMP DESC, _SEQ DESC
 """
 
 _DYNAMIC_TABLES_MACRO = f"""
