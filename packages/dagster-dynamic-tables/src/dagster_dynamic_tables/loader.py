@@ -96,7 +96,7 @@ def parse_declaration_yaml(text: str, *, file: Path | str | None) -> tuple[Any, 
                 ],
             )
         lines: dict[str, int] = {}
-        problems = list(_walk(node, "", lines))
+        problems = list(walk_yaml_node(node, "", lines))
         if problems:
             raise DeclarationError(file, problems)
         data = cast(Any, loader.construct_document(node))  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
@@ -128,8 +128,11 @@ def _yaml_problem(error: yaml.MarkedYAMLError) -> DeclarationProblem:
     )
 
 
-def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> Iterator[DeclarationProblem]:
-    """Record the line of every path under `node`; yield a problem for each duplicate key."""
+def walk_yaml_node(
+    node: yaml.Node, path: str, lines: dict[str, int]
+) -> Iterator[DeclarationProblem]:
+    """Record in `lines` the line of every YAML path under `node` (`dynamic_tables[1].name`);
+    yield a problem for each duplicate key."""
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         pairs: list[tuple[yaml.Node, yaml.Node]] = node.value  # pyright: ignore[reportUnknownMemberType] (PyYAML nodes are untyped)
@@ -147,13 +150,13 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> Iterator[Declara
                 continue
             seen[key] = line
             lines[child] = line
-            yield from _walk(value_node, child, lines)
+            yield from walk_yaml_node(value_node, child, lines)
     elif isinstance(node, yaml.SequenceNode):
         items: list[yaml.Node] = node.value  # pyright: ignore[reportUnknownMemberType] (PyYAML nodes are untyped)
         for index, item in enumerate(items):
             child = f"{path}[{index}]"
             lines[child] = item.start_mark.line + 1
-            yield from _walk(item, child, lines)
+            yield from walk_yaml_node(item, child, lines)
 
 
 def build_tenant(
@@ -162,14 +165,17 @@ def build_tenant(
     file: Path | str | None,
     base_dir: Path | None,
     lines: Mapping[str, int] | None = None,
+    problems: Sequence[DeclarationProblem] = (),
 ) -> Tenant:
     """Validate already-parsed declarations (a YAML file's mapping, or a component's
     `attributes:`) into a `Tenant`; raise one `DeclarationError` listing every problem.
 
     `file` names the source in the message, `base_dir` anchors `query_file` and
-    `local_seed_file`, `lines` maps YAML paths (`dynamic_tables[1].target_lag`) to line numbers.
+    `local_seed_file`, `lines` maps YAML paths (`dynamic_tables[1].target_lag`) to line numbers,
+    `problems` are problems found before (duplicate keys, say), reported with the others.
     """
     builder = _TenantBuilder(base_dir)
+    builder.problems += problems
     tenant = builder.build(attributes)
     if builder.problems or tenant is None:
         raise DeclarationError(file, _with_lines(builder.problems, lines or {}))
