@@ -198,7 +198,7 @@ FROM {C}.graph_history
 WHERE database_name = p_db
   AND CASE
     WHEN p_start IS NOT NULL THEN
-        (valid_to IS NULL OR valid_to >= p_start) AND valid_from <= coalesce(p_end, p_as_of)
+        (valid_to IS NULL OR valid_to >= p_start) AND (p_end IS NULL OR valid_from <= p_end)
     WHEN p_as_of IS NOT NULL THEN
         valid_from <= p_as_of AND (valid_to IS NULL OR valid_to > p_as_of)
     ELSE valid_to IS NULL

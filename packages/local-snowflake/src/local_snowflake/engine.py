@@ -7,6 +7,7 @@ scheduler thread and the request threads share one DuckDB database.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -383,7 +384,7 @@ class DynamicTableEngine:
                 action, inserted, deleted = self._compute(dt, first=previous is None)
                 stats = {"numInsertedRows": inserted, "numDeletedRows": deleted}
             except snowflake.connector.errors.Error as e:
-                state, code, message = "FAILED", f"{e.errno:06d}", e.msg
+                state, code, message = "FAILED", *failure_code_and_message(e)
             except duckdb.Error as e:
                 state, code, message = "FAILED", "000603", str(e).split("\n")[0]
         elapsed_ms = int((time.perf_counter() - t0) * 1000)
@@ -511,6 +512,15 @@ class DynamicTableEngine:
     def locked(self) -> Iterator[None]:
         with self.lock:
             yield
+
+
+def failure_code_and_message(e: snowflake.connector.errors.Error) -> tuple[str, str]:
+    """Snowflake's code and message for a failed refresh query, where we know them (a column
+    that no longer exists is Snowflake's 000904 'invalid identifier'); else fakesnow's."""
+    message = e.msg or ""
+    if column := re.search(r'Referenced column "([^"]+)" not found', message):
+        return "000904", f"SQL compilation error:\ninvalid identifier '{column[1].upper()}'"
+    return f"{e.errno:06d}", message
 
 
 def resolve_refresh_mode(declared: str, query: str) -> tuple[str, str | None]:

@@ -1,0 +1,248 @@
+"""The metadata table functions: the sensor's exact statements, columns, types and values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from snowflake.connector.constants import FIELD_ID_TO_NAME
+from snowflake.connector.errors import ProgrammingError
+
+SENSOR_HISTORY_SQL = """
+SELECT QUALIFIED_NAME, STATE, STATE_CODE, STATE_MESSAGE, QUERY_ID, DATA_TIMESTAMP, REFRESH_START_TIME, REFRESH_END_TIME, REFRESH_ACTION, REFRESH_TRIGGER, STATISTICS
+FROM TABLE("ANALYTICS".INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'ANALYTICS.ECOMMERCE', DATA_TIMESTAMP_START => TO_TIMESTAMP_LTZ('2026-11-20 10:00:00.000000+00:00'), RESULT_LIMIT => 10000))
+UNION ALL
+SELECT QUALIFIED_NAME, STATE, STATE_CODE, STATE_MESSAGE, QUERY_ID, DATA_TIMESTAMP, REFRESH_START_TIME, REFRESH_END_TIME, REFRESH_ACTION, REFRESH_TRIGGER, STATISTICS
+FROM TABLE("OTHER_DB".INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'OTHER_DB.S', DATA_TIMESTAMP_START => TO_TIMESTAMP_LTZ('2026-11-20 10:00:00.000000+00:00'), RESULT_LIMIT => 10000))
+ORDER BY DATA_TIMESTAMP
+"""  # noqa: E501
+
+SENSOR_DYNAMIC_TABLES_SQL = """
+SELECT QUALIFIED_NAME, TARGET_LAG_SEC, TARGET_LAG_TYPE, SCHEDULING_STATE, LATEST_DATA_TIMESTAMP, LAST_COMPLETED_REFRESH_STATE, LAST_COMPLETED_REFRESH_STATE_CODE, LAST_COMPLETED_REFRESH_STATE_MESSAGE, MEAN_LAG_SEC, MAXIMUM_LAG_SEC, TIME_WITHIN_TARGET_LAG_RATIO, REFRESH_MODE, WAREHOUSE
+FROM TABLE("ANALYTICS".INFORMATION_SCHEMA.DYNAMIC_TABLES(RESULT_LIMIT => 10000))
+"""  # noqa: E501
+
+
+def types(cur):
+    return {d.name: FIELD_ID_TO_NAME[d.type_code] for d in cur.description}
+
+
+@pytest.fixture(scope="module")
+def two_databases(local_snowflake_connect_module):
+    """ANALYTICS.ECOMMERCE and OTHER_DB.S with a DT each (the names the sensor's SQL uses)."""
+    conn = local_snowflake_connect_module()
+    cur = conn.cursor()
+    for db, schema in (("ANALYTICS", "ECOMMERCE"), ("OTHER_DB", "S")):
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+        cur.execute(f"CREATE SCHEMA IF NOT EXISTS {db}.{schema}")
+        cur.execute(f"CREATE OR REPLACE TABLE {db}.{schema}.src (id INT)")
+        cur.execute(f"INSERT INTO {db}.{schema}.src VALUES (1)")
+        cur.execute(
+            f"CREATE OR REPLACE DYNAMIC TABLE {db}.{schema}.dt TARGET_LAG = '1 minute' "
+            f"WAREHOUSE = wh AS SELECT id FROM {db}.{schema}.src"
+        )
+    cur.execute("INSERT INTO ANALYTICS.ECOMMERCE.src VALUES (2)")
+    cur.execute("ALTER DYNAMIC TABLE ANALYTICS.ECOMMERCE.dt REFRESH")
+    return cur
+
+
+@pytest.fixture(scope="module")
+def local_snowflake_connect_module(local_snowflake_server):
+    from local_snowflake import connect
+
+    opened = []
+
+    def factory(**kwargs):
+        conn = connect(local_snowflake_server.host, local_snowflake_server.port, **kwargs)
+        opened.append(conn)
+        return conn
+
+    yield factory
+    for conn in opened:
+        conn.close()
+
+
+def test_sensor_refresh_history_statement_works_verbatim(two_databases):
+    cur = two_databases
+    cur.execute(SENSOR_HISTORY_SQL)
+    rows = cur.fetchall()
+    names = [r[0] for r in rows]
+    assert names.count("ANALYTICS.ECOMMERCE.DT") == 2
+    assert names.count("OTHER_DB.S.DT") == 1
+    assert [r[5] for r in rows] == sorted(r[5] for r in rows)  # ORDER BY DATA_TIMESTAMP
+    assert types(cur) == {
+        "QUALIFIED_NAME": "TEXT",
+        "STATE": "TEXT",
+        "STATE_CODE": "TEXT",
+        "STATE_MESSAGE": "TEXT",
+        "QUERY_ID": "TEXT",
+        "DATA_TIMESTAMP": "TIMESTAMP_LTZ",
+        "REFRESH_START_TIME": "TIMESTAMP_LTZ",
+        "REFRESH_END_TIME": "TIMESTAMP_LTZ",
+        "REFRESH_ACTION": "TEXT",
+        "REFRESH_TRIGGER": "TEXT",
+        "STATISTICS": "OBJECT",
+    }
+    latest = next(r for r in reversed(rows) if r[0] == "ANALYTICS.ECOMMERCE.DT")
+    _, state, code, message, query_id, data_ts, start, end, action, trigger, stats = latest
+    assert (state, code, message, action, trigger) == (
+        "SUCCEEDED",
+        None,
+        None,
+        "INCREMENTAL",
+        "MANUAL",
+    )
+    assert query_id
+    assert data_ts.utcoffset() == dt.timedelta(0)
+    assert data_ts <= start <= end
+    assert json.loads(stats)["numInsertedRows"] == 1
+
+
+def test_sensor_dynamic_tables_statement_works_verbatim(two_databases):
+    cur = two_databases
+    cur.execute(SENSOR_DYNAMIC_TABLES_SQL)
+    (row,) = cur.fetchall()  # scoped to ANALYTICS
+    assert row[0] == "ANALYTICS.ECOMMERCE.DT"
+    assert row[1:3] == (60, "USER_DEFINED")
+    assert json.loads(row[3]) == {
+        "STATE": "ACTIVE",
+        "REASON_CODE": None,
+        "REASON_MESSAGE": None,
+        "SUSPENDED_ON": None,
+    }
+    assert isinstance(row[4], dt.datetime)
+    assert row[5:8] == ("SUCCEEDED", None, None)
+    assert row[11:] == ("INCREMENTAL", "WH")
+    assert types(cur)["SCHEDULING_STATE"] == "OBJECT"
+    assert types(cur)["LATEST_DATA_TIMESTAMP"] == "TIMESTAMP_LTZ"
+    assert types(cur)["TARGET_LAG_SEC"] == "FIXED"
+
+
+def test_dynamic_tables_returns_snowflake_columns(sf):
+    sf.cur.execute("SELECT * FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())")
+    assert [d.name for d in sf.cur.description] == [
+        "NAME", "SCHEMA_NAME", "DATABASE_NAME", "QUALIFIED_NAME", "TARGET_LAG_SEC",
+        "TARGET_LAG_TYPE", "SCHEDULING_STATE", "MEAN_LAG_SEC", "MAXIMUM_LAG_SEC",
+        "TIME_ABOVE_TARGET_LAG_SEC", "TIME_WITHIN_TARGET_LAG_RATIO", "LATEST_DATA_TIMESTAMP",
+        "LAST_COMPLETED_REFRESH_STATE", "LAST_COMPLETED_REFRESH_STATE_CODE",
+        "LAST_COMPLETED_REFRESH_STATE_MESSAGE", "EXECUTING_REFRESH_QUERY_ID",
+        # not in Snowflake's DYNAMIC_TABLES() (SHOW DYNAMIC TABLES has them): see the README
+        "TARGET_LAG", "REFRESH_MODE", "REFRESH_MODE_REASON", "WAREHOUSE",
+    ]  # fmt: skip
+
+
+def test_refresh_history_returns_snowflake_columns(sf):
+    sf.cur.execute("SELECT * FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY())")
+    assert [d.name for d in sf.cur.description] == [
+        "NAME", "SCHEMA_NAME", "DATABASE_NAME", "QUALIFIED_NAME", "STATE", "STATE_CODE",
+        "STATE_MESSAGE", "QUERY_ID", "DATA_TIMESTAMP", "REFRESH_START_TIME", "REFRESH_END_TIME",
+        "COMPLETION_TARGET", "LAST_COMPLETED_DEPENDENCY", "STATISTICS", "REFRESH_ACTION",
+        "REFRESH_TRIGGER", "TARGET_LAG_SEC", "GRAPH_HISTORY_VALID_FROM",
+    ]  # fmt: skip
+
+
+def test_graph_history_gives_inputs_and_versions(sf):
+    sf.cur.execute("CREATE TABLE src (id INT)")
+    sf.cur.execute("CREATE VIEW v AS SELECT id FROM src")
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE a TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT id FROM src"
+    )
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE b TARGET_LAG = DOWNSTREAM WAREHOUSE = wh "
+        "AS SELECT a.id FROM a JOIN v ON a.id = v.id"
+    )
+    sf.cur.execute("ALTER DYNAMIC TABLE b SET TARGET_LAG = '5 minutes'")
+    current = sf.dicts("SELECT * FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_GRAPH_HISTORY())")
+    assert [r["NAME"] for r in current] == ["A", "B"]
+    b = current[1]
+    assert sorted(json.loads(b["INPUTS"]), key=lambda i: i["name"]) == [
+        {"name": f"{sf.db}.S.A", "kind": "DYNAMIC_TABLE"},
+        {"name": f"{sf.db}.S.V", "kind": "VIEW"},
+    ]
+    assert (b["TARGET_LAG_TYPE"], b["TARGET_LAG_SEC"], b["VALID_TO"]) == (
+        "USER_DEFINED",
+        300,
+        None,
+    )
+    assert "JOIN" in b["QUERY_TEXT"]
+    assert json.loads(b["SCHEDULING_STATE"])["STATE"] == "ACTIVE"
+    sf.cur.execute(
+        "SELECT * FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_GRAPH_HISTORY("
+        "HISTORY_START => TO_TIMESTAMP_LTZ('2000-01-01 00:00:00+00:00')))"
+    )
+    versions = [r for r in sf.cur.fetchall() if r[0] == "B"]
+    assert len(versions) == 2  # DOWNSTREAM, then 5 minutes
+    assert types(sf.cur)["INPUTS"] == "ARRAY"
+
+
+def test_refresh_history_arguments(sf):
+    sf.cur.execute("CREATE TABLE src (id INT)")
+    for name in ("ab_one", "ab_two", "other"):
+        sf.cur.execute(
+            f"CREATE DYNAMIC TABLE {name} TARGET_LAG = '1 minute' WAREHOUSE = wh "
+            "AS SELECT id FROM src"
+        )
+    fn = f"{sf.db}.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY"
+    by_prefix = sf.rows(f"SELECT NAME FROM TABLE({fn}(NAME_PREFIX => '{sf.db}.S.AB'))")
+    assert sorted(by_prefix) == [("AB_ONE",), ("AB_TWO",)]
+    assert sf.rows(f"SELECT NAME FROM TABLE({fn}(NAME => 'other'))") == [("OTHER",)]
+    assert len(sf.rows(f"SELECT NAME FROM TABLE({fn}(RESULT_LIMIT => 2))")) == 2
+    assert sf.rows(f"SELECT NAME FROM TABLE({fn}(ERROR_ONLY => TRUE))") == []
+    future = "TO_TIMESTAMP_LTZ('2999-01-01 00:00:00+00:00')"
+    assert sf.rows(f"SELECT NAME FROM TABLE({fn}(DATA_TIMESTAMP_START => {future}))") == []
+
+
+def test_dynamic_tables_orders_failed_first_and_defaults_to_100_rows(sf):
+    sf.cur.execute("CREATE TABLE src (id INT)")
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE broken TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT id FROM src"
+    )
+    for i in range(101):
+        sf.cur.execute(
+            f"CREATE DYNAMIC TABLE ok_{i:03d} TARGET_LAG = '1 minute' WAREHOUSE = wh "
+            "INITIALIZE = ON_SCHEDULE AS SELECT 1 AS x"
+        )
+    sf.cur.execute("ALTER TABLE src RENAME COLUMN id TO ident")
+    with pytest.raises(ProgrammingError, match="refresh FAILED"):
+        sf.cur.execute("ALTER DYNAMIC TABLE broken REFRESH")
+    rows = sf.rows(
+        "SELECT NAME, LAST_COMPLETED_REFRESH_STATE FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())"
+    )
+    assert len(rows) == 100
+    assert rows[0] == ("BROKEN", "FAILED")
+    everything = "TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES(RESULT_LIMIT => 10000))"
+    assert len(sf.rows(f"SELECT NAME FROM {everything}")) == 102
+    connected = (
+        "TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => 'broken', INCLUDE_CONNECTED => TRUE))"
+    )
+    assert sf.rows(f"SELECT NAME FROM {connected}") == [("BROKEN",)]
+
+
+def test_null_timestamps_come_back_as_none_not_1970(sf):
+    """fakesnow's server returns NULL timestamps as 1970-01-01; the stand-in returns None."""
+    assert sf.one("SELECT CAST(NULL AS TIMESTAMP_LTZ)") is None
+    assert sf.one("SELECT CAST(NULL AS TIMESTAMP_NTZ)") is None
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT 1 AS x"
+    )
+    # an EXECUTING refresh has no end time: write one straight into the catalog
+    sf.cur.execute(
+        "INSERT INTO _fs_local_snowflake.main.refresh_history "
+        f"SELECT 999999999, DATABASE_NAME, SCHEMA_NAME, NAME, QUALIFIED_NAME, 'EXECUTING', NULL, "
+        "NULL, 'executing-query', DATA_TIMESTAMP, REFRESH_START_TIME, NULL, NULL, NULL, '{}', "
+        "NULL, 'SCHEDULED', TARGET_LAG_SEC, GRAPH_HISTORY_VALID_FROM "
+        f"FROM _fs_local_snowflake.main.refresh_history WHERE QUALIFIED_NAME = '{sf.db}.S.DT'"
+    )
+    executing = [r for r in sf.history("DT") if r["STATE"] == "EXECUTING"]
+    assert len(executing) == 1
+    assert executing[0]["REFRESH_END_TIME"] is None
+    assert executing[0]["REFRESH_START_TIME"] is not None
+    assert sf.dynamic_table("DT")["EXECUTING_REFRESH_QUERY_ID"] == "executing-query"
+
+
+def test_timestamp_ltz_is_reported_as_ltz(sf):
+    """fakesnow reports TIMESTAMP_LTZ as TIMESTAMP_TZ; the stand-in reports LTZ."""
+    value = sf.one("SELECT TO_TIMESTAMP_LTZ('2026-01-02 03:04:05+00:00') AS ts")
+    assert types(sf.cur) == {"TS": "TIMESTAMP_LTZ"}
+    assert value == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)

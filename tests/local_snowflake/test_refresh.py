@@ -1,0 +1,142 @@
+"""Refresh semantics: the scheduler, NO_DATA vs changes, failures, suspension, manual refresh."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from snowflake.connector.errors import ProgrammingError
+
+
+@pytest.fixture
+def pipeline(sf):
+    """orders -> DT totals (1 minute lag) -> DT doubled (DOWNSTREAM)."""
+    sf.cur.execute("CREATE TABLE orders (id INT, amount INT)")
+    sf.cur.execute("INSERT INTO orders VALUES (1, 10), (2, 20)")
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE totals TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        "AS SELECT id, amount FROM orders"
+    )
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE doubled TARGET_LAG = DOWNSTREAM WAREHOUSE = wh "
+        "AS SELECT id, amount * 2 AS amount2 FROM totals"
+    )
+    return sf
+
+
+def last(sf, name):
+    return sf.history(name)[-1]
+
+
+def test_scheduler_refreshes_only_after_the_target_lag(pipeline):
+    before = len(pipeline.history("TOTALS"))
+    pipeline.run_scheduler()
+    assert len(pipeline.history("TOTALS")) == before  # data is younger than 1 minute
+    pipeline.run_scheduler(advance_seconds=61)
+    assert len(pipeline.history("TOTALS")) == before + 1
+
+
+def test_unchanged_sources_give_no_data_and_still_advance_the_data_timestamp(pipeline):
+    first = last(pipeline, "TOTALS")
+    pipeline.run_scheduler(advance_seconds=61)
+    row = last(pipeline, "TOTALS")
+    assert (row["STATE"], row["REFRESH_ACTION"], row["REFRESH_TRIGGER"]) == (
+        "SUCCEEDED",
+        "NO_DATA",
+        "SCHEDULED",
+    )
+    assert row["DATA_TIMESTAMP"] > first["DATA_TIMESTAMP"]
+    assert pipeline.dynamic_table("TOTALS")["LATEST_DATA_TIMESTAMP"] == row["DATA_TIMESTAMP"]
+
+
+def test_changed_sources_give_an_incremental_refresh_with_honest_counts(pipeline):
+    pipeline.cur.execute("INSERT INTO orders VALUES (3, 30)")
+    pipeline.cur.execute("UPDATE orders SET amount = 11 WHERE id = 1")
+    pipeline.run_scheduler(advance_seconds=61)
+    row = last(pipeline, "TOTALS")
+    assert (row["STATE"], row["REFRESH_ACTION"]) == ("SUCCEEDED", "INCREMENTAL")
+    stats = json.loads(row["STATISTICS"])
+    assert (stats["numInsertedRows"], stats["numDeletedRows"]) == (2, 1)
+    assert sorted(pipeline.rows("SELECT * FROM totals")) == [(1, 11), (2, 20), (3, 30)]
+
+
+def test_downstream_lag_refreshes_only_with_its_consumer(pipeline):
+    assert [r["REFRESH_TRIGGER"] for r in pipeline.history("DOUBLED")] == ["CREATION"]
+    pipeline.run_scheduler(advance_seconds=3600)
+    # DOWNSTREAM with no consumer: never refreshed by the scheduler
+    assert [r["REFRESH_TRIGGER"] for r in pipeline.history("DOUBLED")] == ["CREATION"]
+    pipeline.cur.execute(
+        "CREATE DYNAMIC TABLE consumer TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        "AS SELECT sum(amount2) AS total FROM doubled"
+    )
+    pipeline.cur.execute("INSERT INTO orders VALUES (3, 30)")
+    pipeline.run_scheduler(advance_seconds=61)
+    assert pipeline.one("SELECT total FROM consumer") == 120
+    doubled, totals = last(pipeline, "DOUBLED"), last(pipeline, "TOTALS")
+    consumer = last(pipeline, "CONSUMER")
+    # upstream first, all at the same data timestamp
+    assert doubled["DATA_TIMESTAMP"] == totals["DATA_TIMESTAMP"] == consumer["DATA_TIMESTAMP"]
+    assert totals["REFRESH_END_TIME"] <= doubled["REFRESH_START_TIME"]
+    assert doubled["REFRESH_END_TIME"] <= consumer["REFRESH_START_TIME"]
+
+
+def test_manual_refresh_is_synchronous_and_refreshes_upstream_first(pipeline):
+    pipeline.cur.execute("INSERT INTO orders VALUES (3, 30)")
+    assert pipeline.one("ALTER DYNAMIC TABLE doubled REFRESH") == "Statement executed successfully."
+    assert sorted(pipeline.rows("SELECT amount2 FROM doubled")) == [(20,), (40,), (60,)]
+    assert last(pipeline, "TOTALS")["REFRESH_TRIGGER"] == "MANUAL"
+    assert last(pipeline, "DOUBLED")["REFRESH_TRIGGER"] == "MANUAL"
+    assert last(pipeline, "DOUBLED")["REFRESH_ACTION"] == "INCREMENTAL"
+
+
+def test_failing_refresh_is_failed_and_its_consumer_upstream_failed(pipeline):
+    pipeline.cur.execute("ALTER TABLE orders DROP COLUMN amount")
+    summary = pipeline.run_scheduler(advance_seconds=61)
+    assert f"{pipeline.db}.S.TOTALS=FAILED" in summary
+    failed = last(pipeline, "TOTALS")
+    assert failed["STATE"] == "FAILED"
+    assert failed["STATE_CODE"] == "000904"
+    assert "AMOUNT" in failed["STATE_MESSAGE"].upper()
+    assert failed["REFRESH_ACTION"] is None
+    with pytest.raises(ProgrammingError, match="refresh UPSTREAM_FAILED"):
+        pipeline.cur.execute("ALTER DYNAMIC TABLE doubled REFRESH")
+    downstream = last(pipeline, "DOUBLED")
+    assert (downstream["STATE"], downstream["STATE_MESSAGE"]) == (
+        "UPSTREAM_FAILED",
+        "Skipped refreshing because an input DT failed.",
+    )
+    dt = pipeline.dynamic_table("TOTALS")
+    assert dt["LAST_COMPLETED_REFRESH_STATE"] == "FAILED"
+    assert dt["LAST_COMPLETED_REFRESH_STATE_CODE"] == "000904"
+    # the table keeps its last good data
+    assert sorted(pipeline.rows("SELECT * FROM totals")) == [(1, 10), (2, 20)]
+
+
+def test_five_failed_scheduled_refreshes_suspend_and_resume_restarts(pipeline):
+    pipeline.cur.execute("ALTER TABLE orders RENAME COLUMN amount TO amt")
+    for _ in range(5):
+        pipeline.run_scheduler(advance_seconds=61)
+    failures = [r["STATE"] for r in pipeline.history("TOTALS")]
+    assert failures[-5:] == ["FAILED"] * 5
+    state = json.loads(pipeline.dynamic_table("TOTALS")["SCHEDULING_STATE"])
+    assert state["STATE"] == "SUSPENDED"
+    assert state["REASON_CODE"] == "SUSPENDED_DUE_TO_ERRORS"
+    assert "5 consecutive refresh errors" in state["REASON_MESSAGE"]
+    pipeline.run_scheduler(advance_seconds=61)
+    assert len(pipeline.history("TOTALS")) == len(failures)  # suspended: not refreshed
+
+    pipeline.cur.execute("ALTER TABLE orders RENAME COLUMN amt TO amount")
+    pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
+    assert json.loads(pipeline.dynamic_table("TOTALS")["SCHEDULING_STATE"])["STATE"] == "ACTIVE"
+    pipeline.run_scheduler(advance_seconds=61)
+    assert last(pipeline, "TOTALS")["STATE"] == "SUCCEEDED"
+
+
+def test_lag_metrics(pipeline):
+    pipeline.run_scheduler(advance_seconds=120)
+    dt = pipeline.dynamic_table("TOTALS")
+    assert dt["TARGET_LAG_SEC"] == 60
+    assert dt["MAXIMUM_LAG_SEC"] >= 120
+    assert dt["TIME_ABOVE_TARGET_LAG_SEC"] >= 60
+    assert 0 < dt["TIME_WITHIN_TARGET_LAG_RATIO"] < 1
+    assert dt["MEAN_LAG_SEC"] > 0
