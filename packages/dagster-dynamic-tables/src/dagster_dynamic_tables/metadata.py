@@ -27,3 +27,19 @@ QUERY_ID = "query_id"
 
 # Tag Dagster reads as the data version of an asset event.
 DATA_VERSION_TAG = "dagster/data_version"
+
+# Check evaluation metadata written by the health checks.
+QUALIFIED_NAME = "qualified_name"
+STATE = "state"
+STATE_CODE = "state_code"
+STATE_MESSAGE = "state_message"
+SCHEDULING_STATE = "scheduling_state"
+REASON_CODE = "reason_code"
+REASON_MESSAGE = "reason_message"
+LATEST_DATA_TIMESTAMP = "latest_data_timestamp"
+LAG_SECONDS = "lag_seconds"
+TARGET_LAG_SECONDS = "target_lag_seconds"
+MEAN_LAG_SECONDS = "mean_lag_seconds"
+MAXIMUM_LAG_SECONDS = "maximum_lag_seconds"
+TIME_WITHIN_TARGET_LAG_RATIO = "time_within_target_lag_ratio"
+DIFFERENCES = "differences"

@@ -1,0 +1,88 @@
+"""The per-tenant health checks as Dagster definitions.
+
+One `@multi_asset_check(can_subset=True)` declares the four checks of every DT, so they show in
+the UI before any evaluation. The freshness sensor supplies evaluations on its own; running the
+checks from the UI asks Snowflake once (the state statement) and evaluates with the same code.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the check function's annotations
+# (context type, resource type) at definition time.
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+from dagster_snowflake import SnowflakeResource
+
+from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.health import (
+    CHECK_NAMES,
+    MATCHES_DECLARATION,
+    REFRESH_SUCCEEDED,
+    SCHEDULING_ACTIVE,
+    WITHIN_TARGET_LAG,
+    evaluate_dynamic_table,
+    to_check_result,
+)
+from dagster_dynamic_tables.queries import fetch_states, read_snowflake
+
+CHECK_DESCRIPTIONS = {
+    REFRESH_SUCCEEDED: "The last completed refresh is not FAILED, UPSTREAM_FAILED or CANCELLED.",
+    SCHEDULING_ACTIVE: "Snowflake schedules refreshes: the table is not SUSPENDED.",
+    WITHIN_TARGET_LAG: (
+        "Now minus the latest data timestamp is within the target lag "
+        "(WARN above 1x, ERROR above 2x; DOWNSTREAM tables pass)."
+    ),
+    MATCHES_DECLARATION: "Target lag, refresh mode and warehouse in Snowflake match the YAML.",
+}
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_check_specs(tenant: Tenant) -> list[dg.AssetCheckSpec]:
+    """The four check specs of every DT the tenant declares."""
+    return [
+        dg.AssetCheckSpec(
+            name=check,
+            asset=dg.AssetKey(tenant.key_path(dt)),
+            description=CHECK_DESCRIPTIONS[check],
+        )
+        for dt in tenant.dynamic_tables
+        for check in CHECK_NAMES
+    ]
+
+
+def build_dynamic_table_checks(
+    tenant: Tenant, *, clock: Callable[[], datetime] = _utc_now
+) -> dg.AssetChecksDefinition | None:
+    """The tenant's DT health checks, or None when it declares no DT.
+
+    Executing them (from the UI, or a job) reads the DTs' state from Snowflake through the
+    `snowflake` resource; the freshness sensor reports the same evaluations without a run.
+    """
+    if not tenant.dynamic_tables:
+        return None
+    by_key = {dg.AssetKey(tenant.key_path(dt)): dt for dt in tenant.dynamic_tables}
+
+    @dg.multi_asset_check(
+        specs=build_check_specs(tenant),
+        can_subset=True,
+        name=f"{tenant.slug}_dynamic_table_health",
+        description="Health of the tenant's Snowflake Dynamic Tables.",
+    )
+    def dynamic_table_health(
+        context: dg.AssetCheckExecutionContext, snowflake: SnowflakeResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        selected = context.selected_asset_check_keys
+        dts = [by_key[key] for key in sorted({k.asset_key for k in selected}, key=str)]
+        states = read_snowflake(snowflake, lambda connection: fetch_states(connection, dts))
+        now = clock()
+        for dt in dts:
+            key = dg.AssetKey(tenant.key_path(dt))
+            state = states.get(dt.qualified_name.resolved)
+            for outcome in evaluate_dynamic_table(dt, state, now):
+                if dg.AssetCheckKey(key, outcome.check_name) in selected:
+                    yield to_check_result(key, outcome)
+
+    return dynamic_table_health
