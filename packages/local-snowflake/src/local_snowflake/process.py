@@ -30,6 +30,10 @@ LOG_FILE = "server.log"
 START_TIMEOUT_SECONDS = 60.0
 HEALTH_PATH = "/local-snowflake/health"  # kept equal to server.HEALTH_PATH (not imported: heavy)
 
+# Servers this process started. Holding the Popen objects keeps Python from warning that a
+# detached child is still running when they are garbage-collected, and lets stop_server reap.
+_started: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True)
 class ServerInfo:
@@ -94,6 +98,8 @@ def stop_server(data_dir: Path, timeout: float = 30.0) -> bool:
         time.sleep(0.05)
     if _pid_alive(info.pid):
         os.kill(info.pid, signal.SIGKILL)
+    if (process := _started.pop(info.pid, None)) is not None:
+        process.wait()
     (data_dir / STATE_FILE).unlink(missing_ok=True)
     return True
 
@@ -120,6 +126,7 @@ def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> Ser
             stderr=subprocess.STDOUT,
             start_new_session=True,  # detached: survives the caller, not killed by its Ctrl-C
         )
+    _started[process.pid] = process
     info = ServerInfo("127.0.0.1", port, process.pid, data_dir, log_file)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -183,17 +190,14 @@ def _read_state(data_dir: Path) -> ServerInfo | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    if (process := _started.get(pid)) is not None:
+        return process.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # a zombie child of ours counts as dead
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
     return True
 
 

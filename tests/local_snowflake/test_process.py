@@ -1,0 +1,53 @@
+"""ensure_server / server_status / stop_server: the background server for a data directory."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from local_snowflake import (
+    ServerStartError,
+    connect,
+    ensure_server,
+    server_status,
+    stop_server,
+)
+from local_snowflake.pytest_plugin import free_port
+
+
+def test_ensure_server_is_idempotent_and_stop_server_stops_it(tmp_path):
+    data_dir = tmp_path / "data"
+    port = free_port()
+    assert server_status(data_dir) is None
+    first = ensure_server(data_dir, port, idle_timeout_minutes=5)
+    try:
+        again = ensure_server(data_dir, port)
+        assert again == first
+        assert again.pid == first.pid
+        assert server_status(data_dir) == first
+        assert first.log_file == data_dir.resolve() / "server.log"
+        with connect(first.host, first.port) as conn:
+            assert conn.cursor().execute("SELECT 1").fetchone() == (1,)
+        with pytest.raises(ServerStartError, match=f"already runs on port {port}"):
+            ensure_server(data_dir, free_port())
+    finally:
+        assert stop_server(data_dir) is True
+    assert server_status(data_dir) is None
+    assert stop_server(data_dir) is False
+
+
+def test_ensure_server_refuses_a_port_taken_by_something_else(tmp_path):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(
+            ServerStartError,
+            match=f"Port {port} is taken by another program: set LOCAL_SNOWFLAKE_PORT",
+        ):
+            ensure_server(tmp_path, port)
+
+
+def test_ensure_server_refuses_a_port_held_by_another_data_dir(tmp_path, local_snowflake_server):
+    with pytest.raises(ServerStartError, match="for another data directory"):
+        ensure_server(tmp_path, local_snowflake_server.port)

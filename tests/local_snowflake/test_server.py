@@ -1,0 +1,115 @@
+"""The server process: persistence across restarts, many clients, statement counting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from local_snowflake import connect, connection_args
+from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+
+
+def test_restart_keeps_data_definitions_and_history(tmp_path):
+    info, process = start_test_server(tmp_path)
+    try:
+        with connect(info.host, info.port, database="KEEP", schema="S") as conn:
+            cur = conn.cursor()
+            cur.execute("CREATE TABLE src (id INT)")
+            cur.execute("INSERT INTO src VALUES (1)")
+            cur.execute(
+                "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
+                "AS SELECT id FROM src"
+            )
+            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(3600)")
+    finally:
+        stop_test_server(process)
+    assert process.returncode == 0
+    assert (tmp_path / "KEEP.db").exists()
+
+    info, process = start_test_server(tmp_path)
+    try:
+        # no database in the session: the databases are attached at startup
+        with connect(info.host, info.port) as conn:
+            cur = conn.cursor()
+            cur.execute("SELECT * FROM KEEP.S.dt")
+            assert cur.fetchall() == [(1,)]
+            cur.execute(
+                "SELECT NAME, STATE, REFRESH_TRIGGER FROM TABLE("
+                "KEEP.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY())"
+            )
+            assert cur.fetchall() == [("DT", "SUCCEEDED", "CREATION")]
+            cur.execute("SHOW DYNAMIC TABLES IN ACCOUNT")
+            assert [r[1] for r in cur.fetchall()] == ["DT"]
+            # the advanced clock survived too: the DT is due at once
+            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
+            assert "KEEP.S.DT=SUCCEEDED/NO_DATA" in cur.fetchone()[0]
+    finally:
+        stop_test_server(process)
+
+
+CLIENT = textwrap.dedent(
+    """
+    import sys
+    from local_snowflake import connect
+
+    port, name = int(sys.argv[1]), sys.argv[2]
+    with connect(port=port, database="SHARED", schema="S") as conn:
+        cur = conn.cursor()
+        cur.execute(f"CREATE OR REPLACE TABLE {name} (i INT)")
+        for i in range(40):
+            cur.execute(f"INSERT INTO {name} VALUES ({i})")
+            cur.execute("SELECT count(*) FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())")
+            cur.fetchall()
+        cur.execute(f"SELECT count(*) FROM {name}")
+        print(cur.fetchone()[0])
+    """
+)
+
+
+def test_two_client_processes_write_and_read_at_once(local_snowflake_server):
+    port = str(local_snowflake_server.port)
+    clients = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLIENT, port, name], stdout=subprocess.PIPE, text=True
+        )
+        for name in ("writer_a", "writer_b")
+    ]
+    outputs = [c.communicate(timeout=120)[0].strip() for c in clients]
+    assert [c.returncode for c in clients] == [0, 0]
+    assert outputs == ["40", "40"]
+
+
+def test_statement_count_counts_what_the_server_executed(sf):
+    before = sf.one("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
+    sf.cur.execute("SELECT 1")
+    sf.cur.execute("SELECT 2")
+    assert sf.one("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()") == before + 3
+
+
+def test_run_scheduler_and_advance_clock_return_text(sf):
+    assert "dynamic tables refreshed" in sf.run_scheduler()
+    assert sf.one("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(0)").startswith("20")
+
+
+def test_show_databases_hides_the_catalog(sf):
+    names = [r[1] for r in sf.rows("SHOW DATABASES")]
+    assert sf.db in names
+    assert not [n for n in names if n.upper().startswith("_FS")]
+
+
+def test_dagster_snowflake_resource_connects(local_snowflake_server):
+    dagster_snowflake = pytest.importorskip("dagster_snowflake")
+    resource = dagster_snowflake.SnowflakeResource(
+        account="x",
+        user="x",
+        password="x",
+        additional_snowflake_connection_args=connection_args(
+            local_snowflake_server.host, local_snowflake_server.port
+        ),
+    )
+    with resource.get_connection() as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 42")
+        assert cur.fetchone() == (42,)
