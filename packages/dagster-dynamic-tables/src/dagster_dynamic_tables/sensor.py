@@ -1,0 +1,433 @@
+"""The freshness sensor: each completed Dynamic Table refresh becomes a runless materialization.
+
+Every tick sends two statements, however many DTs the tenant declares (see `queries`): the
+refresh history since the cursor, and the DTs' current state. Then, per DT:
+
+- each new SUCCEEDED refresh that changed data (action not NO_DATA) becomes one
+  `AssetMaterialization`, in refresh order, with `dagster/data_version` = its data timestamp;
+- the four health checks are evaluated (see `health`) and reported as `AssetCheckEvaluation`s on
+  the first tick and afterwards only when a check's pass/fail, severity or kind changes.
+
+An idle tick reports nothing. A refresh is identified by (qualified name, data timestamp); before
+reporting, the sensor compares with the latest materialization the instance already holds for
+the DT, so a lost or reset cursor never reports a refresh twice.
+
+Cold start: a DT the cursor has never seen, with no materialization in the instance, gets one
+materialization for its latest data-changing refresh in Snowflake's 7-day history (not one per
+refresh of the last week), so it does not show as "missing" and downstream `eager()` assets run
+once. If the instance already holds one (the cursor was lost), every later refresh is reported.
+
+A Snowflake fault the platform expects (unreachable, timeout, authentication, missing privilege,
+no warehouse) ends the tick with a `SkipReason` that says what failed and how to fix it; the cursor
+is kept, so the next tick that reaches Snowflake reports everything that landed meanwhile (within
+Snowflake's 7-day history). Any other error is raised.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the sensor function's annotations
+# (context type, resource type) at definition time.
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import dagster as dg
+from dagster_snowflake import SnowflakeResource
+from snowflake.connector import errors as sf_errors
+
+from dagster_dynamic_tables import metadata as md
+from dagster_dynamic_tables.declarations import DynamicTable, Tenant
+from dagster_dynamic_tables.health import evaluate_dynamic_table, to_check_evaluation
+from dagster_dynamic_tables.queries import (
+    RESULT_LIMIT,
+    DynamicTableState,
+    RefreshRecord,
+    as_utc,
+    fetch_refresh_history,
+    fetch_states,
+    read_snowflake,
+)
+
+SENSOR_NAME = "dynamic_table_freshness"
+DEFAULT_MINIMUM_INTERVAL_SECONDS = 60
+CURSOR_VERSION = 1
+WINDOW_OVERLAP = timedelta(minutes=1)
+"""How far before the last data timestamp seen the next history read starts (re-read rows are
+dropped by the per-DT cursor)."""
+
+AssetEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_data_version(data_timestamp: datetime) -> str:
+    """The data version of a refresh: its data timestamp, ISO 8601 in UTC, microseconds."""
+    return as_utc(data_timestamp).isoformat(timespec="microseconds")
+
+
+def parse_data_version(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        return None
+
+
+# Cursor -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableCursor:
+    """What the sensor has reported for one DT."""
+
+    data_timestamp: datetime | None = None
+    """Data timestamp of the last refresh reported as a materialization."""
+    health: Mapping[str, str] = field(default_factory=dict[str, str])
+    """Check name -> signature of the last outcome reported."""
+
+
+@dataclass(frozen=True)
+class SensorCursor:
+    """The sensor's cursor, stored as JSON:
+
+    `{"v": 1, "tables": {"DB.SCHEMA.NAME": {"t": "<data timestamp>", "h": {"<check>": "<sig>"}}},
+    "starts": {"DB.SCHEMA": "<DATA_TIMESTAMP_START of the next history read>"}}`
+    """
+
+    tables: Mapping[str, TableCursor] = field(default_factory=dict[str, TableCursor])
+    starts: Mapping[str, datetime] = field(default_factory=dict[str, datetime])
+
+    def to_json(self) -> str:
+        tables: dict[str, dict[str, Any]] = {}
+        for name, table in sorted(self.tables.items()):
+            entry: dict[str, Any] = {"h": dict(sorted(table.health.items()))}
+            if table.data_timestamp is not None:
+                entry["t"] = format_data_version(table.data_timestamp)
+            tables[name] = entry
+        starts = {prefix: format_data_version(start) for prefix, start in self.starts.items()}
+        return json.dumps(
+            {"v": CURSOR_VERSION, "tables": tables, "starts": starts}, separators=(",", ":")
+        )
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "SensorCursor":
+        """Parse a stored cursor; an empty, foreign or damaged one reads as a fresh start."""
+        if not text:
+            return cls()
+        try:
+            data = dict(_items(json.loads(text)))
+        except ValueError:
+            return cls()
+        if data.get("v") != CURSOR_VERSION:
+            return cls()
+        tables: dict[str, TableCursor] = {}
+        for name, value in _items(data.get("tables")):
+            entry = dict(_items(value))
+            health = {k: str(v) for k, v in _items(entry.get("h"))}
+            stamp = entry.get("t")
+            tables[name] = TableCursor(
+                parse_data_version(stamp if isinstance(stamp, str) else None), health
+            )
+        starts: dict[str, datetime] = {}
+        for prefix, value in _items(data.get("starts")):
+            start = parse_data_version(value if isinstance(value, str) else None)
+            if start is not None:
+                starts[prefix] = start
+        return cls(tables, starts)
+
+
+def _items(value: object) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict):
+        return []
+    return [(str(k), v) for k, v in cast("dict[object, Any]", value).items()]
+
+
+# One tick, without I/O ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TickResult:
+    events: list[AssetEvent]
+    cursor: SensorCursor
+
+
+def next_starts(
+    tenant: Tenant, previous: Mapping[str, datetime], refreshes: Sequence[RefreshRecord]
+) -> dict[str, datetime]:
+    """DATA_TIMESTAMP_START per schema prefix for the next read.
+
+    The latest data timestamp seen, held back to the earliest refresh still running (it will
+    complete with that data timestamp), minus `WINDOW_OVERLAP`. Only Snowflake's timestamps are
+    used, never the sensor's clock. A prefix with no rows keeps its previous start.
+    """
+    prefix_of = {
+        dt.qualified_name.resolved: dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables
+    }
+    latest: dict[str, datetime] = {}
+    running: dict[str, datetime] = {}
+    for record in refreshes:
+        prefix = prefix_of.get(record.qualified_name)
+        moment = record.data_timestamp
+        if prefix is None or moment is None:
+            continue
+        if record.state in ("EXECUTING", "SCHEDULED"):
+            running[prefix] = min(running.get(prefix, moment), moment)
+        else:
+            latest[prefix] = max(latest.get(prefix, moment), moment)
+    starts = dict(previous)
+    for prefix in {*latest, *running}:
+        candidates = [t for t in (latest.get(prefix), running.get(prefix)) if t is not None]
+        starts[prefix] = min(candidates) - WINDOW_OVERLAP
+    return starts
+
+
+def materialization(
+    key: dg.AssetKey, dt: DynamicTable, record: RefreshRecord
+) -> dg.AssetMaterialization:
+    """The runless materialization reporting one completed refresh."""
+    assert record.data_timestamp is not None  # changed_data guarantees it
+    values: dict[str, dg.MetadataValue] = {
+        md.SNOWFLAKE_TABLE: dg.MetadataValue.text(dt.qualified_name.resolved),
+        md.DATA_TIMESTAMP: dg.MetadataValue.timestamp(record.data_timestamp),
+    }
+    if record.refresh_action:
+        values[md.REFRESH_ACTION] = dg.MetadataValue.text(record.refresh_action)
+    if record.refresh_trigger:
+        values[md.REFRESH_TRIGGER] = dg.MetadataValue.text(record.refresh_trigger)
+    if record.refresh_start_time:
+        values[md.REFRESH_START_TIME] = dg.MetadataValue.timestamp(record.refresh_start_time)
+    if record.refresh_end_time:
+        values[md.REFRESH_END_TIME] = dg.MetadataValue.timestamp(record.refresh_end_time)
+    if record.duration_seconds is not None:
+        values[md.REFRESH_DURATION_SECONDS] = dg.MetadataValue.float(record.duration_seconds)
+    if record.rows_inserted is not None:
+        values[md.ROWS_INSERTED] = dg.MetadataValue.int(record.rows_inserted)
+    if record.rows_deleted is not None:
+        values[md.ROWS_DELETED] = dg.MetadataValue.int(record.rows_deleted)
+    if record.query_id:
+        values[md.QUERY_ID] = dg.MetadataValue.text(record.query_id)
+    return dg.AssetMaterialization(
+        asset_key=key,
+        description=f"Snowflake refreshed {dt.qualified_name.resolved}.",
+        metadata=values,
+        tags={md.DATA_VERSION_TAG: format_data_version(record.data_timestamp)},
+    )
+
+
+RecordedVersions = Callable[[Sequence[dg.AssetKey]], Mapping[dg.AssetKey, datetime | None]]
+"""Data timestamps of the latest materializations the instance holds, per asset key."""
+
+
+def _new_refreshes(records: Iterable[RefreshRecord], after: datetime | None) -> list[RefreshRecord]:
+    """Data-changing refreshes newer than `after`, one per data timestamp, oldest first."""
+    by_timestamp: dict[datetime, RefreshRecord] = {}
+    for record in records:
+        moment = record.data_timestamp
+        if record.changed_data and moment is not None and (after is None or moment > after):
+            by_timestamp.setdefault(moment, record)
+    return [by_timestamp[t] for t in sorted(by_timestamp)]
+
+
+def evaluate_tick(
+    tenant: Tenant,
+    cursor: SensorCursor,
+    refreshes: Sequence[RefreshRecord],
+    states: Mapping[str, DynamicTableState],
+    now: datetime,
+    recorded_versions: RecordedVersions,
+) -> TickResult:
+    """Events and next cursor for one tick, from what Snowflake answered."""
+    by_name: dict[str, list[RefreshRecord]] = {}
+    for record in refreshes:
+        by_name.setdefault(record.qualified_name, []).append(record)
+
+    candidates: dict[str, list[RefreshRecord]] = {}
+    for dt in tenant.dynamic_tables:
+        name = dt.qualified_name.resolved
+        previous = cursor.tables.get(name)
+        new = _new_refreshes(by_name.get(name, ()), previous.data_timestamp if previous else None)
+        if new:
+            candidates[name] = new
+    keys = {
+        dt.qualified_name.resolved: dg.AssetKey(tenant.key_path(dt)) for dt in tenant.dynamic_tables
+    }
+    recorded: Mapping[dg.AssetKey, datetime | None] = (
+        recorded_versions([keys[name] for name in candidates]) if candidates else {}
+    )
+
+    events: list[AssetEvent] = []
+    tables: dict[str, TableCursor] = dict(cursor.tables)
+    for dt in tenant.dynamic_tables:
+        name = dt.qualified_name.resolved
+        key = keys[name]
+        previous = cursor.tables.get(name)
+        last = previous.data_timestamp if previous else None
+        new = candidates.get(name, [])
+        if new:
+            already = recorded.get(key)
+            new = [r for r in new if already is None or (r.data_timestamp or already) > already]
+            if previous is None and already is None:
+                new = new[-1:]  # cold start: the latest refresh only
+            last = max(
+                t for t in (last, already, *(r.data_timestamp for r in new)) if t is not None
+            )
+        events.extend(materialization(key, dt, record) for record in new)
+
+        health = dict(previous.health) if previous else {}
+        for outcome in evaluate_dynamic_table(dt, states.get(name), now):
+            if health.get(outcome.check_name) != outcome.signature:
+                events.append(to_check_evaluation(key, outcome))
+                health[outcome.check_name] = outcome.signature
+        tables[name] = TableCursor(last, health)
+
+    starts = next_starts(tenant, cursor.starts, refreshes)
+    return TickResult(events, SensorCursor(tables, starts))
+
+
+# Snowflake faults -------------------------------------------------------------------------------
+
+_AUTHENTICATION_ERRNOS = frozenset({390100, 390101, 390102, 390144, 390318, 390303, 251005, 251006})
+_PRIVILEGE_ERRNOS = frozenset({2003, 3001, 2043, 2037})
+_TIMEOUT_ERRNOS = frozenset({604, 630, 251011})
+_NO_WAREHOUSE_ERRNOS = frozenset({606})
+_CONNECTION_CLASSES: tuple[type[sf_errors.Error], ...] = (
+    sf_errors.OperationalError,
+    sf_errors.InterfaceError,
+    sf_errors.HttpError,
+    sf_errors.ServiceUnavailableError,
+    sf_errors.GatewayTimeoutError,
+    sf_errors.BadGatewayError,
+    sf_errors.InternalServerError,
+    sf_errors.RequestTimeoutError,
+    sf_errors.OtherHTTPRetryableError,
+    sf_errors.TooManyRequests,
+)
+
+
+def _redact(text: str, secrets: Iterable[str | None]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+def describe_snowflake_fault(error: sf_errors.Error, snowflake: SnowflakeResource) -> str | None:
+    """A SkipReason text for a fault the sensor expects, or None for one it does not."""
+    errno = error.errno
+    sqlstate = error.sqlstate or ""
+    detail = _redact(
+        f"{type(error).__name__} {errno}: {error.raw_msg or 'no message'}".strip(),
+        (snowflake.password, snowflake.private_key, snowflake.private_key_password),
+    )
+    where = f"account {snowflake.account!r} as user {snowflake.user!r}"
+    if errno in _AUTHENTICATION_ERRNOS or sqlstate.startswith("28"):
+        problem = f"Snowflake refused the login for {where}"
+        fix = "check SNOWFLAKE_USER and SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH"
+    elif errno in _PRIVILEGE_ERRNOS or sqlstate == "42501":
+        problem = f"Snowflake denied access to the Dynamic Tables' metadata for {where}"
+        fix = (
+            "grant the role USAGE on the databases and schemas and MONITOR on the Dynamic Tables "
+            "(GRANT MONITOR ON ALL DYNAMIC TABLES IN SCHEMA <db>.<schema> TO ROLE <role>), "
+            "or set SNOWFLAKE_ROLE to a role that has them"
+        )
+    elif errno in _TIMEOUT_ERRNOS or isinstance(
+        error, sf_errors.RequestTimeoutError | sf_errors.GatewayTimeoutError
+    ):
+        problem = f"Snowflake timed out for {where}"
+        fix = "check the network and the warehouse's load; the next tick tries again"
+    elif errno in _NO_WAREHOUSE_ERRNOS:
+        problem = f"Snowflake has no running warehouse for {where}"
+        fix = "set SNOWFLAKE_WAREHOUSE to a warehouse the role may use"
+    elif isinstance(error, _CONNECTION_CLASSES) or 250000 <= errno < 252000:
+        problem = f"cannot reach Snowflake at {where}"
+        fix = (
+            "check SNOWFLAKE_ACCOUNT and the network (locally: `uv run dynamic-tables local "
+            "start` starts the stand-in)"
+        )
+    else:
+        return None
+    return (
+        f"Dynamic Table freshness not checked: {problem} ({detail}). Fix: {fix}. The cursor is "
+        "kept: refreshes that land meanwhile are reported once Snowflake answers."
+    )
+
+
+# The sensor -------------------------------------------------------------------------------------
+
+
+def _recorded_versions(instance: dg.DagsterInstance) -> RecordedVersions:
+    def lookup(keys: Sequence[dg.AssetKey]) -> Mapping[dg.AssetKey, datetime | None]:
+        entries = instance.get_latest_materialization_events(keys)
+        versions: dict[dg.AssetKey, datetime | None] = {}
+        for key in keys:
+            entry = entries.get(key)
+            event = entry.asset_materialization if entry else None
+            tags = (event.tags or {}) if event else {}
+            versions[key] = parse_data_version(tags.get(md.DATA_VERSION_TAG))
+        return versions
+
+    return lookup
+
+
+def build_freshness_sensor(
+    tenant: Tenant,
+    *,
+    minimum_interval_seconds: int = DEFAULT_MINIMUM_INTERVAL_SECONDS,
+    clock: Callable[[], datetime] = _utc_now,
+) -> dg.SensorDefinition:
+    """The `dynamic_table_freshness` sensor (default RUNNING) watching every DT of the tenant.
+
+    Needs the `snowflake` resource (dagster-snowflake's `SnowflakeResource`; give it
+    `autocommit=True`, or `get_connection()` adds a COMMIT statement to every tick). `clock` is
+    the time lag checks measure against (injectable for tests).
+    """
+    dynamic_tables = list(tenant.dynamic_tables)
+
+    @dg.sensor(  # pyright: ignore[reportUnknownMemberType] -- dagster's signature has an unparameterised PathLike
+        name=SENSOR_NAME,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Records each completed refresh of {tenant.slug}'s Snowflake Dynamic Tables as a "
+            "materialization and reports their health checks."
+        ),
+    )
+    def dynamic_table_freshness(
+        context: dg.SensorEvaluationContext, snowflake: SnowflakeResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        if not dynamic_tables:
+            return dg.SkipReason(f"Tenant {tenant.slug!r} declares no Dynamic Table.")
+        cursor = SensorCursor.from_json(context.cursor)
+        try:
+            refreshes, states = read_snowflake(
+                snowflake,
+                lambda connection: (
+                    fetch_refresh_history(connection, dynamic_tables, cursor.starts),
+                    fetch_states(connection, dynamic_tables),
+                ),
+            )
+        except sf_errors.Error as error:
+            reason = describe_snowflake_fault(error, snowflake)
+            if reason is None:
+                raise
+            context.log.warning(reason)
+            return dg.SkipReason(reason)
+        if len(refreshes) >= RESULT_LIMIT:
+            context.log.warning(
+                f"The refresh history hit RESULT_LIMIT ({RESULT_LIMIT} rows): older refreshes in "
+                "the window may be missing. Run the sensor more often."
+            )
+        result = evaluate_tick(
+            tenant, cursor, refreshes, states, clock(), _recorded_versions(context.instance)
+        )
+        if not result.events:
+            return dg.SensorResult(
+                skip_reason="No new Dynamic Table refresh and no health change.",
+                cursor=result.cursor.to_json(),
+            )
+        return dg.SensorResult(asset_events=result.events, cursor=result.cursor.to_json())
+
+    return dynamic_table_freshness
