@@ -43,7 +43,7 @@ class Sf:
     def run_scheduler(self, advance_seconds: float = 0) -> str:
         if advance_seconds:
             self.cur.execute(f"SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK({advance_seconds})")
-        return str(self.one("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()"))
+        return str(self.one(f"SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER('{self.db}')"))
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """The refresh history of one DT of this database (schema S), oldest first."""

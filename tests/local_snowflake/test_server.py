@@ -58,7 +58,7 @@ CLIENT = textwrap.dedent(
     with connect(port=port, database="SHARED", schema="S") as conn:
         cur = conn.cursor()
         cur.execute(f"CREATE OR REPLACE TABLE {name} (i INT)")
-        for i in range(40):
+        for i in range(25):
             cur.execute(f"INSERT INTO {name} VALUES ({i})")
             cur.execute("SELECT count(*) FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLES())")
             cur.fetchall()
@@ -78,7 +78,7 @@ def test_two_client_processes_write_and_read_at_once(local_snowflake_server):
     ]
     outputs = [c.communicate(timeout=120)[0].strip() for c in clients]
     assert [c.returncode for c in clients] == [0, 0]
-    assert outputs == ["40", "40"]
+    assert outputs == ["25", "25"]
 
 
 def test_statement_count_counts_what_the_server_executed(sf):

@@ -11,8 +11,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,14 +132,6 @@ class DynamicTableEngine:
         if dt is None:
             raise does_not_exist("Dynamic table", name.qualified)
         return dt
-
-    def _latest_attempt(self, qualified_name: str) -> datetime | None:
-        row = self.duck.execute(
-            f"SELECT max(data_timestamp) FROM {C}.refresh_history WHERE qualified_name = ? "
-            "AND state <> 'EXECUTING'",
-            [qualified_name],
-        ).fetchone()
-        return row[0] if row else None
 
     def _latest_success(self, qualified_name: str) -> datetime | None:
         row = self.duck.execute(
@@ -477,25 +468,29 @@ class DynamicTableEngine:
 
     # -- the scheduler -------------------------------------------------------------------------
 
-    def due(self, now: datetime) -> list[str]:
-        """DTs whose data is older than their target lag (never DOWNSTREAM ones on their own)."""
+    def due(self, now: datetime, database: str | None = None) -> list[str]:
+        """DTs whose data is older than their target lag (never DOWNSTREAM ones on their own),
+        optionally only those of one database."""
         rows = self.duck.execute(
-            f"SELECT qualified_name, target_lag_sec FROM {C}.dynamic_tables "
-            "WHERE scheduling_state <> 'SUSPENDED' AND target_lag_sec IS NOT NULL "
-            "ORDER BY qualified_name"
+            f"""SELECT d.qualified_name FROM {C}.dynamic_tables d
+            LEFT JOIN (
+                SELECT qualified_name, max(data_timestamp) AS latest FROM {C}.refresh_history
+                WHERE state <> 'EXECUTING' GROUP BY qualified_name
+            ) h USING (qualified_name)
+            WHERE d.scheduling_state <> 'SUSPENDED' AND d.target_lag_sec IS NOT NULL
+              AND (? IS NULL OR d.database_name = ?)
+              AND (h.latest IS NULL OR epoch(?::TIMESTAMPTZ) - epoch(h.latest) >= d.target_lag_sec)
+            ORDER BY d.qualified_name""",
+            [database, database, now],
         ).fetchall()
-        due: list[str] = []
-        for qn, lag in rows:
-            latest = self._latest_attempt(qn)
-            if latest is None or (now - latest).total_seconds() >= lag:
-                due.append(qn)
-        return due
+        return [r[0] for r in rows]
 
-    def run_scheduler_pass(self) -> str:
-        """One scheduler pass: refresh every due DT (upstream first). Returns a summary."""
+    def run_scheduler_pass(self, database: str | None = None) -> str:
+        """One scheduler pass: refresh every due DT (upstream first), optionally only the DTs of
+        one database (and their upstream DTs). Returns a summary."""
         with self.lock:
             now = self.clock.now()
-            due = self.due(now)
+            due = self.due(now, database)
         done: dict[str, RefreshResult] = {}
         for qn in due:
             with self.lock:
@@ -507,11 +502,6 @@ class DynamicTableEngine:
             for r in done.values()
         ]
         return f"{len(done)} dynamic tables refreshed: " + ", ".join(parts)
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        with self.lock:
-            yield
 
 
 def failure_code_and_message(e: snowflake.connector.errors.Error) -> tuple[str, str]:

@@ -137,7 +137,15 @@ class LocalSnowflake:
 
     def _system_call(self, fn: str, arg: str, count: int) -> Plan:
         if fn == "SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER":
-            result = self.engine.run_scheduler_pass()
+            database = arg.strip()
+            if database and not re.fullmatch(r"'[^']*'", database):
+                raise sql_error(
+                    f"SQL compilation error:\n{fn} takes an optional database name as a string, "
+                    f"got {arg!r}",
+                    errno=1044,
+                )
+            scope = statements.normalise_ident(database[1:-1]) if database else None
+            result = self.engine.run_scheduler_pass(scope)
         elif fn == "SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK":
             try:
                 seconds = float(arg)
