@@ -33,7 +33,7 @@ from fakesnow.dialect import parse_one
 from fakesnow.expr import normalise_ident
 from fakesnow.instance import FakeSnow
 from fakesnow.rowtype import ColumnInfo
-from fakesnow.statement_type import statement_type_id
+from fakesnow.statement_type import SELECT, statement_type_id
 from fakesnow.transforms import SERVER_VERSION
 from fakesnow.transforms.show import SQL_CREATE_VIEW_SHOW_DATABASES
 from sqlglot.errors import ParseError
@@ -175,7 +175,8 @@ class LocalSnowflake:
             self.statement_count += 1
             plan = self.plan(conn, sql, count)
             cur = conn.cursor()
-            type_id = statement_type_id(parse_one(plan.sql))
+            # every intercepted statement is run as a SELECT: no need to parse it again
+            type_id = SELECT if plan.intercepted else statement_type_id(parse_one(plan.sql))
             if describe_only and not plan.intercepted:
                 rowtype = results.describe_only(cur, plan.sql)
                 if rowtype is not None:
