@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import fakesnow
@@ -24,6 +25,7 @@ import snowflake.connector
 from local_snowflake import connect
 from local_snowflake.catalog import CATALOG_FILE, C, create_catalog
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from snowflake.connector.cursor import SnowflakeCursor
 
 DTS = 1000
 REFRESHES = 50
@@ -41,6 +43,11 @@ SENSOR_DYNAMIC_TABLES_SQL = """
 SELECT QUALIFIED_NAME, TARGET_LAG_SEC, TARGET_LAG_TYPE, SCHEDULING_STATE, LATEST_DATA_TIMESTAMP, LAST_COMPLETED_REFRESH_STATE, LAST_COMPLETED_REFRESH_STATE_CODE, LAST_COMPLETED_REFRESH_STATE_MESSAGE, MEAN_LAG_SEC, MAXIMUM_LAG_SEC, TIME_WITHIN_TARGET_LAG_RATIO, REFRESH_MODE, WAREHOUSE
 FROM TABLE("ANALYTICS".INFORMATION_SCHEMA.DYNAMIC_TABLES(RESULT_LIMIT => 10000))
 """  # noqa: E501
+
+
+def fetch(cur: SnowflakeCursor, sql: str) -> list[Any]:
+    cur.execute(sql)
+    return cur.fetchall()
 
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
@@ -62,10 +69,10 @@ def round_trips(
     cursors = [ours.cursor(), stock.cursor()]
     samples: list[list[float]] = [[], []]
     for cur in cursors:
-        cur.execute("SELECT 1").fetchall()  # warm up
+        fetch(cur, "SELECT 1")  # warm up
     for _ in range(max(n // 10, 1)):
         for cur, times in zip(cursors, samples, strict=True):
-            times += timed(lambda cur=cur: cur.execute("SELECT 1").fetchall(), 10)
+            times += timed(lambda cur=cur: fetch(cur, "SELECT 1"), 10)
     return statistics.median(samples[0]), statistics.median(samples[1])
 
 
@@ -120,15 +127,15 @@ def main() -> None:
                 cur.execute("CREATE DATABASE IF NOT EXISTS OTHER_DB")
                 start = (now - timedelta(days=1)).isoformat(sep=" ")
                 sql = SENSOR_HISTORY_SQL.format(start=start)
-                rows = len(cur.execute(sql).fetchall())
-                history_times = timed(lambda: cur.execute(sql).fetchall(), 10)
+                rows = len(fetch(cur, sql))
+                history_times = timed(lambda: fetch(cur, sql), 10)
                 tick = SENSOR_HISTORY_SQL.format(
                     start=(now - timedelta(minutes=3)).isoformat(sep=" ")
                 )
-                tick_rows = len(cur.execute(tick).fetchall())
-                tick_times = timed(lambda: cur.execute(tick).fetchall(), 10)
-                dts = len(cur.execute(SENSOR_DYNAMIC_TABLES_SQL).fetchall())
-                dt_times = timed(lambda: cur.execute(SENSOR_DYNAMIC_TABLES_SQL).fetchall(), 10)
+                tick_rows = len(fetch(cur, tick))
+                tick_times = timed(lambda: fetch(cur, tick), 10)
+                dts = len(fetch(cur, SENSOR_DYNAMIC_TABLES_SQL))
+                dt_times = timed(lambda: fetch(cur, SENSOR_DYNAMIC_TABLES_SQL), 10)
         finally:
             stop_test_server(process)
 

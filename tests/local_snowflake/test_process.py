@@ -27,7 +27,9 @@ def test_ensure_server_is_idempotent_and_stop_server_stops_it(tmp_path):
         assert server_status(data_dir) == first
         assert first.log_file == data_dir.resolve() / "server.log"
         with connect(first.host, first.port) as conn:
-            assert conn.cursor().execute("SELECT 1").fetchone() == (1,)
+            cur = conn.cursor()
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
         with pytest.raises(ServerStartError, match=f"already runs on port {port}"):
             ensure_server(data_dir, free_port())
     finally:

@@ -44,7 +44,7 @@ def test_restart_keeps_data_definitions_and_history(tmp_path):
             assert [r[1] for r in cur.fetchall()] == ["DT"]
             # the advanced clock survived too: the DT is due at once
             cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
-            assert "KEEP.S.DT=SUCCEEDED/NO_DATA" in cur.fetchone()[0]
+            assert "KEEP.S.DT=SUCCEEDED/NO_DATA" in str(cur.fetchall()[0][0])
     finally:
         stop_test_server(process)
 
