@@ -59,6 +59,7 @@ def workspace_modules(path: Path) -> list[tuple[str, str]]:
 
 
 def _start(workspace: Path) -> int:
+    modules = workspace_modules(workspace)  # a broken workspace stops us before anything starts
     data_dir, port = local_stand_in_location(os.environ, workspace.parent)
     info = local_snowflake.ensure_server(data_dir, port)
     print(
@@ -66,7 +67,7 @@ def _start(workspace: Path) -> int:
         f"data in {info.data_dir}, log {info.log_file}"
     )
     failed = 0
-    for location, module in workspace_modules(workspace):
+    for location, module in modules:
         try:
             importlib.import_module(module)  # builds the location's definitions
         except Exception as e:  # report every broken location, not just the first

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import local_snowflake
+from snowflake.connector.errors import Error as SnowflakeError
 
 from dagster_dynamic_tables.declarations import (
     Declaration,
@@ -119,7 +120,7 @@ def create_local_objects(
                     continue
                 cursor.execute(_create_statement(declaration))
                 report.created.append(name)
-        except Exception as e:  # the connector's errors, with the statement that failed
+        except SnowflakeError as e:
             raise LocalSetupError(
                 f"Could not create tenant {tenant.slug!r}'s objects in the local Snowflake "
                 f"stand-in: {e}"
@@ -141,8 +142,10 @@ def _namespace_statements(tenant: Tenant) -> list[str]:
 
 def _exists(cursor: Any, declaration: Declaration) -> bool:
     name = declaration.qualified_name
+    # Snowflake lists views in both TABLES and VIEWS; the stand-in only in VIEWS.
+    listing = "VIEWS" if isinstance(declaration, View) else "TABLES"
     cursor.execute(
-        f"SELECT COUNT(*) FROM {name.database.sql}.INFORMATION_SCHEMA.TABLES "
+        f"SELECT COUNT(*) FROM {name.database.sql}.INFORMATION_SCHEMA.{listing} "
         "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
         (name.schema.resolved, name.name.resolved),
     )
@@ -158,8 +161,15 @@ def _run_seed(conn: Any, seed_file: Path) -> None:
             f"Cannot read the local seed file {seed_file}: {e.strerror or e}. Fix: correct "
             "local_seed_file in the tenant's declarations (it is relative to the YAML file)."
         ) from e
-    for _cursor in conn.execute_string(text):
-        pass
+    try:
+        for _cursor in conn.execute_string(text):
+            pass
+    except SnowflakeError as e:
+        raise LocalSetupError(
+            f"The local seed file {seed_file} failed: {e}. Fix: correct the SQL in the file; "
+            "nothing was seeded if its first statement failed (the stand-in has no transactions "
+            "across statements, so drop what a partial run created)."
+        ) from e
 
 
 def _upstream_first(tenant: Tenant) -> list[Declaration]:

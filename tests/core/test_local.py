@@ -1,0 +1,210 @@
+"""Creating a tenant's objects in the stand-in, and the `dynamic-tables local` command."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster_dynamic_tables.cli import WorkspaceError, workspace_modules
+from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant, View
+from dagster_dynamic_tables.local import LocalSetupError, create_local_objects
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tenant(tmp_path: Path, seed: str | None) -> Tenant:
+    seed_file = None
+    if seed is not None:
+        seed_file = tmp_path / "seed.sql"
+        seed_file.write_text(seed)
+    return Tenant(
+        "localtest",
+        sources=(SourceTable(name="items", table="LOCALTEST.RAW.ITEMS"),),
+        # Declared downstream-first on purpose: creation must go upstream first.
+        views=(
+            View(
+                name="big_totals",
+                table="LOCALTEST.MART.BIG_TOTALS",
+                query="SELECT * FROM LOCALTEST.MART.TOTALS WHERE total > 1",
+                deps=["totals"],
+            ),
+        ),
+        dynamic_tables=(
+            DynamicTable(
+                name="totals",
+                table="LOCALTEST.MART.TOTALS",
+                target_lag="1 minute",
+                warehouse="WH",
+                refresh_mode="FULL",
+                query="SELECT kind, SUM(n) AS total FROM LOCALTEST.RAW.ITEMS GROUP BY kind",
+                deps=["items"],
+            ),
+        ),
+        local_seed_file=seed_file,
+    )
+
+
+SEED = """
+CREATE TABLE LOCALTEST.RAW.ITEMS (kind VARCHAR, n INTEGER);
+INSERT INTO LOCALTEST.RAW.ITEMS VALUES ('a', 1), ('a', 2), ('b', 1);
+"""
+
+
+def _rows(conn, sql):
+    return conn.cursor().execute(sql).fetchall()
+
+
+def test_create_local_objects_seeds_once_and_creates_upstream_first(
+    local_snowflake_connect, tmp_path
+):
+    conn = local_snowflake_connect()
+    tenant = _tenant(tmp_path, SEED)
+
+    first = create_local_objects(conn, tenant, lock_dir=tmp_path)
+    assert first.seeded
+    assert first.created == ["LOCALTEST.MART.TOTALS", "LOCALTEST.MART.BIG_TOTALS"]
+    assert _rows(conn, "SELECT kind, total FROM LOCALTEST.MART.TOTALS ORDER BY kind") == [
+        ("a", 3),
+        ("b", 1),
+    ]
+    assert _rows(conn, "SELECT kind FROM LOCALTEST.MART.BIG_TOTALS") == [("a",)]
+
+    second = create_local_objects(conn, tenant, lock_dir=tmp_path)
+    assert not second.seeded
+    assert second.created == []
+    assert second.existing == ["LOCALTEST.MART.TOTALS", "LOCALTEST.MART.BIG_TOTALS"]
+    assert second.summary() == "localtest: seed not needed, 0 objects created, 2 already there"
+    assert _rows(conn, "SELECT COUNT(*) FROM LOCALTEST.RAW.ITEMS") == [(3,)]
+
+
+def test_create_local_objects_reports_a_broken_seed(local_snowflake_connect, tmp_path):
+    conn = local_snowflake_connect()
+    tenant = Tenant(
+        "brokenseed",
+        sources=(SourceTable(name="t", table="BROKENSEED.RAW.T"),),
+        local_seed_file=tmp_path / "missing.sql",
+    )
+    with pytest.raises(LocalSetupError) as excinfo:
+        create_local_objects(conn, tenant)
+    assert str(excinfo.value) == (
+        f"Cannot read the local seed file {tmp_path / 'missing.sql'}: No such file or directory. "
+        "Fix: correct local_seed_file in the tenant's declarations (it is relative to the YAML "
+        "file)."
+    )
+
+
+def test_create_local_objects_reports_a_failing_seed_statement(local_snowflake_connect, tmp_path):
+    conn = local_snowflake_connect()
+    seed = tmp_path / "seed.sql"
+    seed.write_text("INSERT INTO BADSEED.RAW.NOPE VALUES (1);\n")
+    tenant = Tenant(
+        "badseed",
+        sources=(SourceTable(name="t", table="BADSEED.RAW.T"),),
+        local_seed_file=seed,
+    )
+    with pytest.raises(LocalSetupError) as excinfo:
+        create_local_objects(conn, tenant)
+    message = str(excinfo.value)
+    assert message.startswith(f"The local seed file {seed} failed: ")
+    assert "NOPE" in message.upper()
+    assert message.endswith("so drop what a partial run created).")
+
+
+def test_workspace_modules_reads_python_module_entries(tmp_path):
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(
+        "load_from:\n"
+        "  - python_module:\n"
+        "      module_name: ecommerce.definitions\n"
+        "      location_name: ecommerce\n"
+        "  - python_module: other.definitions\n"
+        "  - grpc_server: {host: 127.0.0.1, port: 4266, location_name: remote}\n"
+    )
+    assert workspace_modules(workspace) == [
+        ("ecommerce", "ecommerce.definitions"),
+        ("other.definitions", "other.definitions"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("load_from: nope\n", "{path}: expected a top-level 'load_from' list of code locations."),
+        (
+            "load_from:\n  - python_module: {location_name: x}\n",
+            "{path}: load_from[0].python_module needs a module_name string.",
+        ),
+    ],
+    ids=["not-a-list", "no-module-name"],
+)
+def test_workspace_modules_rejects_malformed_files(tmp_path, text, message):
+    workspace = tmp_path / "workspace.yaml"
+    workspace.write_text(text)
+    with pytest.raises(WorkspaceError) as excinfo:
+        workspace_modules(workspace)
+    assert str(excinfo.value) == message.format(path=workspace)
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dagster_dynamic_tables.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_local_start_is_idempotent_and_status_stop_behave(tmp_path):
+    from local_snowflake.pytest_plugin import free_port
+
+    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
+    env |= {"LOCAL_SNOWFLAKE_PORT": str(free_port()), "LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path)}
+    try:
+        status = _cli("local", "status", env=env)
+        assert status.returncode == 3
+        assert "not running" in status.stdout
+
+        first = _cli("local", "start", env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "ecommerce: seed rows inserted, 2 objects created, 0 already there" in first.stdout
+
+        second = _cli("local", "start", env=env)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "ecommerce: seed not needed, 0 objects created, 2 already there" in second.stdout
+        pid = first.stdout.split("(pid ")[1].split(")")[0]
+        assert f"(pid {pid})" in second.stdout
+
+        status = _cli("local", "status", env=env)
+        assert status.returncode == 0
+        assert f"(pid {pid})" in status.stdout
+    finally:
+        stop = _cli("local", "stop", env=env)
+    assert stop.returncode == 0
+    assert stop.stdout.strip() == "local Snowflake stand-in: stopped"
+    assert _cli("local", "status", env=env).returncode == 3
+
+
+def test_local_start_with_missing_workspace_says_how_to_fix_and_starts_nothing(tmp_path):
+    from local_snowflake.pytest_plugin import free_port
+
+    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
+    env |= {"LOCAL_SNOWFLAKE_PORT": str(free_port()), "LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster_dynamic_tables.cli", "local", "start", "-w", "nope.yaml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "ERROR: Cannot read nope.yaml: No such file or directory. Fix: run from the repository "
+        "root or pass --workspace PATH."
+    )
+    assert list(tmp_path.iterdir()) == []  # no server was started, nothing written
