@@ -140,3 +140,15 @@ def test_lag_metrics(pipeline):
     assert dt["TIME_ABOVE_TARGET_LAG_SEC"] >= 60
     assert 0 < dt["TIME_WITHIN_TARGET_LAG_RATIO"] < 1
     assert dt["MEAN_LAG_SEC"] > 0
+
+
+def test_suspend_and_resume_cascade_downstream(pipeline):
+    pipeline.cur.execute("ALTER DYNAMIC TABLE totals SUSPEND")
+    totals = json.loads(pipeline.dynamic_table("TOTALS")["SCHEDULING_STATE"])
+    doubled = json.loads(pipeline.dynamic_table("DOUBLED")["SCHEDULING_STATE"])
+    assert (totals["STATE"], totals["REASON_CODE"]) == ("SUSPENDED", "USER_SUSPENDED")
+    assert (doubled["STATE"], doubled["REASON_CODE"]) == ("SUSPENDED", "UPSTREAM_SUSPENDED")
+    assert pipeline.run_scheduler(advance_seconds=61) == "0 dynamic tables refreshed"
+    pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
+    for name in ("TOTALS", "DOUBLED"):
+        assert json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])["STATE"] == "ACTIVE"

@@ -127,6 +127,43 @@ class DynamicTableEngine:
                 todo.append(other)
         return sorted(seen)
 
+    def downstream(self, qualified_name: str) -> list[str]:
+        """Every DT that reads qualified_name, directly or through other DTs."""
+        consumers: dict[str, set[str]] = {}
+        for qn in self.all_names():
+            dt = self.get(qn)
+            for up in dt.upstream if dt else []:
+                consumers.setdefault(up, set()).add(qn)
+        seen: list[str] = []
+        todo = [qualified_name]
+        while todo:
+            for other in sorted(consumers.get(todo.pop(), set())):
+                if other not in seen:
+                    seen.append(other)
+                    todo.append(other)
+        return seen
+
+    def _set_scheduling(self, qn: str, suspend: bool, now: datetime, direct: bool) -> None:
+        if suspend:
+            code, message = (
+                ("USER_SUSPENDED", "User suspended")
+                if direct
+                else ("UPSTREAM_SUSPENDED", "An upstream dynamic table was suspended")
+            )
+            self.duck.execute(
+                f"UPDATE {C}.dynamic_tables SET scheduling_state = 'SUSPENDED', "
+                "reason_code = ?, reason_message = ?, last_suspended_on = ? "
+                "WHERE qualified_name = ?",
+                [code, message, now, qn],
+            )
+        else:
+            self.duck.execute(
+                f"UPDATE {C}.dynamic_tables SET scheduling_state = 'ACTIVE', reason_code = NULL, "
+                "reason_message = NULL, consecutive_failures = 0 WHERE qualified_name = ?",
+                [qn],
+            )
+        self._new_graph_version(qn, now)
+
     def _require(self, name: Name) -> DynamicTable:
         dt = self.get(name.qualified)
         if dt is None:
@@ -216,20 +253,12 @@ class DynamicTableEngine:
                     sqlstate="22000",
                 )
             return "Statement executed successfully."
-        if cmd.action == "SUSPEND":
-            self.duck.execute(
-                f"UPDATE {C}.dynamic_tables SET scheduling_state = 'SUSPENDED', "
-                "reason_code = 'USER_SUSPENDED', reason_message = 'User suspended', "
-                "last_suspended_on = ? WHERE qualified_name = ?",
-                [now, dt.name.qualified],
-            )
-        elif cmd.action == "RESUME":
-            self.duck.execute(
-                f"UPDATE {C}.dynamic_tables SET scheduling_state = 'ACTIVE', reason_code = NULL, "
-                "reason_message = NULL, consecutive_failures = 0 WHERE qualified_name = ?",
-                [dt.name.qualified],
-            )
-        elif cmd.target_lag is not None:
+        if cmd.action in {"SUSPEND", "RESUME"}:
+            # both cascade to the DTs downstream (a DT cannot refresh without its inputs)
+            for qn in [dt.name.qualified, *self.downstream(dt.name.qualified)]:
+                self._set_scheduling(qn, cmd.action == "SUSPEND", now, qn == dt.name.qualified)
+            return "Statement executed successfully."
+        if cmd.target_lag is not None:
             self.duck.execute(
                 f"UPDATE {C}.dynamic_tables SET target_lag = ?, target_lag_sec = ? "
                 "WHERE qualified_name = ?",
