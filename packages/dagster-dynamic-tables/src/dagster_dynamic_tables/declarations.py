@@ -7,6 +7,7 @@ Field names are Snowflake's and dbt-snowflake's (`table`, `target_lag`, `refresh
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ AssetName = Annotated[
     Field(
         description="Asset name inside the tenant: lowercase letters, digits and '_', starting "
         "with a letter.",
+        examples=["customer_lifetime_value"],
         json_schema_extra={"pattern": _NAME_PATTERN},
     ),
 ]
@@ -138,12 +140,15 @@ class SourceTable(_Declaration):
 
 class _Derived(_Declaration):
     query: str | None = Field(
-        default=None, description="The SELECT that defines the object (give this or query_file)."
+        default=None,
+        description="The SELECT that defines the object (give this or query_file).",
+        examples=["select customer_id, sum(amount) from ECOMMERCE.RAW.RAW_ORDERS group by 1"],
     )
     query_file: str | None = Field(
         default=None,
         description="Path of a .sql file holding the SELECT, relative to the YAML file "
         "(give this or query).",
+        examples=["sql/customer_lifetime_value.sql"],
     )
     deps: list[DepName] = Field(
         default_factory=list,
@@ -320,6 +325,8 @@ def _duplicates(paths: Sequence[tuple[str, Declaration]]) -> list[DeclarationPro
     names: dict[str, str] = {}
     tables: dict[str, str] = {}
     for path, item in paths:
+        if not _has(item, "name", "table"):
+            continue  # an invalid item's leftovers (see loader): its own problems are reported
         if item.name in names:
             problems.append(
                 DeclarationProblem(
@@ -343,6 +350,11 @@ def _duplicates(paths: Sequence[tuple[str, Declaration]]) -> list[DeclarationPro
     return problems
 
 
+def _has(item: Declaration, *fields: str) -> bool:
+    """Whether `item` has these fields: always true for a validated declaration."""
+    return all(field in item.model_fields_set for field in fields)
+
+
 def _own_dep(tenant: Tenant, dep: str) -> str | None:
     """The short name of a dep on one of the tenant's own objects, None for another tenant's."""
     parts = dep.split("/")
@@ -355,7 +367,7 @@ def _unknown_deps(
     tenant: Tenant, paths: Sequence[tuple[str, Declaration]], declared_names: Collection[str]
 ) -> list[DeclarationProblem]:
     problems: list[DeclarationProblem] = []
-    names = {item.name for _, item in paths}
+    names = {item.name for _, item in paths if _has(item, "name")}
     known = names | set(declared_names)
     for path, item in paths:
         if isinstance(item, SourceTable):
@@ -374,13 +386,15 @@ def _unknown_deps(
             seen.setdefault(key, index)
             own = _own_dep(tenant, dep)
             if own is not None and own not in known:
+                close = difflib.get_close_matches(own, sorted(names), n=1)
+                hint = f"did you mean {close[0]!r}? Otherwise " if close else ""
                 problems.append(
                     DeclarationProblem(
                         f"{path}.deps[{index}]",
                         f"{dep!r} is not declared in this tenant (declared: "
                         f"{', '.join(sorted(names)) or 'nothing'}).",
-                        "declare it, fix the spelling, or name another tenant's asset by its "
-                        "full key (other_tenant/asset)",
+                        f"{hint}declare it, or name another tenant's asset by its full key "
+                        "(other_tenant/asset)",
                     )
                 )
     return problems
@@ -390,12 +404,11 @@ def _cycles(tenant: Tenant, paths: Sequence[tuple[str, Declaration]]) -> list[De
     graph: dict[str, list[str]] = {}
     where: dict[str, str] = {}
     for path, item in paths:
-        where.setdefault(item.name, path)
-        if isinstance(item, SourceTable):
-            graph.setdefault(item.name, [])
-            continue
-        own = (_own_dep(tenant, dep) for dep in item.deps)
-        graph.setdefault(item.name, []).extend(name for name in own if name is not None)
+        if not _has(item, "name") or item.name in graph:
+            continue  # a duplicate name, reported by _duplicates
+        where[item.name] = path
+        own = () if isinstance(item, SourceTable) else (_own_dep(tenant, d) for d in item.deps)
+        graph[item.name] = [name for name in own if name is not None]
     problems: list[DeclarationProblem] = []
     seen_cycles: set[frozenset[str]] = set()
     for start in graph:

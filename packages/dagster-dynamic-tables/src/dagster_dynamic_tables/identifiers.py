@@ -115,5 +115,6 @@ def parse_qualified_name(text: str) -> QualifiedName:
     try:
         database, schema, name = (parse_identifier(part) for part in parts)
     except ValueError as e:
-        raise ValueError(f"{text!r} is not a valid fully qualified name: {e}") from e
+        shown = repr(text) if len(text) <= 80 else f"{text[:60]!r}..."
+        raise ValueError(f"{shown} is not a valid fully qualified name: {e}") from e
     return QualifiedName(database, schema, name)

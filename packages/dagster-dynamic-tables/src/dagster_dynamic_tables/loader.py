@@ -15,6 +15,7 @@ from typing import Any, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from dagster_dynamic_tables.declarations import (
@@ -31,6 +32,7 @@ from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
 
 _M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
+_TOP_LEVEL_SCALARS = ("tenant", "local_seed_file")
 _PARENT = re.compile(r"(?:\.[^.\[\]]+|\[\d+\])$")
 
 
@@ -39,10 +41,8 @@ class _FileShell(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tenant: str = Field(description=TenantDeclarations.model_fields["tenant"].description)
-    local_seed_file: str | None = Field(
-        default=None, description=TenantDeclarations.model_fields["local_seed_file"].description
-    )
+    tenant: str
+    local_seed_file: str | None = None
     sources: list[Any] = Field(
         default_factory=list[Any], description="a list of source tables (name:, table:, ...)"
     )
@@ -113,18 +113,18 @@ def parse_declaration_yaml(text: str, *, file: Path | str | None) -> tuple[Any, 
 
 def _yaml_problem(error: yaml.MarkedYAMLError) -> DeclarationProblem:
     mark = error.problem_mark or error.context_mark
-    what = " ".join(part for part in (error.context, error.problem) if part)
     line = mark.line + 1 if mark is not None else None
-    where = f", column {mark.column + 1}" if mark is not None else ""
-    if "expected a single document" in what:
+    if error.context == "expected a single document in the stream":
         return DeclarationProblem(
             "",
-            f"the file holds more than one YAML document (a second one starts{where}).",
-            "keep one document: remove the `---` separator",
+            "the file holds more than one YAML document (a second one starts here).",
+            "keep one document: remove the `---` separator and what follows, or merge them",
             line,
         )
+    column = f" at column {mark.column + 1}" if mark is not None else ""
+    what = "; ".join(part for part in (error.context, error.problem) if part)
     return DeclarationProblem(
-        "", f"not valid YAML: {what}{where}.", "fix the YAML syntax at that place", line
+        "", f"not valid YAML{column}: {what}.", "fix the YAML syntax at that place", line
     )
 
 
@@ -215,7 +215,7 @@ class _TenantBuilder:
             sections[section] = []
             for index, item in enumerate(items):
                 path = f"{section}[{index}]"
-                declaration = self._validate(model, item, path)
+                declaration = self._validate_item(model, item, path)
                 if declaration is None:
                     name = _raw_name(item)
                     if name is not None:
@@ -248,6 +248,21 @@ class _TenantBuilder:
         except ValidationError as e:
             self.problems += translate_validation_error(e, model, path)
             return None
+
+    def _validate_item(self, model: type[_M], data: Any, path: str) -> _M | None:
+        """Validate one item; for an invalid one, report its problems and return what is left
+        of it (its valid keys, unvalidated), so the cross-checks (duplicates, deps, cycles,
+        query files) still see it and every problem is reported at once."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            self.problems += translate_validation_error(e, model, path)
+            if not isinstance(data, Mapping):
+                return None
+            bad = {error["loc"][0] for error in e.errors() if error["loc"]}
+            raw = cast("Mapping[str, Any]", data)
+            kept = {k: v for k, v in raw.items() if k in model.model_fields and k not in bad}
+            return model.model_construct(**kept)
 
     def _seed_file(self, value: str | None) -> Path | None:
         if value is None:
@@ -287,7 +302,8 @@ def _with_lines(
         path = problem.path
         while line is None and path:
             line = lines.get(path)
-            path = _PARENT.sub("", path)
+            parent = _PARENT.sub("", path)
+            path = parent if parent != path else ""
         located.append(
             DeclarationProblem(problem.path, problem.message, problem.fix, line)
             if line != problem.line
@@ -316,10 +332,11 @@ def _translate(error: ErrorDetails, model: type[BaseModel], base: str) -> Declar
     if kind == "extra_forbidden":
         return _unknown_key(path, str(loc[-1]), model)
     if kind == "missing":
+        key = str(loc[-1])
         return DeclarationProblem(
             path,
-            f"required key {str(loc[-1])!r} is missing.",
-            f"add `{loc[-1]}:` ({_describe_field(model, field)})",
+            f"required key {key!r} is missing.",
+            f"add `{key}: {_example(model, key) or '...'}` ({_description(model, key)})",
         )
     if kind == "literal_error":
         allowed = _literal_values(error)
@@ -334,10 +351,9 @@ def _translate(error: ErrorDetails, model: type[BaseModel], base: str) -> Declar
         text = str(ctx.get("error", error["msg"])).rstrip(".")
         return DeclarationProblem(path, f"{text}.", "")
     if kind in _EXPECTED:
-        expected = _EXPECTED[kind]
         return DeclarationProblem(
             path,
-            f"expected {expected}, got {_describe(value)}.",
+            f"expected {_EXPECTED[kind]}, got {_describe(value)}.",
             _type_fix(kind, model, field, loc),
         )
     return DeclarationProblem(path, f"{error['msg']} (got {_describe(value)}).", "")
@@ -354,29 +370,54 @@ _EXPECTED = {
 
 def _type_fix(kind: str, model: type[BaseModel], field: str | None, loc: tuple[Any, ...]) -> str:
     if kind == "list_type":
-        return f"write a YAML list, e.g. `{loc[-1]}: [a, b]` ({_describe_field(model, field)})"
+        return f"write a YAML list, e.g. `{loc[-1]}: [a, b]` ({_description(model, field)})"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
-        keys = ", ".join(model.model_fields)
-        return f"write a mapping with the keys {keys}"
-    return (
-        f"write a string ({_describe_field(model, field)}); "
-        "quote it if YAML reads it as another type"
-    )
+        return f"write a mapping with the keys {', '.join(model.model_fields)}"
+    example = _example(model, field) if field is not None and len(loc) == 1 else None
+    shown = f", e.g. `{field}: {example}`" if example else f" ({_description(model, field)})"
+    return f"write a string{shown}; quote a value that YAML reads as a number, boolean or null"
 
 
 def _unknown_key(path: str, key: str, model: type[BaseModel]) -> DeclarationProblem:
     allowed = list(model.model_fields)
     close = difflib.get_close_matches(key.lower().replace("-", "_"), allowed, n=1, cutoff=0.6)
-    fix = f"did you mean {close[0]!r}?" if close else "remove it or use one of the allowed keys"
+    owners = [
+        section
+        for section, other in SECTIONS.items()
+        if other is not model and key in other.model_fields
+    ]
+    if close:
+        fix = f"did you mean {close[0]!r}?"
+    elif owners and model in SECTIONS.values():
+        fix = (
+            f"{key!r} belongs to {' and '.join(owners)} items: remove it, or declare the "
+            f"object under {owners[0]}"
+        )
+    else:
+        fix = "remove it or use one of the allowed keys"
     return DeclarationProblem(
         path, f"unknown key {key!r}; allowed keys: {', '.join(allowed)}.", fix
     )
 
 
-def _describe_field(model: type[BaseModel], field: str | None) -> str:
-    info = model.model_fields.get(field) if field else None
+def _field(model: type[BaseModel], field: str | None) -> FieldInfo | None:
+    if field is None:
+        return None
+    if model is _FileShell and field in _TOP_LEVEL_SCALARS:
+        model = TenantDeclarations  # the shell's scalars are documented on the real model
+    return model.model_fields.get(field)
+
+
+def _description(model: type[BaseModel], field: str | None) -> str:
+    info = _field(model, field)
     description = info.description if info is not None else None
     return (description or "see the package README").rstrip(".")
+
+
+def _example(model: type[BaseModel], field: str | None) -> str | None:
+    info = _field(model, field)
+    examples = info.examples if info is not None else None
+    return str(examples[0]) if examples else None
 
 
 def _literal_values(error: ErrorDetails) -> list[str]:

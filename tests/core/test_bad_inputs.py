@@ -1,0 +1,767 @@
+"""A corpus of bad declaration files, each with the full message a user gets.
+
+The message names the file, the YAML path and line, the bad value, what is allowed and the fix;
+nothing of pydantic's wording leaks through.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from dagster_dynamic_tables.errors import DeclarationError
+from dagster_dynamic_tables.loader import load_tenant
+
+# Line numbers of the DT fields in `_dt()`'s output, for reading the expected messages:
+# 1 tenant, 2 sources, 3 - name, 4 table, 5 dynamic_tables, 6 - name, 7 table, 8 target_lag,
+# 9 warehouse, 10 deps, 11 query, 12+ extra keys.
+_DT_FIELDS = {
+    "name": "orders_clean",
+    "table": "SHOP.ANALYTICS.ORDERS_CLEAN",
+    "target_lag": "1 minute",
+    "warehouse": "TRANSFORMING",
+    "deps": "[raw_orders]",
+    "query": "select * from shop.raw.orders",
+}
+_MISSING = object()
+
+
+def _dt(**fields: object) -> str:
+    """A one-DT file; a field given replaces the default's text, `_MISSING` drops it, a new key
+    is added at the end."""
+    lines = ["tenant: shop", "sources:", "  - name: raw_orders", "    table: SHOP.RAW.ORDERS"]
+    lines.append("dynamic_tables:")
+    merged = {**_DT_FIELDS, **fields}
+    body = [f"{key}: {value}".rstrip() for key, value in merged.items() if value is not _MISSING]
+    lines.append(f"  - {body[0]}")
+    lines += [f"    {line}" for line in body[1:]]
+    return "\n".join(lines) + "\n"
+
+
+LONG = "T" * 256
+CYCLE = """\
+dynamic_tables:
+  - {name: a, table: S.A.A, target_lag: 1 minute, warehouse: W, deps: [b], query: select 1}
+  - {name: b, table: S.A.B, target_lag: 1 minute, warehouse: W, deps: [a], query: select 1}
+"""
+
+
+VIEW_WITH_LAG = """\
+views:
+  - name: v
+    table: SHOP.A.V
+    query: select 1
+    target_lag: 1 minute
+"""
+
+
+def _tenant(body: str) -> str:
+    return "tenant: shop\nsources:\n  - name: raw_orders\n    table: SHOP.RAW.ORDERS\n" + body
+
+
+# (id, file text, full message with the file's path written <file> and its folder <dir>)
+CASES: list[tuple[str, str, str]] = [
+    (
+        "lag_integer",
+        _dt(target_lag="60"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): expected a "
+        "string, got an integer (60). Fix: write a string, e.g. `target_lag: 1 minute`; "
+        "quote a value that YAML reads as a number, boolean or null.",
+    ),
+    (
+        "lag_under_minimum",
+        _dt(target_lag="30 seconds"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '30 seconds' "
+        "is 30 seconds, under Snowflake's minimum target lag of 60 seconds: use '1 "
+        "minute' or more.",
+    ),
+    (
+        "lag_59_seconds",
+        _dt(target_lag="59 seconds"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '59 seconds' "
+        "is 59 seconds, under Snowflake's minimum target lag of 60 seconds: use '1 "
+        "minute' or more.",
+    ),
+    (
+        "lag_zero",
+        _dt(target_lag="0 minutes"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '0 minutes' is "
+        "0 seconds, under Snowflake's minimum target lag of 60 seconds: use '1 minute' "
+        "or more.",
+    ),
+    (
+        "lag_number_only",
+        _dt(target_lag="'5'"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '5' is not a "
+        "target lag: write '<number> <unit>' with unit seconds, minutes, hours or days "
+        "(e.g. '1 minute', '2 hours'), or DOWNSTREAM.",
+    ),
+    (
+        "lag_unknown_unit",
+        _dt(target_lag="1 week"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '1 week' is "
+        "not a target lag: write '<number> <unit>' with unit seconds, minutes, hours or "
+        "days (e.g. '1 minute', '2 hours'), or DOWNSTREAM.",
+    ),
+    (
+        "lag_abbreviated_unit",
+        _dt(target_lag="5 mins"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '5 mins' is "
+        "not a target lag: write '<number> <unit>' with unit seconds, minutes, hours or "
+        "days (e.g. '1 minute', '2 hours'), or DOWNSTREAM.",
+    ),
+    (
+        "lag_negative",
+        _dt(target_lag="-1 minutes"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '-1 minutes' "
+        "is not a target lag: write '<number> <unit>' with unit seconds, minutes, hours "
+        "or days (e.g. '1 minute', '2 hours'), or DOWNSTREAM.",
+    ),
+    (
+        "lag_decimal",
+        _dt(target_lag="1.5 hours"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '1.5 hours' is "
+        "not a target lag: write '<number> <unit>' with unit seconds, minutes, hours or "
+        "days (e.g. '1 minute', '2 hours'), or DOWNSTREAM.",
+    ),
+    (
+        "lag_empty_string",
+        _dt(target_lag="''"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): '' is not a "
+        "target lag: write '<number> <unit>' with unit seconds, minutes, hours or days "
+        "(e.g. '1 minute', '2 hours'), or DOWNSTREAM.",
+    ),
+    (
+        "lag_null",
+        _dt(target_lag=""),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 8): expected a "
+        "string, got nothing (null). Fix: write a string, e.g. `target_lag: 1 minute`; "
+        "quote a value that YAML reads as a number, boolean or null.",
+    ),
+    (
+        "lag_missing",
+        _dt(target_lag=_MISSING),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].target_lag (line 6): required key "
+        "'target_lag' is missing. Fix: add `target_lag: 1 minute` (How stale the table "
+        "may get: '<n> seconds|minutes|hours|days' (at least 60 seconds) or DOWNSTREAM).",
+    ),
+    (
+        "refresh_mode_lowercase",
+        _dt(refresh_mode="incremental"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].refresh_mode (line 12): "
+        "'incremental' is not allowed; allowed: AUTO, FULL, INCREMENTAL. Fix: write "
+        "INCREMENTAL.",
+    ),
+    (
+        "refresh_mode_unknown",
+        _dt(refresh_mode="FAST"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].refresh_mode (line 12): 'FAST' is "
+        "not allowed; allowed: AUTO, FULL, INCREMENTAL. Fix: use one of AUTO, FULL, "
+        "INCREMENTAL.",
+    ),
+    (
+        "initialize_unknown",
+        _dt(initialize="ON_DEMAND"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].initialize (line 12): 'ON_DEMAND' "
+        "is not allowed; allowed: ON_CREATE, ON_SCHEDULE. Fix: use one of ON_CREATE, "
+        "ON_SCHEDULE.",
+    ),
+    (
+        "warehouse_integer",
+        _dt(warehouse="5"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].warehouse (line 9): expected a "
+        "string, got an integer (5). Fix: write a string, e.g. `warehouse: "
+        "TRANSFORMING`; quote a value that YAML reads as a number, boolean or null.",
+    ),
+    (
+        "warehouse_injection",
+        _dt(warehouse="WH; DROP WAREHOUSE X"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].warehouse (line 9): 'WH; DROP "
+        "WAREHOUSE X' is not a valid Snowflake identifier: use letters, digits, '_' and "
+        "'$' starting with a letter or '_', or a double-quoted name without control "
+        "characters.",
+    ),
+    (
+        "warehouse_missing",
+        _dt(warehouse=_MISSING),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].warehouse (line 6): required key "
+        "'warehouse' is missing. Fix: add `warehouse: TRANSFORMING` (Warehouse that runs "
+        "the refreshes (a Snowflake identifier)).",
+    ),
+    (
+        "table_two_parts",
+        _dt(table="SHOP.ORDERS_CLEAN"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): 'SHOP.ORDERS_CLEAN' "
+        "is not a fully qualified name: write DATABASE.SCHEMA.NAME, for example "
+        "ANALYTICS.ECOMMERCE.ORDERS.",
+    ),
+    (
+        "table_four_parts",
+        _dt(table="A.B.C.D"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): 'A.B.C.D' is not a "
+        "fully qualified name: write DATABASE.SCHEMA.NAME, for example "
+        "ANALYTICS.ECOMMERCE.ORDERS.",
+    ),
+    (
+        "table_injection",
+        _dt(table="SHOP.RAW.T; DROP TABLE X"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): 'SHOP.RAW.T; DROP "
+        "TABLE X' is not a valid fully qualified name: 'T; DROP TABLE X' is not a valid "
+        "Snowflake identifier: use letters, digits, '_' and '$' starting with a letter "
+        "or '_', or a double-quoted name without control characters.",
+    ),
+    (
+        "table_stray_quote",
+        _dt(table='SHOP.RAW."a"b"'),
+        "1 problem in <file>:\n"
+        '  - dynamic_tables[0].table (line 7): \'SHOP.RAW."a"b"\' is '
+        'not a valid fully qualified name: \'"a"b"\' is not a valid Snowflake identifier: '
+        "use letters, digits, '_' and '$' starting with a letter or '_', or a "
+        "double-quoted name without control characters.",
+    ),
+    (
+        "table_empty_part",
+        _dt(table="SHOP..T"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): 'SHOP..T' is not a "
+        "fully qualified name: write DATABASE.SCHEMA.NAME, for example "
+        "ANALYTICS.ECOMMERCE.ORDERS.",
+    ),
+    (
+        "table_leading_digit",
+        _dt(table="SHOP.RAW.1ORDERS"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): 'SHOP.RAW.1ORDERS' "
+        "is not a valid fully qualified name: '1ORDERS' is not a valid Snowflake "
+        "identifier: use letters, digits, '_' and '$' starting with a letter or '_', or "
+        "a double-quoted name without control characters.",
+    ),
+    (
+        "table_too_long",
+        _dt(table=f"SHOP.RAW.{LONG}"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): "
+        "'SHOP.RAW.TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT'... is not a "
+        "valid fully qualified name: 'TTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTTT'... is "
+        "256 characters long; Snowflake identifiers have at most 255.",
+    ),
+    (
+        "table_unterminated_quote",
+        _dt(table='SHOP.RAW."abc'),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): 'SHOP.RAW.\"abc' is "
+        "not a valid fully qualified name: '\"abc' is not a valid Snowflake identifier: "
+        "use letters, digits, '_' and '$' starting with a letter or '_', or a "
+        "double-quoted name without control characters.",
+    ),
+    (
+        "table_empty_quoted",
+        _dt(table='SHOP.RAW.""'),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): 'SHOP.RAW.\"\"' is "
+        "not a valid fully qualified name: '\"\"' is not a valid Snowflake identifier: use "
+        "letters, digits, '_' and '$' starting with a letter or '_', or a double-quoted "
+        "name without control characters.",
+    ),
+    (
+        "table_missing",
+        _dt(table=_MISSING),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 6): required key "
+        "'table' is missing. Fix: add `table: "
+        "ANALYTICS.ECOMMERCE.CUSTOMER_LIFETIME_VALUE` (Fully qualified Snowflake name "
+        'DATABASE.SCHEMA.NAME; double-quote a part to keep its case ("Mixed")).',
+    ),
+    (
+        "name_uppercase",
+        _dt(name="OrdersClean"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].name (line 6): 'OrdersClean' is not "
+        "a valid asset name: use lowercase letters, digits and '_', starting with a "
+        "letter (e.g. customer_lifetime_value).",
+    ),
+    (
+        "name_dash",
+        _dt(name="orders-clean"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].name (line 6): 'orders-clean' is "
+        "not a valid asset name: use lowercase letters, digits and '_', starting with a "
+        "letter (e.g. customer_lifetime_value).",
+    ),
+    (
+        "name_leading_digit",
+        _dt(name="1orders"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].name (line 6): '1orders' is not a "
+        "valid asset name: use lowercase letters, digits and '_', starting with a letter "
+        "(e.g. customer_lifetime_value).",
+    ),
+    (
+        "name_integer",
+        _dt(name="5"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].name (line 6): expected a string, "
+        "got an integer (5). Fix: write a string, e.g. `name: customer_lifetime_value`; "
+        "quote a value that YAML reads as a number, boolean or null.",
+    ),
+    (
+        "name_missing",
+        _dt(name=_MISSING),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].name (line 6): required key 'name' "
+        "is missing. Fix: add `name: customer_lifetime_value` (Asset name inside the "
+        "tenant: lowercase letters, digits and '_', starting with a letter).",
+    ),
+    (
+        "unknown_key_close_match",
+        _dt(targetlag="1 minute"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].targetlag (line 12): unknown key "
+        "'targetlag'; allowed keys: name, table, description, owners, group, query, "
+        "query_file, deps, target_lag, warehouse, refresh_mode, initialize. Fix: did you "
+        "mean 'target_lag'?",
+    ),
+    (
+        "unknown_key_camel_case",
+        _dt(refreshMode="FULL"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].refreshMode (line 12): unknown key "
+        "'refreshMode'; allowed keys: name, table, description, owners, group, query, "
+        "query_file, deps, target_lag, warehouse, refresh_mode, initialize. Fix: did you "
+        "mean 'refresh_mode'?",
+    ),
+    (
+        "unknown_key_no_match",
+        _dt(schedule="daily"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].schedule (line 12): unknown key "
+        "'schedule'; allowed keys: name, table, description, owners, group, query, "
+        "query_file, deps, target_lag, warehouse, refresh_mode, initialize. Fix: remove "
+        "it or use one of the allowed keys.",
+    ),
+    (
+        "deps_not_a_list",
+        _dt(deps="raw_orders"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].deps (line 10): expected a list, "
+        "got a string ('raw_orders'). Fix: write a YAML list, e.g. `deps: [a, b]` "
+        "(Upstream assets: a short name for this tenant's own objects, the full key "
+        "(other_tenant/asset) for another tenant's).",
+    ),
+    (
+        "deps_unknown",
+        _dt(deps="[raw_order]"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].deps[0] (line 10): 'raw_order' is "
+        "not declared in this tenant (declared: orders_clean, raw_orders). Fix: did you "
+        "mean 'raw_orders'? Otherwise declare it, or name another tenant's asset by its "
+        "full key (other_tenant/asset).",
+    ),
+    (
+        "deps_bad_name",
+        _dt(deps="[Raw Orders]"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].deps[0] (line 10): 'Raw Orders' is "
+        "not a valid dep: name one of this tenant's objects (raw_orders) or another "
+        "tenant's asset by its full key (other_tenant/asset), in lowercase letters, "
+        "digits and '_'.",
+    ),
+    (
+        "deps_bad_full_key",
+        _dt(deps="[other//orders]"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].deps[0] (line 10): 'other//orders' "
+        "is not a valid dep: name one of this tenant's objects (raw_orders) or another "
+        "tenant's asset by its full key (other_tenant/asset), in lowercase letters, "
+        "digits and '_'.",
+    ),
+    (
+        "deps_duplicate",
+        _dt(deps="[raw_orders, raw_orders]"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].deps[1] (line 10): 'raw_orders' is "
+        "already listed at deps[0]. Fix: list each dep once.",
+    ),
+    (
+        "deps_on_itself",
+        _dt(deps="[orders_clean]"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].deps (line 10): dependency cycle: "
+        "orders_clean -> orders_clean. Fix: remove one of these deps; Snowflake objects "
+        "cannot depend on themselves.",
+    ),
+    (
+        "query_and_query_file",
+        _dt(query_file="sql/orders_clean.sql"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0] (line 6): give either query or "
+        "query_file, not both.",
+    ),
+    (
+        "no_query",
+        _dt(query=_MISSING),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0] (line 6): give the SELECT as query, "
+        "or a .sql file path as query_file.",
+    ),
+    (
+        "query_blank",
+        _dt(query="'  '"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0] (line 6): query is empty: give the "
+        "SELECT that defines the object.",
+    ),
+    (
+        "query_integer",
+        _dt(query="5"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].query (line 11): expected a string, "
+        "got an integer (5). Fix: write a string, e.g. `query: select customer_id, "
+        "sum(amount) from ECOMMERCE.RAW.RAW_ORDERS group by 1`; quote a value that YAML "
+        "reads as a number, boolean or null.",
+    ),
+    (
+        "query_file_missing",
+        _dt(query=_MISSING, query_file="sql/nope.sql"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].query_file (line 11): cannot read "
+        "'sql/nope.sql' (<dir>/sql/nope.sql): No such file or directory. Fix: give a "
+        "path relative to the YAML file, or inline the SELECT as query.",
+    ),
+    (
+        "query_file_empty",
+        _dt(query=_MISSING, query_file="sql/empty.sql"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].query_file (line 11): "
+        "'sql/empty.sql' (<dir>/sql/empty.sql) is empty. Fix: put the SELECT that "
+        "defines the object in the file.",
+    ),
+    (
+        "owners_not_a_list",
+        _dt(owners="team:analytics"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].owners (line 12): expected a list, "
+        "got a string ('team:analytics'). Fix: write a YAML list, e.g. `owners: [a, b]` "
+        "(Owners shown in the UI: e-mail addresses or 'team:<name>').",
+    ),
+    (
+        "owner_invalid",
+        _dt(owners="[bob]"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].owners[0] (line 12): 'bob' is not a "
+        "valid owner: use an e-mail address (jane@example.com) or a team name prefixed "
+        "with 'team:' (team:analytics).",
+    ),
+    (
+        "group_invalid",
+        _dt(group="My Group"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].group (line 12): 'My Group' is not "
+        "a valid asset name: use lowercase letters, digits and '_', starting with a "
+        "letter (e.g. customer_lifetime_value).",
+    ),
+    (
+        "description_list",
+        _dt(description="[a, b]"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].description (line 12): expected a "
+        "string, got a list. Fix: write a string (What the object holds; shown in the "
+        "Dagster UI); quote a value that YAML reads as a number, boolean or null.",
+    ),
+    (
+        "empty_file",
+        "",
+        "1 problem in <file>:\n"
+        "  - the file is empty. Fix: declare at least `tenant: "
+        "<slug>` and the tenant's sources, dynamic_tables and views.",
+    ),
+    (
+        "only_comments",
+        "# nothing declared yet\n",
+        "1 problem in <file>:\n"
+        "  - the file is empty. Fix: declare at least `tenant: "
+        "<slug>` and the tenant's sources, dynamic_tables and views.",
+    ),
+    (
+        "not_yaml",
+        "tenant: [shop\nsources: []\n",
+        "1 problem in <file>:\n"
+        "  - line 2: not valid YAML at column 8: while parsing a "
+        "flow sequence; expected ',' or ']', but got ':'. Fix: fix the YAML syntax at "
+        "that place.",
+    ),
+    (
+        "tab_indentation",
+        "tenant: shop\nsources:\n\t- name: raw\n",
+        "1 problem in <file>:\n"
+        "  - line 3: not valid YAML at column 1: while scanning "
+        "for the next token; found character '\\t' that cannot start any token. Fix: fix "
+        "the YAML syntax at that place.",
+    ),
+    (
+        "top_level_list",
+        "- tenant: shop\n",
+        "1 problem in <file>:\n"
+        "  - the top level must be a mapping with the keys tenant, "
+        "local_seed_file, sources, dynamic_tables and views; got a list. Fix: start the "
+        "file with `tenant: <slug>` and list the objects under sources:, dynamic_tables: "
+        "and views:.",
+    ),
+    (
+        "top_level_scalar",
+        "shop\n",
+        "1 problem in <file>:\n"
+        "  - the top level must be a mapping with the keys tenant, "
+        "local_seed_file, sources, dynamic_tables and views; got a string ('shop'). Fix: "
+        "start the file with `tenant: <slug>` and list the objects under sources:, "
+        "dynamic_tables: and views:.",
+    ),
+    (
+        "two_documents",
+        "tenant: shop\n---\ntenant: other\n",
+        "1 problem in <file>:\n"
+        "  - line 2: the file holds more than one YAML document (a "
+        "second one starts here). Fix: keep one document: remove the `---` separator and "
+        "what follows, or merge them.",
+    ),
+    (
+        "duplicate_top_level_key",
+        "tenant: shop\ntenant: other\n",
+        "1 problem in <file>:\n"
+        "  - tenant (line 2): duplicate key 'tenant' (first given "
+        "at line 1). Fix: give each key once; YAML would silently keep only the last "
+        "value.",
+    ),
+    (
+        "duplicate_item_key",
+        _dt(name="orders_clean\n    name: orders_again"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].name (line 7): duplicate key 'name' "
+        "(first given at line 6). Fix: give each key once; YAML would silently keep only "
+        "the last value.",
+    ),
+    (
+        "tenant_missing",
+        "sources: []\n",
+        "1 problem in <file>:\n"
+        "  - tenant: required key 'tenant' is missing. Fix: add "
+        "`tenant: ecommerce` (The tenant's slug (a lowercase Python identifier); every "
+        "asset key of the tenant starts with it).",
+    ),
+    (
+        "tenant_bad_slug",
+        "tenant: Shop-Team\n",
+        "1 problem in <file>:\n"
+        "  - tenant (line 1): 'Shop-Team' is not a valid asset "
+        "name: use lowercase letters, digits and '_', starting with a letter (e.g. "
+        "customer_lifetime_value). Fix: use the tenant's slug, a lowercase Python "
+        "identifier (the package name).",
+    ),
+    (
+        "tenant_integer",
+        "tenant: 5\n",
+        "1 problem in <file>:\n"
+        "  - tenant (line 1): expected a string, got an integer "
+        "(5). Fix: write a string, e.g. `tenant: ecommerce`; quote a value that YAML "
+        "reads as a number, boolean or null.",
+    ),
+    (
+        "unknown_top_level_key",
+        "tenant: shop\ndynamic_table: []\n",
+        "1 problem in <file>:\n"
+        "  - dynamic_table (line 2): unknown key 'dynamic_table'; "
+        "allowed keys: tenant, local_seed_file, sources, dynamic_tables, views. Fix: did "
+        "you mean 'dynamic_tables'?",
+    ),
+    (
+        "section_not_a_list",
+        "tenant: shop\ndynamic_tables:\n  name: x\n",
+        "1 problem in <file>:\n"
+        "  - dynamic_tables (line 2): expected a list, got a "
+        "mapping. Fix: write a YAML list, e.g. `dynamic_tables: [a, b]` (a list of "
+        "dynamic tables (name:, table:, ...)).",
+    ),
+    (
+        "section_null",
+        "tenant: shop\nviews:\n",
+        "1 problem in <file>:\n"
+        "  - views (line 2): expected a list, got nothing (null). "
+        "Fix: write a YAML list, e.g. `views: [a, b]` (a list of views (name:, table:, "
+        "...)).",
+    ),
+    (
+        "item_not_a_mapping",
+        "tenant: shop\ndynamic_tables: [orders_clean]\n",
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0] (line 2): expected a mapping, got a "
+        "string ('orders_clean'). Fix: write a mapping with the keys name, table, "
+        "description, owners, group, query, query_file, deps, target_lag, warehouse, "
+        "refresh_mode, initialize.",
+    ),
+    (
+        "duplicate_name",
+        _dt(name="raw_orders"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].name (line 6): 'raw_orders' is "
+        "already declared at sources[0]. Fix: give every object of the tenant its own "
+        "name.",
+    ),
+    (
+        "duplicate_table_case_insensitive",
+        _dt(table="shop.raw.orders"),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): 'shop.raw.orders' "
+        "is already declared at sources[0] (both are SHOP.RAW.ORDERS). Fix: declare each "
+        "Snowflake object once.",
+    ),
+    (
+        "duplicate_table_quoted",
+        _dt(table='\'"SHOP"."RAW"."ORDERS"\''),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].table (line 7): "
+        '\'"SHOP"."RAW"."ORDERS"\' is already declared at sources[0] (both are '
+        "SHOP.RAW.ORDERS). Fix: declare each Snowflake object once.",
+    ),
+    (
+        "dependency_cycle",
+        _tenant(CYCLE),
+        "1 problem in <file>:\n"
+        "  - dynamic_tables[0].deps (line 6): dependency cycle: a "
+        "-> b -> a. Fix: remove one of these deps; Snowflake objects cannot depend on "
+        "themselves.",
+    ),
+    (
+        "local_seed_file_missing",
+        "tenant: shop\nlocal_seed_file: local/seed.sql\n",
+        "1 problem in <file>:\n"
+        "  - local_seed_file (line 2): 'local/seed.sql' "
+        "(<dir>/local/seed.sql) does not exist. Fix: give the path of the seed SQL "
+        "relative to the YAML file, or remove the key.",
+    ),
+    (
+        "view_with_target_lag",
+        _tenant(VIEW_WITH_LAG),
+        "1 problem in <file>:\n"
+        "  - views[0].target_lag (line 9): unknown key "
+        "'target_lag'; allowed keys: name, table, description, owners, group, query, "
+        "query_file, deps. Fix: 'target_lag' belongs to dynamic_tables items: remove it, "
+        "or declare the object under dynamic_tables.",
+    ),
+    (
+        "source_with_deps",
+        "tenant: shop\nsources:\n  - name: raw\n    table: SHOP.RAW.RAW\n    deps: [x]\n",
+        "1 problem in <file>:\n"
+        "  - sources[0].deps (line 5): unknown key 'deps'; allowed "
+        "keys: name, table, description, owners, group. Fix: 'deps' belongs to "
+        "dynamic_tables and views items: remove it, or declare the object under "
+        "dynamic_tables.",
+    ),
+]
+
+
+def _message(tmp_path: Path, text: str) -> str:
+    (tmp_path / "sql").mkdir(exist_ok=True)
+    (tmp_path / "sql" / "empty.sql").write_text("  ;\n")
+    (tmp_path / "sql" / "orders_clean.sql").write_text("select * from shop.raw.orders\n")
+    path = tmp_path / "defs.yaml"
+    path.write_text(text)
+    with pytest.raises(DeclarationError) as info:
+        load_tenant(path)
+    return str(info.value).replace(str(path), "<file>").replace(str(tmp_path), "<dir>")
+
+
+@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_message(tmp_path: Path, text: str, expected: str) -> None:
+    assert _message(tmp_path, text) == expected
+
+
+def test_bad_inputs_corpus_is_large_and_ids_are_unique() -> None:
+    ids = [case[0] for case in CASES]
+    assert len(ids) >= 50
+    assert len(set(ids)) == len(ids)
+
+
+SEVERAL_MISTAKES = """\
+tenant: shop
+local_seed_file: local/missing.sql
+sources:
+  - name: raw_orders
+    table: SHOP.RAW.ORDERS
+    owners: [nobody]
+  - name: raw_orders
+    table: SHOP.RAW.ORDERS_AGAIN
+dynamic_tables:
+  - name: orders_clean
+    table: SHOP.ANALYTICS.ORDERS_CLEAN; DROP TABLE X
+    targetlag: 1 minute
+    warehouse: TRANSFORMING
+    query: select 1
+  - name: revenue
+    table: SHOP.ANALYTICS.REVENUE
+    target_lag: 10 seconds
+    refresh_mode: incremental
+    warehouse: TRANSFORMING
+    deps: [raw_order, orders_clean]
+    query_file: sql/missing.sql
+views:
+  - name: dashboard
+    table: SHOP.ANALYTICS.DASHBOARD
+    deps: [dashboard]
+    query: select 1
+"""
+
+
+def test_several_mistakes_are_reported_at_once_in_file_order(tmp_path: Path) -> None:
+    assert _message(tmp_path, SEVERAL_MISTAKES) == (
+        "11 problems in <file>:\n"
+        "  - local_seed_file (line 2): 'local/missing.sql' (<dir>/local/missing.sql) does not "
+        "exist. Fix: give the path of the seed SQL relative to the YAML file, or remove the key.\n"
+        "  - sources[0].owners[0] (line 6): 'nobody' is not a valid owner: use an e-mail address "
+        "(jane@example.com) or a team name prefixed with 'team:' (team:analytics).\n"
+        "  - sources[1].name (line 7): 'raw_orders' is already declared at sources[0]. Fix: give "
+        "every object of the tenant its own name.\n"
+        "  - dynamic_tables[0].target_lag (line 10): required key 'target_lag' is missing. Fix: "
+        "add `target_lag: 1 minute` (How stale the table may get: "
+        "'<n> seconds|minutes|hours|days' (at least 60 seconds) or DOWNSTREAM).\n"
+        "  - dynamic_tables[0].table (line 11): 'SHOP.ANALYTICS.ORDERS_CLEAN; DROP TABLE X' is "
+        "not a valid fully qualified name: 'ORDERS_CLEAN; DROP TABLE X' is not a valid Snowflake "
+        "identifier: use letters, digits, '_' and '$' starting with a letter or '_', or a "
+        "double-quoted name without control characters.\n"
+        "  - dynamic_tables[0].targetlag (line 12): unknown key 'targetlag'; allowed keys: name, "
+        "table, description, owners, group, query, query_file, deps, target_lag, warehouse, "
+        "refresh_mode, initialize. Fix: did you mean 'target_lag'?\n"
+        "  - dynamic_tables[1].target_lag (line 17): '10 seconds' is 10 seconds, under "
+        "Snowflake's minimum target lag of 60 seconds: use '1 minute' or more.\n"
+        "  - dynamic_tables[1].refresh_mode (line 18): 'incremental' is not allowed; allowed: "
+        "AUTO, FULL, INCREMENTAL. Fix: write INCREMENTAL.\n"
+        "  - dynamic_tables[1].deps[0] (line 20): 'raw_order' is not declared in this tenant "
+        "(declared: dashboard, orders_clean, raw_orders, revenue). Fix: did you mean "
+        "'raw_orders'? Otherwise declare it, or name another tenant's asset by its full key "
+        "(other_tenant/asset).\n"
+        "  - dynamic_tables[1].query_file (line 21): cannot read 'sql/missing.sql' "
+        "(<dir>/sql/missing.sql): No such file or directory. Fix: give a path relative to the "
+        "YAML file, or inline the SELECT as query.\n"
+        "  - views[0].deps (line 25): dependency cycle: dashboard -> dashboard. Fix: remove one "
+        "of these deps; Snowflake objects cannot depend on themselves."
+    )
