@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 from local_snowflake import connect, connection_args
-from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from local_snowflake.pytest_plugin import free_port, start_test_server, stop_test_server
 
 
 def test_restart_keeps_data_definitions_and_history(tmp_path):
@@ -113,3 +113,27 @@ def test_dagster_snowflake_resource_connects(local_snowflake_server):
         cur = conn.cursor()
         cur.execute("SELECT 42")
         assert cur.fetchone() == (42,)
+
+
+def test_idle_timeout_stops_the_server(tmp_path):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "local_snowflake",
+            "serve",
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path),
+            "--idle-timeout-minutes",
+            "0.02",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.wait(timeout=30) == 0  # stopped by itself after ~1.2 s without requests
+    finally:
+        if process.poll() is None:
+            stop_test_server(process)

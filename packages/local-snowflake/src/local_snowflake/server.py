@@ -435,7 +435,7 @@ def serve(
 
     def watch_idle() -> None:
         assert idle_timeout_minutes is not None
-        while not stop_watch.wait(5):
+        while not stop_watch.wait(min(5.0, idle_timeout_minutes * 30)):
             if time.monotonic() - server.last_activity > idle_timeout_minutes * 60:
                 logger.warning("idle for %s minutes: stopping", idle_timeout_minutes)
                 web.should_exit = True
