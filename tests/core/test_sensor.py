@@ -183,11 +183,18 @@ def test_health_is_reported_again_only_when_it_changes():
 
 def test_cursor_round_trips_through_json():
     cursor = SensorCursor(
-        {NAME: TableCursor(T0, {REFRESH_SUCCEEDED: "abcd1234"}), "A.B.C": TableCursor()},
+        {
+            NAME: TableCursor(T0, {REFRESH_SUCCEEDED: "abcd", WITHIN_TARGET_LAG: "0123"}),
+            "A.B.C": TableCursor(),
+        },
         {"ANALYTICS.S": T0 - WINDOW_OVERLAP},
     )
     text = cursor.to_json()
-    assert text.startswith('{"v":1,"tables":{"A.B.C":{"h":{}},"ANALYTICS.S.TOTALS":{"h":')
+    assert text == (
+        '{"v":1,"tables":{"A.B.C":{"h":"----------------"},'
+        '"ANALYTICS.S.TOTALS":{"h":"abcd----0123----","t":"2026-11-20T10:00:00.000000+00:00"}},'
+        '"starts":{"ANALYTICS.S":"2026-11-20T09:59:00.000000+00:00"}}'
+    )
     assert SensorCursor.from_json(text) == cursor
 
 

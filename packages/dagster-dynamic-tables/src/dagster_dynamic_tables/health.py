@@ -43,6 +43,7 @@ CHECK_NAMES = (REFRESH_SUCCEEDED, SCHEDULING_ACTIVE, WITHIN_TARGET_LAG, MATCHES_
 """Every check name, in the order the checks are declared. A misspelled name would be stored
 silently by Dagster: always use these constants."""
 
+SIGNATURE_BYTES = 2
 Severity = Literal["WARN", "ERROR"]
 MetadataScalar = str | int | float | bool | None
 
@@ -65,9 +66,10 @@ class CheckOutcome:
 
     @property
     def signature(self) -> str:
-        """Short stable digest of (passed, severity, kind), kept in the sensor's cursor."""
+        """Short stable digest (4 hex digits) of (passed, severity, kind), kept in the sensor's
+        cursor."""
         text = f"{self.passed}|{self.severity}|{self.kind}"
-        return hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
+        return hashlib.blake2s(text.encode(), digest_size=SIGNATURE_BYTES).hexdigest()
 
     def dagster_metadata(self) -> dict[str, dg.MetadataValue]:
         values: dict[str, dg.MetadataValue] = {}

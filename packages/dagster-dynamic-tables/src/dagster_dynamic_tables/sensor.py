@@ -37,7 +37,12 @@ from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
-from dagster_dynamic_tables.health import evaluate_dynamic_table, to_check_evaluation
+from dagster_dynamic_tables.health import (
+    CHECK_NAMES,
+    SIGNATURE_BYTES,
+    evaluate_dynamic_table,
+    to_check_evaluation,
+)
 from dagster_dynamic_tables.queries import (
     RESULT_LIMIT,
     DynamicTableState,
@@ -93,8 +98,13 @@ class TableCursor:
 class SensorCursor:
     """The sensor's cursor, stored as JSON:
 
-    `{"v": 1, "tables": {"DB.SCHEMA.NAME": {"t": "<data timestamp>", "h": {"<check>": "<sig>"}}},
+    `{"v": 1, "tables": {"DB.SCHEMA.NAME": {"t": "<data timestamp>", "h": "<signatures>"}},
     "starts": {"DB.SCHEMA": "<DATA_TIMESTAMP_START of the next history read>"}}`
+
+    `t` is the data timestamp of the last refresh reported (absent before the first); `h` holds
+    the 4-hex-digit signature of the last outcome reported for each check, in `CHECK_NAMES`
+    order (`----` for one never reported). Compact on purpose: Dagster stores the cursor with
+    every tick, and a tenant may have a thousand DTs (about 80 bytes each).
     """
 
     tables: Mapping[str, TableCursor] = field(default_factory=dict[str, TableCursor])
@@ -103,7 +113,7 @@ class SensorCursor:
     def to_json(self) -> str:
         tables: dict[str, dict[str, Any]] = {}
         for name, table in sorted(self.tables.items()):
-            entry: dict[str, Any] = {"h": dict(sorted(table.health.items()))}
+            entry: dict[str, Any] = {"h": _pack_health(table.health)}
             if table.data_timestamp is not None:
                 entry["t"] = format_data_version(table.data_timestamp)
             tables[name] = entry
@@ -126,7 +136,8 @@ class SensorCursor:
         tables: dict[str, TableCursor] = {}
         for name, value in _items(data.get("tables")):
             entry = dict(_items(value))
-            health = {k: str(v) for k, v in _items(entry.get("h"))}
+            packed = entry.get("h")
+            health = _unpack_health(packed if isinstance(packed, str) else "")
             stamp = entry.get("t")
             tables[name] = TableCursor(
                 parse_data_version(stamp if isinstance(stamp, str) else None), health
@@ -137,6 +148,25 @@ class SensorCursor:
             if start is not None:
                 starts[prefix] = start
         return cls(tables, starts)
+
+
+_NO_SIGNATURE = "-" * 2 * SIGNATURE_BYTES
+
+
+def _pack_health(health: Mapping[str, str]) -> str:
+    return "".join(health.get(check, _NO_SIGNATURE) for check in CHECK_NAMES)
+
+
+def _unpack_health(packed: str) -> dict[str, str]:
+    width = len(_NO_SIGNATURE)
+    if len(packed) != width * len(CHECK_NAMES):
+        return {}
+    chunks = (packed[i * width : (i + 1) * width] for i in range(len(CHECK_NAMES)))
+    return {
+        check: chunk
+        for check, chunk in zip(CHECK_NAMES, chunks, strict=True)
+        if chunk != _NO_SIGNATURE
+    }
 
 
 def _items(value: object) -> list[tuple[str, Any]]:
