@@ -1,0 +1,1 @@
+select * from SHOP.RAW.ORDERS where status = 'done';
