@@ -137,3 +137,27 @@ def test_idle_timeout_stops_the_server(tmp_path):
     finally:
         if process.poll() is None:
             stop_test_server(process)
+
+
+def test_background_scheduler_refreshes_alongside_manual_passes(tmp_path):
+    info, process = start_test_server(tmp_path, scheduler_interval_seconds=0.1)
+    try:
+        with connect(info.host, info.port, database="BG", schema="S") as conn:
+            cur = conn.cursor()
+            cur.execute(
+                "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
+                "INITIALIZE = ON_SCHEDULE AS SELECT 1 AS x"
+            )
+            for _ in range(20):  # manual passes while the background thread runs its own
+                cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
+                cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(30)")
+            cur.execute(
+                "SELECT STATE, REFRESH_TRIGGER FROM TABLE("
+                "BG.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY()) ORDER BY DATA_TIMESTAMP"
+            )
+            history = cur.fetchall()
+            # one refresh per minute of clock time: 20 x 30 s = 10 minutes, no double refreshes
+            assert 9 <= len(history) <= 11
+            assert {tuple(r) for r in history} == {("SUCCEEDED", "SCHEDULED")}
+    finally:
+        stop_test_server(process)

@@ -91,6 +91,7 @@ class DynamicTableEngine:
         create_catalog(self.duck, data_dir)
         self.clock = Clock(self.duck)
         self._sessions: dict[tuple[str, str], FakeSnowflakeConnection] = {}
+        self._pass_lock = threading.Lock()  # scheduler passes (background, manual) never overlap
 
     # -- catalog reads -------------------------------------------------------------------------
 
@@ -517,13 +518,14 @@ class DynamicTableEngine:
     def run_scheduler_pass(self, database: str | None = None) -> str:
         """One scheduler pass: refresh every due DT (upstream first), optionally only the DTs of
         one database (and their upstream DTs). Returns a summary."""
-        with self.lock:
-            now = self.clock.now()
-            due = self.due(now, database)
         done: dict[str, RefreshResult] = {}
-        for qn in due:
+        with self._pass_lock:
             with self.lock:
-                self.refresh_with_upstream(qn, "SCHEDULED", now, done)
+                now = self.clock.now()
+                due = self.due(now, database)
+            for qn in due:
+                with self.lock:  # per DT, so that clients are served between refreshes
+                    self.refresh_with_upstream(qn, "SCHEDULED", now, done)
         if not done:
             return "0 dynamic tables refreshed"
         parts = [

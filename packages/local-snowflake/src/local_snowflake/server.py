@@ -50,6 +50,7 @@ from local_snowflake.errors import sql_error
 
 logger = logging.getLogger("local_snowflake.server")
 
+RUN_SCHEDULER = "SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER"
 HEALTH_PATH = "/local-snowflake/health"
 SERVICE_NAME = "local-snowflake"
 _SYSTEM_CALL = re.compile(
@@ -135,18 +136,23 @@ class LocalSnowflake:
         upper = sql.upper()
         return Plan(sql, ltz="_LTZ" in upper and "TIMESTAMP_TZ" not in upper)
 
+    def _run_scheduler(self, arg: str) -> Plan:
+        """RUN_SCHEDULER, called without holding the lock: the pass takes it per refresh (and
+        a pass lock, which the background scheduler holds while it waits for this lock)."""
+        fn = RUN_SCHEDULER
+        database = arg.strip()
+        if database and not re.fullmatch(r"'[^']*'", database):
+            raise sql_error(
+                f"SQL compilation error:\n{fn} takes an optional database name as a string, "
+                f"got {arg!r}",
+                errno=1044,
+            )
+        scope = statements.normalise_ident(database[1:-1]) if database else None
+        result = self.engine.run_scheduler_pass(scope)
+        return Plan(f'SELECT {_literal(result)} AS "{fn}({arg})"', intercepted=True)
+
     def _system_call(self, fn: str, arg: str, count: int) -> Plan:
-        if fn == "SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER":
-            database = arg.strip()
-            if database and not re.fullmatch(r"'[^']*'", database):
-                raise sql_error(
-                    f"SQL compilation error:\n{fn} takes an optional database name as a string, "
-                    f"got {arg!r}",
-                    errno=1044,
-                )
-            scope = statements.normalise_ident(database[1:-1]) if database else None
-            result = self.engine.run_scheduler_pass(scope)
-        elif fn == "SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK":
+        if fn == "SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK":
             try:
                 seconds = float(arg)
             except ValueError:
@@ -169,11 +175,15 @@ class LocalSnowflake:
         batch: list[tuple[Any, ...]] | None,
         describe_only: bool,
     ) -> dict[str, Any]:
+        system = _SYSTEM_CALL.fullmatch(sql)
+        prepared = None
+        if system and system[1].upper() == RUN_SCHEDULER:
+            prepared = self._run_scheduler(system[2])
         with self.lock:
             self.last_activity = time.monotonic()
             count = self.statement_count
             self.statement_count += 1
-            plan = self.plan(conn, sql, count)
+            plan = prepared or self.plan(conn, sql, count)
             cur = conn.cursor()
             # every intercepted statement is run as a SELECT: no need to parse it again
             type_id = SELECT if plan.intercepted else statement_type_id(parse_one(plan.sql))
@@ -285,7 +295,9 @@ class LocalSnowflake:
         try:
             self._conn(request)
             if request.query_params.get("delete"):
-                self.sessions.pop(_token(request), None)
+                closed = self.sessions.pop(_token(request), None)
+                if closed is not None:
+                    await run_in_threadpool(self._close_session, closed)
             return JSONResponse({"data": None, "code": None, "message": None, "success": True})
         except HttpError as e:
             return JSONResponse(
@@ -306,6 +318,11 @@ class LocalSnowflake:
         if not results.has_result(conn, request.path_params["sfqid"]):
             return JSONResponse({"data": {"queries": []}, "success": True})
         return JSONResponse({"data": {"queries": [{"status": "SUCCESS"}]}, "success": True})
+
+    def _close_session(self, conn: FakeSnowflakeConnection) -> None:
+        """Release the session's DuckDB connection (clients such as sensors connect often)."""
+        with self.lock:
+            conn.close()
 
     def _conn(self, request: Request) -> FakeSnowflakeConnection:
         conn = self.sessions.get(_token(request))
