@@ -7,13 +7,11 @@ scheduler thread and the request threads share one DuckDB database.
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +23,15 @@ from fakesnow.instance import FakeSnow
 from sqlglot import exp
 
 from local_snowflake.catalog import C, create_catalog
+from local_snowflake.clock import Clock
 from local_snowflake.errors import already_exists, does_not_exist, sql_error
+from local_snowflake.rules import (
+    SUSPEND_AFTER_FAILURES,
+    SUSPENDED_REASON_CODE,
+    UPSTREAM_FAILED_MESSAGE,
+    failure_code_and_message,
+    resolve_refresh_mode,
+)
 from local_snowflake.statements import (
     AlterDynamicTable,
     CreateDynamicTable,
@@ -34,9 +40,6 @@ from local_snowflake.statements import (
     table_parts,
 )
 
-SUSPEND_AFTER_FAILURES = 5
-UPSTREAM_FAILED_MESSAGE = "Skipped refreshing because an input DT failed."
-SUSPENDED_REASON_CODE = "SUSPENDED_DUE_TO_ERRORS"
 STAGE_TABLE = "_fs_ls_refresh_stage"  # fakesnow hides tables named _fs_* from SHOW TABLES
 
 
@@ -62,25 +65,6 @@ class RefreshResult:
     state: str
     action: str | None
     message: str | None
-
-
-class Clock:
-    """The emulator's clock: wall time plus an offset tests can advance (persisted)."""
-
-    def __init__(self, duck: duckdb.DuckDBPyConnection) -> None:
-        self._duck = duck
-        row = duck.execute(f"SELECT value FROM {C}.settings WHERE key = 'clock_offset'").fetchone()
-        self.offset = float(row[0]) if row else 0.0
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset)
-
-    def advance(self, seconds: float) -> datetime:
-        self.offset += seconds
-        self._duck.execute(
-            f"INSERT OR REPLACE INTO {C}.settings VALUES ('clock_offset', ?)", [str(self.offset)]
-        )
-        return self.now()
 
 
 class DynamicTableEngine:
@@ -113,36 +97,31 @@ class DynamicTableEngine:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def connected(self, qualified_name: str) -> list[str]:
-        """Every DT connected to qualified_name through DT inputs, up or down (and itself)."""
+    def _reachable(self, start: str, *, upstream: bool, downstream: bool) -> list[str]:
+        """DTs reachable from start through DT inputs (start excluded), sorted."""
         edges: dict[str, set[str]] = {}
-        for qn in self.all_names():
-            dt = self.get(qn)
-            for up in dt.upstream if dt else []:
-                edges.setdefault(qn, set()).add(up)
-                edges.setdefault(up, set()).add(qn)
-        seen, todo = {qualified_name}, [qualified_name]
+        rows = self.duck.execute(f"SELECT qualified_name, inputs FROM {C}.dynamic_tables")
+        for qn, inputs in rows.fetchall():
+            for up in (i["name"] for i in json.loads(inputs) if i["kind"] == "DYNAMIC_TABLE"):
+                if upstream:
+                    edges.setdefault(qn, set()).add(up)
+                if downstream:
+                    edges.setdefault(up, set()).add(qn)
+        seen, todo = {start}, [start]
         while todo:
             for other in edges.get(todo.pop(), set()) - seen:
                 seen.add(other)
                 todo.append(other)
-        return sorted(seen)
+        return sorted(seen - {start})
+
+    def connected(self, qualified_name: str) -> list[str]:
+        """Every DT connected to qualified_name through DT inputs, up or down (and itself)."""
+        found = self._reachable(qualified_name, upstream=True, downstream=True)
+        return sorted([qualified_name, *found])
 
     def downstream(self, qualified_name: str) -> list[str]:
         """Every DT that reads qualified_name, directly or through other DTs."""
-        consumers: dict[str, set[str]] = {}
-        for qn in self.all_names():
-            dt = self.get(qn)
-            for up in dt.upstream if dt else []:
-                consumers.setdefault(up, set()).add(qn)
-        seen: list[str] = []
-        todo = [qualified_name]
-        while todo:
-            for other in sorted(consumers.get(todo.pop(), set())):
-                if other not in seen:
-                    seen.append(other)
-                    todo.append(other)
-        return seen
+        return self._reachable(qualified_name, upstream=False, downstream=True)
 
     def _set_scheduling(self, qn: str, suspend: bool, now: datetime, direct: bool) -> None:
         if suspend:
@@ -533,44 +512,3 @@ class DynamicTableEngine:
             for r in done.values()
         ]
         return f"{len(done)} dynamic tables refreshed: " + ", ".join(parts)
-
-
-def failure_code_and_message(e: snowflake.connector.errors.Error) -> tuple[str, str]:
-    """Snowflake's code and message for a failed refresh query, where we know them (a column
-    that no longer exists is Snowflake's 000904 'invalid identifier'); else fakesnow's."""
-    message = e.msg or ""
-    if column := re.search(r'Referenced column "([^"]+)" not found', message):
-        return "000904", f"SQL compilation error:\ninvalid identifier '{column[1].upper()}'"
-    return f"{e.errno:06d}", message
-
-
-def resolve_refresh_mode(declared: str, query: str) -> tuple[str, str | None]:
-    """AUTO resolves to INCREMENTAL unless the query uses a construct Snowflake cannot
-    refresh incrementally in our simple model (window functions, LIMIT, non-deterministic
-    functions, set operators other than UNION ALL); then FULL, with the reason."""
-    if declared != "AUTO":
-        return declared, None
-    expression = parse_one(query)
-    checks: list[tuple[str, Callable[[], bool]]] = [
-        ("window functions", lambda: expression.find(exp.Window) is not None),
-        ("LIMIT", lambda: expression.find(exp.Limit) is not None),
-        (
-            "non-deterministic functions",
-            lambda: any(
-                isinstance(e, exp.CurrentTimestamp | exp.Rand | exp.CurrentDate)
-                for e in expression.walk()
-            ),
-        ),
-        (
-            "set operators other than UNION ALL",
-            lambda: any(
-                isinstance(e, exp.Intersect | exp.Except)
-                or (isinstance(e, exp.Union) and e.args.get("distinct"))
-                for e in expression.walk()
-            ),
-        ),
-    ]
-    for what, check in checks:
-        if check():
-            return "FULL", f"The query uses {what}, which this stand-in refreshes in FULL mode."
-    return "INCREMENTAL", None

@@ -1,0 +1,55 @@
+"""Snowflake's rules as the emulator applies them: AUTO refresh mode resolution, failure codes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import snowflake.connector.errors
+from fakesnow.dialect import parse_one
+from sqlglot import exp
+
+SUSPEND_AFTER_FAILURES = 5
+UPSTREAM_FAILED_MESSAGE = "Skipped refreshing because an input DT failed."
+SUSPENDED_REASON_CODE = "SUSPENDED_DUE_TO_ERRORS"
+
+
+def failure_code_and_message(e: snowflake.connector.errors.Error) -> tuple[str, str]:
+    """Snowflake's code and message for a failed refresh query, where we know them (a column
+    that no longer exists is Snowflake's 000904 'invalid identifier'); else fakesnow's."""
+    message = e.msg or ""
+    if column := re.search(r'Referenced column "([^"]+)" not found', message):
+        return "000904", f"SQL compilation error:\ninvalid identifier '{column[1].upper()}'"
+    return f"{e.errno:06d}", message
+
+
+def resolve_refresh_mode(declared: str, query: str) -> tuple[str, str | None]:
+    """AUTO resolves to INCREMENTAL unless the query uses a construct Snowflake cannot
+    refresh incrementally in our simple model (window functions, LIMIT, non-deterministic
+    functions, set operators other than UNION ALL); then FULL, with the reason."""
+    if declared != "AUTO":
+        return declared, None
+    expression = parse_one(query)
+    checks: list[tuple[str, Callable[[], bool]]] = [
+        ("window functions", lambda: expression.find(exp.Window) is not None),
+        ("LIMIT", lambda: expression.find(exp.Limit) is not None),
+        (
+            "non-deterministic functions",
+            lambda: any(
+                isinstance(e, exp.CurrentTimestamp | exp.Rand | exp.CurrentDate)
+                for e in expression.walk()
+            ),
+        ),
+        (
+            "set operators other than UNION ALL",
+            lambda: any(
+                isinstance(e, exp.Intersect | exp.Except)
+                or (isinstance(e, exp.Union) and e.args.get("distinct"))
+                for e in expression.walk()
+            ),
+        ),
+    ]
+    for what, check in checks:
+        if check():
+            return "FULL", f"The query uses {what}, which this stand-in refreshes in FULL mode."
+    return "INCREMENTAL", None
