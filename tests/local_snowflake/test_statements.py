@@ -201,3 +201,16 @@ def test_create_with_a_bad_query_fails_and_records_nothing(orders):
             "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT * FROM nope"
         )
     assert orders.rows("SHOW DYNAMIC TABLES") == []
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "shown"),
+    [("wh", "WH"), ('"my_wh"', "my_wh")],
+    ids=["unquoted", "quoted"],
+)
+def test_warehouse_follows_identifier_rules(orders, warehouse, shown):
+    orders.cur.execute(
+        f"CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = {warehouse} AS SELECT 1 AS x"
+    )
+    assert orders.dicts("SHOW DYNAMIC TABLES")[0]["warehouse"] == shown
+    assert orders.dynamic_table("DT")["WAREHOUSE"] == shown

@@ -204,11 +204,12 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
         raise sql_error(f"SQL compilation error:\ninvalid value [{refresh_mode}] for REFRESH_MODE")
     if initialize not in {"ON_CREATE", "ON_SCHEDULE"}:
         raise sql_error(f"SQL compilation error:\ninvalid value [{initialize}] for INITIALIZE")
-    warehouse = props.get("WAREHOUSE")
+    # sqlglot drops the quotes of a quoted warehouse name: read it from the text
+    warehouse = re.search(rf"\bWAREHOUSE\s*=\s*({_IDENT})", text, re.IGNORECASE)
     return CreateDynamicTable(
         name=resolve_name(parts, database, schema),
         target_lag=parse_target_lag(props["TARGET_LAG"]),
-        warehouse=normalise_ident(warehouse) if warehouse else None,
+        warehouse=normalise_ident(warehouse[1]) if "WAREHOUSE" in props and warehouse else None,
         refresh_mode=refresh_mode,  # pyright: ignore[reportArgumentType] -- checked just above
         initialize=initialize,  # pyright: ignore[reportArgumentType] -- checked just above
         query=query.sql("snowflake"),
