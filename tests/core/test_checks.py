@@ -2,6 +2,7 @@
 execution (as from the UI) against the local Snowflake stand-in."""
 
 import itertools
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -319,3 +320,40 @@ def test_executed_checks_report_health_and_missing_tables(
         evaluation = evaluations["ghost", check]
         assert not evaluation.passed
         assert "does not exist in Snowflake" in (evaluation.description or "")
+
+
+def test_executed_checks_fail_the_run_saying_why_when_snowflake_is_down():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    resource = SnowflakeResource(
+        account="local",
+        user="local",
+        password="hunter2secret",
+        autocommit=True,
+        additional_snowflake_connection_args={
+            "host": "127.0.0.1",
+            "port": port,
+            "protocol": "http",
+            "login_timeout": 3,
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        },
+    )
+    tenant = Tenant("shop", dynamic_tables=(declared(),))
+    checks = build_dynamic_table_checks(tenant)
+    assert checks is not None
+    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
+    defs = dg.Definitions(
+        assets=build_asset_specs(tenant),
+        asset_checks=[checks],
+        jobs=[job],
+        resources={"snowflake": resource},
+    )
+    result = defs.resolve_job_def("health").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = str(failure.step_failure_data.error)
+    assert "cannot reach Snowflake at account 'local' as user 'local'" in message
+    assert "hunter2secret" not in message

@@ -18,14 +18,18 @@ from dagster_dynamic_tables.health import (
     SCHEDULING_ACTIVE,
     WITHIN_TARGET_LAG,
 )
-from dagster_dynamic_tables.queries import DynamicTableState, RefreshRecord, SchedulingState
+from dagster_dynamic_tables.queries import (
+    DynamicTableState,
+    RefreshRecord,
+    SchedulingState,
+    describe_snowflake_fault,
+)
 from dagster_dynamic_tables.sensor import (
     SENSOR_NAME,
     WINDOW_OVERLAP,
     SensorCursor,
     TableCursor,
     build_freshness_sensor,
-    describe_snowflake_fault,
     evaluate_tick,
 )
 from dagster_dynamic_tables.specs import build_asset_specs

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
+from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables.declarations import Tenant
 from dagster_dynamic_tables.health import (
@@ -23,7 +24,7 @@ from dagster_dynamic_tables.health import (
     evaluate_dynamic_table,
     to_check_result,
 )
-from dagster_dynamic_tables.queries import fetch_states, read_snowflake
+from dagster_dynamic_tables.queries import describe_snowflake_fault, fetch_states, read_snowflake
 
 CHECK_DESCRIPTIONS = {
     REFRESH_SUCCEEDED: "The last completed refresh is not FAILED, UPSTREAM_FAILED or CANCELLED.",
@@ -76,7 +77,14 @@ def build_dynamic_table_checks(
     ) -> Iterator[dg.AssetCheckResult]:
         selected = context.selected_asset_check_keys
         dts = [by_key[key] for key in sorted({k.asset_key for k in selected}, key=str)]
-        states = read_snowflake(snowflake, lambda connection: fetch_states(connection, dts))
+        try:
+            states = read_snowflake(snowflake, lambda connection: fetch_states(connection, dts))
+        except sf_errors.Error as error:
+            reason = describe_snowflake_fault(error, snowflake)
+            if reason is None:
+                raise
+            # Unknown health is not a failed check: the run fails, saying why and how to fix it.
+            raise dg.Failure(description=reason) from error
         now = clock()
         for dt in dts:
             key = dg.AssetKey(tenant.key_path(dt))

@@ -48,6 +48,7 @@ from dagster_dynamic_tables.queries import (
     DynamicTableState,
     RefreshRecord,
     as_utc,
+    describe_snowflake_fault,
     fetch_refresh_history,
     fetch_states,
     read_snowflake,
@@ -317,74 +318,6 @@ def evaluate_tick(
     return TickResult(events, SensorCursor(tables, starts))
 
 
-# Snowflake faults -------------------------------------------------------------------------------
-
-_AUTHENTICATION_ERRNOS = frozenset({390100, 390101, 390102, 390144, 390318, 390303, 251005, 251006})
-_PRIVILEGE_ERRNOS = frozenset({2003, 3001, 2043, 2037})
-_TIMEOUT_ERRNOS = frozenset({604, 630, 251011})
-_NO_WAREHOUSE_ERRNOS = frozenset({606})
-_CONNECTION_CLASSES: tuple[type[sf_errors.Error], ...] = (
-    sf_errors.OperationalError,
-    sf_errors.InterfaceError,
-    sf_errors.HttpError,
-    sf_errors.ServiceUnavailableError,
-    sf_errors.GatewayTimeoutError,
-    sf_errors.BadGatewayError,
-    sf_errors.InternalServerError,
-    sf_errors.RequestTimeoutError,
-    sf_errors.OtherHTTPRetryableError,
-    sf_errors.TooManyRequests,
-)
-
-
-def _redact(text: str, secrets: Iterable[str | None]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
-def describe_snowflake_fault(error: sf_errors.Error, snowflake: SnowflakeResource) -> str | None:
-    """A SkipReason text for a fault the sensor expects, or None for one it does not."""
-    errno = error.errno
-    sqlstate = error.sqlstate or ""
-    detail = _redact(
-        f"{type(error).__name__} {errno}: {error.raw_msg or 'no message'}".strip(),
-        (snowflake.password, snowflake.private_key, snowflake.private_key_password),
-    )
-    where = f"account {snowflake.account!r} as user {snowflake.user!r}"
-    if errno in _AUTHENTICATION_ERRNOS or sqlstate.startswith("28"):
-        problem = f"Snowflake refused the login for {where}"
-        fix = "check SNOWFLAKE_USER and SNOWFLAKE_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PATH"
-    elif errno in _PRIVILEGE_ERRNOS or sqlstate == "42501":
-        problem = f"Snowflake denied access to the Dynamic Tables' metadata for {where}"
-        fix = (
-            "grant the role USAGE on the databases and schemas and MONITOR on the Dynamic Tables "
-            "(GRANT MONITOR ON ALL DYNAMIC TABLES IN SCHEMA <db>.<schema> TO ROLE <role>), "
-            "or set SNOWFLAKE_ROLE to a role that has them"
-        )
-    elif errno in _TIMEOUT_ERRNOS or isinstance(
-        error, sf_errors.RequestTimeoutError | sf_errors.GatewayTimeoutError
-    ):
-        problem = f"Snowflake timed out for {where}"
-        fix = "check the network and the warehouse's load; the next tick tries again"
-    elif errno in _NO_WAREHOUSE_ERRNOS:
-        problem = f"Snowflake has no running warehouse for {where}"
-        fix = "set SNOWFLAKE_WAREHOUSE to a warehouse the role may use"
-    elif isinstance(error, _CONNECTION_CLASSES) or 250000 <= errno < 252000:
-        problem = f"cannot reach Snowflake at {where}"
-        fix = (
-            "check SNOWFLAKE_ACCOUNT and the network (locally: `uv run dynamic-tables local "
-            "start` starts the stand-in)"
-        )
-    else:
-        return None
-    return (
-        f"Dynamic Table freshness not checked: {problem} ({detail}). Fix: {fix}. The cursor is "
-        "kept: refreshes that land meanwhile are reported once Snowflake answers."
-    )
-
-
 # The sensor -------------------------------------------------------------------------------------
 
 
@@ -440,9 +373,13 @@ def build_freshness_sensor(
                 ),
             )
         except sf_errors.Error as error:
-            reason = describe_snowflake_fault(error, snowflake)
-            if reason is None:
+            fault = describe_snowflake_fault(error, snowflake)
+            if fault is None:
                 raise
+            reason = (
+                f"{fault} The cursor is kept: refreshes that land meanwhile are reported once "
+                "Snowflake answers."
+            )
             context.log.warning(reason)
             return dg.SkipReason(reason)
         if len(refreshes) >= RESULT_LIMIT:
