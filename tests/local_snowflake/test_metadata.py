@@ -246,3 +246,40 @@ def test_timestamp_ltz_is_reported_as_ltz(sf):
     value = sf.one("SELECT TO_TIMESTAMP_LTZ('2026-01-02 03:04:05+00:00') AS ts")
     assert types(sf.cur) == {"TS": "TIMESTAMP_LTZ"}
     assert value == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+CORE_STATE_SQL = """SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS"
+->> SELECT d.QUALIFIED_NAME, d.TARGET_LAG_SEC, d.SCHEDULING_STATE, d.LATEST_DATA_TIMESTAMP, s."refresh_mode" AS REFRESH_MODE, s."warehouse" AS WAREHOUSE, s."target_lag" AS TARGET_LAG
+FROM TABLE("ANALYTICS".INFORMATION_SCHEMA.DYNAMIC_TABLES(RESULT_LIMIT => 10000)) d
+LEFT JOIN $1 s ON s."database_name" = d.DATABASE_NAME AND s."schema_name" = d.SCHEMA_NAME AND s."name" = d.NAME
+WHERE d.DATABASE_NAME = 'ANALYTICS'"""  # noqa: E501
+
+
+def test_pipe_operator_joins_show_into_dynamic_tables(two_databases):
+    """The core's state statement: SHOW ... ->> SELECT ... LEFT JOIN $1, as one statement."""
+    cur = two_databases
+    cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
+    (before,) = cur.fetchone() or (0,)
+    cur.execute(CORE_STATE_SQL)
+    (row,) = cur.fetchall()
+    assert row[0] == "ANALYTICS.ECOMMERCE.DT"
+    assert row[4:] == ("INCREMENTAL", "WH", "1 minute")
+    assert types(cur)["LATEST_DATA_TIMESTAMP"] == "TIMESTAMP_LTZ"
+    assert types(cur)["SCHEDULING_STATE"] == "OBJECT"
+    cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
+    assert cur.fetchone() == (before + 2,)  # the piped statement counts once
+
+
+def test_history_start_can_be_an_expression(two_databases):
+    cur = two_databases
+    cur.execute(
+        "SELECT QUALIFIED_NAME FROM TABLE(ANALYTICS.INFORMATION_SCHEMA."
+        "DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'ANALYTICS.ECOMMERCE', "
+        "DATA_TIMESTAMP_START => DATEADD('day', -7, CURRENT_TIMESTAMP()), RESULT_LIMIT => 10000))"
+    )
+    assert len(cur.fetchall()) == 2
+
+
+def test_pipe_after_an_unsupported_statement_fails(sf):
+    with pytest.raises(ProgrammingError, match="Unsupported feature '->> after SHOW TABLES'"):
+        sf.cur.execute("SHOW TABLES ->> SELECT * FROM $1")

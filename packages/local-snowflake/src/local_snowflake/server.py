@@ -43,10 +43,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from local_snowflake import metadata, results, statements
+from local_snowflake import metadata, pipes, results, statements
 from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
-from local_snowflake.errors import sql_error
+from local_snowflake.errors import sql_error, unsupported
 
 logger = logging.getLogger("local_snowflake.server")
 
@@ -110,6 +110,8 @@ class LocalSnowflake:
     # -- statements ----------------------------------------------------------------------------
 
     def plan(self, conn: FakeSnowflakeConnection, sql: str, count: int) -> Plan:
+        if len(stages := pipes.split(sql)) > 1:
+            return self._pipe(conn, stages, count)
         if system := _SYSTEM_CALL.fullmatch(sql):
             return self._system_call(system[1].upper(), system[2], count)
         command = statements.parse(sql, conn.database, conn.schema)
@@ -135,6 +137,19 @@ class LocalSnowflake:
             return Plan(rewritten, True, True, metadata.OBJECT_COLUMNS)
         upper = sql.upper()
         return Plan(sql, ltz="_LTZ" in upper and "TIMESTAMP_TZ" not in upper)
+
+    def _pipe(self, conn: FakeSnowflakeConnection, stages: list[str], count: int) -> Plan:
+        """Snowflake's pipe operator `a ->> b ->> c`: each stage runs in turn and `$n` in a later
+        stage is the result of stage n. Every stage here must be a query or a statement this
+        server answers with one (SHOW DYNAMIC TABLES, DT DDL), which then becomes a subquery."""
+        queries: list[str] = []
+        plan = Plan("")
+        for stage in stages:
+            plan = self.plan(conn, pipes.substitute(stage, queries), count)
+            if not pipes.is_query(plan.sql):
+                raise unsupported(f"->> after {' '.join(stage.split()[:3])}")
+            queries.append(plan.sql)
+        return Plan(plan.sql, True, True, metadata.OBJECT_COLUMNS)
 
     def _run_scheduler(self, arg: str) -> Plan:
         """RUN_SCHEDULER, called without holding the lock: the pass takes it per refresh (and
