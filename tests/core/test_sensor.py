@@ -99,6 +99,26 @@ def test_cold_start_reports_the_latest_refresh_and_every_check_once():
     assert result.cursor.starts == {"ANALYTICS.S": T0 + timedelta(minutes=2) - WINDOW_OVERLAP}
 
 
+def test_cold_start_without_a_data_change_in_history_uses_the_latest_data_timestamp():
+    refreshes = [refresh(5, action="NO_DATA")]
+    result = evaluate_tick(
+        TENANT, SensorCursor(), refreshes, {NAME: state(5)}, T0, nothing_recorded
+    )
+    (event,) = [e for e in result.events if isinstance(e, dg.AssetMaterialization)]
+    assert materialized_versions([event]) == ["2026-11-20T10:05:00.000000+00:00"]
+    assert "older than Snowflake's 7-day refresh history" in (event.description or "")
+    again = evaluate_tick(TENANT, result.cursor, refreshes, {NAME: state(5)}, T0, nothing_recorded)
+    assert again.events == []
+
+
+def test_cold_start_of_a_dt_that_never_refreshed_reports_no_materialization():
+    result = evaluate_tick(
+        TENANT, SensorCursor(), [], {NAME: state(latest_data_timestamp=None)}, T0,
+        nothing_recorded,
+    )  # fmt: skip
+    assert materialized_versions(result.events) == []
+
+
 def test_new_refreshes_are_reported_in_order_and_only_once():
     first = evaluate_tick(
         TENANT, SensorCursor(), [refresh(0)], {NAME: state(0)}, T0, nothing_recorded

@@ -240,9 +240,15 @@ def materialization(
         values[md.ROWS_DELETED] = dg.MetadataValue.int(record.rows_deleted)
     if record.query_id:
         values[md.QUERY_ID] = dg.MetadataValue.text(record.query_id)
+    description = (
+        f"Snowflake refreshed {dt.qualified_name.resolved}."
+        if record.refresh_action
+        else f"{dt.qualified_name.resolved} holds data as of this time; its last refresh that "
+        "changed data is older than Snowflake's 7-day refresh history."
+    )
     return dg.AssetMaterialization(
         asset_key=key,
-        description=f"Snowflake refreshed {dt.qualified_name.resolved}.",
+        description=description,
         metadata=values,
         tags={md.DATA_VERSION_TAG: format_data_version(record.data_timestamp)},
     )
@@ -260,6 +266,14 @@ def _new_refreshes(records: Iterable[RefreshRecord], after: datetime | None) -> 
         if record.changed_data and moment is not None and (after is None or moment > after):
             by_timestamp.setdefault(moment, record)
     return [by_timestamp[t] for t in sorted(by_timestamp)]
+
+
+def _data_as_of(state: DynamicTableState | None) -> list[RefreshRecord]:
+    """Cold start for a DT whose last data-changing refresh is older than the 7-day history:
+    the data it holds, as of DYNAMIC_TABLES().LATEST_DATA_TIMESTAMP, so it is not shown missing."""
+    if state is None or state.latest_data_timestamp is None:
+        return []
+    return [RefreshRecord(state.qualified_name, "SUCCEEDED", state.latest_data_timestamp)]
 
 
 def evaluate_tick(
@@ -280,6 +294,8 @@ def evaluate_tick(
         name = dt.qualified_name.resolved
         previous = cursor.tables.get(name)
         new = _new_refreshes(by_name.get(name, ()), previous.data_timestamp if previous else None)
+        if not new and previous is None:
+            new = _data_as_of(states.get(name))
         if new:
             candidates[name] = new
     keys = {
