@@ -150,6 +150,7 @@ def main() -> None:
             )
             ticker.tick("3. after a refresh of every DT")
             ticker.tick("4. idle")
+            ticker.instance.dispose()
             conn.close()
         finally:
             stop_test_server(process)

@@ -6,6 +6,7 @@ the DT reads.
 """
 
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -67,8 +68,13 @@ class Automation:
         return {key for key in (ORDERS, TOTALS, REPORT) if result.get_num_requested(key)}
 
 
-def test_eager_downstream_runs_after_the_dt_materialization_not_after_the_source():
-    instance = dg.DagsterInstance.ephemeral()
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+def test_eager_downstream_runs_after_the_dt_materialization_not_after_the_source(instance):
     tenant = tenant_for("ANALYTICS")
     automation = Automation(tenant, instance)
     assert automation.requested() == set()  # the DT has never been recorded: nothing to run
@@ -92,7 +98,7 @@ _databases = itertools.count()
 
 
 def test_eager_downstream_runs_after_the_sensor_records_a_refresh(
-    local_snowflake_connect, local_snowflake_connection_args
+    instance, local_snowflake_connect, local_snowflake_connection_args
 ):
     sql = local_snowflake_connect().cursor()
     try:
@@ -112,7 +118,6 @@ def test_eager_downstream_runs_after_the_sensor_records_a_refresh(
     ):
         sql.execute(statement)
     tenant = tenant_for(database)
-    instance = dg.DagsterInstance.ephemeral()
     automation = Automation(tenant, instance)
     sensor = build_freshness_sensor(tenant)
     resource = SnowflakeResource(

@@ -266,14 +266,13 @@ def run_checks(tenant: Tenant, resource: SnowflakeResource) -> dict[tuple[str, s
         jobs=[job],
         resources={"snowflake": resource},
     )
-    result = defs.resolve_job_def("health").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral()
-    )
-    assert result.success
-    return {
-        (evaluation.asset_key.path[-1], evaluation.check_name): evaluation
-        for evaluation in result.get_asset_check_evaluations()
-    }
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("health").execute_in_process(instance=instance)
+        assert result.success
+        return {
+            (evaluation.asset_key.path[-1], evaluation.check_name): evaluation
+            for evaluation in result.get_asset_check_evaluations()
+        }
 
 
 def test_executed_checks_report_health_and_missing_tables(
@@ -349,11 +348,12 @@ def test_executed_checks_fail_the_run_saying_why_when_snowflake_is_down():
         jobs=[job],
         resources={"snowflake": resource},
     )
-    result = defs.resolve_job_def("health").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
-    )
-    assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    message = str(failure.step_failure_data.error)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("health").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        message = str(failure.step_failure_data.error)
     assert "cannot reach Snowflake at account 'local' as user 'local'" in message
     assert "hunter2secret" not in message

@@ -3,6 +3,7 @@
 
 import itertools
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -396,7 +397,7 @@ def resource(local_snowflake_connection_args) -> SnowflakeResource:
 
 
 @pytest.fixture
-def harness(local_snowflake_connect, resource) -> Harness:
+def harness(local_snowflake_connect, resource) -> Iterator[Harness]:
     database = f"SENSOR_{next(_databases)}"
     sql = local_snowflake_connect().cursor()
     try:
@@ -429,7 +430,9 @@ def harness(local_snowflake_connect, resource) -> Harness:
             ),
         ),
     )
-    return Harness(database, sql, tenant, resource)
+    harness = Harness(database, sql, tenant, resource)
+    yield harness
+    harness.instance.dispose()  # removes its temporary directory
 
 
 def test_refresh_becomes_one_materialization_then_nothing(harness):
