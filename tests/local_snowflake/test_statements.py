@@ -145,7 +145,6 @@ def test_show_dynamic_tables_columns_like_and_scope(orders):
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("DESCRIBE DYNAMIC TABLE dt", "Unsupported feature 'DESCRIBE DYNAMIC TABLE DT'"),
         ("UNDROP DYNAMIC TABLE dt", "Unsupported feature 'UNDROP DYNAMIC TABLE DT'"),
         ("ALTER DYNAMIC TABLE dt RENAME TO dt2", "Unsupported feature 'ALTER DYNAMIC TABLE ..."),
         (
@@ -176,7 +175,6 @@ def test_show_dynamic_tables_columns_like_and_scope(orders):
         ),
     ],
     ids=[
-        "describe",
         "undrop",
         "rename",
         "transient",
@@ -214,3 +212,12 @@ def test_warehouse_follows_identifier_rules(orders, warehouse, shown):
     )
     assert orders.dicts("SHOW DYNAMIC TABLES")[0]["warehouse"] == shown
     assert orders.dynamic_table("DT")["WAREHOUSE"] == shown
+
+
+def test_describe_dynamic_table_lists_its_columns(orders):
+    orders.cur.execute(
+        "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT id FROM orders"
+    )
+    assert [r[0] for r in orders.rows("DESCRIBE DYNAMIC TABLE dt")] == ["ID"]
+    with pytest.raises(ProgrammingError, match=r"Dynamic table '.*\.S\.ORDERS' does not exist"):
+        orders.cur.execute("DESC DYNAMIC TABLE orders")

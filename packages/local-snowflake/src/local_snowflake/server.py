@@ -46,7 +46,7 @@ from starlette.routing import Route
 from local_snowflake import metadata, pipes, results, statements
 from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
-from local_snowflake.errors import sql_error, unsupported
+from local_snowflake.errors import does_not_exist, sql_error, unsupported
 
 logger = logging.getLogger("local_snowflake.server")
 
@@ -122,6 +122,10 @@ class LocalSnowflake:
                 intercepted=True,
                 ltz=True,
             )
+        if isinstance(command, statements.DescribeDynamicTable):
+            if self.engine.get(command.name.qualified) is None:
+                raise does_not_exist("Dynamic table", command.name.qualified)
+            return Plan(f"DESCRIBE TABLE {command.name.sql()}")  # same columns in Snowflake
         if command is not None:
             if isinstance(command, statements.CreateDynamicTable):
                 status = self.engine.create(command)

@@ -83,13 +83,24 @@ class DropDynamicTable:
 
 
 @dataclass(frozen=True)
+class DescribeDynamicTable:
+    name: Name
+
+
+@dataclass(frozen=True)
 class ShowDynamicTables:
     like: str | None
     database: str | None
     schema: str | None
 
 
-Command = CreateDynamicTable | AlterDynamicTable | DropDynamicTable | ShowDynamicTables
+Command = (
+    CreateDynamicTable
+    | AlterDynamicTable
+    | DropDynamicTable
+    | ShowDynamicTables
+    | DescribeDynamicTable
+)
 
 
 def quote_ident(ident: str) -> str:
@@ -162,6 +173,10 @@ def parse(sql: str, database: str | None, schema: str | None) -> Command | None:
         return _parse_drop(text, database, schema)
     if head.startswith("SHOW DYNAMIC TABLES"):
         return _parse_show(text, database, schema)
+    if describe := re.fullmatch(
+        rf"DESC(?:RIBE)?\s+DYNAMIC\s+TABLE\s+({_NAME})", text, re.IGNORECASE
+    ):
+        return DescribeDynamicTable(resolve_name(split_name(describe[1]), database, schema))
     if head.startswith(("SELECT", "WITH", "(")):
         return None  # a query that merely mentions the words; metadata.py handles the functions
     first = " ".join(head.split(" ")[:4])
