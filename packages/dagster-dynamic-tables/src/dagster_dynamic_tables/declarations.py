@@ -410,33 +410,43 @@ def _cycles(tenant: Tenant, paths: Sequence[tuple[str, Declaration]]) -> list[De
         own = () if isinstance(item, SourceTable) else (_own_dep(tenant, d) for d in item.deps)
         graph[item.name] = [name for name in own if name is not None]
     problems: list[DeclarationProblem] = []
-    seen_cycles: set[frozenset[str]] = set()
-    for start in graph:
-        cycle = _find_cycle(graph, start)
-        if cycle and frozenset(cycle) not in seen_cycles:
-            seen_cycles.add(frozenset(cycle))
-            problems.append(
-                DeclarationProblem(
-                    f"{where[start]}.deps",
-                    f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}.",
-                    "remove one of these deps; Snowflake objects cannot depend on themselves",
-                )
+    seen: set[frozenset[str]] = set()
+    for cycle in _find_cycles(graph):
+        if frozenset(cycle) in seen:
+            continue
+        seen.add(frozenset(cycle))
+        problems.append(
+            DeclarationProblem(
+                f"{where[cycle[0]]}.deps",
+                f"dependency cycle: {' -> '.join([*cycle, cycle[0]])}.",
+                "remove one of these deps; Snowflake objects cannot depend on themselves",
             )
+        )
     return problems
 
 
-def _find_cycle(graph: dict[str, list[str]], start: str) -> list[str] | None:
-    stack: list[tuple[str, list[str]]] = [(start, [start])]
-    visited: set[str] = set()
-    while stack:
-        node, path = stack.pop()
-        for nxt in graph.get(node, []):
-            if nxt == start:
-                return path
-            if nxt not in visited:
-                visited.add(nxt)
-                stack.append((nxt, [*path, nxt]))
-    return None
+def _find_cycles(graph: Mapping[str, Sequence[str]]) -> Iterator[list[str]]:
+    """Yield a cycle for every back edge of a depth-first walk: linear in the graph's size."""
+    done: set[str] = set()
+    for start in graph:
+        if start in done:
+            continue
+        path: list[str] = [start]
+        on_path = {start: 0}
+        stack = [iter(graph[start])]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                node = path.pop()
+                done.add(node)
+                del on_path[node]
+            elif nxt in on_path:
+                yield path[on_path[nxt] :]
+            elif nxt not in done and nxt in graph:
+                on_path[nxt] = len(path)
+                path.append(nxt)
+                stack.append(iter(graph[nxt]))
 
 
 def read_query_file(

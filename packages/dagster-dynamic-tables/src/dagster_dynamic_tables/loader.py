@@ -32,6 +32,10 @@ from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
 
 _M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
+# libyaml's parser when PyYAML has it: about ten times faster on a large tenant.
+YAML_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
 _TOP_LEVEL_SCALARS = ("tenant", "local_seed_file")
 _PARENT = re.compile(r"(?:\.[^.\[\]]+|\[\d+\])$")
 
@@ -80,35 +84,49 @@ def parse_declaration_yaml(text: str, *, file: Path | str | None) -> tuple[Any, 
 
     Rejects empty files, syntax errors, several documents and duplicate keys, with line numbers.
     """
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        node, data = _compose(text, YAML_LOADER)
+    except yaml.YAMLError as fast_error:
+        try:  # PyYAML's own parser words syntax errors better than libyaml: ask it
+            node, data = _compose(text, yaml.SafeLoader)
+        except yaml.MarkedYAMLError as e:
+            raise DeclarationError(file, [_yaml_problem(e)]) from None
+        except yaml.YAMLError as e:
+            problem = DeclarationProblem("", f"not valid YAML: {e}.", "fix the YAML syntax")
+            raise DeclarationError(file, [problem]) from None
         if node is None:
             raise DeclarationError(
-                file,
-                [
-                    DeclarationProblem(
-                        "",
-                        "the file is empty.",
-                        "declare at least `tenant: <slug>` and the tenant's sources, "
-                        "dynamic_tables and views",
-                    )
-                ],
-            )
-        lines: dict[str, int] = {}
-        problems = list(walk_yaml_node(node, "", lines))
-        if problems:
-            raise DeclarationError(file, problems)
-        data = cast(Any, loader.construct_document(node))  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
-    except yaml.MarkedYAMLError as e:
-        raise DeclarationError(file, [_yaml_problem(e)]) from None
-    except yaml.YAMLError as e:
+                file, [DeclarationProblem("", f"not valid YAML: {fast_error}.", "fix the syntax")]
+            ) from None
+    if node is None:
         raise DeclarationError(
-            file, [DeclarationProblem("", f"not valid YAML: {e}.", "fix the YAML syntax")]
-        ) from None
+            file,
+            [
+                DeclarationProblem(
+                    "",
+                    "the file is empty.",
+                    "declare at least `tenant: <slug>` and the tenant's sources, "
+                    "dynamic_tables and views",
+                )
+            ],
+        )
+    lines: dict[str, int] = {}
+    problems = list(walk_yaml_node(node, "", lines))
+    if problems:
+        raise DeclarationError(file, problems)
+    return data, lines
+
+
+def _compose(
+    text: str, loader_class: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
+) -> tuple[yaml.Node | None, Any]:
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        data = cast(Any, loader.construct_document(node)) if node is not None else None  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
+        return node, data
     finally:
         loader.dispose()  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
-    return data, lines
 
 
 def _yaml_problem(error: yaml.MarkedYAMLError) -> DeclarationProblem:
