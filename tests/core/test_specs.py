@@ -535,3 +535,15 @@ def test_selecting_a_dynamic_table_into_a_job_fails(tmp_path: Path) -> None:
     assert "Selected keys must be a subset of existing executable asset keys" in str(
         info.value.__cause__
     )
+
+
+def test_a_long_chain_of_downstream_tables_resolves_without_recursion() -> None:
+    chain = [_dt("t0", "DOWNSTREAM", ["raw_orders"])]
+    chain += [_dt(f"t{i}", "DOWNSTREAM", [f"t{i - 1}"]) for i in range(1, 2000)]
+    chain.append(_dt("last", "1 minute", ["t1999"]))
+    tenant = build_tenant(
+        {"tenant": "shop", "sources": [RAW_ORDERS], "dynamic_tables": chain},
+        file=None,
+        base_dir=None,
+    )
+    assert set(effective_lags(tenant).values()) == {60}

@@ -23,6 +23,7 @@ plain `AutomationCondition.eager()`, which fires on the DT's refresh materializa
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -88,29 +89,18 @@ def effective_lags(tenant: Tenant) -> dict[str, int | None]:
     """Target lag in seconds of each Dynamic Table, DOWNSTREAM ones resolved to their fastest
     consumer's (None when no Dynamic Table of the tenant consumes them)."""
     tables = {table.name: table for table in tenant.dynamic_tables}
-    consumers: dict[str, list[str]] = {name: [] for name in tables}
-    for table in tenant.dynamic_tables:
-        for key in tenant.dep_keys(table):
-            if len(key) == 2 and key[0] == tenant.slug and key[1] in consumers:
-                consumers[key[1]].append(table.name)
-    resolved: dict[str, int | None] = {}
-
-    def resolve(name: str, visiting: frozenset[str]) -> int | None:
-        if name in resolved:
-            return resolved[name]
-        own = tables[name].lag.seconds
-        if own is None:
-            found = [
-                resolve(consumer, visiting | {name})
-                for consumer in consumers[name]
-                if consumer not in visiting  # a cycle is reported by check_tenant, not here
-            ]
-            own = min((lag for lag in found if lag is not None), default=None)
-        resolved[name] = own
-        return own
-
-    for name in tables:
-        resolve(name, frozenset())
+    resolved: dict[str, int | None] = {name: table.lag.seconds for name, table in tables.items()}
+    # Spread the shortest lag from each consumer to the DOWNSTREAM tables it reads, shortest
+    # first, so each DOWNSTREAM table is settled once: linear-ish, no recursion on long chains.
+    queue = [(lag, name) for name, lag in resolved.items() if lag is not None]
+    heapq.heapify(queue)
+    while queue:
+        lag, name = heapq.heappop(queue)
+        for key in tenant.dep_keys(tables[name]):
+            dep = key[1] if len(key) == 2 and key[0] == tenant.slug else None
+            if dep in tables and resolved[dep] is None and tables[dep].lag.is_downstream:
+                resolved[dep] = lag
+                heapq.heappush(queue, (lag, dep))
     return resolved
 
 
