@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -180,6 +181,12 @@ def test_component_schema_is_the_declarations_schema() -> None:
     assert table["properties"]["refresh_mode"]["enum"] == ["AUTO", "FULL", "INCREMENTAL"]
     assert table["properties"]["target_lag"]["description"].startswith("How stale the table")
     assert set(table["required"]) == {"name", "table", "target_lag", "warehouse"}
+    lag_pattern = table["properties"]["target_lag"]["pattern"]
+    assert [bool(re.search(lag_pattern, lag)) for lag in ("2 HOURS", "downstream", "1 week")] == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_component_attributes_keep_the_raw_mapping_for_our_validation() -> None:

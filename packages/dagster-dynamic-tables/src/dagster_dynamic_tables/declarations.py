@@ -21,6 +21,14 @@ from dagster_dynamic_tables.identifiers import QualifiedName, parse_identifier, 
 from dagster_dynamic_tables.lags import TargetLag, parse_target_lag
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{char.lower()}{char.upper()}]" for char in word)
+
+
+_UNITS = "|".join(_any_case(unit) for unit in ("second", "minute", "hour", "day"))
+_LAG_PATTERN = rf"^\s*([0-9]+\s+({_UNITS})[sS]?|{_any_case('downstream')})\s*$"
 QUERY_OPTIONAL = "query_optional"
 """Validation context key: when True, a DT or view may omit both query and query_file."""
 _NAME_PATTERN = "^[a-z][a-z0-9_]*$"
@@ -183,6 +191,9 @@ class DynamicTable(_Derived):
         description="How stale the table may get: '<n> seconds|minutes|hours|days' "
         "(at least 60 seconds) or DOWNSTREAM.",
         examples=["1 minute", "2 hours", "DOWNSTREAM"],
+        # For editors and `dg check yaml` (JSON Schema has no case-insensitive flag); the
+        # 60-second minimum is checked when the declarations load.
+        json_schema_extra={"pattern": _LAG_PATTERN},
     )
     warehouse: Annotated[str, AfterValidator(_check_identifier)] = Field(
         description="Warehouse that runs the refreshes (a Snowflake identifier).",
