@@ -96,8 +96,11 @@ def test_dynamic_tables_have_a_freshness_policy(graph, key):
 def test_selecting_a_dynamic_table_into_a_job_fails():
     job = dg.define_asset_job("refresh_clv", selection=[CLV])
     broken = dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
-    with pytest.raises(Exception, match="executable"):
+    with pytest.raises(dg.DagsterInvalidDefinitionError) as info:
         broken.resolve_job_def("refresh_clv")
+    assert "Selected keys must be a subset of existing executable asset keys" in str(
+        info.value.__cause__
+    )
 
 
 def test_dashboard_runs_on_refresh_materializations_not_through_virtual(graph):

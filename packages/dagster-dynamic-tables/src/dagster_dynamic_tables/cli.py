@@ -38,23 +38,26 @@ def workspace_modules(path: Path) -> list[tuple[str, str]]:
         ) from e
     except yaml.YAMLError as e:
         raise WorkspaceError(f"{path} is not valid YAML: {e}") from e
-    entries = data.get("load_from") if isinstance(data, dict) else None
+    entries: Any = cast("dict[str, Any]", data).get("load_from") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise WorkspaceError(f"{path}: expected a top-level 'load_from' list of code locations.")
     modules: list[tuple[str, str]] = []
     for index, entry in enumerate(cast("list[Any]", entries)):
-        spec = entry.get("python_module") if isinstance(entry, dict) else None
+        spec: Any = (
+            cast("dict[str, Any]", entry).get("python_module") if isinstance(entry, dict) else None
+        )
         if spec is None:
             continue  # grpc_server and other entries are deployed elsewhere
         if isinstance(spec, str):
             modules.append((spec, spec))
             continue
-        if not isinstance(spec, dict) or not isinstance(spec.get("module_name"), str):
+        fields = cast("dict[str, Any]", spec) if isinstance(spec, dict) else {}
+        module: Any = fields.get("module_name")
+        if not isinstance(module, str):
             raise WorkspaceError(
                 f"{path}: load_from[{index}].python_module needs a module_name string."
             )
-        module = cast("str", spec["module_name"])
-        modules.append((str(spec.get("location_name", module)), module))
+        modules.append((str(fields.get("location_name", module)), module))
     return modules
 
 
@@ -106,7 +109,9 @@ def _stop() -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dynamic-tables", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="dynamic-tables", description=(__doc__ or "").split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     local = commands.add_parser("local", help="the embedded Snowflake stand-in")
     actions = local.add_subparsers(dest="action", required=True)
