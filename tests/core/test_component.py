@@ -23,12 +23,6 @@ pytestmark = [
     pytest.mark.filterwarnings(
         "ignore:`parse_obj_as` is deprecated:pydantic.warnings.PydanticDeprecatedSince20"
     ),
-    # Resolving the asset graph turns the tenant's multi_asset_check into an AssetsDefinition
-    # through Dagster's own beta `execution_type` parameter (repository_data.py): not ours either.
-    pytest.mark.filterwarnings(
-        "ignore:Parameter `execution_type` of function `AssetsDefinition.__init__`:"
-        "dagster.BetaWarning"
-    ),
 ]
 
 COMPONENT_TYPE = "dagster_dynamic_tables.DynamicTablesComponent"
