@@ -66,15 +66,26 @@ def test_check_names_are_exactly_the_four():
         "matches_declaration",
     )
     tenant = Tenant("shop", dynamic_tables=(declared(),))
-    assert [spec.name for spec in build_check_specs(tenant)] == list(CHECK_NAMES)
-    checks = build_dynamic_table_checks(tenant)
-    assert checks is not None
+    dt = tenant.dynamic_tables[0]
+    assert [spec.name for spec in build_check_specs(tenant, dt)] == list(CHECK_NAMES)
+    (checks,) = build_dynamic_table_checks(tenant)
     assert {key.name for key in checks.check_keys} == set(CHECK_NAMES)
     assert {key.asset_key for key in checks.check_keys} == {dg.AssetKey(["shop", "clv"])}
 
 
+def test_one_check_definition_per_dynamic_table():
+    other = declared(name="other", table="DB.S.OTHER")
+    tenant = Tenant("shop", dynamic_tables=(declared(), other))
+    checks = build_dynamic_table_checks(tenant)
+    assert [c.node_def.name for c in checks] == ["shop__clv__health", "shop__other__health"]
+    assert [{key.asset_key.path[-1] for key in c.check_keys} for c in checks] == [
+        {"clv"},
+        {"other"},
+    ]
+
+
 def test_no_dynamic_table_means_no_checks():
-    assert build_dynamic_table_checks(Tenant("shop")) is None
+    assert build_dynamic_table_checks(Tenant("shop")) == []
 
 
 def test_healthy_table_passes_all_four():
@@ -257,12 +268,10 @@ def database(local_snowflake_connect) -> tuple[str, Any]:
 
 
 def run_checks(tenant: Tenant, resource: SnowflakeResource) -> dict[tuple[str, str], Any]:
-    checks = build_dynamic_table_checks(tenant)
-    assert checks is not None
     job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
     defs = dg.Definitions(
         assets=build_asset_specs(tenant),
-        asset_checks=[checks],
+        asset_checks=build_dynamic_table_checks(tenant),
         jobs=[job],
         resources={"snowflake": resource},
     )
@@ -339,12 +348,10 @@ def test_executed_checks_fail_the_run_saying_why_when_snowflake_is_down():
         },
     )
     tenant = Tenant("shop", dynamic_tables=(declared(),))
-    checks = build_dynamic_table_checks(tenant)
-    assert checks is not None
     job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
     defs = dg.Definitions(
         assets=build_asset_specs(tenant),
-        asset_checks=[checks],
+        asset_checks=build_dynamic_table_checks(tenant),
         jobs=[job],
         resources={"snowflake": resource},
     )

@@ -308,10 +308,9 @@ class Harness:
     cursor: str | None = None
 
     def __post_init__(self) -> None:
-        checks = build_dynamic_table_checks(self.tenant)
         defs = dg.Definitions(
             assets=build_asset_specs(self.tenant),
-            asset_checks=[checks] if checks else [],
+            asset_checks=build_dynamic_table_checks(self.tenant),
             sensors=[build_freshness_sensor(self.tenant, clock=self.clock)],
             resources={"snowflake": self.resource},
         )

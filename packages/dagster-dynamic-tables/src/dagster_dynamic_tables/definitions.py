@@ -20,10 +20,9 @@ def build_tenant_definitions(
 ) -> dg.Definitions:
     """Specs, freshness sensor, health checks, a RUNNING automation sensor and the `snowflake`
     resource for one tenant."""
-    checks = build_dynamic_table_checks(tenant)
     return dg.Definitions(
         assets=build_asset_specs(tenant),
-        asset_checks=[checks] if checks is not None else [],
+        asset_checks=build_dynamic_table_checks(tenant),
         sensors=[
             build_freshness_sensor(tenant),
             # Dagster's implicit automation sensor starts STOPPED on a fresh instance, and then
