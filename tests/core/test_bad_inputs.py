@@ -587,11 +587,48 @@ CASES: list[tuple[str, str, str]] = [
         "reads as a number, boolean or null.",
     ),
     (
+        "sensor_interval_quoted",
+        "tenant: shop\nsensor_interval_seconds: '60'\n",
+        "1 problem in <file>:\n"
+        "  - sensor_interval_seconds (line 2): expected an integer, got a string ('60'). Fix: "
+        "write a whole number without quotes, e.g. `sensor_interval_seconds: 60` (Seconds "
+        "between two ticks of the tenant's dynamic_table_freshness sensor (10 to 3600): a "
+        "refresh is recorded, and downstream assets run, up to this long after it lands).",
+    ),
+    (
+        "sensor_interval_fraction",
+        "tenant: shop\nsensor_interval_seconds: 60.5\n",
+        "1 problem in <file>:\n"
+        "  - sensor_interval_seconds (line 2): expected an integer, got a number (60.5). Fix: "
+        "write a whole number without quotes, e.g. `sensor_interval_seconds: 60` (Seconds "
+        "between two ticks of the tenant's dynamic_table_freshness sensor (10 to 3600): a "
+        "refresh is recorded, and downstream assets run, up to this long after it lands).",
+    ),
+    (
+        "sensor_interval_too_short",
+        "tenant: shop\nsensor_interval_seconds: 5\n",
+        "1 problem in <file>:\n"
+        "  - sensor_interval_seconds (line 2): 5 seconds is outside the allowed 10 to 3600: "
+        "every tick sends two statements to Snowflake, and a refresh is recorded (and "
+        "downstream assets run) up to one interval after it lands; use 60 (the default) or a "
+        "value in that range.",
+    ),
+    (
+        "sensor_interval_too_long",
+        "tenant: shop\nsensor_interval_seconds: 7200\n",
+        "1 problem in <file>:\n"
+        "  - sensor_interval_seconds (line 2): 7200 seconds is outside the allowed 10 to 3600: "
+        "every tick sends two statements to Snowflake, and a refresh is recorded (and "
+        "downstream assets run) up to one interval after it lands; use 60 (the default) or a "
+        "value in that range.",
+    ),
+    (
         "unknown_top_level_key",
         "tenant: shop\ndynamic_table: []\n",
         "1 problem in <file>:\n"
         "  - dynamic_table (line 2): unknown key 'dynamic_table'; "
-        "allowed keys: tenant, local_seed_file, sources, dynamic_tables, views. Fix: did "
+        "allowed keys: tenant, local_seed_file, sources, dynamic_tables, views, "
+        "sensor_interval_seconds. Fix: did "
         "you mean 'dynamic_tables'?",
     ),
     (

@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 from dagster_dynamic_tables.checks import build_dynamic_table_checks
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.definitions import build_tenant_definitions
 from dagster_dynamic_tables.health import (
     CHECK_NAMES,
     MATCHES_DECLARATION,
@@ -19,6 +20,7 @@ from dagster_dynamic_tables.health import (
     SCHEDULING_ACTIVE,
     WITHIN_TARGET_LAG,
 )
+from dagster_dynamic_tables.loader import load_tenant
 from dagster_dynamic_tables.queries import (
     DynamicTableState,
     RefreshRecord,
@@ -288,6 +290,18 @@ def test_sensor_is_named_and_running_by_default():
     assert sensor.minimum_interval_seconds == 60
     assert sensor.required_resource_keys == {"snowflake"}
     assert build_freshness_sensor(TENANT, minimum_interval_seconds=5).minimum_interval_seconds == 5
+
+
+def test_declared_sensor_interval_reaches_the_tenant_sensor(tmp_path):
+    declarations = tmp_path / "defs.yaml"
+    declarations.write_text(
+        "tenant: shop\nsensor_interval_seconds: 30\ndynamic_tables:\n"
+        "  - {name: clv, table: DB.S.CLV, target_lag: 1 minute, warehouse: WH, query: SELECT 1}\n"
+    )
+    tenant = load_tenant(declarations)
+    assert tenant.sensor_interval_seconds == 30
+    defs = build_tenant_definitions(tenant, env={})
+    assert defs.resolve_sensor_def("dynamic_table_freshness").minimum_interval_seconds == 30
 
 
 # Real ticks against the stand-in ------------------------------------------------------------

@@ -115,6 +115,10 @@ def test_location_has_sensors_checks_and_snowflake_resource():
     assert set(sensors) == {"dynamic_table_freshness", "automation_condition_sensor"}
     for sensor in sensors.values():
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    graph = defs.resolve_asset_graph()
+    automation = sensors["automation_condition_sensor"]
+    assert automation.asset_selection is not None
+    assert automation.asset_selection.resolve(graph) == {DASHBOARD}
     checks = {(key.asset_key, key.name) for key in defs.resolve_asset_graph().asset_check_keys}
     names = {"refresh_succeeded", "scheduling_active", "within_target_lag", "matches_declaration"}
     assert checks == {(asset, name) for asset in (CLV, ROLLUP) for name in names}

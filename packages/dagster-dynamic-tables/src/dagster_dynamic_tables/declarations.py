@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, cast
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    model_validator,
+)
 
 from dagster_dynamic_tables.errors import DeclarationProblem
 from dagster_dynamic_tables.identifiers import QualifiedName, parse_identifier, parse_qualified_name
@@ -71,6 +79,22 @@ def _check_dep(value: str) -> str:
     return value
 
 
+MINIMUM_SENSOR_INTERVAL_SECONDS = 10
+MAXIMUM_SENSOR_INTERVAL_SECONDS = 3600
+DEFAULT_SENSOR_INTERVAL_SECONDS = 60
+
+
+def _check_sensor_interval(value: int) -> int:
+    if not MINIMUM_SENSOR_INTERVAL_SECONDS <= value <= MAXIMUM_SENSOR_INTERVAL_SECONDS:
+        raise ValueError(
+            f"{value} seconds is outside the allowed {MINIMUM_SENSOR_INTERVAL_SECONDS} to "
+            f"{MAXIMUM_SENSOR_INTERVAL_SECONDS}: every tick sends two statements to Snowflake, and "
+            "a refresh is recorded (and downstream assets run) up to one interval after it lands; "
+            f"use {DEFAULT_SENSOR_INTERVAL_SECONDS} (the default) or a value in that range"
+        )
+    return value
+
+
 def _check_owner(value: str) -> str:
     if not (_EMAIL.fullmatch(value) or (value.startswith("team:") and len(value) > 5)):
         raise ValueError(
@@ -105,6 +129,22 @@ DepName = Annotated[
     Field(json_schema_extra={"pattern": "^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)*$"}),
 ]
 Owner = Annotated[str, AfterValidator(_check_owner)]
+SensorInterval = Annotated[
+    int,
+    Strict(),
+    AfterValidator(_check_sensor_interval),
+    Field(
+        description="Seconds between two ticks of the tenant's dynamic_table_freshness sensor "
+        f"({MINIMUM_SENSOR_INTERVAL_SECONDS} to {MAXIMUM_SENSOR_INTERVAL_SECONDS}): a refresh is "
+        "recorded, and downstream assets run, up to this long after it lands.",
+        examples=[DEFAULT_SENSOR_INTERVAL_SECONDS],
+        # In the schema only: the range itself is checked by _check_sensor_interval, in our words.
+        json_schema_extra={
+            "minimum": MINIMUM_SENSOR_INTERVAL_SECONDS,
+            "maximum": MAXIMUM_SENSOR_INTERVAL_SECONDS,
+        },
+    ),
+]
 RefreshMode = Literal["AUTO", "FULL", "INCREMENTAL"]
 Initialize = Literal["ON_CREATE", "ON_SCHEDULE"]
 ObjectType = Literal["TABLE", "DYNAMIC TABLE", "VIEW"]
@@ -231,6 +271,8 @@ class Tenant:
     """Folder of the declaration file; `query_file` and `local_seed_file` are relative to it."""
     local_seed_file: Path | None = field(default=None, compare=False)
     """SQL creating and filling the source tables in the local stand-in (never run on Snowflake)."""
+    sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
+    """Seconds between two ticks of the tenant's freshness sensor."""
 
     def all(self) -> Iterator[Declaration]:
         yield from self.sources
@@ -279,6 +321,7 @@ class TenantDeclarations(BaseModel):
         default_factory=list[View],
         description="Plain Snowflake views: virtual assets, always consistent with their inputs.",
     )
+    sensor_interval_seconds: SensorInterval = DEFAULT_SENSOR_INTERVAL_SECONDS
 
 
 SECTIONS: dict[str, type[SourceTable] | type[DynamicTable] | type[View]] = {

@@ -29,7 +29,8 @@ def build_tenant_definitions(
             # nothing downstream of a refresh ever fires: ship one that is RUNNING by default.
             dg.AutomationConditionSensorDefinition(
                 name=AUTOMATION_SENSOR_NAME,
-                target=dg.AssetSelection.all(include_sources=True),
+                # The executable assets: Dynamic Tables, views and sources have no condition.
+                target=dg.AssetSelection.all(),
                 default_status=dg.DefaultSensorStatus.RUNNING,
             ),
         ],

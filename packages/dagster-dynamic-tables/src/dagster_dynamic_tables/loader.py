@@ -19,8 +19,10 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from dagster_dynamic_tables.declarations import (
+    DEFAULT_SENSOR_INTERVAL_SECONDS,
     SECTIONS,
     DynamicTable,
+    SensorInterval,
     SourceTable,
     Tenant,
     TenantDeclarations,
@@ -36,7 +38,7 @@ _T = TypeVar("_T")
 YAML_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
 )
-_TOP_LEVEL_SCALARS = ("tenant", "local_seed_file")
+_TOP_LEVEL_SCALARS = ("tenant", "local_seed_file", "sensor_interval_seconds")
 _PARENT = re.compile(r"(?:\.[^.\[\]]+|\[\d+\])$")
 
 
@@ -56,6 +58,7 @@ class _FileShell(BaseModel):
     views: list[Any] = Field(
         default_factory=list[Any], description="a list of views (name:, table:, ...)"
     )
+    sensor_interval_seconds: SensorInterval = DEFAULT_SENSOR_INTERVAL_SECONDS
 
 
 def load_tenant(path: Path) -> Tenant:
@@ -253,6 +256,7 @@ class _TenantBuilder:
             views=tuple(_only(sections["views"], View)),
             base_dir=self.base_dir,
             local_seed_file=self._seed_file(shell.local_seed_file),
+            sensor_interval_seconds=shell.sensor_interval_seconds,
         )
         locations = [item.path for items in sections.values() for item in items]
         self.problems += check_tenant(
@@ -379,6 +383,7 @@ def _translate(error: ErrorDetails, model: type[BaseModel], base: str) -> Declar
 
 _EXPECTED = {
     "string_type": "a string",
+    "int_type": "an integer",
     "list_type": "a list",
     "model_type": "a mapping",
     "dict_type": "a mapping",
@@ -391,6 +396,10 @@ def _type_fix(kind: str, model: type[BaseModel], field: str | None, loc: tuple[A
         return f"write a YAML list, e.g. `{loc[-1]}: [a, b]` ({_description(model, field)})"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"write a mapping with the keys {', '.join(model.model_fields)}"
+    if kind == "int_type":
+        example = _example(model, field) if field is not None else None
+        shown = f", e.g. `{field}: {example}`" if example else ""
+        return f"write a whole number without quotes{shown} ({_description(model, field)})"
     example = _example(model, field) if field is not None and len(loc) == 1 else None
     shown = f", e.g. `{field}: {example}`" if example else f" ({_description(model, field)})"
     return f"write a string{shown}; quote a value that YAML reads as a number, boolean or null"

@@ -55,7 +55,6 @@ from dagster_dynamic_tables.queries import (
 )
 
 SENSOR_NAME = "dynamic_table_freshness"
-DEFAULT_MINIMUM_INTERVAL_SECONDS = 60
 CURSOR_VERSION = 1
 WINDOW_OVERLAP = timedelta(minutes=1)
 """How far before the last data timestamp seen the next history read starts (re-read rows are
@@ -354,20 +353,21 @@ def _recorded_versions(instance: dg.DagsterInstance) -> RecordedVersions:
 def build_freshness_sensor(
     tenant: Tenant,
     *,
-    minimum_interval_seconds: int = DEFAULT_MINIMUM_INTERVAL_SECONDS,
+    minimum_interval_seconds: int | None = None,
     clock: Callable[[], datetime] = _utc_now,
 ) -> dg.SensorDefinition:
     """The `dynamic_table_freshness` sensor (default RUNNING) watching every DT of the tenant.
 
-    Needs the `snowflake` resource (dagster-snowflake's `SnowflakeResource`; give it
-    `autocommit=True`, or `get_connection()` adds a COMMIT statement to every tick). `clock` is
-    the time lag checks measure against (injectable for tests).
+    It ticks every `minimum_interval_seconds`, by default the tenant's `sensor_interval_seconds`
+    (60 unless declared). Needs the `snowflake` resource (dagster-snowflake's
+    `SnowflakeResource`; give it `autocommit=True`, or `get_connection()` adds a COMMIT statement
+    to every tick). `clock` is the time lag checks measure against (injectable for tests).
     """
     dynamic_tables = list(tenant.dynamic_tables)
 
     @dg.sensor(  # pyright: ignore[reportUnknownMemberType] -- dagster's signature has an unparameterised PathLike
         name=SENSOR_NAME,
-        minimum_interval_seconds=minimum_interval_seconds,
+        minimum_interval_seconds=minimum_interval_seconds or tenant.sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             f"Records each completed refresh of {tenant.slug}'s Snowflake Dynamic Tables as a "
