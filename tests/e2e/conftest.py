@@ -63,6 +63,16 @@ query Materializations($path: [String!]!) {
 """
 
 
+CHECK_EXECUTIONS = """
+query CheckExecutions($path: [String!]!, $check: String!) {
+  assetCheckExecutions(assetKey: {path: $path}, checkName: $check, limit: 1) {
+    status
+    evaluation { severity description }
+  }
+}
+"""
+
+
 @dataclass
 class DagsterDev:
     url: str
@@ -91,6 +101,11 @@ class DagsterDev:
     def materializations_of(self, path: list[str]) -> list[dict[str, Any]]:
         asset = self.graphql(MATERIALIZATIONS, {"path": path})["assetOrError"]
         return asset.get("assetMaterializations") or []
+
+    def latest_check_execution(self, path: list[str], check: str) -> dict[str, Any] | None:
+        executions = self.graphql(CHECK_EXECUTIONS, {"path": path, "check": check})
+        found = executions["assetCheckExecutions"]
+        return found[0] if found else None
 
     wait_for = staticmethod(wait_for)
 

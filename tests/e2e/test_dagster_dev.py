@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+CHECKS = ("refresh_succeeded", "scheduling_active", "within_target_lag", "matches_declaration")
 CLV = ["ecommerce", "customer_lifetime_value"]
 ROLLUP = ["ecommerce", "daily_revenue_rollup"]
 DASHBOARD = ["ecommerce", "executive_dashboard_report"]
@@ -63,6 +64,12 @@ def test_dashboard_runs_after_dynamic_table_refresh_lands(dagster_dev):
     runs = dev.wait_for("the dashboard to run after the refresh", new_dashboard_runs, 300, 2)
     created = min(run["creationTime"] for run in runs)
     assert created >= recorded_at - 1
+    # The sensor reported the health checks of both DTs, and they are green.
+    for path in (CLV, ROLLUP):
+        for check in CHECKS:
+            execution = dev.latest_check_execution(path, check)
+            assert execution is not None, f"no evaluation of {check} on {path}"
+            assert execution["status"] == "SUCCEEDED", (path, check, execution)
     print(
         f"insert -> refresh recorded: {recorded_at - inserted_at:.1f} s; "
         f"refresh recorded -> dashboard run created: {created - recorded_at:.1f} s"

@@ -28,11 +28,15 @@ def last(sf, name):
     return sf.history(name)[-1]
 
 
-def test_scheduler_refreshes_only_after_the_target_lag(pipeline):
+def test_scheduler_refreshes_once_the_data_is_half_the_target_lag_old(pipeline):
     before = len(pipeline.history("TOTALS"))
     pipeline.run_scheduler()
-    assert len(pipeline.history("TOTALS")) == before  # data is younger than 1 minute
-    pipeline.run_scheduler(advance_seconds=61)
+    assert len(pipeline.history("TOTALS")) == before  # data is fresh
+    pipeline.run_scheduler(advance_seconds=29)
+    assert len(pipeline.history("TOTALS")) == before  # under half of the 1-minute lag
+    pipeline.run_scheduler(advance_seconds=1)
+    assert len(pipeline.history("TOTALS")) == before + 1  # refreshed ahead of the lag
+    pipeline.run_scheduler()
     assert len(pipeline.history("TOTALS")) == before + 1
 
 

@@ -26,6 +26,7 @@ from local_snowflake.catalog import C, create_catalog
 from local_snowflake.clock import Clock
 from local_snowflake.errors import already_exists, does_not_exist, sql_error
 from local_snowflake.rules import (
+    REFRESH_AHEAD_FRACTION,
     SUSPEND_AFTER_FAILURES,
     SUSPENDED_REASON_CODE,
     UPSTREAM_FAILED_MESSAGE,
@@ -478,8 +479,12 @@ class DynamicTableEngine:
     # -- the scheduler -------------------------------------------------------------------------
 
     def due(self, now: datetime, database: str | None = None) -> list[str]:
-        """DTs whose data is older than their target lag (never DOWNSTREAM ones on their own),
-        optionally only those of one database."""
+        """DTs whose data is at least `REFRESH_AHEAD_FRACTION` of their target lag old (never
+        DOWNSTREAM ones on their own), optionally only those of one database.
+
+        Snowflake schedules refreshes ahead of the lag so that the actual lag stays under it;
+        refreshing only once the data is a full target lag old would put every DT above its
+        target between two refreshes."""
         rows = self.duck.execute(
             f"""SELECT d.qualified_name FROM {C}.dynamic_tables d
             LEFT JOIN (
@@ -488,9 +493,10 @@ class DynamicTableEngine:
             ) h USING (qualified_name)
             WHERE d.scheduling_state <> 'SUSPENDED' AND d.target_lag_sec IS NOT NULL
               AND (? IS NULL OR d.database_name = ?)
-              AND (h.latest IS NULL OR epoch(?::TIMESTAMPTZ) - epoch(h.latest) >= d.target_lag_sec)
+              AND (h.latest IS NULL
+                   OR epoch(?::TIMESTAMPTZ) - epoch(h.latest) >= d.target_lag_sec * ?)
             ORDER BY d.qualified_name""",
-            [database, database, now],
+            [database, database, now, REFRESH_AHEAD_FRACTION],
         ).fetchall()
         return [r[0] for r in rows]
 

@@ -10,6 +10,11 @@ from fakesnow.dialect import parse_one
 from sqlglot import exp
 
 SUSPEND_AFTER_FAILURES = 5
+REFRESH_AHEAD_FRACTION = 0.5
+"""A DT is due once its data is this fraction of its target lag old: Snowflake schedules refreshes
+early enough to keep the actual lag under the target ("slightly earlier"; its exact heuristics
+are not documented). Half the lag keeps a 1-minute DT under its target with the default
+10-second scheduler interval."""
 UPSTREAM_FAILED_MESSAGE = "Skipped refreshing because an input DT failed."
 SUSPENDED_REASON_CODE = "SUSPENDED_DUE_TO_ERRORS"
 
