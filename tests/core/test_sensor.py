@@ -22,6 +22,7 @@ from dagster_dynamic_tables.health import (
 )
 from dagster_dynamic_tables.loader import load_tenant
 from dagster_dynamic_tables.queries import (
+    RESULT_LIMIT,
     DynamicTableState,
     RefreshRecord,
     SchedulingState,
@@ -34,6 +35,7 @@ from dagster_dynamic_tables.sensor import (
     TableCursor,
     build_freshness_sensor,
     evaluate_tick,
+    truncation_warnings,
 )
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
@@ -206,6 +208,21 @@ def test_health_is_reported_again_only_when_it_changes():
         TENANT, warn.cursor, [], {NAME: suspended}, now + timedelta(seconds=45), nothing_recorded
     )
     assert check_names(result.events) == [SCHEDULING_ACTIVE]
+
+
+def test_truncated_history_is_warned_about_per_schema_except_on_a_cold_start():
+    full = [refresh(i) for i in range(RESULT_LIMIT)]
+    start = T0 - timedelta(minutes=1)
+    (warning,) = truncation_warnings(TENANT, {"ANALYTICS.S": start}, full)
+    assert warning == (
+        "The refresh history of ANALYTICS.S returned Snowflake's maximum of 10000 rows: "
+        "refreshes between 2026-11-20T09:59:00+00:00 and 2026-11-20T10:00:00+00:00 may be "
+        "missing, and are not reported as materializations (the latest refresh of each Dynamic "
+        "Table is). Fix: run the sensor more often (sensor_interval_seconds in the "
+        "declarations), or split the schema's Dynamic Tables over more schemas."
+    )
+    assert truncation_warnings(TENANT, {}, full) == []  # cold start: only the latest matters
+    assert truncation_warnings(TENANT, {"ANALYTICS.S": start}, full[1:]) == []
 
 
 def test_cursor_round_trips_through_json():

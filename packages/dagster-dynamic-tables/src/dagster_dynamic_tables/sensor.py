@@ -214,6 +214,33 @@ def next_starts(
     return starts
 
 
+def truncation_warnings(
+    tenant: Tenant, starts: Mapping[str, datetime], refreshes: Sequence[RefreshRecord]
+) -> list[str]:
+    """One warning per schema whose history read came back with RESULT_LIMIT rows, since the
+    cursor's start: Snowflake then returns the most recent refreshes and drops the oldest, so
+    refreshes between the start and the oldest row returned may be missing (the latest refresh
+    of each DT is not). Not on a cold start, which reports only the latest refresh anyway."""
+    warnings: list[str] = []
+    for prefix in sorted({dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables}):
+        start = starts.get(prefix)
+        if start is None:
+            continue
+        rows = [r for r in refreshes if r.qualified_name.startswith(prefix)]
+        if len(rows) < RESULT_LIMIT:
+            continue
+        oldest = min((r.data_timestamp for r in rows if r.data_timestamp), default=None)
+        span = f" between {start.isoformat()} and {oldest.isoformat()}" if oldest else ""
+        warnings.append(
+            f"The refresh history of {prefix} returned Snowflake's maximum of {RESULT_LIMIT} rows: "
+            f"refreshes{span} may be missing, and are not reported as materializations (the "
+            "latest refresh of each Dynamic Table is). Fix: run the sensor more often "
+            "(sensor_interval_seconds in the declarations), or split the schema's Dynamic Tables "
+            "over more schemas."
+        )
+    return warnings
+
+
 def materialization(
     key: dg.AssetKey, dt: DynamicTable, record: RefreshRecord
 ) -> dg.AssetMaterialization:
@@ -398,11 +425,8 @@ def build_freshness_sensor(
             )
             context.log.warning(reason)
             return dg.SkipReason(reason)
-        if len(refreshes) >= RESULT_LIMIT:
-            context.log.warning(
-                f"The refresh history hit RESULT_LIMIT ({RESULT_LIMIT} rows): older refreshes in "
-                "the window may be missing. Run the sensor more often."
-            )
+        for warning in truncation_warnings(tenant, cursor.starts, refreshes):
+            context.log.warning(warning)
         result = evaluate_tick(
             tenant, cursor, refreshes, states, clock(), _recorded_versions(context.instance)
         )
