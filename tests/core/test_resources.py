@@ -82,6 +82,7 @@ BASE = {"SNOWFLAKE_ACCOUNT": "acme-prod", "SNOWFLAKE_USER": "DAGSTER"}
 def test_build_snowflake_resource_from_environment(env, expected):
     resource = build_snowflake_resource(TENANT, env=env)
     assert type(resource) is SnowflakeResource
+    assert resource.autocommit is True  # no COMMIT after each connection: 2 statements per tick
     fields = {
         name: getattr(resource, name) for name in SETTINGS if getattr(resource, name) is not None
     }
@@ -143,6 +144,7 @@ def test_build_snowflake_resource_without_account_uses_stand_in(tmp_path):
     assert resource.local_port == 50123
     assert resource.local_data_dir == str((tmp_path / "d").resolve())
     assert resource.tenant_slug == "ecommerce"
+    assert resource.autocommit is True
     assert resource.additional_snowflake_connection_args == local_snowflake.connection_args(
         "127.0.0.1", 50123
     )

@@ -105,7 +105,9 @@ def build_snowflake_resource(
             f"{where} with both a password ({password.variable}) and a private key "
             f"({key_path.variable}). Fix: unset one of them."
         )
-    config: dict[str, Any] = {"account": account.value, "user": user.value}
+    # autocommit=True is Snowflake's own default; set explicitly, it also stops dagster-snowflake
+    # from sending a COMMIT after every get_connection() (a third statement on each sensor tick).
+    config: dict[str, Any] = {"account": account.value, "user": user.value, "autocommit": True}
     for name, setting in (
         ("PASSWORD", password),
         ("PRIVATE_KEY_PATH", key_path),
@@ -157,6 +159,7 @@ def build_local_resource(tenant: Tenant, env: Mapping[str, str]) -> LocalSnowfla
         user="local",
         password="local",
         warehouse="LOCAL_WH",
+        autocommit=True,  # as for Snowflake: no COMMIT statement after every connection
         additional_snowflake_connection_args=local_snowflake.connection_args("127.0.0.1", port),
         local_port=port,
         local_data_dir=str(data_dir),
