@@ -13,10 +13,9 @@ order into ECOMMERCE.RAW.RAW_ORDERS and follows it through
            -> run of ecommerce/executive_dashboard_report created by the automation sensor
            -> that run succeeded.
 
-What bounds the figures: the stand-in refreshes the DT once its data is older than its target
-lag (1 minute); the freshness sensor polls every 60 s; the automation condition sensor evaluates
-every 30 s. So "refresh end -> run requested" is at most about 90 s plus tick times, and half
-that on average.
+What bounds the figures: the stand-in refreshes the DT once its data is half its target lag old
+(30 s, checked every 10 s); the freshness sensor polls every 60 s; the automation condition sensor
+evaluates every 30 s. So "refresh end -> run requested" is at most about 90 s plus tick times.
 """
 
 from __future__ import annotations

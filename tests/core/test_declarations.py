@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dagster_dynamic_tables.crosschecks import check_tenant
 from dagster_dynamic_tables.declarations import (
     DynamicTable,
     SourceTable,
     Tenant,
     TenantDeclarations,
     View,
-    check_tenant,
     resolve_queries,
 )
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
+from dagster_dynamic_tables.crosschecks import check_tenant
 from dagster_dynamic_tables.declarations import (
     DEFAULT_SENSOR_INTERVAL_SECONDS,
     SECTIONS,
@@ -27,7 +28,6 @@ from dagster_dynamic_tables.declarations import (
     Tenant,
     TenantDeclarations,
     View,
-    check_tenant,
     read_query_file,
 )
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
