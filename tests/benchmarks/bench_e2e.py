@@ -6,7 +6,8 @@
 Starts `dagster dev -w workspace.yaml` on loopback with a temporary DAGSTER_HOME and its own
 stand-in (the end-to-end test's harness, `tests/e2e/conftest.py`), waits for the cold start
 (objects created, first materializations, first dashboard run), then, `--rounds` times: inserts an
-order into ECOMMERCE.RAW.RAW_ORDERS and follows it through
+order into ECOMMERCE.RAW.RAW_ORDERS (after a random pause of up to 60 s, so that rounds sample
+different phases of the sensors' ticks) and follows it through
 
     insert -> refresh of CUSTOMER_LIFETIME_VALUE ends (Snowflake's REFRESH_END_TIME)
            -> materialization recorded by the freshness sensor (event time)
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import random
 import statistics
 import sys
 import tempfile
@@ -87,7 +89,10 @@ def refresh_end(materialization: dict[str, Any]) -> float:
     raise SystemExit(f"materialization without refresh_end_time: {materialization}")
 
 
-def one_round(dev: Any, number: int) -> dict[str, float]:
+def one_round(dev: Any, number: int, delay: float) -> dict[str, float]:
+    # A random pause first: inserting right after the previous round's run would always land at
+    # the same phase of the sensors' ticks and report one point of the distribution each time.
+    time.sleep(delay)
     seen_events = {m["timestamp"] for m in materializations(dev)}
     seen_runs = {r["runId"] for r in dashboard_runs(dev)}
     inserted = time.time()
@@ -130,7 +135,9 @@ def one_round(dev: Any, number: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1, help="for the pause before each insert")
     args = parser.parse_args()
+    pauses = random.Random(args.seed)
     harness = load_harness()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.monotonic()
@@ -152,7 +159,7 @@ def main() -> None:
             )
             rounds = []
             for number in range(args.rounds):
-                figures = one_round(dev, number)
+                figures = one_round(dev, number, pauses.uniform(0, 60))
                 rounds.append(figures)
                 print(
                     f"round {number + 1}: "
