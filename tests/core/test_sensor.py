@@ -28,6 +28,7 @@ from dagster_dynamic_tables.queries import (
     SchedulingState,
     describe_snowflake_fault,
 )
+from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.sensor import (
     SENSOR_NAME,
     WINDOW_OVERLAP,
@@ -610,6 +611,24 @@ def test_snowflake_down_skips_then_catches_up_without_loss_or_duplicates(
     assert harness.versions(caught_up) == [version(row[0]) for row in harness.history()[-2:]]
     assert harness.tick().asset_events == []
     assert harness.recorded_versions() == sorted(version(row[0]) for row in harness.history())
+
+
+def test_stand_in_that_cannot_start_skips_saying_why(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    env = {"LOCAL_SNOWFLAKE_DATA_DIR": str(blocker / "data"), "LOCAL_SNOWFLAKE_PORT": "1"}
+    resource = build_snowflake_resource(TENANT, env=env)
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"snowflake": resource})
+        skipped = build_freshness_sensor(TENANT)(context)
+    assert isinstance(skipped, dg.SkipReason)
+    assert skipped.skip_message == (
+        "The local Snowflake stand-in for tenant 'shop' did not start: cannot use "
+        f"{blocker / 'data'} as the local-snowflake data directory: Not a directory. Fix: point "
+        "LOCAL_SNOWFLAKE_DATA_DIR (or --data-dir) at a writable directory, or unset it to use "
+        ".local_snowflake/ at the repository root. The cursor is kept: refreshes that land "
+        "meanwhile are reported once Snowflake answers."
+    )
 
 
 def test_wiped_cursor_never_duplicates(harness):

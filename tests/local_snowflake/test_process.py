@@ -53,3 +53,16 @@ def test_ensure_server_refuses_a_port_taken_by_something_else(tmp_path):
 def test_ensure_server_refuses_a_port_held_by_another_data_dir(tmp_path, local_snowflake_server):
     with pytest.raises(ServerStartError, match="for another data directory"):
         ensure_server(tmp_path, local_snowflake_server.port)
+
+
+def test_ensure_server_refuses_an_unusable_data_dir_and_starts_nothing(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ServerStartError) as excinfo:
+        ensure_server(blocker / "data", free_port())
+    assert str(excinfo.value) == (
+        f"cannot use {blocker / 'data'} as the local-snowflake data directory: Not a directory. "
+        "Fix: point LOCAL_SNOWFLAKE_DATA_DIR (or --data-dir) at a writable directory, or unset it "
+        "to use .local_snowflake/ at the repository root."
+    )
+    assert blocker.read_text() == ""

@@ -115,6 +115,24 @@ def test_dagster_snowflake_resource_connects(local_snowflake_server):
         assert cur.fetchone() == (42,)
 
 
+def test_serve_refuses_an_unusable_data_dir(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    command = [sys.executable, "-m", "local_snowflake", "serve", "--port", str(free_port())]
+    result = subprocess.run(
+        [*command, "--data-dir", str(blocker / "data")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"ERROR: cannot use {blocker / 'data'} as the data directory: Not a directory. "
+        "Fix: pass --data-dir a directory this user can write.\n"
+    )
+
+
 def test_idle_timeout_stops_the_server(tmp_path):
     process = subprocess.Popen(
         [

@@ -30,6 +30,7 @@ from dagster_dynamic_tables.health import (
     evaluate_dynamic_table,
     to_check_result,
 )
+from dagster_dynamic_tables.local import LocalSetupError
 from dagster_dynamic_tables.queries import describe_snowflake_fault, fetch_states, read_snowflake
 
 CHECK_DESCRIPTIONS = {
@@ -87,8 +88,12 @@ def _build_checks_of(
         selected = context.selected_asset_check_keys
         try:
             states = read_snowflake(snowflake, lambda connection: fetch_states(connection, [dt]))
-        except sf_errors.Error as error:
-            reason = describe_snowflake_fault(error, snowflake)
+        except (sf_errors.Error, LocalSetupError) as error:
+            reason = (
+                str(error)
+                if isinstance(error, LocalSetupError)
+                else describe_snowflake_fault(error, snowflake)
+            )
             if reason is None:
                 raise
             # Unknown health is not a failed check: the run fails, saying why and how to fix it.

@@ -35,7 +35,7 @@ _lock = threading.Lock()
 
 
 class LocalSetupError(DynamicTablesError):
-    """A tenant's local objects could not be created in the stand-in."""
+    """The stand-in could not be started, or a tenant's local objects could not be created."""
 
 
 @dataclass
@@ -72,7 +72,12 @@ def ensure_local_stand_in(data_dir: Path, port: int, slug: str) -> None:
     with _lock:
         if key in _ready:
             return
-        info = local_snowflake.ensure_server(data_dir, port)
+        try:
+            info = local_snowflake.ensure_server(data_dir, port)
+        except local_snowflake.LocalSnowflakeError as e:
+            raise LocalSetupError(
+                f"The local Snowflake stand-in for tenant {slug!r} did not start: {e}"
+            ) from e
         tenant = _tenants.get(slug)
         if tenant is not None:
             with local_snowflake.connect(host=info.host, port=info.port) as conn:

@@ -43,6 +43,7 @@ from dagster_dynamic_tables.health import (
     evaluate_dynamic_table,
     to_check_evaluation,
 )
+from dagster_dynamic_tables.local import LocalSetupError
 from dagster_dynamic_tables.queries import (
     RESULT_LIMIT,
     DynamicTableState,
@@ -415,8 +416,12 @@ def build_freshness_sensor(
                     fetch_states(connection, dynamic_tables),
                 ),
             )
-        except sf_errors.Error as error:
-            fault = describe_snowflake_fault(error, snowflake)
+        except (sf_errors.Error, LocalSetupError) as error:
+            fault = (
+                str(error)
+                if isinstance(error, LocalSetupError)
+                else describe_snowflake_fault(error, snowflake)
+            )
             if fault is None:
                 raise
             reason = (

@@ -32,12 +32,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="how often the Dynamic Table scheduler runs; 0 disables it (manual passes only)",
     )
     args = parser.parse_args(argv)
+    data_dir: Path = args.data_dir.resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        parser.exit(
+            2,
+            f"ERROR: cannot use {data_dir} as the data directory: {e.strerror or e}. "
+            "Fix: pass --data-dir a directory this user can write.\n",
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # imported here so that `--help` stays fast and the package root stays light
     from local_snowflake.server import serve as run_server
 
     run_server(
-        data_dir=args.data_dir.resolve(),
+        data_dir=data_dir,
         port=args.port,
         host=args.host,
         idle_timeout_minutes=args.idle_timeout_minutes,

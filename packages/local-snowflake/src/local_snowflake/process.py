@@ -66,7 +66,15 @@ def ensure_server(
     answer within a minute (the message names the log file).
     """
     data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / LOCK_FILE).touch()
+    except OSError as e:
+        raise ServerStartError(
+            f"cannot use {data_dir} as the local-snowflake data directory: "
+            f"{e.strerror or e}. Fix: point LOCAL_SNOWFLAKE_DATA_DIR (or --data-dir) at a "
+            "writable directory, or unset it to use .local_snowflake/ at the repository root."
+        ) from e
     with _locked(data_dir / LOCK_FILE):
         info = server_status(data_dir)
         if info is not None and info.port == port:
