@@ -226,3 +226,19 @@ def test_parse_dynamic_table_state():
 def test_state_without_monitor_privilege_reads_as_hidden():
     state = parse_dynamic_table_state({"QUALIFIED_NAME": "A.B.C"})
     assert state.metadata_hidden
+
+
+def test_refresh_history_statement_bounds_a_page_with_data_timestamp_end():
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    end = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
+    statement = build_refresh_history_statement(
+        [CLV, OTHER], {"ANALYTICS.ECOMMERCE": start}, {"ANALYTICS.ECOMMERCE": end}, result_limit=5
+    )
+    rendered = statement.text % {k: repr(v) for k, v in statement.params.items()}
+    assert (
+        "NAME_PREFIX => 'ANALYTICS.ECOMMERCE', "
+        "DATA_TIMESTAMP_START => TO_TIMESTAMP_LTZ('2026-11-20 10:00:00.000000+00:00'), "
+        "DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ('2026-11-20 11:00:00.000000+00:00'), "
+        "RESULT_LIMIT => 5))"
+    ) in rendered
+    assert rendered.count("DATA_TIMESTAMP_END") == 1  # the other schema reads up to now

@@ -2,9 +2,10 @@
 (real connector, real `DagsterInstance`), with events persisted the way the daemon does."""
 
 import itertools
+import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,8 +23,8 @@ from dagster_dynamic_tables.health import (
 )
 from dagster_dynamic_tables.loader import load_tenant
 from dagster_dynamic_tables.queries import (
-    RESULT_LIMIT,
     DynamicTableState,
+    HistoryRead,
     RefreshRecord,
     SchedulingState,
     describe_snowflake_fault,
@@ -36,7 +37,8 @@ from dagster_dynamic_tables.sensor import (
     TableCursor,
     build_freshness_sensor,
     evaluate_tick,
-    truncation_warnings,
+    next_starts,
+    plan_pages,
 )
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
@@ -211,19 +213,65 @@ def test_health_is_reported_again_only_when_it_changes():
     assert check_names(result.events) == [SCHEDULING_ACTIVE]
 
 
-def test_truncated_history_is_warned_about_per_schema_except_on_a_cold_start():
-    full = [refresh(i) for i in range(RESULT_LIMIT)]
+def test_a_truncated_read_is_set_aside_and_paged_oldest_first():
     start = T0 - timedelta(minutes=1)
-    (warning,) = truncation_warnings(TENANT, {"ANALYTICS.S": start}, full)
-    assert warning == (
-        "The refresh history of ANALYTICS.S returned Snowflake's maximum of 10000 rows: "
-        "refreshes between 2026-11-20T09:59:00+00:00 and 2026-11-20T10:00:00+00:00 may be "
-        "missing, and are not reported as materializations (the latest refresh of each Dynamic "
-        "Table is). Fix: run the sensor more often (sensor_interval_seconds in the "
-        "declarations), or split the schema's Dynamic Tables over more schemas."
+    cursor = SensorCursor(starts={"ANALYTICS.S": start})
+    newest = [refresh(i) for i in range(5, 10)]
+    plan = plan_pages(
+        TENANT, cursor, HistoryRead(newest, {"ANALYTICS.S": T0 + timedelta(minutes=5)}), 5
     )
-    assert truncation_warnings(TENANT, {}, full) == []  # cold start: only the latest matters
-    assert truncation_warnings(TENANT, {"ANALYTICS.S": start}, full[1:]) == []
+    assert plan.records == []  # nothing reported out of order
+    assert plan.pages == {"ANALYTICS.S": (T0 + timedelta(minutes=5),)}
+    assert plan.messages == [
+        "The refresh history of ANALYTICS.S since 2026-11-20T09:59:00+00:00 holds more than 5 "
+        "refreshes: reading it in pages, oldest first (next page: up to "
+        "2026-11-20T10:05:00+00:00). Downstream assets run once it has caught up."
+    ]
+    # The page up to 10:05 is too long again: a narrower one.
+    paging = replace(cursor, pages=plan.pages)
+    plan = plan_pages(
+        TENANT, paging, HistoryRead(newest, {"ANALYTICS.S": T0 + timedelta(minutes=2)}), 5
+    )
+    assert plan.pages == {"ANALYTICS.S": (T0 + timedelta(minutes=5), T0 + timedelta(minutes=2))}
+    # That page fits: its rows are reported, and the next read ends at 10:05.
+    oldest = [refresh(i) for i in range(3)]
+    plan = plan_pages(TENANT, replace(cursor, pages=plan.pages), HistoryRead(oldest, {}), 5)
+    assert plan.records == oldest
+    assert plan.pages == {"ANALYTICS.S": (T0 + timedelta(minutes=5),)}
+    assert plan.floors == {"ANALYTICS.S": T0 + timedelta(minutes=2)}  # the next read starts there
+    assert plan.messages == []
+    # The last page fits too: back to reading up to now.
+    plan = plan_pages(TENANT, replace(cursor, pages=plan.pages), HistoryRead(newest, {}), 5)
+    assert plan.records == newest
+    assert plan.pages == {}
+    assert plan.floors == {"ANALYTICS.S": T0 + timedelta(minutes=5)}
+
+
+def test_a_truncated_read_on_a_cold_start_is_used_as_it_is():
+    newest = [refresh(i) for i in range(5, 10)]
+    read = HistoryRead(newest, {"ANALYTICS.S": T0 + timedelta(minutes=5)})
+    plan = plan_pages(TENANT, SensorCursor(), read, 5)
+    assert (plan.records, plan.pages, plan.floors, plan.messages) == (newest, {}, {}, [])
+
+
+def test_a_completed_page_moves_the_next_start_to_its_end_past_the_overlap():
+    page_end = T0 + timedelta(seconds=10)
+    records = [refresh(0)]
+    assert next_starts(TENANT, {}, records) == {"ANALYTICS.S": T0 - WINDOW_OVERLAP}
+    assert next_starts(TENANT, {}, records, {"ANALYTICS.S": page_end}) == {"ANALYTICS.S": page_end}
+    running = [*records, refresh(0, state="EXECUTING")]
+    assert next_starts(TENANT, {}, running, {"ANALYTICS.S": page_end}) == {
+        "ANALYTICS.S": T0 - WINDOW_OVERLAP  # still held back to the running refresh
+    }
+
+
+def test_cursor_keeps_pages_through_json():
+    cursor = SensorCursor(
+        starts={"ANALYTICS.S": T0},
+        pages={"ANALYTICS.S": (T0 + timedelta(hours=2), T0 + timedelta(hours=1))},
+    )
+    assert SensorCursor.from_json(cursor.to_json()) == cursor
+    assert '"pages"' not in SensorCursor(starts={"ANALYTICS.S": T0}).to_json()
 
 
 def test_cursor_round_trips_through_json():
@@ -338,12 +386,17 @@ class Harness:
     now: list[datetime | None] = field(default_factory=lambda: [None])
     instance: dg.DagsterInstance = field(default_factory=dg.DagsterInstance.ephemeral)
     cursor: str | None = None
+    result_limit: int = 10_000
 
     def __post_init__(self) -> None:
         defs = dg.Definitions(
             assets=build_asset_specs(self.tenant),
             asset_checks=build_dynamic_table_checks(self.tenant),
-            sensors=[build_freshness_sensor(self.tenant, clock=self.clock)],
+            sensors=[
+                build_freshness_sensor(
+                    self.tenant, clock=self.clock, result_limit=self.result_limit
+                )
+            ],
             resources={"snowflake": self.resource},
         )
         dg.Definitions.validate_loadable(defs)
@@ -629,6 +682,31 @@ def test_stand_in_that_cannot_start_skips_saying_why(tmp_path):
         ".local_snowflake/ at the repository root. The cursor is kept: refreshes that land "
         "meanwhile are reported once Snowflake answers."
     )
+
+
+def test_history_longer_than_one_read_is_caught_up_in_pages_in_order(harness):
+    harness.result_limit = 3  # Snowflake's is 10,000: the same logic, with fewer refreshes
+    harness.__post_init__()
+    harness.tick()  # cold start: the creation refresh
+    for amount in range(3, 10):  # 7 refreshes that change data, 61 s apart
+        harness.run("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(61)")
+        harness.change_source(amount)
+        harness.refresh()
+    expected = [version(row[0]) for row in harness.history()]
+    reported: list[str] = []
+    pages_seen = 0
+    for _ in range(12):
+        before = harness.statement_count()
+        reported += harness.versions(harness.tick())
+        assert harness.statement_count() - before - 1 <= 2  # (minus the count statement)
+        pages = json.loads(harness.cursor or "{}").get("pages")
+        pages_seen += pages is not None
+        if pages is None and len(reported) == 7:
+            break
+    assert pages_seen >= 2  # the history was read in pages
+    assert reported == expected[1:]  # every refresh, oldest first, none twice
+    assert harness.recorded_versions() == expected
+    assert harness.tick().asset_events == []
 
 
 def test_wiped_cursor_never_duplicates(harness):

@@ -44,6 +44,7 @@ SUCCEEDED = "SUCCEEDED"
 NO_DATA = "NO_DATA"
 FAILED_STATES = frozenset({"FAILED", "UPSTREAM_FAILED", "CANCELLED", "CANCELED"})
 SUSPENDED = "SUSPENDED"
+RUNNING_STATES = frozenset({"EXECUTING", "SCHEDULED"})
 DOWNSTREAM = "DOWNSTREAM"
 
 HISTORY_COLUMNS = (
@@ -122,12 +123,17 @@ def _prefixes(dynamic_tables: Iterable[DynamicTable]) -> dict[str, str]:
 
 
 def build_refresh_history_statement(
-    dynamic_tables: Sequence[DynamicTable], starts: Mapping[str, datetime]
+    dynamic_tables: Sequence[DynamicTable],
+    starts: Mapping[str, datetime],
+    ends: Mapping[str, datetime] | None = None,
+    *,
+    result_limit: int = RESULT_LIMIT,
 ) -> Statement:
     """Refresh history of every schema the DTs live in, since `starts[prefix]`.
 
     `starts` maps each schema prefix to the earliest data timestamp to read; a prefix without an
-    entry reads Snowflake's whole retention (7 days).
+    entry reads Snowflake's whole retention (7 days). `ends` bounds a prefix's read (a page of a
+    history too long for one read); without an entry it runs to now.
     """
     binder = _Binder()
     columns = ", ".join(HISTORY_COLUMNS)
@@ -139,10 +145,13 @@ def build_refresh_history_statement(
             if start is not None
             else f"DATEADD('day', -{HISTORY_RETENTION.days}, CURRENT_TIMESTAMP())"
         )
+        end = (ends or {}).get(prefix)
+        end_sql = f", DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ({binder.bind(end)})" if end else ""
         parts.append(
             f"SELECT {columns}\nFROM TABLE({database}.INFORMATION_SCHEMA."
             f"DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => {binder.bind(prefix)}, "
-            f"DATA_TIMESTAMP_START => {start_sql}, RESULT_LIMIT => {binder.bind(RESULT_LIMIT)}))"
+            f"DATA_TIMESTAMP_START => {start_sql}{end_sql}, "
+            f"RESULT_LIMIT => {binder.bind(result_limit)}))"
         )
     if not parts:
         raise ValueError("no Dynamic Tables: there is no refresh history to read")
@@ -397,16 +406,47 @@ def run(connection: Connection, statement: Statement) -> list[dict[str, Any]]:
         cursor.close()
 
 
+@dataclass(frozen=True)
+class HistoryRead:
+    """What one refresh-history statement returned."""
+
+    records: list[RefreshRecord]
+    """Rows of the declared DTs, oldest data timestamp first."""
+    truncated: Mapping[str, datetime | None]
+    """Schema prefixes whose read returned `result_limit` rows (Snowflake then keeps the most
+    recent refreshes and drops older ones), with the oldest data timestamp returned."""
+
+
 def fetch_refresh_history(
     connection: Connection,
     dynamic_tables: Sequence[DynamicTable],
     starts: Mapping[str, datetime],
-) -> list[RefreshRecord]:
-    """Refresh history rows of the declared DTs, oldest data timestamp first."""
+    ends: Mapping[str, datetime] | None = None,
+    *,
+    result_limit: int = RESULT_LIMIT,
+) -> HistoryRead:
+    """Refresh history of the declared DTs' schemas, and which reads hit the row limit."""
     wanted = {dt.qualified_name.resolved for dt in dynamic_tables}
-    rows = run(connection, build_refresh_history_statement(dynamic_tables, starts))
-    records = [parse_refresh_record(row) for row in rows]
-    return [record for record in records if record.qualified_name in wanted]
+    statement = build_refresh_history_statement(
+        dynamic_tables, starts, ends, result_limit=result_limit
+    )
+    records = [parse_refresh_record(row) for row in run(connection, statement)]
+    truncated: dict[str, datetime | None] = {}
+    for prefix in _prefixes(dynamic_tables):
+        # A NAME_PREFIX read returns every name starting with the prefix (a sibling schema
+        # `S2` matches `S` too, and is then counted twice): at worst a read is taken for
+        # truncated when it is not, and the history is read in smaller pages than needed.
+        rows = [r for r in records if r.qualified_name.startswith(prefix)]
+        if len(rows) >= result_limit:
+            # Running refreshes come back whatever the window: the page edge is the oldest
+            # completed one.
+            stamps = [
+                r.data_timestamp
+                for r in rows
+                if r.data_timestamp is not None and r.state not in RUNNING_STATES
+            ]
+            truncated[prefix] = min(stamps, default=None)
+    return HistoryRead([r for r in records if r.qualified_name in wanted], truncated)
 
 
 def fetch_states(

@@ -21,13 +21,18 @@ A Snowflake fault the platform expects (unreachable, timeout, authentication, mi
 no warehouse) ends the tick with a `SkipReason` that says what failed and how to fix it; the cursor
 is kept, so the next tick that reaches Snowflake reports everything that landed meanwhile (within
 Snowflake's 7-day history). Any other error is raised.
+
+A history too long for one read (more than RESULT_LIMIT = 10,000 refreshes in one schema since
+the last read, e.g. after a long outage) is read in pages, oldest first, within the same two
+statements per tick (see `plan_pages`): nothing is lost and materializations stay in order;
+downstream assets of that schema's DTs run once the catch-up is done.
 """
 
 # No `from __future__ import annotations`: Dagster reads the sensor function's annotations
 # (context type, resource type) at definition time.
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -46,7 +51,9 @@ from dagster_dynamic_tables.health import (
 from dagster_dynamic_tables.local import LocalSetupError
 from dagster_dynamic_tables.queries import (
     RESULT_LIMIT,
+    RUNNING_STATES,
     DynamicTableState,
+    HistoryRead,
     RefreshRecord,
     as_utc,
     describe_snowflake_fault,
@@ -100,7 +107,9 @@ class SensorCursor:
     """The sensor's cursor, stored as JSON:
 
     `{"v": 1, "tables": {"DB.SCHEMA.NAME": {"t": "<data timestamp>", "h": "<signatures>"}},
-    "starts": {"DB.SCHEMA": "<DATA_TIMESTAMP_START of the next history read>"}}`
+    "starts": {"DB.SCHEMA": "<DATA_TIMESTAMP_START of the next history read>"},
+    "pages": {"DB.SCHEMA": ["<DATA_TIMESTAMP_END of a page>", ...]}}` (`pages` only while a
+    history too long for one read is being caught up).
 
     `t` is the data timestamp of the last refresh reported (absent before the first); `h` holds
     the 4-hex-digit signature of the last outcome reported for each check, in `CHECK_NAMES`
@@ -110,6 +119,11 @@ class SensorCursor:
 
     tables: Mapping[str, TableCursor] = field(default_factory=dict[str, TableCursor])
     starts: Mapping[str, datetime] = field(default_factory=dict[str, datetime])
+    pages: Mapping[str, tuple[datetime, ...]] = field(
+        default_factory=dict[str, tuple[datetime, ...]]
+    )
+    """Per schema prefix, the upper bounds (DATA_TIMESTAMP_END) of the pages of a history too long
+    for one read, newest first: the next read ends at the last one."""
 
     def to_json(self) -> str:
         tables: dict[str, dict[str, Any]] = {}
@@ -119,9 +133,13 @@ class SensorCursor:
                 entry["t"] = format_data_version(table.data_timestamp)
             tables[name] = entry
         starts = {prefix: format_data_version(start) for prefix, start in self.starts.items()}
-        return json.dumps(
-            {"v": CURSOR_VERSION, "tables": tables, "starts": starts}, separators=(",", ":")
-        )
+        data: dict[str, Any] = {"v": CURSOR_VERSION, "tables": tables, "starts": starts}
+        if self.pages:
+            data["pages"] = {
+                prefix: [format_data_version(end) for end in ends]
+                for prefix, ends in self.pages.items()
+            }
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str | None) -> "SensorCursor":
@@ -148,7 +166,15 @@ class SensorCursor:
             start = parse_data_version(value if isinstance(value, str) else None)
             if start is not None:
                 starts[prefix] = start
-        return cls(tables, starts)
+        pages: dict[str, tuple[datetime, ...]] = {}
+        for prefix, value in _items(data.get("pages")):
+            ends = [
+                parse_data_version(end if isinstance(end, str) else None)
+                for end in (cast("list[Any]", value) if isinstance(value, list) else [])
+            ]
+            if ends and all(end is not None for end in ends):
+                pages[prefix] = tuple(cast("list[datetime]", ends))
+        return cls(tables, starts, pages)
 
 
 _NO_SIGNATURE = "-" * 2 * SIGNATURE_BYTES
@@ -186,14 +212,20 @@ class TickResult:
 
 
 def next_starts(
-    tenant: Tenant, previous: Mapping[str, datetime], refreshes: Sequence[RefreshRecord]
+    tenant: Tenant,
+    previous: Mapping[str, datetime],
+    refreshes: Sequence[RefreshRecord],
+    floors: Mapping[str, datetime] | None = None,
 ) -> dict[str, datetime]:
     """DATA_TIMESTAMP_START per schema prefix for the next read.
 
     The latest data timestamp seen, held back to the earliest refresh still running (it will
     complete with that data timestamp), minus `WINDOW_OVERLAP`. Only Snowflake's timestamps are
-    used, never the sensor's clock. A prefix with no rows keeps its previous start.
+    used, never the sensor's clock. A prefix with no rows keeps its previous start. A page of
+    history read completely (`floors`: its end) moves the start to at least its end: without
+    that, the overlap could keep a catch-up from ever getting past a busy minute.
     """
+    floors = floors or {}
     prefix_of = {
         dt.qualified_name.resolved: dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables
     }
@@ -204,42 +236,81 @@ def next_starts(
         moment = record.data_timestamp
         if prefix is None or moment is None:
             continue
-        if record.state in ("EXECUTING", "SCHEDULED"):
+        if record.state in RUNNING_STATES:
             running[prefix] = min(running.get(prefix, moment), moment)
         else:
             latest[prefix] = max(latest.get(prefix, moment), moment)
     starts = dict(previous)
-    for prefix in {*latest, *running}:
-        candidates = [t for t in (latest.get(prefix), running.get(prefix)) if t is not None]
-        starts[prefix] = min(candidates) - WINDOW_OVERLAP
+    for prefix in {*latest, *running, *floors}:
+        start = floors.get(prefix)
+        if prefix in latest:
+            seen = latest[prefix] - WINDOW_OVERLAP
+            start = seen if start is None else max(start, seen)
+        if prefix in running:
+            held = running[prefix] - WINDOW_OVERLAP
+            start = held if start is None else min(start, held)
+        assert start is not None  # the prefix is in at least one of the three
+        starts[prefix] = start
     return starts
 
 
-def truncation_warnings(
-    tenant: Tenant, starts: Mapping[str, datetime], refreshes: Sequence[RefreshRecord]
-) -> list[str]:
-    """One warning per schema whose history read came back with RESULT_LIMIT rows, since the
-    cursor's start: Snowflake then returns the most recent refreshes and drops the oldest, so
-    refreshes between the start and the oldest row returned may be missing (the latest refresh
-    of each DT is not). Not on a cold start, which reports only the latest refresh anyway."""
-    warnings: list[str] = []
-    for prefix in sorted({dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables}):
-        start = starts.get(prefix)
-        if start is None:
-            continue
-        rows = [r for r in refreshes if r.qualified_name.startswith(prefix)]
-        if len(rows) < RESULT_LIMIT:
-            continue
-        oldest = min((r.data_timestamp for r in rows if r.data_timestamp), default=None)
-        span = f" between {start.isoformat()} and {oldest.isoformat()}" if oldest else ""
-        warnings.append(
-            f"The refresh history of {prefix} returned Snowflake's maximum of {RESULT_LIMIT} rows: "
-            f"refreshes{span} may be missing, and are not reported as materializations (the "
-            "latest refresh of each Dynamic Table is). Fix: run the sensor more often "
-            "(sensor_interval_seconds in the declarations), or split the schema's Dynamic Tables "
-            "over more schemas."
-        )
-    return warnings
+@dataclass(frozen=True)
+class PagePlan:
+    """What one tick does with a history read, once truncated reads are accounted for."""
+
+    records: list[RefreshRecord]
+    """The rows to report from: those of complete reads only."""
+    pages: Mapping[str, tuple[datetime, ...]]
+    floors: Mapping[str, datetime]
+    """Ends of the pages read completely this tick: the next read of the schema starts there."""
+    messages: list[str]
+
+
+def plan_pages(
+    tenant: Tenant, cursor: SensorCursor, read: HistoryRead, result_limit: int = RESULT_LIMIT
+) -> PagePlan:
+    """Read a history too long for one statement in pages, oldest first, so that no refresh is
+    lost and materializations stay in refresh order.
+
+    Snowflake answers a read that matches more than `result_limit` rows with the most recent
+    ones. When that happens to a schema read since a known start, its rows are set aside, the
+    oldest data timestamp returned becomes the end of a narrower page, and the next tick reads
+    that page (and so on, until a page fits). A complete page is reported and the read moves on
+    to the next page, then to now. Downstream assets wait for the catch-up; the health checks do
+    not. On a cold start (no start yet) only the latest refresh of each DT matters: the most
+    recent rows are used as they are.
+    """
+    prefix_of = {
+        dt.qualified_name.resolved: dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables
+    }
+    pages = {prefix: list(ends) for prefix, ends in cursor.pages.items() if ends}
+    set_aside: set[str] = set()
+    floors: dict[str, datetime] = {}
+    messages: list[str] = []
+    for prefix in sorted(set(prefix_of.values())):
+        start = cursor.starts.get(prefix)
+        if prefix in read.truncated and start is not None:  # (on a cold start, use it as it is)
+            oldest = read.truncated[prefix]
+            if oldest is not None and oldest > start:
+                pages.setdefault(prefix, []).append(oldest)
+                set_aside.add(prefix)
+                messages.append(
+                    f"The refresh history of {prefix} since {start.isoformat()} holds more than "
+                    f"{result_limit} refreshes: reading it in pages, oldest first (next page: up "
+                    f"to {oldest.isoformat()}). Downstream assets run once it has caught up."
+                )
+                continue
+            if not pages.get(prefix):  # (a page that starts where the last one ended is whole)
+                messages.append(
+                    f"The refresh history of {prefix} holds at least {result_limit} refreshes from "
+                    f"{start.isoformat()} on: refreshes at that very data timestamp may be "
+                    "missing. The latest refresh of each Dynamic Table is still reported."
+                )
+        if pages.get(prefix):
+            floors[prefix] = pages[prefix].pop()  # this page is complete: next, the one after it
+    records = [r for r in read.records if prefix_of.get(r.qualified_name) not in set_aside]
+    kept = {prefix: tuple(ends) for prefix, ends in pages.items() if ends}
+    return PagePlan(records, kept, floors, messages)
 
 
 def materialization(
@@ -310,8 +381,10 @@ def evaluate_tick(
     states: Mapping[str, DynamicTableState],
     now: datetime,
     recorded_versions: RecordedVersions,
+    floors: Mapping[str, datetime] | None = None,
 ) -> TickResult:
-    """Events and next cursor for one tick, from what Snowflake answered."""
+    """Events and next cursor for one tick, from what Snowflake answered (`floors`: see
+    `next_starts`)."""
     by_name: dict[str, list[RefreshRecord]] = {}
     for record in refreshes:
         by_name.setdefault(record.qualified_name, []).append(record)
@@ -357,8 +430,8 @@ def evaluate_tick(
                 health[outcome.check_name] = outcome.signature
         tables[name] = TableCursor(last, health)
 
-    starts = next_starts(tenant, cursor.starts, refreshes)
-    return TickResult(events, SensorCursor(tables, starts))
+    starts = next_starts(tenant, cursor.starts, refreshes, floors)
+    return TickResult(events, SensorCursor(tables, starts, cursor.pages))
 
 
 # The sensor -------------------------------------------------------------------------------------
@@ -383,13 +456,15 @@ def build_freshness_sensor(
     *,
     minimum_interval_seconds: int | None = None,
     clock: Callable[[], datetime] = _utc_now,
+    result_limit: int = RESULT_LIMIT,
 ) -> dg.SensorDefinition:
     """The `dynamic_table_freshness` sensor (default RUNNING) watching every DT of the tenant.
 
     It ticks every `minimum_interval_seconds`, by default the tenant's `sensor_interval_seconds`
     (60 unless declared). Needs the `snowflake` resource (dagster-snowflake's
     `SnowflakeResource`; give it `autocommit=True`, or `get_connection()` adds a COMMIT statement
-    to every tick). `clock` is the time lag checks measure against (injectable for tests).
+    to every tick). `clock` is the time lag checks measure against, `result_limit` the
+    RESULT_LIMIT of the history read (Snowflake's maximum; smaller only in tests).
     """
     dynamic_tables = list(tenant.dynamic_tables)
 
@@ -408,11 +483,14 @@ def build_freshness_sensor(
         if not dynamic_tables:
             return dg.SkipReason(f"Tenant {tenant.slug!r} declares no Dynamic Table.")
         cursor = SensorCursor.from_json(context.cursor)
+        ends = {prefix: pages[-1] for prefix, pages in cursor.pages.items() if pages}
         try:
-            refreshes, states = read_snowflake(
+            read, states = read_snowflake(
                 snowflake,
                 lambda connection: (
-                    fetch_refresh_history(connection, dynamic_tables, cursor.starts),
+                    fetch_refresh_history(
+                        connection, dynamic_tables, cursor.starts, ends, result_limit=result_limit
+                    ),
                     fetch_states(connection, dynamic_tables),
                 ),
             )
@@ -430,10 +508,17 @@ def build_freshness_sensor(
             )
             context.log.warning(reason)
             return dg.SkipReason(reason)
-        for warning in truncation_warnings(tenant, cursor.starts, refreshes):
-            context.log.warning(warning)
+        plan = plan_pages(tenant, cursor, read, result_limit)
+        for message in plan.messages:
+            context.log.warning(message)
         result = evaluate_tick(
-            tenant, cursor, refreshes, states, clock(), _recorded_versions(context.instance)
+            tenant,
+            replace(cursor, pages=plan.pages),
+            plan.records,
+            states,
+            clock(),
+            _recorded_versions(context.instance),
+            plan.floors,
         )
         if not result.events:
             return dg.SensorResult(
