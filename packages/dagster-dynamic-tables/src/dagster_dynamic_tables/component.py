@@ -30,6 +30,7 @@ from pydantic_core import CoreSchema
 
 from dagster_dynamic_tables.declarations import Tenant, TenantDeclarations
 from dagster_dynamic_tables.errors import DeclarationProblem
+from dagster_dynamic_tables.gc_pause import without_gc
 from dagster_dynamic_tables.loader import YAML_LOADER, build_tenant, walk_yaml_node
 
 DEFS_FILE_NAMES = ("defs.yaml", "defs.yml", "component.yaml")
@@ -114,7 +115,8 @@ def _duplicate_keys(
     start = tree.position.start.line if tree is not None else 1
     try:
         text = file.read_text(encoding="utf-8")
-        documents = cast("list[yaml.Node | None]", list(yaml.compose_all(text, YAML_LOADER)))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] (PyYAML is untyped)
+        with without_gc():
+            documents = cast("list[yaml.Node | None]", list(yaml.compose_all(text, YAML_LOADER)))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] (PyYAML is untyped)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []  # Dagster has parsed the file already; lines are a nicety
     for document in documents:

@@ -8,6 +8,7 @@ import dagster as dg
 
 from dagster_dynamic_tables.checks import build_dynamic_table_checks
 from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.gc_pause import without_gc
 from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.sensor import build_freshness_sensor
 from dagster_dynamic_tables.specs import build_asset_specs
@@ -20,6 +21,11 @@ def build_tenant_definitions(
 ) -> dg.Definitions:
     """Specs, freshness sensor, health checks, a RUNNING automation sensor and the `snowflake`
     resource for one tenant."""
+    with without_gc():  # thousands of definitions for a large tenant, all kept: see without_gc
+        return _build(tenant, env)
+
+
+def _build(tenant: Tenant, env: Mapping[str, str] | None) -> dg.Definitions:
     return dg.Definitions(
         assets=build_asset_specs(tenant),
         asset_checks=build_dynamic_table_checks(tenant),

@@ -31,6 +31,7 @@ from dagster_dynamic_tables.declarations import (
     read_query_file,
 )
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
+from dagster_dynamic_tables.gc_pause import without_gc
 
 _M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
@@ -125,8 +126,9 @@ def _compose(
 ) -> tuple[yaml.Node | None, Any]:
     loader = loader_class(text)
     try:
-        node = loader.get_single_node()
-        data = cast(Any, loader.construct_document(node)) if node is not None else None  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
+        with without_gc():
+            node = loader.get_single_node()
+            data = cast(Any, loader.construct_document(node)) if node is not None else None  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
         return node, data
     finally:
         loader.dispose()  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
