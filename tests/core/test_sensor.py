@@ -685,8 +685,8 @@ def test_stand_in_that_cannot_start_skips_saying_why(tmp_path):
 
 
 def test_history_longer_than_one_read_is_caught_up_in_pages_in_order(harness):
-    harness.result_limit = 3  # Snowflake's is 10,000: the same logic, with fewer refreshes
-    harness.__post_init__()
+    # Snowflake's limit is 10,000: the same logic, with fewer refreshes (same instance).
+    harness = replace(harness, result_limit=3)
     harness.tick()  # cold start: the creation refresh
     for amount in range(3, 10):  # 7 refreshes that change data, 61 s apart
         harness.run("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(61)")
