@@ -247,6 +247,11 @@ def test_a_truncated_read_is_set_aside_and_paged_oldest_first():
     assert plan.floors == {"ANALYTICS.S": T0 + timedelta(minutes=5)}
 
 
+def test_pages_of_a_schema_no_longer_declared_are_dropped():
+    cursor = SensorCursor(starts={"GONE.S": T0}, pages={"GONE.S": (T0 + timedelta(hours=1),)})
+    assert plan_pages(TENANT, cursor, HistoryRead([], {}), 5).pages == {}
+
+
 def test_a_truncated_read_on_a_cold_start_is_used_as_it_is():
     newest = [refresh(i) for i in range(5, 10)]
     read = HistoryRead(newest, {"ANALYTICS.S": T0 + timedelta(minutes=5)})

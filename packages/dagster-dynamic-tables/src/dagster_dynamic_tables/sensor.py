@@ -283,11 +283,12 @@ def plan_pages(
     prefix_of = {
         dt.qualified_name.resolved: dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables
     }
-    pages = {prefix: list(ends) for prefix, ends in cursor.pages.items() if ends}
+    declared = set(prefix_of.values())  # (pages of a schema no longer declared are dropped)
+    pages = {p: list(ends) for p, ends in cursor.pages.items() if ends and p in declared}
     set_aside: set[str] = set()
     floors: dict[str, datetime] = {}
     messages: list[str] = []
-    for prefix in sorted(set(prefix_of.values())):
+    for prefix in sorted(declared):
         start = cursor.starts.get(prefix)
         if prefix in read.truncated and start is not None:  # (on a cold start, use it as it is)
             oldest = read.truncated[prefix]
