@@ -20,6 +20,7 @@ from dagster_dynamic_tables.health import (
     evaluate_dynamic_table,
 )
 from dagster_dynamic_tables.queries import DynamicTableState, SchedulingState
+from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
 from snowflake.connector.errors import ProgrammingError
@@ -364,3 +365,28 @@ def test_executed_checks_fail_the_run_saying_why_when_snowflake_is_down():
         message = str(failure.step_failure_data.error)
     assert "cannot reach Snowflake at account 'local' as user 'local'" in message
     assert "hunter2secret" not in message
+
+
+def test_executed_checks_fail_the_run_saying_why_when_the_stand_in_cannot_start(tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    env = {"LOCAL_SNOWFLAKE_DATA_DIR": str(blocker / "data"), "LOCAL_SNOWFLAKE_PORT": "1"}
+    tenant = Tenant("shop", dynamic_tables=(declared(),))
+    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
+    defs = dg.Definitions(
+        assets=build_asset_specs(tenant),
+        asset_checks=build_dynamic_table_checks(tenant),
+        jobs=[job],
+        resources={"snowflake": build_snowflake_resource(tenant, env=env)},
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("health").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        message = str(failure.step_failure_data.error)
+    assert (
+        "The local Snowflake stand-in for tenant 'shop' did not start: cannot use "
+        f"{blocker / 'data'} as the local-snowflake data directory: Not a directory."
+    ) in message

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
-from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
 from dagster_dynamic_tables.health import (
@@ -30,8 +29,12 @@ from dagster_dynamic_tables.health import (
     evaluate_dynamic_table,
     to_check_result,
 )
-from dagster_dynamic_tables.local import LocalSetupError
-from dagster_dynamic_tables.queries import describe_snowflake_fault, fetch_states, read_snowflake
+from dagster_dynamic_tables.queries import (
+    EXPECTED_FAULTS,
+    describe_fault,
+    fetch_states,
+    read_snowflake,
+)
 
 CHECK_DESCRIPTIONS = {
     REFRESH_SUCCEEDED: "The last completed refresh is not FAILED, UPSTREAM_FAILED or CANCELLED.",
@@ -88,12 +91,8 @@ def _build_checks_of(
         selected = context.selected_asset_check_keys
         try:
             states = read_snowflake(snowflake, lambda connection: fetch_states(connection, [dt]))
-        except (sf_errors.Error, LocalSetupError) as error:
-            reason = (
-                str(error)
-                if isinstance(error, LocalSetupError)
-                else describe_snowflake_fault(error, snowflake)
-            )
+        except EXPECTED_FAULTS as error:
+            reason = describe_fault(error, snowflake)
             if reason is None:
                 raise
             # Unknown health is not a failed check: the run fails, saying why and how to fix it.

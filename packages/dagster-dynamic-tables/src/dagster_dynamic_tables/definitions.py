@@ -22,23 +22,19 @@ def build_tenant_definitions(
     """Specs, freshness sensor, health checks, a RUNNING automation sensor and the `snowflake`
     resource for one tenant."""
     with without_gc():  # thousands of definitions for a large tenant, all kept: see without_gc
-        return _build(tenant, env)
-
-
-def _build(tenant: Tenant, env: Mapping[str, str] | None) -> dg.Definitions:
-    return dg.Definitions(
-        assets=build_asset_specs(tenant),
-        asset_checks=build_dynamic_table_checks(tenant),
-        sensors=[
-            build_freshness_sensor(tenant),
-            # Dagster's implicit automation sensor starts STOPPED on a fresh instance, and then
-            # nothing downstream of a refresh ever fires: ship one that is RUNNING by default.
-            dg.AutomationConditionSensorDefinition(
-                name=AUTOMATION_SENSOR_NAME,
-                # The executable assets: Dynamic Tables, views and sources have no condition.
-                target=dg.AssetSelection.all(),
-                default_status=dg.DefaultSensorStatus.RUNNING,
-            ),
-        ],
-        resources={"snowflake": build_snowflake_resource(tenant, env=env)},
-    )
+        return dg.Definitions(
+            assets=build_asset_specs(tenant),
+            asset_checks=build_dynamic_table_checks(tenant),
+            sensors=[
+                build_freshness_sensor(tenant),
+                # Dagster's implicit automation sensor starts STOPPED on a fresh instance, and then
+                # nothing downstream of a refresh ever fires: ship one that is RUNNING by default.
+                dg.AutomationConditionSensorDefinition(
+                    name=AUTOMATION_SENSOR_NAME,
+                    # The executable assets: Dynamic Tables, views and sources have no condition.
+                    target=dg.AssetSelection.all(),
+                    default_status=dg.DefaultSensorStatus.RUNNING,
+                ),
+            ],
+            resources={"snowflake": build_snowflake_resource(tenant, env=env)},
+        )

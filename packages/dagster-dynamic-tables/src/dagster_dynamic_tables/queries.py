@@ -32,6 +32,7 @@ from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables.declarations import DynamicTable
 from dagster_dynamic_tables.identifiers import quote_identifier
+from dagster_dynamic_tables.local import LocalSetupError
 
 T = TypeVar("T")
 
@@ -505,6 +506,20 @@ def _redact(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
+
+
+EXPECTED_FAULTS = (sf_errors.Error, LocalSetupError)
+"""What reading Snowflake may raise that `describe_fault` may know: connector errors, and the
+local stand-in failing to start."""
+
+
+def describe_fault(
+    error: sf_errors.Error | LocalSetupError, snowflake: SnowflakeResource
+) -> str | None:
+    """`describe_snowflake_fault`, or the stand-in's own message when it could not start."""
+    if isinstance(error, LocalSetupError):
+        return str(error)
+    return describe_snowflake_fault(error, snowflake)
 
 
 def describe_snowflake_fault(error: sf_errors.Error, snowflake: SnowflakeResource) -> str | None:

@@ -38,7 +38,6 @@ from typing import Any, cast
 
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
-from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
@@ -48,15 +47,15 @@ from dagster_dynamic_tables.health import (
     evaluate_dynamic_table,
     to_check_evaluation,
 )
-from dagster_dynamic_tables.local import LocalSetupError
 from dagster_dynamic_tables.queries import (
+    EXPECTED_FAULTS,
     RESULT_LIMIT,
     RUNNING_STATES,
     DynamicTableState,
     HistoryRead,
     RefreshRecord,
     as_utc,
-    describe_snowflake_fault,
+    describe_fault,
     fetch_refresh_history,
     fetch_states,
     read_snowflake,
@@ -471,7 +470,9 @@ def build_freshness_sensor(
 
     @dg.sensor(  # pyright: ignore[reportUnknownMemberType] -- dagster's signature has an unparameterised PathLike
         name=SENSOR_NAME,
-        minimum_interval_seconds=minimum_interval_seconds or tenant.sensor_interval_seconds,
+        minimum_interval_seconds=tenant.sensor_interval_seconds
+        if minimum_interval_seconds is None
+        else minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             f"Records each completed refresh of {tenant.slug}'s Snowflake Dynamic Tables as a "
@@ -495,12 +496,8 @@ def build_freshness_sensor(
                     fetch_states(connection, dynamic_tables),
                 ),
             )
-        except (sf_errors.Error, LocalSetupError) as error:
-            fault = (
-                str(error)
-                if isinstance(error, LocalSetupError)
-                else describe_snowflake_fault(error, snowflake)
-            )
+        except EXPECTED_FAULTS as error:
+            fault = describe_fault(error, snowflake)
             if fault is None:
                 raise
             reason = (
