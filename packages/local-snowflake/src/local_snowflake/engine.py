@@ -26,6 +26,10 @@ from local_snowflake.catalog import C, create_catalog
 from local_snowflake.clock import Clock
 from local_snowflake.errors import already_exists, does_not_exist, sql_error
 from local_snowflake.rules import (
+    CANCELLED_CODE,
+    CANCELLED_MESSAGE,
+    INTERRUPTED_CODE,
+    INTERRUPTED_MESSAGE,
     REFRESH_AHEAD_FRACTION,
     SUSPEND_AFTER_FAILURES,
     SUSPENDED_REASON_CODE,
@@ -77,6 +81,30 @@ class DynamicTableEngine:
         self.clock = Clock(self.duck)
         self._sessions: dict[tuple[str, str], FakeSnowflakeConnection] = {}
         self._pass_lock = threading.Lock()  # scheduler passes (background, manual) never overlap
+        self.end_interrupted_refreshes()
+
+    def end_interrupted_refreshes(self) -> int:
+        """End the refreshes a previous server left running (killed mid-refresh): EXECUTING
+        ones as FAILED, SCHEDULED ones as CANCELLED, as Snowflake reports a refresh that did not
+        complete. Called at startup, before any request: no refresh runs yet. Returns how many."""
+        with self.lock:
+            rows = self.duck.execute(
+                f"""UPDATE {C}.refresh_history SET
+                    state = CASE WHEN state = 'EXECUTING' THEN 'FAILED' ELSE 'CANCELLED' END,
+                    state_code = CASE WHEN state = 'EXECUTING' THEN ? ELSE ? END,
+                    state_message = CASE WHEN state = 'EXECUTING' THEN ? ELSE ? END,
+                    refresh_end_time = greatest(?, refresh_start_time),
+                    refresh_action = NULL
+                WHERE state IN ('EXECUTING', 'SCHEDULED') RETURNING seq""",
+                [
+                    INTERRUPTED_CODE,
+                    CANCELLED_CODE,
+                    INTERRUPTED_MESSAGE,
+                    CANCELLED_MESSAGE,
+                    self.clock.now(),
+                ],
+            ).fetchall()
+        return len(rows)
 
     # -- catalog reads -------------------------------------------------------------------------
 
@@ -150,6 +178,17 @@ class DynamicTableEngine:
         if dt is None:
             raise does_not_exist("Dynamic table", name.qualified)
         return dt
+
+    def _interrupted_last(self, qualified_name: str) -> bool:
+        """Whether an interrupted refresh came after the DT's last successful one: its data may
+        or may not have been written, so the next refresh reinitializes (never NO_DATA: no
+        change goes unseen)."""
+        row = self.duck.execute(
+            f"SELECT arg_max(state, seq) FROM {C}.refresh_history "
+            "WHERE qualified_name = ? AND (state = 'SUCCEEDED' OR state_message = ?)",
+            [qualified_name, INTERRUPTED_MESSAGE],
+        ).fetchone()
+        return row is not None and row[0] == "FAILED"
 
     def _latest_success(self, qualified_name: str) -> datetime | None:
         row = self.duck.execute(
@@ -346,6 +385,7 @@ class DynamicTableEngine:
     ) -> RefreshResult:
         qn = dt.name.qualified
         previous = self._latest_success(qn)
+        reinitialize = previous is None or self._interrupted_last(qn)
         query_id = str(uuid.uuid4())
         start = self.clock.now()
         completion_target = (
@@ -382,7 +422,7 @@ class DynamicTableEngine:
             state, message = "UPSTREAM_FAILED", UPSTREAM_FAILED_MESSAGE
         else:
             try:
-                action, inserted, deleted = self._compute(dt, first=previous is None)
+                action, inserted, deleted = self._compute(dt, first=reinitialize)
                 stats = {"numInsertedRows": inserted, "numDeletedRows": deleted}
             except snowflake.connector.errors.Error as e:
                 state, code, message = "FAILED", *failure_code_and_message(e)

@@ -17,6 +17,17 @@ are not documented). Half the lag keeps a 1-minute DT under its target with the 
 10-second scheduler interval."""
 UPSTREAM_FAILED_MESSAGE = "Skipped refreshing because an input DT failed."
 SUSPENDED_REASON_CODE = "SUSPENDED_DUE_TO_ERRORS"
+INTERRUPTED_CODE = "000603"
+INTERRUPTED_MESSAGE = (
+    "SQL execution internal error: the refresh was interrupted (the local-snowflake server "
+    "stopped while it ran) and did not complete."
+)
+"""A refresh still EXECUTING when the server starts was interrupted (kill -9, power loss).
+Snowflake documents FAILED as "refresh failed during execution" and CANCELLED as "cancelled
+before execution", so an interrupted refresh ends FAILED with Snowflake's internal-error code;
+one that never started (SCHEDULED) ends CANCELLED."""
+CANCELLED_CODE = "000604"
+CANCELLED_MESSAGE = "The refresh was cancelled before it ran: the local-snowflake server stopped."
 
 
 def failure_code_and_message(e: snowflake.connector.errors.Error) -> tuple[str, str]:
