@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,11 @@ from dagster_dynamic_tables.declarations import (
     resolve_queries,
 )
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
-from dagster_dynamic_tables.identifiers import parse_qualified_name, quote_identifier
+from dagster_dynamic_tables.identifiers import (
+    parse_identifier,
+    parse_qualified_name,
+    quote_identifier,
+)
 from dagster_dynamic_tables.lags import parse_target_lag
 from dagster_dynamic_tables.loader import build_tenant, load_tenant
 
@@ -120,6 +125,47 @@ def test_quote_identifier_rejects_invalid_names(text: str, message: str) -> None
     with pytest.raises(ValueError, match="identifier") as info:
         quote_identifier(text)
     assert str(info.value) == message
+
+
+CONTROL_CHARACTERS = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc"]
+
+
+def test_quoted_identifier_rejects_every_unicode_control_character() -> None:
+    # The README: a quoted name may hold any character but control characters. That is Unicode
+    # category Cc, 65 characters: C0 (U+0000-U+001F), DEL (U+007F) and C1 (U+0080-U+009F, NEL).
+    assert len(CONTROL_CHARACTERS) == 65
+    accepted = [f"U+{ord(char):04X}" for char in CONTROL_CHARACTERS if _valid(f'"a{char}b"')]
+    assert accepted == []
+    with pytest.raises(ValueError, match="without control characters"):
+        parse_identifier('"a\x7fb"')
+
+
+def _valid(text: str) -> bool:
+    try:
+        parse_identifier(text)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "char",
+    ["\u00a0", "\u00a1", "\u00ff", "\u2028", "\u200b", "\ufeff", "\U0001f600", "'", "\\"],
+    ids=[
+        "nbsp",
+        "inverted_exclamation",
+        "y_diaeresis",
+        "line_separator",
+        "zero_width_space",
+        "bom",
+        "emoji",
+        "apostrophe",
+        "backslash",
+    ],
+)
+def test_quoted_identifier_accepts_other_characters(char: str) -> None:
+    # Not category Cc (Zs, Po, Ll, Zl, Cf, So...): Snowflake takes them in a quoted name.
+    assert parse_identifier(f'"a{char}b"').resolved == f"a{char}b"
 
 
 # --- loading a file -------------------------------------------------------------------------

@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 
 _UNQUOTED = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-_QUOTED_BODY = re.compile(r'(?:[^"\x00-\x1f]|"")+')
+# Any character but a lone `"` and the Unicode control characters (category Cc: U+0000-U+001F,
+# U+007F-U+009F, which includes DEL and NEL), as the README states.
+_QUOTED_BODY = re.compile(r'(?:[^"\x00-\x1f\x7f-\x9f]|"")+')
 MAX_IDENTIFIER_LENGTH = 255
 
 
