@@ -3,6 +3,14 @@
 dynamic-tables local start [-w workspace.yaml]   start the stand-in, create every tenant's objects
 dynamic-tables local status                      is the stand-in running, where
 dynamic-tables local stop                        stop it
+dynamic-tables tenants sync                      register every tenant under tenants/ (idempotent)
+dynamic-tables tenants check                     registration drift, grants, cross-tenant conflicts
+dynamic-tables tenants grant SLUG --schema DB.SCHEMA [--owner OWNER]   record a tenant's grants
+dynamic-tables deploy render                     regenerate every deployment file
+
+Each command imports what it needs when it runs: `local status` and `tenants sync` must not pay
+for Dagster and dagster-snowflake (about 10 s to import here), which only `local start` (it loads
+the code locations) and `tenants check` (it reads their asset graphs) need.
 """
 
 from __future__ import annotations
@@ -11,57 +19,23 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, cast
-
-import local_snowflake
-import yaml
+from typing import cast
 
 from dagster_dynamic_tables.errors import DynamicTablesError
-from dagster_dynamic_tables.local import create_local_objects, registered_tenants
-from dagster_dynamic_tables.resources import local_stand_in_location
+from dagster_dynamic_tables.workspace import WorkspaceError, workspace_modules
+
+__all__ = ["WorkspaceError", "build_parser", "main", "workspace_modules"]
 
 
-class WorkspaceError(DynamicTablesError):
-    """workspace.yaml is missing or malformed."""
+def _start(args: argparse.Namespace) -> int:
+    import local_snowflake
 
+    from dagster_dynamic_tables.local import create_local_objects, registered_tenants
+    from dagster_dynamic_tables.resources import local_stand_in_location
 
-def workspace_modules(path: Path) -> list[tuple[str, str]]:
-    """(location name, module name) of every `python_module` entry of a workspace file."""
-    try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise WorkspaceError(
-            f"Cannot read {path}: {e.strerror or e}. Fix: run from the repository root or pass "
-            "--workspace PATH."
-        ) from e
-    except yaml.YAMLError as e:
-        raise WorkspaceError(f"{path} is not valid YAML: {e}") from e
-    entries: Any = cast("dict[str, Any]", data).get("load_from") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise WorkspaceError(f"{path}: expected a top-level 'load_from' list of code locations.")
-    modules: list[tuple[str, str]] = []
-    for index, entry in enumerate(cast("list[Any]", entries)):
-        spec: Any = (
-            cast("dict[str, Any]", entry).get("python_module") if isinstance(entry, dict) else None
-        )
-        if spec is None:
-            continue  # grpc_server and other entries are deployed elsewhere
-        if isinstance(spec, str):
-            modules.append((spec, spec))
-            continue
-        fields = cast("dict[str, Any]", spec) if isinstance(spec, dict) else {}
-        module: Any = fields.get("module_name")
-        if not isinstance(module, str):
-            raise WorkspaceError(
-                f"{path}: load_from[{index}].python_module needs a module_name string."
-            )
-        modules.append((str(fields.get("location_name", module)), module))
-    return modules
-
-
-def _start(workspace: Path) -> int:
+    workspace = cast("Path", args.workspace)
     modules = workspace_modules(workspace)  # a broken workspace stops us before anything starts
     data_dir, port = local_stand_in_location(os.environ, workspace.parent)
     info = local_snowflake.ensure_server(data_dir, port)
@@ -86,7 +60,12 @@ def _start(workspace: Path) -> int:
     return 1 if failed else 0
 
 
-def _status() -> int:
+def _status(args: argparse.Namespace) -> int:
+    del args
+    import local_snowflake
+
+    from dagster_dynamic_tables.resources import local_stand_in_location
+
     data_dir, port = local_stand_in_location(os.environ, Path.cwd())
     info = local_snowflake.server_status(data_dir)
     if info is None:
@@ -99,7 +78,12 @@ def _status() -> int:
     return 0
 
 
-def _stop() -> int:
+def _stop(args: argparse.Namespace) -> int:
+    del args
+    import local_snowflake
+
+    from dagster_dynamic_tables.resources import local_stand_in_location
+
     data_dir, _port = local_stand_in_location(os.environ, Path.cwd())
     stopped = local_snowflake.stop_server(data_dir)
     print(
@@ -108,33 +92,127 @@ def _stop() -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    from dagster_dynamic_tables.registration import sync_tenants
+    from dagster_dynamic_tables.repo import find_platform_root
+
+    report = sync_tenants(find_platform_root(Path.cwd()), lock=not bool(args.no_lock))
+    for line in report.lines():
+        print(line)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    del args
+    from dagster_dynamic_tables.repo import find_platform_root
+    from dagster_dynamic_tables.tenantcheck import check_tenants
+
+    root = find_platform_root(Path.cwd())
+    findings = check_tenants(root)
+    for finding in findings:
+        print(f"ERROR: {finding}")
+    if findings:
+        count = len(findings)
+        print(f"tenants check: {count} problem{'s' if count != 1 else ''} found")
+        return 1
+    print("tenants check: every tenant is registered, within its grants and free of conflicts")
+    return 0
+
+
+def _grant(args: argparse.Namespace) -> int:
+    from dagster_dynamic_tables.registration import record_grants
+    from dagster_dynamic_tables.repo import find_platform_root
+
+    root = find_platform_root(Path.cwd())
+    schemas = cast("list[str]", args.schema or [])
+    changed = record_grants(root, cast("str", args.slug), schemas, owner=args.owner)
+    print(f"grants.yaml: {'updated' if changed else 'unchanged'} for tenant {args.slug!r}")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    del args
+    from dagster_dynamic_tables.deploy import render_deployments
+    from dagster_dynamic_tables.repo import find_platform_root
+
+    root = find_platform_root(Path.cwd())
+    written = render_deployments(root)
+    for path in written:
+        print(f"wrote {path.relative_to(root)}")
+    print(f"deploy render: {len(written)} file{'s' if len(written) != 1 else ''} changed")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynamic-tables", description=(__doc__ or "").split("\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
+
     local = commands.add_parser("local", help="the embedded Snowflake stand-in")
     actions = local.add_subparsers(dest="action", required=True)
     start = actions.add_parser("start", help="start it if needed and create tenants' objects")
     start.add_argument(
         "-w", "--workspace", type=Path, default=Path("workspace.yaml"), help="workspace file"
     )
-    actions.add_parser("status", help="say whether it runs (exit 3 when not)")
-    actions.add_parser("stop", help="stop it")
+    start.set_defaults(handler=_start)
+    actions.add_parser("status", help="say whether it runs (exit 3 when not)").set_defaults(
+        handler=_status
+    )
+    actions.add_parser("stop", help="stop it").set_defaults(handler=_stop)
+
+    tenants = commands.add_parser("tenants", help="register and check the tenants under tenants/")
+    tenant_actions = tenants.add_subparsers(dest="action", required=True)
+    sync = tenant_actions.add_parser(
+        "sync",
+        help="bring workspace.yaml, the root pyproject, uv.lock, dg.toml, CODEOWNERS and the "
+        "deployment files in line with tenants/ (idempotent)",
+    )
+    sync.add_argument(
+        "--no-lock", action="store_true", help="do not run `uv lock` after changing pyproject.toml"
+    )
+    sync.set_defaults(handler=_sync)
+    tenant_actions.add_parser(
+        "check",
+        help="report unregistered or stale tenants, conflicts between tenants and objects "
+        "outside a tenant's grants (exit 1 when any)",
+    ).set_defaults(handler=_check)
+    grant = tenant_actions.add_parser(
+        "grant", help="record in grants.yaml which schemas a tenant may declare objects in"
+    )
+    grant.add_argument("slug", help="the tenant's slug (its folder under tenants/)")
+    grant.add_argument(
+        "--schema",
+        action="append",
+        metavar="DATABASE.SCHEMA",
+        help="a schema the tenant may declare objects in (repeatable; DATABASE.* for a whole "
+        "database)",
+    )
+    grant.add_argument("--owner", help="the tenant's owner for CODEOWNERS (@org/team, e-mail)")
+    grant.set_defaults(handler=_grant)
+
+    deploy = commands.add_parser("deploy", help="per-tenant deployment files")
+    deploy_actions = deploy.add_subparsers(dest="action", required=True)
+    deploy_actions.add_parser(
+        "render", help="regenerate every tenant's and the shared deployment files"
+    ).set_defaults(handler=_render)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handler = cast("Callable[[argparse.Namespace], int]", args.handler)
     try:
-        if args.action == "start":
-            return _start(cast("Path", args.workspace))
-        if args.action == "status":
-            return _status()
-        return _stop()
-    except (DynamicTablesError, local_snowflake.LocalSnowflakeError) as e:
+        return handler(args)
+    except DynamicTablesError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 2
+    except Exception as e:
+        # The stand-in's own errors, without importing it for commands that do not use it.
+        if type(e).__module__.startswith("local_snowflake"):
+            print(f"ERROR: {e}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""{{ cookiecutter.tenant_name }}'s Dagster code location."""
