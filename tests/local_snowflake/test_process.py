@@ -12,7 +12,7 @@ from local_snowflake import (
     server_status,
     stop_server,
 )
-from local_snowflake.pytest_plugin import free_port
+from local_snowflake.pytest_plugin import free_port, start_test_server, stop_test_server
 
 
 def test_ensure_server_is_idempotent_and_stop_server_stops_it(tmp_path):
@@ -66,3 +66,32 @@ def test_ensure_server_refuses_an_unusable_data_dir_and_starts_nothing(tmp_path)
         "to use .local_snowflake/ at the repository root."
     )
     assert blocker.read_text() == ""
+
+
+def test_a_server_started_in_a_terminal_is_the_data_dirs_server(tmp_path):
+    """`local-snowflake serve` in the foreground: ensure_server and server_status find it."""
+    data_dir = tmp_path / "data"
+    info, process = start_test_server(data_dir)  # `python -m local_snowflake serve ...`
+    try:
+        status = server_status(data_dir)
+        assert status is not None
+        assert (status.port, status.pid) == (info.port, process.pid)
+        assert ensure_server(data_dir, info.port) == status  # not "taken by another data dir"
+        assert ensure_server(tmp_path / "." / "data", info.port).pid == process.pid
+    finally:
+        assert stop_server(data_dir) is True
+    assert process.wait(timeout=30) == 0
+    assert not (data_dir / "server.json").exists()
+    assert server_status(data_dir) is None
+
+
+def test_ensure_server_adopts_a_running_server_for_its_data_dir_without_a_record(tmp_path):
+    info, process = start_test_server(tmp_path)
+    try:
+        (tmp_path / "server.json").unlink()  # e.g. a server of an older version, or deleted
+        assert server_status(tmp_path) is None
+        adopted = ensure_server(tmp_path, info.port)
+        assert (adopted.port, adopted.pid) == (info.port, process.pid)
+        assert server_status(tmp_path) == adopted
+    finally:
+        stop_test_server(process)

@@ -1,8 +1,12 @@
 """Starting, finding and stopping the background server for a data directory.
 
-The server records itself in `<data_dir>/server.json` (pid, host, port, log file). Starting is
-done under an exclusive file lock in the data directory, so processes racing to start the server
-(Dagster's webserver, daemon and code servers) start only one.
+The server records itself in `<data_dir>/server.json` (pid, host, port, log file) once it
+answers, and removes the record when it stops, however it was started: by `ensure_server` in the
+background or by a user running `local-snowflake serve` in a terminal. A server that answers on
+the port for the same data directory is that directory's server, even without a record (it
+is adopted and recorded). Starting is done under an exclusive file lock in the data directory,
+so processes racing to start the server (Dagster's webserver, daemon and code servers) start
+only one.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from local_snowflake.errors import ServerStartError
 
@@ -48,7 +52,7 @@ class ServerInfo:
 
 def server_status(data_dir: Path) -> ServerInfo | None:
     """The server recorded in data_dir if it is alive and answering, else None."""
-    info = _read_state(data_dir)
+    info = _read_state(data_dir.resolve())
     if info is None or not _pid_alive(info.pid):
         return None
     health = _health(info.host, info.port)
@@ -85,8 +89,50 @@ def ensure_server(
                 f"set LOCAL_SNOWFLAKE_PORT={info.port}, or stop it first "
                 "(`dynamic-tables local stop`)."
             )
-        _check_port_free(port, data_dir)
+        if (adopted := _adopt_or_check_port(data_dir, port)) is not None:
+            return adopted
         return _start(data_dir, port, idle_timeout_minutes)
+
+
+def write_state(info: ServerInfo) -> None:
+    """Record info as data_dir's server (atomically: readers never see half a file)."""
+    path = info.data_dir / STATE_FILE
+    temporary = path.with_name(f".{STATE_FILE}.{os.getpid()}")
+    temporary.write_text(json.dumps(asdict(info), default=str))
+    temporary.replace(path)
+
+
+def remove_state(data_dir: Path, pid: int) -> None:
+    """Remove data_dir's record if it is pid's (a stopping server never removes another's)."""
+    info = _read_state(data_dir)
+    if info is not None and info.pid == pid:
+        (data_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _same_dir(reported: object, data_dir: Path) -> bool:
+    if not isinstance(reported, str):
+        return False
+    try:
+        return Path(reported).samefile(data_dir)
+    except OSError:
+        return False
+
+
+def _adopt(
+    data_dir: Path, port: int, health: dict[str, Any] | None | Literal["ask"] = "ask"
+) -> ServerInfo | None:
+    """The server answering on port if it serves data_dir (started in a terminal, or its record
+    lost), now recorded; else None."""
+    if health == "ask":
+        health = _health("127.0.0.1", port)
+    if health is None or not _same_dir(health.get("data_dir"), data_dir):
+        return None
+    pid = health.get("pid")
+    if not isinstance(pid, int) or not _pid_alive(pid):
+        return None
+    info = ServerInfo("127.0.0.1", port, pid, data_dir, data_dir / LOG_FILE)
+    write_state(info)
+    return info
 
 
 def stop_server(data_dir: Path, timeout: float = 30.0) -> bool:
@@ -108,7 +154,7 @@ def stop_server(data_dir: Path, timeout: float = 30.0) -> bool:
         os.kill(info.pid, signal.SIGKILL)
     if (process := _started.pop(info.pid, None)) is not None:
         process.wait()
-    (data_dir / STATE_FILE).unlink(missing_ok=True)
+    remove_state(data_dir, info.pid)
     return True
 
 
@@ -139,13 +185,16 @@ def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> Ser
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            # lost a race with a server started in a terminal for this data dir: use that one
+            if (adopted := _adopt(data_dir, port)) is not None:
+                return adopted
             raise ServerStartError(
                 f"local-snowflake exited with code {process.returncode} while starting on port "
                 f"{port}; see {log_file}"
             )
         health = _health(info.host, port)
         if health is not None and health.get("pid") == process.pid:
-            (data_dir / STATE_FILE).write_text(json.dumps(asdict(info), default=str))
+            write_state(info)
             return info
         time.sleep(0.1)
     process.terminate()
@@ -155,8 +204,11 @@ def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> Ser
     )
 
 
-def _check_port_free(port: int, data_dir: Path) -> None:
+def _adopt_or_check_port(data_dir: Path, port: int) -> ServerInfo | None:
+    """The server on port if it serves data_dir; None if the port is free; else an error."""
     health = _health("127.0.0.1", port)
+    if (adopted := _adopt(data_dir, port, health)) is not None:
+        return adopted
     if health is not None:
         raise ServerStartError(
             f"Port {port} is taken by a local-snowflake server for another data directory "
@@ -170,6 +222,7 @@ def _check_port_free(port: int, data_dir: Path) -> None:
             raise ServerStartError(
                 f"Port {port} is taken by another program: set LOCAL_SNOWFLAKE_PORT to a free port."
             )
+    return None
 
 
 def _health(host: str, port: int) -> dict[str, Any] | None:
@@ -206,7 +259,11 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # an exited child its parent has not reaped yet (a zombie) is not alive
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): signal 0 is all we know
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 @contextlib.contextmanager

@@ -16,9 +16,11 @@ import logging
 import os
 import re
 import secrets
+import socket
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ from local_snowflake import metadata, pipes, results, statements
 from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
 from local_snowflake.errors import does_not_exist, sql_error, unsupported
+from local_snowflake.process import LOG_FILE, ServerInfo, remove_state, write_state
 
 logger = logging.getLogger("local_snowflake.server")
 
@@ -429,7 +432,17 @@ def _describe_response(
 
 class _Uvicorn(uvicorn.Server):
     """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, which would kill the
-    process before the database is checkpointed and closed: forget the signals instead."""
+    process before the database is checkpointed and closed: forget the signals instead.
+    `on_started` runs once the server listens (it records itself in the data directory)."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_started()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -453,6 +466,21 @@ class _Scheduler(threading.Thread):
                 logger.exception("scheduler pass failed")
 
 
+def _log_to_data_dir(data_dir: Path) -> None:
+    """Log to <data_dir>/server.log as well, unless stdout already is that file (a background
+    server started by ensure_server): a server started in a terminal logs to both."""
+    log_file = data_dir / LOG_FILE
+    try:
+        out, file = os.fstat(sys.stdout.fileno()), log_file.stat()
+        if (out.st_dev, out.st_ino) == (file.st_dev, file.st_ino):
+            return
+    except (OSError, ValueError):
+        pass  # no such file yet, or no real stdout
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+
+
 def serve(
     data_dir: Path,
     port: int,
@@ -461,9 +489,11 @@ def serve(
     scheduler_interval_seconds: float = 10.0,
 ) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM (or idle timeout)."""
+    _log_to_data_dir(data_dir)
     server = LocalSnowflake(data_dir)
     config = uvicorn.Config(server.app(), host=host, port=port, log_level="warning")
-    web = _Uvicorn(config)
+    info = ServerInfo(host, port, os.getpid(), data_dir, data_dir / LOG_FILE)
+    web = _Uvicorn(config, on_started=lambda: write_state(info))
     scheduler = _Scheduler(server, scheduler_interval_seconds)
     if scheduler_interval_seconds > 0:
         scheduler.start()
@@ -483,6 +513,7 @@ def serve(
     try:
         web.run()
     finally:
+        remove_state(data_dir, os.getpid())
         stop_watch.set()
         scheduler.stopped.set()
         if scheduler.is_alive():
