@@ -46,7 +46,9 @@ RESERVED_SLUGS = frozenset(
     }
 )
 UNQUOTED_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-OWNER = re.compile(r"@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+OWNER = re.compile(
+    r"@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+)
 
 
 def slug_problem(slug: str) -> str | None:

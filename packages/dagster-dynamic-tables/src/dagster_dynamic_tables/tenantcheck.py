@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import subprocess
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from dagster_dynamic_tables.repo import (
 )
 
 COMPONENT_TYPES = ("dagster_dynamic_tables.DynamicTablesComponent",)
+STUB_METADATA_KEY = "dagster/auto_created_stub_asset"
 SYNC_FIX = "run `uv run dynamic-tables tenants sync`"
 _REGISTRATION_FILES = {
     WORKSPACE_FILE: "workspace.yaml (its code locations)",
@@ -249,7 +251,9 @@ def _load_location(root: Path, view: TenantView, findings: list[str]) -> None:
     """Every asset key and dep of the tenant's code location (Python assets included)."""
     folder = view.folder
     try:
-        module = importlib.import_module(folder.module)
+        with warnings.catch_warnings():  # Dagster's preview/beta notices are not findings
+            warnings.simplefilter("ignore")
+            module = importlib.import_module(folder.module)
         defs: Any = module.defs
         specs: Sequence[Any] = defs.resolve_all_asset_specs()
     except Exception as e:  # a tenant that does not load is a finding, not a crash
@@ -263,6 +267,8 @@ def _load_location(root: Path, view: TenantView, findings: list[str]) -> None:
     view.loaded = True
     default_file = _rel(root, folder.path / "src" / folder.slug / "definitions.py")
     for spec in specs:
+        if STUB_METADATA_KEY in spec.metadata:
+            continue  # a dep on another location's asset, which Dagster stands in for
         key = tuple(cast("Sequence[str]", spec.key.path))
         view.keys.setdefault(key, _source_file(root, defs, key) or default_file)
         view.deps[key] = {tuple(cast("Sequence[str]", dep.asset_key.path)) for dep in spec.deps}

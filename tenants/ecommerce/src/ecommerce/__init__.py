@@ -1,1 +1,1 @@
-"""The e-commerce team's Dagster code location."""
+"""E-commerce's Dagster code location."""

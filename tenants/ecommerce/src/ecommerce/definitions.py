@@ -3,7 +3,7 @@
 - `defs/snowflake/defs.yaml`: source tables and Dynamic Tables (a `DynamicTablesComponent`, which
   also brings the freshness sensor, the health checks, the automation sensor and the `snowflake`
   resource);
-- `defs/dashboard.py`: the Python asset downstream of the Dynamic Tables.
+- `defs/assets/`: Python assets, e.g. downstream of the Dynamic Tables.
 """
 
 from pathlib import Path

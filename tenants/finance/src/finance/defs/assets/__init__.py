@@ -1,0 +1,1 @@
+"""Python assets of Finance: one module per asset or group of assets."""
