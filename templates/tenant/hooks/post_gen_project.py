@@ -27,7 +27,7 @@ import tomllib
 from pathlib import Path
 
 # Rendered by cookiecutter before the hook runs: the answers as JSON (tojson escapes quotes).
-ANSWERS: dict[str, str] = json.loads(r'''{{ cookiecutter | tojson }}''')
+ANSWERS: dict[str, str] = json.loads(r"""{{ cookiecutter | tojson }}""")
 # Files `tenants grant` and `tenants sync` write outside the tenant folder.
 ROOT_FILES = ("grants.yaml", "workspace.yaml", "pyproject.toml", "uv.lock", "dg.toml")
 ROOT_DIRS = (".github", "deploy")

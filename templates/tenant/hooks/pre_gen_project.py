@@ -18,7 +18,7 @@ import unicodedata
 from pathlib import Path
 
 # Rendered by cookiecutter before the hook runs: the answers as JSON (tojson escapes quotes).
-ANSWERS: dict[str, str] = json.loads(r'''{{ cookiecutter | tojson }}''')
+ANSWERS: dict[str, str] = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_SLUG_LENGTH = 40

@@ -22,7 +22,6 @@ def _dynamic_tables(graph):
     return {key for key in graph.get_all_asset_keys() if "dynamic_table" in graph.get(key).kinds}
 
 
-
 def test_every_asset_key_the_location_defines_starts_with_the_slug():
     # Deps on another tenant's assets (full keys) come back as stubs Dagster made for them.
     specs = defs.resolve_all_asset_specs()
