@@ -63,6 +63,24 @@ query Materializations($path: [String!]!) {
 """
 
 
+LOCATIONS = """
+query Locations {
+  workspaceOrError {
+    ... on Workspace {
+      locationEntries {
+        name
+        loadStatus
+        locationOrLoadError {
+          __typename
+          ... on PythonError { message causes { message } }
+          ... on RepositoryLocation { repositories { assetNodes { assetKey { path } } } }
+        }
+      }
+    }
+  }
+}
+"""
+
 CHECK_EXECUTIONS = """
 query CheckExecutions($path: [String!]!, $check: String!) {
   assetCheckExecutions(assetKey: {path: $path}, checkName: $check, limit: 1) {
@@ -107,6 +125,11 @@ class DagsterDev:
         found = executions["assetCheckExecutions"]
         return found[0] if found else None
 
+    def locations(self) -> dict[str, dict[str, Any]]:
+        """Each code location's entry: load status, and its error or its repositories."""
+        entries = self.graphql(LOCATIONS)["workspaceOrError"]["locationEntries"]
+        return {entry["name"]: entry for entry in entries}
+
     wait_for = staticmethod(wait_for)
 
     def log_tail(self, lines: int = 80) -> str:
@@ -123,8 +146,13 @@ def _serving(url: str) -> bool:
 
 
 @contextmanager
-def run_dagster_dev(workdir: Path) -> Iterator[DagsterDev]:
-    """`dagster dev` from the repo root with a temporary DAGSTER_HOME and stand-in data dir."""
+def run_dagster_dev(
+    workdir: Path, workspace: Path | None = None, python_path: list[Path] | None = None
+) -> Iterator[DagsterDev]:
+    """`dagster dev` from the repo root with a temporary DAGSTER_HOME and stand-in data dir.
+
+    `workspace` replaces the repository's workspace.yaml; `python_path` is put in front of the
+    Python path of every process (for a code location that is not installed)."""
     home, data_dir = workdir / "dagster_home", workdir / "snowflake"
     home.mkdir()
     port, snowflake_port = free_port(), free_port()
@@ -135,8 +163,10 @@ def run_dagster_dev(workdir: Path) -> Iterator[DagsterDev]:
         "LOCAL_SNOWFLAKE_DATA_DIR": str(data_dir),
         "PYTHONUNBUFFERED": "1",
     }
+    if python_path:
+        env["PYTHONPATH"] = os.pathsep.join(str(path) for path in python_path)
     log_file = workdir / "dagster_dev.log"
-    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace or "workspace.yaml")]
     command += ["-h", "127.0.0.1", "-p", str(port)]
     with log_file.open("w") as log:
         process = subprocess.Popen(
@@ -161,9 +191,53 @@ def run_dagster_dev(workdir: Path) -> Iterator[DagsterDev]:
         local_snowflake.stop_server(data_dir)
 
 
+BROKEN_TENANT = "broken_tenant"
+BROKEN_DEFS = """\
+type: dagster_dynamic_tables.DynamicTablesComponent
+attributes:
+  tenant: broken_tenant
+  dynamic_tables:
+    - name: too_fresh
+      table: BROKEN.ANALYTICS.TOO_FRESH
+      target_lag: 10 seconds
+      warehouse: WH
+      query: SELECT 1 AS one
+"""
+
+
+def broken_tenant(workdir: Path) -> tuple[Path, Path]:
+    """A code location whose declarations are invalid, and a workspace: the repository's
+    locations plus that one. Returns (workspace file, folder to put on the Python path)."""
+    src = workdir / "broken_src"
+    package = src / BROKEN_TENANT
+    (package / "defs" / "snowflake").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "defs" / "__init__.py").write_text("")
+    (package / "definitions.py").write_text(
+        "from pathlib import Path\n\nimport dagster as dg\n\n"
+        "defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)\n"
+    )
+    (package / "defs" / "snowflake" / "defs.yaml").write_text(BROKEN_DEFS)
+    (src / "pyproject.toml").write_text(  # what load_from_defs_folder looks for, as in a tenant
+        f'[project]\nname = "{BROKEN_TENANT}"\n\n[tool.dg]\ndirectory_type = "project"\n\n'
+        f'[tool.dg.project]\nroot_module = "{BROKEN_TENANT}"\n'
+        'registry_modules = ["dagster_dynamic_tables"]\n'
+    )
+    workspace = workdir / "workspace.yaml"
+    text = (REPO_ROOT / "workspace.yaml").read_text()
+    text += (
+        f"  - python_module:\n      module_name: {BROKEN_TENANT}.definitions\n"
+        f"      location_name: {BROKEN_TENANT}\n"
+    )
+    workspace.write_text(text)
+    return workspace, src
+
+
 @pytest.fixture
 def dagster_dev(tmp_path: Path) -> Iterator[DagsterDev]:
-    with run_dagster_dev(tmp_path) as dev:
+    """Every tenant of the repository, plus one whose declarations are invalid."""
+    workspace, src = broken_tenant(tmp_path)
+    with run_dagster_dev(tmp_path, workspace, [src]) as dev:
         try:
             yield dev
         except BaseException:

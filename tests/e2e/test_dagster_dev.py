@@ -1,9 +1,17 @@
-"""End to end: under `dagster dev`, a raw-table change reaches the dashboard only through a refresh.
+"""End to end: under `dagster dev`, a raw-table change reaches downstream work only via refreshes.
 
-Nothing is started by hand: the tenant's `snowflake` resource starts the stand-in and creates the
-ecommerce objects on the freshness sensor's first tick. The test then inserts orders, lets the
-stand-in's scheduler refresh `customer_lifetime_value` (target lag 1 minute), and waits until the
-sensor has recorded that refresh and the dashboard has run after it.
+Nothing is started by hand: each tenant's `snowflake` resource starts the stand-in and creates the
+tenant's objects on its freshness sensor's first tick. The test then inserts an order into
+ecommerce's raw table, lets the stand-in's scheduler refresh the Dynamic Tables, and waits until:
+
+- ecommerce's sensor has recorded the `customer_lifetime_value` refresh and the dashboard has run
+  after it (same code location);
+- finance's sensor has recorded a refresh of `revenue_vs_budget` (which reads ecommerce's
+  `daily_revenue_rollup`) and finance's `budget_report` has run after it (across code locations,
+  with plain `eager()`, never resolving through virtual assets).
+
+A third location with invalid declarations is loaded beside them: it fails to load with our
+message, and the two tenants keep working.
 """
 
 import time
@@ -14,6 +22,8 @@ CHECKS = ("refresh_succeeded", "scheduling_active", "within_target_lag", "matche
 CLV = ["ecommerce", "customer_lifetime_value"]
 ROLLUP = ["ecommerce", "daily_revenue_rollup"]
 DASHBOARD = ["ecommerce", "executive_dashboard_report"]
+REVENUE_VS_BUDGET = ["finance", "revenue_vs_budget"]
+BUDGET_REPORT = ["finance", "budget_report"]
 
 
 def _table_count(dev, table):
@@ -27,6 +37,15 @@ def _table_count(dev, table):
 @pytest.mark.e2e
 def test_dashboard_runs_after_dynamic_table_refresh_lands(dagster_dev):
     dev = dagster_dev
+    locations = dev.locations()
+    broken = locations["broken_tenant"]["locationOrLoadError"]
+    assert broken["__typename"] == "PythonError"
+    error = " ".join([broken["message"], *(c["message"] for c in broken["causes"])])
+    assert "dynamic_tables[0].target_lag" in error, error  # our message: field, file, value
+    assert "defs.yaml" in error, error
+    assert "10 seconds" in error, error
+    for name in ("ecommerce", "finance"):
+        assert locations[name]["locationOrLoadError"]["__typename"] == "RepositoryLocation", name
     # The first sensor tick starts the stand-in, seeds the raw tables and creates the DTs.
     dev.wait_for(
         "the ecommerce objects in the stand-in",
@@ -41,6 +60,10 @@ def test_dashboard_runs_after_dynamic_table_refresh_lands(dagster_dev):
     first = dev.wait_for("a first dashboard run", lambda: dev.succeeded_runs_of(DASHBOARD), 300, 2)
     seen_runs = {run["runId"] for run in first}
     seen_clv = {m["timestamp"] for m in dev.materializations_of(CLV)}
+    # finance's objects come once ecommerce's rollup exists (a failed first setup is retried).
+    dev.wait_for("a first budget report run", lambda: dev.succeeded_runs_of(BUDGET_REPORT), 300, 2)
+    seen_budget_runs = {run["runId"] for run in dev.succeeded_runs_of(BUDGET_REPORT)}
+    seen_rvb = {m["timestamp"] for m in dev.materializations_of(REVENUE_VS_BUDGET)}
 
     inserted_at = time.time()
     with dev.connect() as conn:
@@ -64,13 +87,32 @@ def test_dashboard_runs_after_dynamic_table_refresh_lands(dagster_dev):
     runs = dev.wait_for("the dashboard to run after the refresh", new_dashboard_runs, 300, 2)
     created = min(run["creationTime"] for run in runs)
     assert created >= recorded_at - 1
-    # The sensor reported the health checks of both DTs, and they are green.
-    for path in (CLV, ROLLUP):
+
+    # Across code locations: the insert changes the rollup, so finance's Dynamic Table refreshes
+    # with changed data, finance's sensor records it, and budget_report runs after that.
+    def new_rvb():
+        return [
+            m for m in dev.materializations_of(REVENUE_VS_BUDGET) if m["timestamp"] not in seen_rvb
+        ]
+
+    rvb = dev.wait_for("the revenue_vs_budget refresh to be recorded", new_rvb, 300, 2)
+    rvb_at = min(int(m["timestamp"]) for m in rvb) / 1000
+    assert rvb_at > inserted_at
+
+    def new_budget_runs():
+        runs = dev.succeeded_runs_of(BUDGET_REPORT)
+        return [r for r in runs if r["runId"] not in seen_budget_runs]
+
+    budget_runs = dev.wait_for("budget_report to run after the refresh", new_budget_runs, 300, 2)
+    assert min(run["creationTime"] for run in budget_runs) >= rvb_at - 1
+    # The sensors reported the health checks of every DT, and they are green.
+    for path in (CLV, ROLLUP, REVENUE_VS_BUDGET):
         for check in CHECKS:
             execution = dev.latest_check_execution(path, check)
             assert execution is not None, f"no evaluation of {check} on {path}"
             assert execution["status"] == "SUCCEEDED", (path, check, execution)
     print(
         f"insert -> refresh recorded: {recorded_at - inserted_at:.1f} s; "
-        f"refresh recorded -> dashboard run created: {created - recorded_at:.1f} s"
+        f"refresh recorded -> dashboard run created: {created - recorded_at:.1f} s; "
+        f"insert -> finance refresh recorded: {rvb_at - inserted_at:.1f} s"
     )

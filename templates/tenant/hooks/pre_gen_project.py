@@ -133,18 +133,22 @@ def platform_root(start: Path) -> Path | None:
 
 def problems() -> list[str]:
     slug = ANSWERS["tenant_slug"]
+    bad_slug = slug_problem(slug)
+    identifiers = (
+        "snowflake_database",
+        "snowflake_schema",
+        "snowflake_warehouse",
+        "snowflake_role",
+    )
     found = [
         name_problem(ANSWERS["tenant_name"]),
-        slug_problem(slug),
+        bad_slug,
         owner_problem(ANSWERS["owner"]),
         *(
             identifier_problem(answer, ANSWERS[answer])
-            for answer in (
-                "snowflake_database",
-                "snowflake_schema",
-                "snowflake_warehouse",
-                "snowflake_role",
-            )
+            for answer in identifiers
+            # A bad slug makes the defaults derived from it bad too: report the slug alone.
+            if not (bad_slug and slug.upper() in ANSWERS[answer])
         ),
     ]
     here = Path.cwd()

@@ -4,7 +4,13 @@ import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
 DAILY_EVENT_COUNTS = dg.AssetKey(["{{ cookiecutter.tenant_slug }}", "daily_event_counts"])
-DAILY_EVENT_COUNTS_TABLE = {{ (cookiecutter.snowflake_database ~ "." ~ cookiecutter.snowflake_schema ~ ".DAILY_EVENT_COUNTS") | tojson }}
+{%- set table = cookiecutter.snowflake_database ~ "." ~ cookiecutter.snowflake_schema ~ ".DAILY_EVENT_COUNTS" %}
+{#- A Python literal as ruff formats it: single quotes when that needs fewer escapes. #}
+{%- if table.count('"') > table.count("'") %}
+DAILY_EVENT_COUNTS_TABLE = '{{ table | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- else %}
+DAILY_EVENT_COUNTS_TABLE = "{{ table | replace("\\", "\\\\") | replace('"', '\\"') }}"
+{%- endif %}
 
 
 @dg.asset(
