@@ -1,0 +1,142 @@
+"""Benchmark: a tenant's image environment and its code server (a script that prints figures;
+not collected by pytest).
+
+    uv run python tests/benchmarks/bench_deploy.py [--rounds 3] [--tenant ecommerce ...]
+
+1. Size of each tenant's isolated environment (built by its Dockerfile's uv commands, as
+   `tests/deployments/conftest.py` does, outside the repository's `.venv`) against the full
+   development `.venv`. Goal: under half.
+2. Seconds from process start to a healthy code server (`dagster code-server start`, loopback),
+   probed every 50 ms over gRPC, then checked to have loaded the location, not an error. Run from
+   the isolated environment (what the image runs) and from the development environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MB = 1024 * 1024
+
+
+def _load_harness() -> ModuleType:
+    path = HERE.parent / "deployments" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("deployments_harness", path)
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def tree_size(root: Path) -> tuple[int, int]:
+    """(bytes of every file, bytes without __pycache__), symlinks not followed."""
+    total = without_bytecode = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                continue
+            size = path.stat().st_size
+            total += size
+            if "__pycache__" not in dirpath:
+                without_bytecode += size
+    return total, without_bytecode
+
+
+def largest_packages(venv: Path, count: int = 6) -> list[tuple[str, int]]:
+    site = next(venv.glob("lib/python*/site-packages"))
+    sizes = [(p.name, tree_size(p)[0]) for p in site.iterdir() if p.is_dir()]
+    return sorted(sizes, key=lambda item: -item[1])[:count]
+
+
+def seconds_to_healthy(h: ModuleType, slug: str, dagster: Path, workdir: Path) -> float:
+    # The probe `dagster api grpc-health-check` makes, without a CLI start per probe.
+    from dagster._grpc.client import DagsterGrpcClient
+
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    port = h.free_port()
+    env = h.clean_env(DAGSTER_HOME=str(home), **h.SNOWFLAKE_ENV)
+    command = [str(dagster), "code-server", "start", "-h", "127.0.0.1", "-p", str(port)]
+    command += ["-m", f"{slug}.definitions", "--location-name", slug]
+    client = DagsterGrpcClient(port=port, host="127.0.0.1")
+    log = workdir / f"code-server-{port}.log"
+    start = time.perf_counter()
+    with h.started(command, log, env, workdir) as process:
+
+        def healthy() -> bool:
+            with contextlib.redirect_stdout(io.StringIO()):  # it prints every refused connection
+                return process.poll() is None and client.health_check_query() == "SERVING"
+
+        h.wait_for("a healthy code server", healthy, timeout=180, every=0.05)
+        elapsed = time.perf_counter() - start
+        loaded: Any = client.list_repositories()
+    if "SerializableErrorInfo" in loaded:
+        raise RuntimeError(f"{slug} failed to load in {dagster.parent.parent}: {loaded[:300]}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="code server starts per setup")
+    parser.add_argument("--tenant", action="append", help="tenant slug (default: every tenant)")
+    args = parser.parse_args()
+    h = _load_harness()
+    slugs: list[str] = args.tenant or h.tenant_slugs()
+
+    dev_total, dev_code = tree_size(h.REPO_ROOT / ".venv")
+    print(f"development .venv: {dev_total / MB:.0f} MB ({dev_code / MB:.0f} MB without bytecode)")
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
+        envs: dict[str, Path] = {}
+        for slug in slugs:
+            started = time.perf_counter()
+            venv = h.build_isolated_env(slug, Path(tmp) / slug)
+            build_seconds = time.perf_counter() - started
+            envs[slug] = venv
+            total, code = tree_size(venv)
+            ratio = total / dev_total
+            verdict = "under half: goal met" if ratio < 0.5 else "NOT under half: goal missed"
+            print(
+                f"{slug}: isolated environment {total / MB:.0f} MB ({code / MB:.0f} MB without "
+                f"bytecode) = {ratio:.0%} of the development .venv, {verdict}; built by the "
+                f"Dockerfile's uv commands in {build_seconds:.1f} s (warm uv cache)"
+            )
+            biggest = ", ".join(f"{name} {size / MB:.0f}" for name, size in largest_packages(venv))
+            print(f"  largest packages (MB): {biggest}")
+
+        for slug in slugs:
+            setups = {
+                "isolated env": envs[slug] / "bin" / "dagster",
+                "dev .venv": h.BIN / "dagster",
+            }
+            for label, dagster in setups.items():
+                times: list[float] = []
+                try:
+                    for n in range(args.rounds):
+                        times.append(seconds_to_healthy(h, slug, dagster, Path(tmp) / f"{slug}{n}"))
+                except RuntimeError as e:
+                    print(f"{slug} ({label}): code server does not load: {e}")
+                    continue
+                print(
+                    f"{slug} ({label}): process start -> healthy code server, "
+                    f"{len(times)} rounds: median {statistics.median(times):.1f} s, "
+                    f"min {min(times):.1f} s, max {max(times):.1f} s"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
