@@ -1,0 +1,129 @@
+"""A tenant's image environment, built by its Dockerfile's uv commands into a fresh directory
+outside the repository's `.venv` (see `build_isolated_env` in conftest.py): it loads the tenant
+as production does, holds no other tenant and no Snowflake stand-in."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+
+def _load_harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "deployments_harness", Path(__file__).with_name("conftest.py")
+    )
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load_harness()
+REPO_ROOT: Path = harness.REPO_ROOT
+SNOWFLAKE_ENV: dict[str, str] = harness.SNOWFLAKE_ENV
+build_isolated_env = harness.build_isolated_env
+clean_env = harness.clean_env
+tenant_slugs = harness.tenant_slugs
+
+CORE_PYPROJECT = REPO_ROOT / "packages" / "dagster-dynamic-tables" / "pyproject.toml"
+# The "lean runtime" part of issue 8 (another change) makes local-snowflake an optional extra of
+# the core; until it lands, the stand-in (fakesnow, DuckDB) is in every image.
+STAND_IN_REQUIRED = any(
+    dep.split("[")[0].strip() == "local-snowflake"
+    for dep in tomllib.loads(CORE_PYPROJECT.read_text())["project"]["dependencies"]
+)
+# Tenants' definitions.py finds its defs folder through `dg.load_from_defs_folder(
+# path_within_project=...)`, which walks up to a pyproject.toml; a non-editable install has none.
+NO_PROJECT_FILE = "Could not find config file (pyproject.toml/dg.toml)"
+
+
+@pytest.fixture(scope="module", params=tenant_slugs())
+def isolated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Path]:
+    """(slug, environment), built once per tenant for this module's tests."""
+    slug: str = request.param
+    return slug, build_isolated_env(slug, tmp_path_factory.mktemp(f"image-{slug}"))
+
+
+def _python(venv: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code],
+        cwd=cwd,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_isolated_env_validates_the_tenant(isolated: tuple[str, Path], tmp_path: Path) -> None:
+    slug, venv = isolated
+    env = clean_env(DAGSTER_HOME=str(tmp_path), **SNOWFLAKE_ENV)
+    result = subprocess.run(
+        [str(venv / "bin" / "dagster"), "definitions", "validate", "-m", f"{slug}.definitions"],
+        cwd=tmp_path,  # outside the repository: only the environment provides the code
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    if result.returncode != 0 and NO_PROJECT_FILE in output:
+        pytest.xfail(
+            f"tenants/{slug}/src/{slug}/definitions.py needs the project's pyproject.toml at "
+            "run time (dg.load_from_defs_folder), which the non-editable image does not have; "
+            "fix: dg.ComponentTree(defs_module=<slug>.defs, project_root=Path(__file__).parent)"
+            ".build_defs() (see deploy/README.md)"
+        )
+    assert result.returncode == 0, output
+    assert f"Validation successful for code location {slug}" in output
+
+
+def test_isolated_env_holds_no_other_tenant(isolated: tuple[str, Path], tmp_path: Path) -> None:
+    slug, venv = isolated
+    others = [other for other in tenant_slugs() if other != slug]
+    code = (
+        "import importlib.metadata as m, importlib.util as u, json, sys\n"
+        f"print(json.dumps({{'others': [n for n in {others!r} if u.find_spec(n)],"
+        f" 'tenant': u.find_spec({slug!r}).origin,"
+        " 'dists': sorted(d.metadata['Name'] for d in m.distributions()"
+        " if (d.read_text('direct_url.json') or '').find('file://') >= 0)}))"
+    )
+    result = _python(venv, code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+
+    assert found["others"] == []
+    assert found["tenant"].startswith(str(venv))  # installed, not the repository's sources
+    core = {"dagster-dynamic-tables", "local-snowflake"}
+    assert set(found["dists"]) <= core | {slug}
+    assert slug in found["dists"]
+
+
+@pytest.mark.xfail(
+    STAND_IN_REQUIRED,
+    strict=True,
+    reason="issue 8 'Lean runtime' (another change): local-snowflake is still a required "
+    "dependency of dagster-dynamic-tables, so fakesnow and duckdb are in every image",
+)
+def test_isolated_env_has_no_snowflake_stand_in(isolated: tuple[str, Path], tmp_path: Path) -> None:
+    _slug, venv = isolated
+    result = _python(
+        venv,
+        "import importlib.util as u; print([n for n in ('duckdb', 'fakesnow') if u.find_spec(n)])",
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
