@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from dagster_dynamic_tables.cli import WorkspaceError, workspace_modules
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant, View
-from dagster_dynamic_tables.local import LocalSetupError, create_local_objects
+from dagster_dynamic_tables.local import LocalSetupError, LocalSetupReport, create_local_objects
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,12 @@ def test_create_local_objects_seeds_once_and_creates_upstream_first(
 
     first = create_local_objects(conn, tenant, lock_dir=tmp_path)
     assert first.seeded
+    assert first.sources_seeded == ["LOCALTEST.RAW.ITEMS"]
     assert first.created == ["LOCALTEST.MART.TOTALS", "LOCALTEST.MART.BIG_TOTALS"]
+    assert first.summary() == (
+        "localtest: 3 objects checked: 1 source table (from seed.sql, with its rows), "
+        "1 Dynamic Table and 1 view created"
+    )
     assert _rows(conn, "SELECT kind, total FROM LOCALTEST.MART.TOTALS ORDER BY kind") == [
         ("a", 3),
         ("b", 1),
@@ -74,8 +79,33 @@ def test_create_local_objects_seeds_once_and_creates_upstream_first(
     assert not second.seeded
     assert second.created == []
     assert second.existing == ["LOCALTEST.MART.TOTALS", "LOCALTEST.MART.BIG_TOTALS"]
-    assert second.summary() == "localtest: seed not needed, 0 objects created, 2 already there"
+    assert second.sources_existing == ["LOCALTEST.RAW.ITEMS"]
+    assert second.summary() == (
+        "localtest: 3 objects checked: 1 source table, 1 Dynamic Table and 1 view already "
+        "there; nothing created"
+    )
     assert _rows(conn, "SELECT COUNT(*) FROM LOCALTEST.RAW.ITEMS") == [(3,)]
+
+
+def test_setup_summary_tallies_every_declared_object_by_kind_and_outcome():
+    report = LocalSetupReport("shop", seed_file=Path("local/seed.sql"))
+    report.note(SourceTable(name="a", table="SHOP.RAW.A"), report.sources_existing)
+    report.note(SourceTable(name="b", table="SHOP.RAW.B"), report.sources_missing)
+    dt = DynamicTable(
+        name="d", table="SHOP.MART.D", target_lag="1 minute", warehouse="WH", query="SELECT 1"
+    )
+    report.note(dt, report.created)
+    report.note(View(name="v", table="SHOP.MART.V", query="SELECT 1"), report.existing)
+    assert report.summary() == (
+        "shop: 4 objects checked: 1 Dynamic Table created; 1 source table and 1 view already "
+        "there; 1 source table missing (seed.sql runs only when none of them exists)"
+    )
+    report = LocalSetupReport("shop")
+    report.note(SourceTable(name="a", table="SHOP.RAW.A"), report.sources_missing)
+    assert report.summary() == (
+        "shop: 1 object checked: 1 source table missing (no local_seed_file is declared); "
+        "nothing created"
+    )
 
 
 def test_create_local_objects_reports_a_broken_seed(local_snowflake_connect, tmp_path):
@@ -170,11 +200,17 @@ def test_local_start_is_idempotent_and_status_stop_behave(tmp_path):
 
         first = _cli("local", "start", env=env)
         assert first.returncode == 0, first.stdout + first.stderr
-        assert "ecommerce: seed rows inserted, 2 objects created, 0 already there" in first.stdout
+        assert (
+            "ecommerce: 4 objects checked: 2 source tables (from seed.sql, with its rows) and "
+            "2 Dynamic Tables created"
+        ) in first.stdout
 
         second = _cli("local", "start", env=env)
         assert second.returncode == 0, second.stdout + second.stderr
-        assert "ecommerce: seed not needed, 0 objects created, 2 already there" in second.stdout
+        assert (
+            "ecommerce: 4 objects checked: 2 source tables and 2 Dynamic Tables already there; "
+            "nothing created"
+        ) in second.stdout
         pid = first.stdout.split("(pid ")[1].split(")")[0]
         assert f"(pid {pid})" in second.stdout
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import local_snowflake
 import pytest
-from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.declarations import SourceTable, Tenant
 from dagster_dynamic_tables.errors import SnowflakeSettingsError
 from dagster_dynamic_tables.resources import (
     LocalSnowflakeResource,
@@ -145,9 +145,11 @@ def test_build_snowflake_resource_without_account_uses_stand_in(tmp_path):
     assert resource.local_data_dir == str((tmp_path / "d").resolve())
     assert resource.tenant_slug == "ecommerce"
     assert resource.autocommit is True
-    assert resource.additional_snowflake_connection_args == local_snowflake.connection_args(
-        "127.0.0.1", 50123
-    )
+    assert resource.additional_snowflake_connection_args == {
+        **local_snowflake.connection_args("127.0.0.1", 50123),
+        # no probing for AWS/Azure/GCP metadata endpoints: see test_platform_detection.py
+        "platform_detection_timeout_seconds": 0.0,
+    }
 
 
 def test_empty_account_variable_means_stand_in():
@@ -168,3 +170,40 @@ def test_stand_in_data_dir_defaults_to_repo_root(tmp_path):
 
 def test_repo_root_of_this_checkout():
     assert (find_repo_root(Path(__file__).parent) / "workspace.yaml").is_file()
+
+
+def _rows(conn, sql):
+    cursor = conn.cursor()
+    cursor.execute(sql)
+    return cursor.fetchall()
+
+
+def test_stand_in_is_started_again_after_it_was_stopped(tmp_path):
+    from local_snowflake.pytest_plugin import free_port
+
+    seed = tmp_path / "seed.sql"
+    seed.write_text(
+        "CREATE TABLE RESTART.RAW.T (n INTEGER); INSERT INTO RESTART.RAW.T VALUES (1);\n"
+    )
+    tenant = Tenant(
+        "restart",
+        sources=(SourceTable(name="t", table="RESTART.RAW.T"),),
+        local_seed_file=seed,
+    )
+    data_dir = tmp_path / "data"
+    env = {"LOCAL_SNOWFLAKE_PORT": str(free_port()), "LOCAL_SNOWFLAKE_DATA_DIR": str(data_dir)}
+    resource = build_snowflake_resource(tenant, env=env)
+    try:
+        with resource.get_connection() as conn:
+            assert _rows(conn, "SELECT n FROM RESTART.RAW.T") == [(1,)]
+        first = local_snowflake.server_status(data_dir)
+        assert first is not None
+        # `dynamic-tables local stop`: the next connection of this process starts it again.
+        assert local_snowflake.stop_server(data_dir)
+        with resource.get_connection() as conn:
+            assert _rows(conn, "SELECT n FROM RESTART.RAW.T") == [(1,)]
+        second = local_snowflake.server_status(data_dir)
+        assert second is not None
+        assert second.pid != first.pid
+    finally:
+        local_snowflake.stop_server(data_dir)

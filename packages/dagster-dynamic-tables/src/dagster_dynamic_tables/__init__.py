@@ -3,35 +3,49 @@
 Callers import from here: the spec builders (`source_table`, `dynamic_table`, `view`), the
 `DynamicTablesComponent` for `defs.yaml`, the per-tenant builders (sensor, checks, resource,
 definitions) and the errors. `dagster_dynamic_tables.metadata` holds the metadata key constants.
+
+The names are loaded on first use (PEP 562 `__getattr__`), so importing one submodule
+(`dagster_dynamic_tables.local`, `.errors`, `.identifiers`) does not import Dagster and
+dagster-snowflake (about 7 s here, mostly dagster-snowflake pulling in Snowpark): the
+`dynamic-tables local status|stop` commands answer without them.
 """
 
-from dagster_dynamic_tables.checks import build_check_specs, build_dynamic_table_checks
-from dagster_dynamic_tables.component import DynamicTablesComponent
-from dagster_dynamic_tables.declarations import (
-    DynamicTable,
-    SourceTable,
-    Tenant,
-    TenantDeclarations,
-    View,
-)
-from dagster_dynamic_tables.definitions import AUTOMATION_SENSOR_NAME, build_tenant_definitions
-from dagster_dynamic_tables.errors import (
-    DeclarationError,
-    DeclarationProblem,
-    DynamicTablesError,
-    SnowflakeSettingsError,
-)
-from dagster_dynamic_tables.health import CHECK_NAMES
-from dagster_dynamic_tables.loader import load_tenant
-from dagster_dynamic_tables.resources import build_snowflake_resource
-from dagster_dynamic_tables.sensor import SENSOR_NAME, build_freshness_sensor
-from dagster_dynamic_tables.specs import (
-    build_asset_specs,
-    dynamic_table,
-    freshness_policy_for_lag,
-    source_table,
-    view,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dagster_dynamic_tables.checks import build_check_specs, build_dynamic_table_checks
+    from dagster_dynamic_tables.component import DynamicTablesComponent
+    from dagster_dynamic_tables.declarations import (
+        DynamicTable,
+        SourceTable,
+        Tenant,
+        TenantDeclarations,
+        View,
+    )
+    from dagster_dynamic_tables.definitions import (
+        AUTOMATION_SENSOR_NAME,
+        build_tenant_definitions,
+    )
+    from dagster_dynamic_tables.errors import (
+        DeclarationError,
+        DeclarationProblem,
+        DynamicTablesError,
+        SnowflakeSettingsError,
+    )
+    from dagster_dynamic_tables.health import CHECK_NAMES
+    from dagster_dynamic_tables.loader import load_tenant
+    from dagster_dynamic_tables.resources import build_snowflake_resource
+    from dagster_dynamic_tables.sensor import SENSOR_NAME, build_freshness_sensor
+    from dagster_dynamic_tables.specs import (
+        build_asset_specs,
+        dynamic_table,
+        freshness_policy_for_lag,
+        source_table,
+        view,
+    )
 
 __all__ = [
     "AUTOMATION_SENSOR_NAME",
@@ -59,3 +73,45 @@ __all__ = [
     "source_table",
     "view",
 ]
+
+# Public name -> the submodule that defines it (the same pairs as the imports above).
+_SUBMODULES: dict[str, str] = {
+    "AUTOMATION_SENSOR_NAME": "definitions",
+    "CHECK_NAMES": "health",
+    "SENSOR_NAME": "sensor",
+    "DeclarationError": "errors",
+    "DeclarationProblem": "errors",
+    "DynamicTable": "declarations",
+    "DynamicTablesComponent": "component",
+    "DynamicTablesError": "errors",
+    "SnowflakeSettingsError": "errors",
+    "SourceTable": "declarations",
+    "Tenant": "declarations",
+    "TenantDeclarations": "declarations",
+    "View": "declarations",
+    "build_asset_specs": "specs",
+    "build_check_specs": "checks",
+    "build_dynamic_table_checks": "checks",
+    "build_freshness_sensor": "sensor",
+    "build_snowflake_resource": "resources",
+    "build_tenant_definitions": "definitions",
+    "dynamic_table": "specs",
+    "freshness_policy_for_lag": "specs",
+    "load_tenant": "loader",
+    "source_table": "specs",
+    "view": "specs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    submodule = _SUBMODULES.get(name)
+    if submodule is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{submodule}"), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    # `dir()` lists the lazy names too: dg finds the component by iterating dir(module).
+    return sorted({*globals(), *__all__})

@@ -6,8 +6,11 @@ Production: `SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_USER`, `SNOWFLAKE_PASSWORD` or
 (`ECOMMERCE_SNOWFLAKE_ROLE`). Secrets are passed as `dg.EnvVar`, so their values never reach
 Dagster's stored config, the UI, logs or error messages.
 
-With no account configured, the tenant uses the embedded stand-in (`local_snowflake`) on
-`127.0.0.1:$LOCAL_SNOWFLAKE_PORT`, started on first use.
+With no account configured, the tenant uses the embedded stand-in (`local_snowflake`, the
+optional extra `dagster-dynamic-tables[local]`) on `127.0.0.1:$LOCAL_SNOWFLAKE_PORT`, started on
+first use; without the extra installed, such a tenant fails to load saying which variables to set.
+The stand-in's location and process handling live in `dagster_dynamic_tables.local`, which the
+`dynamic-tables local` commands import without Dagster or dagster-snowflake.
 """
 
 from __future__ import annotations
@@ -20,16 +23,36 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import local_snowflake
 from dagster_snowflake import SnowflakeResource
 
 from dagster_dynamic_tables.declarations import Tenant
 from dagster_dynamic_tables.errors import SnowflakeSettingsError
-from dagster_dynamic_tables.local import ensure_local_stand_in, register_local_tenant
+from dagster_dynamic_tables.local import (
+    LOCAL_DATA_DIR_NAME,
+    LOCAL_DATA_DIR_VAR,
+    LOCAL_PORT_VAR,
+    ensure_local_stand_in,
+    find_repo_root,
+    local_stand_in_location,
+    register_local_tenant,
+    require_stand_in,
+    stand_in_connection_args,
+)
 
-LOCAL_PORT_VAR = "LOCAL_SNOWFLAKE_PORT"
-LOCAL_DATA_DIR_VAR = "LOCAL_SNOWFLAKE_DATA_DIR"
-LOCAL_DATA_DIR_NAME = ".local_snowflake"
+__all__ = [  # the stand-in's location is defined in `local`; kept importable from here
+    "LOCAL_DATA_DIR_NAME",
+    "LOCAL_DATA_DIR_VAR",
+    "LOCAL_PORT_VAR",
+    "LocalSnowflakeResource",
+    "Setting",
+    "build_local_resource",
+    "build_snowflake_resource",
+    "find_repo_root",
+    "find_setting",
+    "local_stand_in_location",
+    "uses_local_stand_in",
+]
+
 _SECRET_SETTINGS = frozenset({"PASSWORD", "PRIVATE_KEY_PATH", "PRIVATE_KEY_PASSWORD"})
 
 
@@ -84,6 +107,7 @@ def build_snowflake_resource(
     slug = tenant.slug
     account = find_setting(slug, "ACCOUNT", env)
     if account is None:
+        require_stand_in(slug)
         register_local_tenant(tenant)
         return build_local_resource(tenant, env)
     user = find_setting(slug, "USER", env)
@@ -120,38 +144,6 @@ def build_snowflake_resource(
     return SnowflakeResource(**config)
 
 
-def local_stand_in_location(
-    env: Mapping[str, str], base_dir: Path | None = None
-) -> tuple[Path, int]:
-    """Data directory and port of the stand-in: `$LOCAL_SNOWFLAKE_DATA_DIR` (default
-    `.local_snowflake/` at the repository root) and `$LOCAL_SNOWFLAKE_PORT`."""
-    raw_port = env.get(LOCAL_PORT_VAR, "").strip()
-    if raw_port:
-        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
-            raise SnowflakeSettingsError(
-                f"{LOCAL_PORT_VAR}={raw_port!r} is not a TCP port. Fix: set it to a number from "
-                f"1 to 65535, or unset it to use {local_snowflake.DEFAULT_PORT}."
-            )
-        port = int(raw_port)
-    else:
-        port = local_snowflake.DEFAULT_PORT
-    raw_dir = env.get(LOCAL_DATA_DIR_VAR, "").strip()
-    data_dir = Path(raw_dir) if raw_dir else find_repo_root(base_dir) / LOCAL_DATA_DIR_NAME
-    return data_dir.resolve(), port
-
-
-def find_repo_root(start: Path | None = None) -> Path:
-    """The nearest folder holding `workspace.yaml`, looking up from `start` and then from the
-    working directory; the working directory if there is none (an installed tenant)."""
-    for origin in (start, Path.cwd()):
-        if origin is None:
-            continue
-        for folder in (origin.resolve(), *origin.resolve().parents):
-            if (folder / "workspace.yaml").is_file():
-                return folder
-    return Path.cwd()
-
-
 def build_local_resource(tenant: Tenant, env: Mapping[str, str]) -> LocalSnowflakeResource:
     data_dir, port = local_stand_in_location(env, tenant.base_dir)
     return LocalSnowflakeResource(
@@ -160,7 +152,7 @@ def build_local_resource(tenant: Tenant, env: Mapping[str, str]) -> LocalSnowfla
         password="local",
         warehouse="LOCAL_WH",
         autocommit=True,  # as for Snowflake: no COMMIT statement after every connection
-        additional_snowflake_connection_args=local_snowflake.connection_args("127.0.0.1", port),
+        additional_snowflake_connection_args=stand_in_connection_args(port),
         local_port=port,
         local_data_dir=str(data_dir),
         tenant_slug=tenant.slug,

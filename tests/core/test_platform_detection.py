@@ -1,0 +1,76 @@
+"""A stand-in connection does not look for a cloud.
+
+On every login the connector probes AWS, Azure and GCP metadata endpoints (169.254.169.254,
+metadata.google.internal) to report the platform it runs on. For the stand-in on the loopback that
+is pointless traffic, and a delay wherever those addresses do not answer. The probes are observed
+without letting them out: a child process installs an audit hook that records and refuses every
+name lookup and connection to anything but the loopback, then logs in to the stand-in.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+
+    LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+    attempts = []
+
+    def refuse_non_loopback(event, args):
+        if event in ("socket.getaddrinfo", "socket.gethostbyname"):
+            host = args[0].decode() if isinstance(args[0], bytes) else args[0]
+        elif event == "socket.connect" and isinstance(args[1], tuple):
+            host = args[1][0]
+        else:
+            return
+        if host is not None and str(host) not in LOOPBACK:
+            attempts.append(str(host))
+            raise OSError(f"test: no traffic to {host} (only the loopback)")
+
+    sys.addaudithook(refuse_non_loopback)
+
+    import local_snowflake
+    import snowflake.connector
+    from dagster_dynamic_tables.local import stand_in_connection_args
+
+    port, how = int(sys.argv[1]), sys.argv[2]
+    if how == "stand_in_connection_args":  # what the tenant's resource and local setup pass
+        args = stand_in_connection_args(port)
+    else:  # the connector's defaults, as before
+        args = local_snowflake.connection_args("127.0.0.1", port)
+    conn = snowflake.connector.connect(account="local", user="local", password="local", **args)
+    assert conn.cursor().execute("SELECT 1").fetchall() == [(1,)]
+    conn.close()
+    print(json.dumps(sorted(set(attempts))))
+    """
+)
+
+
+def _hosts_probed(port: int, how: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(port), how],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("how", "probes_cloud"),
+    [("connection_args", True), ("stand_in_connection_args", False)],
+    ids=["connector-defaults-probe", "stand-in-does-not"],
+)
+def test_stand_in_login_looks_for_no_cloud(local_snowflake_server, how, probes_cloud):
+    probed = _hosts_probed(local_snowflake_server.port, how)
+    if probes_cloud:  # shows the hook sees the probes, so an empty list below means something
+        assert "169.254.169.254" in probed or "metadata.google.internal" in probed, probed
+    else:
+        assert probed == []
