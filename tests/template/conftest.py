@@ -67,3 +67,9 @@ def sh():
 def repo_copy(tmp_path: Path) -> Path:
     """A copy of the working tree in a temporary folder."""
     return copy_repo(tmp_path / "repo")
+
+
+@pytest.fixture
+def make_env():
+    """`make_env(**extra)`: the environment without this run's virtualenv and Snowflake settings."""
+    return clean_env

@@ -1,0 +1,245 @@
+"""Onboarding and registration in a temporary copy of the repository, as a user runs them.
+
+One copy gets its own environment (`uv run` creates it, as on a fresh clone) and onboards a tenant
+with `uv run cookiecutter`; the drift checks run the CLI on copies, with the copies' tenant sources
+first on the Python path; the cruft round trip runs on temporary git repositories.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROOT_FILES = ("workspace.yaml", "pyproject.toml", "uv.lock", "dg.toml", "grants.yaml")
+
+
+def _uv() -> str:
+    found = os.environ.get("UV") or shutil.which("uv")
+    assert found, "uv is needed for these tests (pip install uv)"
+    return found
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    paths = [root / name for name in ROOT_FILES] + [root / ".github" / "CODEOWNERS"]
+    paths += sorted((root / "deploy").rglob("*"))
+    return {str(p.relative_to(root)): p.read_bytes() for p in paths if p.is_file()}
+
+
+def test_onboarding_in_a_fresh_copy_registers_validates_and_tests_the_tenant(
+    repo_copy: Path, sh, make_env
+) -> None:
+    uv, root, env = _uv(), repo_copy, make_env()
+    cookie = [uv, "run", "--frozen", "cookiecutter", "templates/tenant", "--no-input"]
+
+    result = sh([*cookie, "tenant_slug=growth", "tenant_name=Growth"], root, env, 900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / "tenants" / "growth" / "src" / "growth" / "definitions.py").is_file()
+    assert not (root / "growth").exists(), "generation left a folder at the repository root"
+    workspace = yaml.safe_load((root / "workspace.yaml").read_text())
+    locations = [entry["python_module"]["location_name"] for entry in workspace["load_from"]]
+    assert locations == ["ecommerce", "finance", "growth"]
+    assert 'path = "tenants/growth"' in (root / "dg.toml").read_text()
+    assert "/tenants/growth/  @growth-team" in (root / ".github" / "CODEOWNERS").read_text()
+    grants = yaml.safe_load((root / "grants.yaml").read_text())["tenants"]
+    assert grants["growth"] == {"owner": "@growth-team", "schemas": ["GROWTH.ANALYTICS"]}
+    assert '"growth",' in (root / "pyproject.toml").read_text()
+    assert 'name = "growth"' in (root / "uv.lock").read_text()
+    assert (root / "tenants" / "growth" / "Dockerfile").is_file()
+
+    # -o tenants gives the same result.
+    result = sh([*cookie, "-o", "tenants", "tenant_slug=ops", "tenant_name=Ops"], root, env, 900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / "tenants" / "ops" / "pyproject.toml").is_file()
+    assert not (root / "tenants" / "tenants").exists()
+
+    # A taken slug stops with our error line, and nothing at the root changes.
+    before = _snapshot(root)
+    result = sh([*cookie, "tenant_slug=finance", "tenant_name=Finance"], root, env, 300)
+    assert result.returncode != 0
+    assert "ERROR: tenant_slug 'finance' is taken: tenants/finance already exists" in (
+        result.stdout + result.stderr
+    )
+    assert _snapshot(root) == before
+    assert not (root / "finance").exists()
+
+    # Registration is idempotent: a second sync changes nothing.
+    result = sh([uv, "run", "--frozen", "dynamic-tables", "tenants", "sync"], root, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "everything already in line" in result.stdout
+    assert _snapshot(root) == before
+
+    # The workspace, dg and the new tenant's own tests, as a user runs them.
+    home = root / ".dagster_home"
+    home.mkdir()
+    dagster_env = make_env(DAGSTER_HOME=str(home))
+    validate = [uv, "run", "--frozen", "dagster", "definitions", "validate", "-w"]
+    result = sh([*validate, "workspace.yaml"], root, dagster_env, 600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for slug in ("ecommerce", "finance", "growth", "ops"):
+        assert f"Validation successful for code location {slug}." in result.stdout + result.stderr
+    result = sh([uv, "run", "--frozen", "dg", "list", "projects"], root, dagster_env)
+    assert result.stdout.split() == [
+        "tenants/ecommerce",
+        "tenants/finance",
+        "tenants/growth",
+        "tenants/ops",
+    ], result.stdout + result.stderr
+    # dg 1.13 runs `check yaml` and `list defs` on one project: from the root, name it.
+    for slug in ("growth", "finance"):
+        target = ["--target-path", f"tenants/{slug}"]
+        result = sh([uv, "run", "--frozen", "dg", "check", "yaml", *target], root, dagster_env)
+        assert "All component YAML validated successfully." in result.stdout + result.stderr
+    result = sh([uv, "run", "--frozen", "dg", "list", "defs", "--json", *target], root, dagster_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = {asset["asset_key"] for asset in json.loads(result.stdout)["assets"]}
+    assert {"finance/revenue_vs_budget", "finance/budget_report"} <= listed
+    result = sh([uv, "run", "--frozen", "pytest", "-q", "tenants/growth"], root, env, 600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 passed" in result.stdout
+    result = sh([uv, "run", "--frozen", "dynamic-tables", "tenants", "check"], root, env, 600)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _tenant_path(root: Path) -> str:
+    return os.pathsep.join(str(p / "src") for p in sorted((root / "tenants").iterdir()))
+
+
+def _check(root: Path, sh, make_env) -> tuple[int, list[str]]:
+    env = make_env(PYTHONPATH=_tenant_path(root))
+    result = sh([sys.executable, "-m", "dagster_dynamic_tables.cli", "tenants", "check"], root, env)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("ERROR:")]
+    return result.returncode, lines
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_tenants_check_passes_on_the_repository(sh, make_env) -> None:
+    code, lines = _check(REPO_ROOT, sh, make_env)
+    assert (code, lines) == (0, [])
+
+
+def test_tenants_check_reports_each_kind_of_drift(repo_copy: Path, sh, make_env) -> None:
+    root = repo_copy
+    finance_defs = root / "tenants/finance/src/finance/defs/snowflake/defs.yaml"
+    ecommerce_defs = root / "tenants/ecommerce/src/ecommerce/defs/snowflake/defs.yaml"
+    # An unregistered tenant (a copy of finance, renamed): also no grants, and it declares
+    # finance's Snowflake objects again.
+    clone = root / "tenants" / "orphan"
+    shutil.copytree(root / "tenants" / "finance", clone)
+    (clone / "src" / "finance").rename(clone / "src" / "orphan")
+    _edit(clone / "pyproject.toml", 'name = "finance"', 'name = "orphan"')
+    _edit(clone / "src/orphan/defs/snowflake/defs.yaml", "tenant: finance", "tenant: orphan")
+    _edit(clone / "src/orphan/defs/assets/budget_report.py", '"finance", "budget', '"orphan", "b')
+    _edit(clone / "src/orphan/defs/assets/budget_report.py", '["finance", "rev', '["orphan", "rev')
+    # A stale workspace entry.
+    with (root / "workspace.yaml").open("a") as workspace:
+        workspace.write(
+            "  - python_module:\n      module_name: ghost.definitions\n      location_name: ghost\n"
+        )
+    # A dependency on a key no tenant declares, and a cycle through two tenants.
+    _edit(
+        finance_defs,
+        "deps: [ecommerce/daily_revenue_rollup, budget_targets]",
+        "deps: [ecommerce/daily_revenue_rollup, budget_targets, ecommerce/no_such_table]",
+    )
+    _edit(
+        ecommerce_defs,
+        "      deps: [raw_orders]\n      query_file: sql/daily_revenue_rollup.sql",
+        "      deps: [raw_orders, finance/revenue_vs_budget]\n"
+        "      query_file: sql/daily_revenue_rollup.sql",
+    )
+    # An object outside the tenant's grants.
+    _edit(finance_defs, "table: FINANCE.REPORTING.BUDGET_TARGETS", "table: FINANCE.PLANNING.BUDGET")
+    # The same asset key in two tenants.
+    (root / "tenants/finance/src/finance/defs/assets/copy.py").write_text(
+        "import dagster as dg\n\n\n"
+        "@dg.asset(key=['ecommerce', 'executive_dashboard_report'])\n"
+        "def copy() -> None: ...\n"
+    )
+
+    code, lines = _check(root, sh, make_env)
+    text = "\n".join(lines)
+    assert code == 1, text
+    expected = [
+        "ERROR: tenant 'orphan' (tenants/orphan) is not registered in workspace.yaml",
+        "ERROR: workspace.yaml registers tenant 'ghost', but tenants/ghost does not exist",
+        "ERROR: tenant 'orphan' (tenants/orphan) has no entry in grants.yaml",
+        "ERROR: Snowflake object FINANCE.REPORTING.REVENUE_VS_BUDGET is declared by 2 tenants: "
+        "finance (tenants/finance/src/finance/defs/snowflake/defs.yaml), orphan "
+        "(tenants/orphan/src/orphan/defs/snowflake/defs.yaml)",
+        "ERROR: asset key ecommerce/executive_dashboard_report is declared by several tenants: "
+        "ecommerce (tenants/ecommerce/src/ecommerce/defs/assets/executive_dashboard_report.py), "
+        "finance (tenants/finance/src/finance/defs/assets/copy.py)",
+        "ERROR: tenant 'finance': finance/revenue_vs_budget "
+        "(tenants/finance/src/finance/defs/snowflake/defs.yaml) depends on "
+        "ecommerce/no_such_table, which no tenant declares",
+        "ERROR: a dependency cycle runs through tenants ecommerce, finance: "
+        "ecommerce/daily_revenue_rollup -> finance/revenue_vs_budget",
+        "ERROR: tenant 'finance': tenants/finance/src/finance/defs/snowflake/defs.yaml declares "
+        "FINANCE.PLANNING.BUDGET in schema FINANCE.PLANNING, outside its grants "
+        "(FINANCE.REPORTING)",
+    ]
+    for line in expected:
+        assert any(found.startswith(line) for found in lines), f"missing: {line}\n---\n{text}"
+    assert all("Fix:" in line for line in lines), text
+
+
+def test_cruft_update_brings_a_template_change_into_the_tenant(tmp_path: Path, sh, make_env):
+    env = make_env(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )
+    template_repo = tmp_path / "platform"
+    shutil.copytree(REPO_ROOT / "templates", template_repo / "templates")
+    git = ["git", "-c", "init.defaultBranch=main"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "template v1"]):
+        assert sh([*git, *args], template_repo, env).returncode == 0
+    team_repo = tmp_path / "team"
+    (team_repo / "tenants").mkdir(parents=True)
+    assert sh([*git, "init", "-q"], team_repo, env).returncode == 0
+    cruft = str(Path(sys.executable).parent / "cruft")
+    context = json.dumps({"tenant_slug": "growth", "tenant_name": "Growth"})
+    result = sh(
+        [
+            cruft,
+            "create",
+            str(template_repo),
+            "--directory",
+            "templates/tenant",
+            "--output-dir",
+            "tenants",
+            "--no-input",
+            "--extra-context",
+            context,
+        ],
+        team_repo,
+        env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    tenant = team_repo / "tenants" / "growth"
+    recorded = json.loads((tenant / ".cruft.json").read_text())
+    assert recorded["directory"] == "templates/tenant"
+    assert recorded["context"]["cookiecutter"]["tenant_slug"] == "growth"
+    for args in (["add", "."], ["commit", "-qm", "growth from the template"]):
+        assert sh([*git, *args], team_repo, env).returncode == 0
+
+    readme = template_repo / "templates/tenant/{{cookiecutter.tenant_slug}}/README.md"
+    readme.write_text(readme.read_text() + "\n## On call\n\nAsk in #data-platform.\n")
+    for args in (["commit", "-qam", "template v2"],):
+        assert sh([*git, *args], template_repo, env).returncode == 0
+    result = sh([cruft, "update", "--skip-apply-ask", "-y"], tenant, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Ask in #data-platform." in (tenant / "README.md").read_text()
+    assert json.loads((tenant / ".cruft.json").read_text())["commit"] != recorded["commit"]
