@@ -6,6 +6,14 @@ Production: `SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_USER`, `SNOWFLAKE_PASSWORD` or
 (`ECOMMERCE_SNOWFLAKE_ROLE`). Secrets are passed as `dg.EnvVar`, so their values never reach
 Dagster's stored config, the UI, logs or error messages.
 
+Timeouts, in whole seconds, overridable the same way (`timeout_settings`):
+`SNOWFLAKE_LOGIN_TIMEOUT` (default 10: no new login attempt after that), `SNOWFLAKE_SOCKET_TIMEOUT`
+(default 15: the longest wait for one answer, login included) and `SNOWFLAKE_NETWORK_TIMEOUT`
+(default none: retries of other requests end, and a statement is cancelled, after that). The
+connector's own defaults (120 s, 60 s per answer) kept a tick against an account endpoint that
+accepts connections and never answers busy for about two minutes, past Dagster's sensor timeout,
+so its skip reason was never seen; with these it ends in 15 to 25 s.
+
 With no account configured, the tenant uses the embedded stand-in (`local_snowflake`, the
 optional extra `dagster-dynamic-tables[local]`) on `127.0.0.1:$LOCAL_SNOWFLAKE_PORT`, started on
 first use; without the extra installed, such a tenant fails to load saying which variables to set.
@@ -50,9 +58,22 @@ __all__ = [  # the stand-in's location is defined in `local`; kept importable fr
     "find_repo_root",
     "find_setting",
     "local_stand_in_location",
+    "timeout_settings",
     "uses_local_stand_in",
 ]
 
+DEFAULT_LOGIN_TIMEOUT = 10
+DEFAULT_SOCKET_TIMEOUT = 15
+# (setting, connector argument, default): login_timeout stops further login attempts, but the
+# attempt under way waits for its answer up to socket_timeout, so a silent endpoint ends a login
+# after socket_timeout (one attempt) and at worst after login_timeout + socket_timeout.
+# network_timeout also cancels any statement that runs longer, so it has no default: a tenant's
+# own assets may run long statements.
+TIMEOUT_SETTINGS: tuple[tuple[str, str, int | None], ...] = (
+    ("LOGIN_TIMEOUT", "login_timeout", DEFAULT_LOGIN_TIMEOUT),
+    ("SOCKET_TIMEOUT", "socket_timeout", DEFAULT_SOCKET_TIMEOUT),
+    ("NETWORK_TIMEOUT", "network_timeout", None),
+)
 _SECRET_SETTINGS = frozenset({"PASSWORD", "PRIVATE_KEY_PATH", "PRIVATE_KEY_PASSWORD"})
 
 
@@ -141,7 +162,31 @@ def build_snowflake_resource(
     ):
         if setting is not None:
             config[name.lower()] = setting.config(name)
+    timeouts = timeout_settings(slug, env)
+    # socket_timeout has no field of its own in SnowflakeResource
+    socket_timeout = timeouts.pop("socket_timeout")
+    config.update(timeouts, additional_snowflake_connection_args={"socket_timeout": socket_timeout})
     return SnowflakeResource(**config)
+
+
+def timeout_settings(slug: str, env: Mapping[str, str]) -> dict[str, int]:
+    """The connector's `login_timeout`, `socket_timeout` and (if set) `network_timeout`, from
+    `<SLUG>_SNOWFLAKE_<NAME>` or `SNOWFLAKE_<NAME>`, else the defaults."""
+    timeouts: dict[str, int] = {}
+    for name, argument, default in TIMEOUT_SETTINGS:
+        setting = find_setting(slug, name, env)
+        if setting is None:
+            if default is not None:
+                timeouts[argument] = default
+            continue
+        if not setting.value.isdigit() or int(setting.value) < 1:
+            unset = f"use the default {default}" if default is not None else "have none"
+            raise SnowflakeSettingsError(
+                f"{setting.variable}={setting.value!r} is not a number of seconds. Fix: set it "
+                f"to a whole number of seconds, 1 or more, or unset it to {unset}."
+            )
+        timeouts[argument] = int(setting.value)
+    return timeouts
 
 
 def build_local_resource(tenant: Tenant, env: Mapping[str, str]) -> LocalSnowflakeResource:
