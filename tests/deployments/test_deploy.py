@@ -9,6 +9,7 @@ import ast
 import importlib.util
 import json
 import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -361,6 +362,19 @@ def test_deploy_modules_import_only_stdlib_yaml_and_pydantic(module: str) -> Non
         if name.split(".")[0] not in sys.stdlib_module_names | {"yaml", "pydantic", "__future__"}
     }
     assert foreign == set()
+
+
+def test_importing_deploy_loads_no_dagster() -> None:
+    code = (
+        "import sys, dagster_dynamic_tables.deploy\n"
+        "heavy = ('dagster', 'dagster_snowflake', 'local_snowflake')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_discover_tenants_finds_folders_with_a_pyproject(tmp_path: Path) -> None:
