@@ -243,8 +243,9 @@ def _quote_aliases(sql: str) -> str:
 
 def create_catalog(conn: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
     """Attach (creating if needed) the catalog file in data_dir and (re)create its macros."""
-    path = (data_dir / CATALOG_FILE).as_posix().replace("'", "''")
-    conn.execute(f"ATTACH IF NOT EXISTS '{path}' AS {CATALOG_NAME}")
+    conn.execute(
+        f"ATTACH IF NOT EXISTS ? AS {CATALOG_NAME}", [(data_dir / CATALOG_FILE).as_posix()]
+    )
     for sql in (
         _TABLES_SQL,
         _REFRESH_HISTORY_MACRO,

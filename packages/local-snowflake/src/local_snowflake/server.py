@@ -10,8 +10,6 @@ rest, and serializes all DuckDB access with one lock (the scheduler thread share
 from __future__ import annotations
 
 import contextlib
-import gzip
-import json
 import logging
 import os
 import re
@@ -29,7 +27,6 @@ import snowflake.connector.errors
 import uvicorn
 from fakesnow import info_schema, macros
 from fakesnow.conn import FakeSnowflakeConnection
-from fakesnow.converter import from_binding
 from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.dialect import parse_one
 from fakesnow.expr import normalise_ident
@@ -42,14 +39,15 @@ from sqlglot.errors import ParseError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from local_snowflake import metadata, pipes, results, statements
+from local_snowflake import metadata, names, pipes, results, statements, wire
 from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
 from local_snowflake.errors import does_not_exist, sql_error, unsupported
 from local_snowflake.process import LOG_FILE, ServerInfo, remove_state, write_state
+from local_snowflake.wire import HttpError
 
 logger = logging.getLogger("local_snowflake.server")
 
@@ -69,12 +67,6 @@ class Plan:
     intercepted: bool = False
     ltz: bool = False
     semi_structured: dict[str, str] = field(default_factory=dict[str, str])
-
-
-class HttpError(Exception):
-    def __init__(self, status_code: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status_code, self.code, self.message = status_code, code, message
 
 
 class LocalSnowflake:
@@ -105,8 +97,13 @@ class LocalSnowflake:
             if path.name == CATALOG_FILE:
                 continue
             name = path.stem
-            quoted = str(path).replace("'", "''")
-            self.fs.duck_conn.execute(f"ATTACH IF NOT EXISTS '{quoted}' AS \"{name}\"")
+            try:
+                names.check_container(name, "database")
+            except snowflake.connector.errors.ProgrammingError:
+                logger.warning("not a database file of local-snowflake, ignored: %s", path)
+                continue
+            # the path is bound, the name a checked plain identifier
+            self.fs.duck_conn.execute(f'ATTACH IF NOT EXISTS ? AS "{name}"', [str(path)])
             self.fs.duck_conn.execute(info_schema.per_db_creation_sql(name))
             self.fs.duck_conn.execute(macros.creation_sql(name))
 
@@ -137,6 +134,8 @@ class LocalSnowflake:
             else:
                 status = self.engine.drop(command)
             return Plan(f'SELECT {_literal(status)} AS "status"', intercepted=True)
+        with contextlib.suppress(ParseError):  # fakesnow reports what does not parse
+            names.check_statement(parse_one(sql))
         ctx = metadata.Context(
             conn.database, conn.schema, self.engine.clock.now(), self.engine.connected
         )
@@ -243,9 +242,16 @@ class LocalSnowflake:
     async def login_request(self, request: Request) -> JSONResponse:
         database = (d := request.query_params.get("databaseName")) and normalise_ident(d)
         schema = (s := request.query_params.get("schemaName")) and normalise_ident(s)
-        body = await _body(request)
-        session_params: dict[str, Any] = body["data"]["SESSION_PARAMETERS"]
-        autocommit = session_params.get("AUTOCOMMIT", True)
+        try:
+            for name, kind in ((database, "database"), (schema, "schema")):
+                if name:
+                    names.check_container(name, kind)
+        except snowflake.connector.errors.ProgrammingError as e:
+            # Snowflake's login answer for a database or schema it cannot use
+            raise HttpError("390201", e.raw_msg or "") from None
+        autocommit: bool = wire.session_parameters(await wire.json_body(request)).get(
+            "AUTOCOMMIT", True
+        )
         token = secrets.token_urlsafe(32)
 
         def connect() -> FakeSnowflakeConnection:
@@ -271,61 +277,52 @@ class LocalSnowflake:
         )
 
     async def query_request(self, request: Request) -> JSONResponse:
+        conn = self._conn(request)
+        body = await wire.json_body(request)
+        sql = wire.sql_text(body)
+        params, batch = wire.bindings(body)
         try:
-            conn = self._conn(request)
-            body = await _body(request)
-            sql = body["sqlText"]
-            params, batch = _bindings(body.get("bindings"))
-            try:
-                response = await run_in_threadpool(
-                    self.execute, conn, sql, params, batch, bool(body.get("describeOnly"))
-                )
-            except (
-                snowflake.connector.errors.ProgrammingError,
-                snowflake.connector.errors.OperationalError,
-            ) as e:
-                logger.info("%s: %s", type(e).__name__, e.msg)
-                code = f"{e.errno:06d}"
-                return JSONResponse(
-                    {
-                        "data": {"errorCode": code, "sqlState": e.sqlstate},
-                        "code": code,
-                        "message": e.msg,
-                        "success": False,
-                    }
-                )
-            except ParseError as e:
-                return JSONResponse(
-                    {
-                        "data": {"errorCode": "001003", "sqlState": "42000"},
-                        "code": "001003",
-                        "message": f"SQL compilation error:\n{e}",
-                        "success": False,
-                    }
-                )
-            except Exception as e:
-                logger.exception("Unhandled exception for %r", sql)
-                raise HttpError(500, "261000", f"Unhandled exception: {e}") from None
-            return JSONResponse(response)
-        except HttpError as e:
-            return JSONResponse(
-                {"data": None, "code": e.code, "message": e.message, "success": False},
-                status_code=e.status_code,
+            response = await run_in_threadpool(
+                self.execute, conn, sql, params, batch, bool(body.get("describeOnly"))
             )
+        except (
+            snowflake.connector.errors.ProgrammingError,
+            snowflake.connector.errors.OperationalError,
+        ) as e:
+            logger.info("%s: %s", type(e).__name__, e.msg)
+            code = f"{e.errno:06d}"
+            return JSONResponse(
+                {
+                    "data": {"errorCode": code, "sqlState": e.sqlstate},
+                    "code": code,
+                    "message": e.raw_msg,
+                    "success": False,
+                }
+            )
+        except ParseError as e:
+            return JSONResponse(
+                {
+                    "data": {"errorCode": "001003", "sqlState": "42000"},
+                    "code": "001003",
+                    "message": f"SQL compilation error:\n{e}",
+                    "success": False,
+                }
+            )
+        except Exception as e:
+            # Snowflake's internal-error answer: the connector raises it, it does not retry
+            logger.exception("Unhandled exception for %r", sql)
+            raise HttpError(
+                "000603", f"SQL execution internal error: {type(e).__name__}: {e}"
+            ) from None
+        return JSONResponse(response)
 
     async def session(self, request: Request) -> JSONResponse:
-        try:
-            self._conn(request)
-            if request.query_params.get("delete"):
-                closed = self.sessions.pop(_token(request), None)
-                if closed is not None:
-                    await run_in_threadpool(self._close_session, closed)
-            return JSONResponse({"data": None, "code": None, "message": None, "success": True})
-        except HttpError as e:
-            return JSONResponse(
-                {"data": None, "code": e.code, "message": e.message, "success": False},
-                status_code=e.status_code,
-            )
+        self._conn(request)
+        if request.query_params.get("delete"):
+            closed = self.sessions.pop(wire.token(request), None)
+            if closed is not None:
+                await run_in_threadpool(self._close_session, closed)
+        return JSONResponse({"data": None, "code": None, "message": None, "success": True})
 
     async def health(self, _request: Request) -> JSONResponse:
         return JSONResponse(
@@ -347,13 +344,14 @@ class LocalSnowflake:
             conn.close()
 
     def _conn(self, request: Request) -> FakeSnowflakeConnection:
-        conn = self.sessions.get(_token(request))
+        conn = self.sessions.get(wire.token(request))
         if conn is None:
-            raise HttpError(401, "390104", "User must login again to access the service.")
+            raise HttpError("390104", "User must login again to access the service.", 401)
         return conn
 
     def app(self) -> Starlette:
         return Starlette(
+            exception_handlers={HttpError: _http_error, Exception: _internal_error},
             routes=[
                 Route("/session/v1/login-request", self.login_request, methods=["POST"]),
                 Route("/session", self.session, methods=["POST"]),
@@ -362,7 +360,7 @@ class LocalSnowflake:
                 Route("/queries/v1/abort-request", self.abort, methods=["POST"]),
                 Route("/monitoring/queries/{sfqid}", self.monitoring, methods=["GET"]),
                 Route(HEALTH_PATH, self.health, methods=["GET"]),
-            ]
+            ],
         )
 
     def close(self) -> None:
@@ -375,31 +373,14 @@ class LocalSnowflake:
             self.fs.duck_conn.close()
 
 
-def _token(request: Request) -> str:
-    auth = request.headers.get("Authorization")
-    if not auth:
-        raise HttpError(401, "390103", "Session token not found in the request data.")
-    return auth[17:-1]  # Snowflake Token="<token>"
+async def _http_error(_request: Request, e: Exception) -> Response:
+    assert isinstance(e, HttpError)
+    return e.response()
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if request.headers.get("Content-Encoding") == "gzip":
-        body = gzip.decompress(body)
-    return json.loads(body)
-
-
-def _bindings(bindings: dict[str, Any] | None) -> tuple[Any, list[tuple[Any, ...]] | None]:
-    """Bindings as fakesnow's server decodes them: named, array (a batch) or positional."""
-    if not bindings:
-        return None, None
-    if not all(k.isdigit() for k in bindings):
-        return {name: from_binding(b) for name, b in bindings.items()}, None
-    ordered = [bindings[str(pos)] for pos in range(1, len(bindings) + 1)]
-    if any(isinstance(b["value"], list) for b in ordered):
-        columns = [[from_binding({**b, "value": v}) for v in b["value"]] for b in ordered]
-        return None, list(zip(*columns, strict=True))
-    return tuple(from_binding(b) for b in ordered), None
+async def _internal_error(_request: Request, e: Exception) -> Response:
+    logger.error("unhandled %s: %s", type(e).__name__, e)
+    return HttpError("000603", f"SQL execution internal error: {type(e).__name__}").response()
 
 
 def _literal(value: str | None) -> str:

@@ -14,6 +14,7 @@ from fakesnow.dialect import parse_one
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from local_snowflake import names
 from local_snowflake.errors import sql_error, unsupported
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
@@ -120,19 +121,27 @@ def split_name(text: str) -> list[str]:
 
 
 def resolve_name(parts: list[str], database: str | None, schema: str | None) -> Name:
-    """Resolve a 1-, 2- or 3-part name against the session's current database and schema."""
+    """Resolve a 1-, 2- or 3-part name against the session's current database and schema
+    (each part checked: see names.py)."""
     if len(parts) == 3:
-        return Name(parts[0], parts[1], parts[2])
+        return _checked(Name(parts[0], parts[1], parts[2]))
     if len(parts) == 2 and database:
-        return Name(database, parts[0], parts[1])
+        return _checked(Name(database, parts[0], parts[1]))
     if len(parts) == 1 and database and schema:
-        return Name(database, schema, parts[0])
+        return _checked(Name(database, schema, parts[0]))
     raise sql_error(
         "Cannot perform operation. This session does not have a current database or schema. "
         "Call 'USE DATABASE' / 'USE SCHEMA', or use a qualified name.",
         errno=90105,
         sqlstate="22000",
     )
+
+
+def _checked(name: Name) -> Name:
+    names.check_container(name.database, "database")
+    names.check_container(name.schema, "schema")
+    names.check_object(name.name)
+    return name
 
 
 def parse_target_lag(text: str) -> TargetLag:
@@ -195,6 +204,7 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
     query = expression.expression
     if not isinstance(query, exp.Query):
         raise unsupported("CREATE DYNAMIC TABLE without AS <query>")
+    names.check_statement(query)
     table = expression.this
     parts = table_parts(table)
     props: dict[str, str] = {}
