@@ -43,6 +43,7 @@ STAND_IN_REQUIRED = any(
 )
 # Tenants' definitions.py finds its defs folder through `dg.load_from_defs_folder(
 # path_within_project=...)`, which walks up to a pyproject.toml; a non-editable install has none.
+DEV_TOOLS = ["dagster_webserver", "dagster_dg_cli", "pytest", "cookiecutter", "ruff"]
 NO_PROJECT_FILE = "Could not find config file (pyproject.toml/dg.toml)"
 
 
@@ -97,6 +98,7 @@ def test_isolated_env_holds_no_other_tenant(isolated: tuple[str, Path], tmp_path
     code = (
         "import importlib.metadata as m, importlib.util as u, json, sys\n"
         f"print(json.dumps({{'others': [n for n in {others!r} if u.find_spec(n)],"
+        f" 'dev': [n for n in {DEV_TOOLS!r} if u.find_spec(n)],"
         f" 'tenant': u.find_spec({slug!r}).origin,"
         " 'dists': sorted(d.metadata['Name'] for d in m.distributions()"
         " if (d.read_text('direct_url.json') or '').find('file://') >= 0)}))"
@@ -106,6 +108,7 @@ def test_isolated_env_holds_no_other_tenant(isolated: tuple[str, Path], tmp_path
     found = json.loads(result.stdout)
 
     assert found["others"] == []
+    assert found["dev"] == []  # --no-dev: no webserver, test or template tools in the image
     assert found["tenant"].startswith(str(venv))  # installed, not the repository's sources
     core = {"dagster-dynamic-tables", "local-snowflake"}
     assert set(found["dists"]) <= core | {slug}
