@@ -156,3 +156,28 @@ def test_suspend_and_resume_cascade_downstream(pipeline):
     pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
     for name in ("TOTALS", "DOUBLED"):
         assert json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])["STATE"] == "ACTIVE"
+
+
+@pytest.mark.parametrize(
+    ("query", "dropped", "identifier"),
+    [
+        ("SELECT id, amount FROM src", "amount", "AMOUNT"),
+        ("SELECT sum(amount) AS total FROM src", "amount", "AMOUNT"),
+        ("SELECT s.id, s.amount FROM src s", "amount", "S.AMOUNT"),
+        ("SELECT s.id FROM src s JOIN other o ON s.other_id = o.id", "other_id", "S.OTHER_ID"),
+        ("SELECT id FROM src WHERE amount > 0", "amount", "AMOUNT"),
+    ],
+    ids=["column", "aggregate", "qualified", "join-key", "where"],
+)
+def test_a_dropped_source_column_fails_with_invalid_identifier(sf, query, dropped, identifier):
+    sf.cur.execute("CREATE TABLE src (id INT, other_id INT, amount INT)")
+    sf.cur.execute("CREATE TABLE other (id INT)")
+    sf.cur.execute(f"CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh AS {query}")
+    sf.cur.execute(f"ALTER TABLE src DROP COLUMN {dropped}")
+    sf.run_scheduler(advance_seconds=61)
+    failed = last(sf, "DT")
+    assert (failed["STATE"], failed["STATE_CODE"], failed["STATE_MESSAGE"]) == (
+        "FAILED",
+        "000904",
+        f"SQL compilation error:\ninvalid identifier '{identifier}'",
+    )

@@ -33,9 +33,14 @@ CANCELLED_MESSAGE = "The refresh was cancelled before it ran: the local-snowflak
 def failure_code_and_message(e: snowflake.connector.errors.Error) -> tuple[str, str]:
     """Snowflake's code and message for a failed refresh query, where we know them (a column
     that no longer exists is Snowflake's 000904 'invalid identifier'); else fakesnow's."""
-    message = e.msg or ""
-    if column := re.search(r'Referenced column "([^"]+)" not found', message):
+    message = e.raw_msg or ""
+    column = re.search(r'Referenced column "([^"]+)" not found', message)
+    qualified = re.search(r'Table "([^"]+)" does not have a column named "([^"]+)"', message)
+    if column:
         return "000904", f"SQL compilation error:\ninvalid identifier '{column[1].upper()}'"
+    if qualified:  # Snowflake names the column as written: 'O.AMOUNT'
+        identifier = f"{qualified[1]}.{qualified[2]}".upper()
+        return "000904", f"SQL compilation error:\ninvalid identifier '{identifier}'"
     return f"{e.errno:06d}", message
 
 
