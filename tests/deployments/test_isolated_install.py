@@ -8,7 +8,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from types import ModuleType
 
@@ -34,16 +33,9 @@ build_isolated_env = harness.build_isolated_env
 clean_env = harness.clean_env
 tenant_slugs = harness.tenant_slugs
 
-CORE_PYPROJECT = REPO_ROOT / "packages" / "dagster-dynamic-tables" / "pyproject.toml"
-# The "lean runtime" part of issue 8 (another change) makes local-snowflake an optional extra of
-# the core; until it lands, the stand-in (fakesnow, DuckDB) is in every image.
-STAND_IN_REQUIRED = any(
-    dep.split("[")[0].strip() == "local-snowflake"
-    for dep in tomllib.loads(CORE_PYPROJECT.read_text())["project"]["dependencies"]
-)
+DEV_TOOLS = ["dagster_webserver", "dagster_dg_cli", "pytest", "cookiecutter", "ruff"]
 # Tenants' definitions.py finds its defs folder through `dg.load_from_defs_folder(
 # path_within_project=...)`, which walks up to a pyproject.toml; a non-editable install has none.
-DEV_TOOLS = ["dagster_webserver", "dagster_dg_cli", "pytest", "cookiecutter", "ruff"]
 NO_PROJECT_FILE = "Could not find config file (pyproject.toml/dg.toml)"
 
 
@@ -115,13 +107,8 @@ def test_isolated_env_holds_no_other_tenant(isolated: tuple[str, Path], tmp_path
     assert slug in found["dists"]
 
 
-@pytest.mark.xfail(
-    STAND_IN_REQUIRED,
-    strict=True,
-    reason="issue 8 'Lean runtime' (another change): local-snowflake is still a required "
-    "dependency of dagster-dynamic-tables, so fakesnow and duckdb are in every image",
-)
 def test_isolated_env_has_no_snowflake_stand_in(isolated: tuple[str, Path], tmp_path: Path) -> None:
+    """The stand-in (fakesnow, DuckDB) is the core's optional extra [local], for development."""
     _slug, venv = isolated
     result = _python(
         venv,
