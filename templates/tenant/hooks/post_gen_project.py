@@ -73,11 +73,11 @@ class Snapshot:
         self.dirs = {folder: (root / folder).exists() for folder in ROOT_DIRS}
 
     def restore(self) -> None:
-        for folder, existed in self.dirs.items():
-            if not existed:
+        for folder in ROOT_DIRS:  # files a failed run added, and folders it created
+            if not self.dirs[folder]:
                 shutil.rmtree(self.root / folder, ignore_errors=True)
-        for folder in ROOT_DIRS:  # files a failed run added to folders that existed
-            for path in (self.root / folder).rglob("*") if self.dirs[folder] else ():
+                continue
+            for path in (self.root / folder).rglob("*"):
                 if path.is_file() and path not in self.files:
                     path.unlink()
         for path, content in self.files.items():

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import tomlkit
+import tomlkit.exceptions
 import yaml
 from tomlkit.items import Array, Table
 
@@ -266,8 +267,8 @@ def _with_dev_group(text: str, tenant_like: set[str], keep: set[str], names: lis
     lines = old.strip().removeprefix("[").removesuffix("]").splitlines()
     kept: list[str] = []
     for line in lines:
-        if not line.strip() or _TENANTS_COMMENT in line:
-            continue
+        if line.strip() in ("", ",") or _TENANTS_COMMENT in line:
+            continue  # blank lines and commas are rewritten below
         match = _ITEM_LINE.match(line)
         item = match.group("item") if match else None
         name = _normalise(_requirement_name(item)) if item else None
@@ -283,7 +284,15 @@ def _with_dev_group(text: str, tenant_like: set[str], keep: set[str], names: lis
         kept.append(f"    # {_TENANTS_COMMENT}.")
         kept += [f'    "{name}",' for name in names]
     new = "[\n" + "\n".join(kept) + "\n]"
-    return text.replace(old, new)
+    result = text.replace(old, new)
+    try:
+        tomlkit.parse(result)
+    except tomlkit.exceptions.ParseError as e:
+        raise RegistrationError(
+            f"{PYPROJECT_FILE}: the dev dependency group could not be rewritten ({e}). Fix: "
+            'write one entry per line (`"name",`), then run `tenants sync` again.'
+        ) from e
+    return result
 
 
 def member_package_names(root: Path) -> set[str]:
