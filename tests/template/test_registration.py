@@ -243,3 +243,20 @@ def test_cruft_update_brings_a_template_change_into_the_tenant(tmp_path: Path, s
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Ask in #data-platform." in (tenant / "README.md").read_text()
     assert json.loads((tenant / ".cruft.json").read_text())["commit"] != recorded["commit"]
+
+
+def test_failed_registration_puts_everything_back(repo_copy: Path, sh, make_env) -> None:
+    root = repo_copy
+    before = _snapshot(root)
+    # `uv lock` fails (UV names the uv that registration runs): sync stops after writing the
+    # workspace and pyproject, and the hook must undo all of it.
+    env = make_env(UV="/bin/false")
+    args = [sys.executable, "-m", "cookiecutter", "--no-input", "templates/tenant"]
+    result = sh([*args, "tenant_slug=growth"], root, env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "ERROR: tenant 'growth' was not registered, and nothing was kept:" in output
+    assert "`uv lock` failed" in output
+    assert not (root / "tenants" / "growth").exists()
+    assert not (root / "growth").exists()
+    assert _snapshot(root) == before
