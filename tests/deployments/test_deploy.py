@@ -110,6 +110,26 @@ def test_render_writes_every_file_then_nothing_byte_identical(tmp_path: Path) ->
     assert check_deployments(repo) == []
 
 
+def test_deploy_render_command_twice_is_byte_identical(tmp_path: Path) -> None:
+    repo = _make_repo(tmp_path, ["ecommerce", "growth"])
+    command = [str(harness.BIN / "dynamic-tables"), "deploy", "render"]
+
+    def render() -> None:
+        result = subprocess.run(
+            command, cwd=repo, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    render()
+    first = _snapshot(repo)
+    mtimes = {p: p.stat().st_mtime_ns for p in repo.rglob("*") if p.is_file()}
+    render()
+
+    assert len(first) == 2 * len(PER_TENANT) + len(SHARED)
+    assert _snapshot(repo) == first
+    assert {p: p.stat().st_mtime_ns for p in repo.rglob("*") if p.is_file()} == mtimes
+
+
 def test_render_rewrites_only_the_files_a_setting_changes(tmp_path: Path) -> None:
     repo = _make_repo(tmp_path, ["ecommerce"])
     render_deployments(repo)
