@@ -181,3 +181,59 @@ def test_a_dropped_source_column_fails_with_invalid_identifier(sf, query, droppe
         "000904",
         f"SQL compilation error:\ninvalid identifier '{identifier}'",
     )
+
+
+def test_automatic_suspension_suspends_the_dependent_tables_too(pipeline):
+    pipeline.cur.execute(
+        "CREATE DYNAMIC TABLE tripled TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        "AS SELECT amount2 * 3 AS amount6 FROM doubled"
+    )
+    pipeline.cur.execute("ALTER TABLE orders RENAME COLUMN amount TO amt")
+    for _ in range(5):
+        pipeline.run_scheduler(advance_seconds=61)
+    states = {
+        name: json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])
+        for name in ("TOTALS", "DOUBLED", "TRIPLED")
+    }
+    assert {name: (s["STATE"], s["REASON_CODE"]) for name, s in states.items()} == {
+        "TOTALS": ("SUSPENDED", "SUSPENDED_DUE_TO_ERRORS"),
+        "DOUBLED": ("SUSPENDED", "UPSTREAM_SUSPENDED"),
+        "TRIPLED": ("SUSPENDED", "UPSTREAM_SUSPENDED"),
+    }
+    # a dependent table cannot be resumed before its upstream table
+    with pytest.raises(ProgrammingError) as excinfo:
+        pipeline.cur.execute("ALTER DYNAMIC TABLE tripled RESUME")
+    assert excinfo.value.msg == (
+        f"091000 (22000): Cannot resume dynamic table '{pipeline.db}.S.TRIPLED': its upstream "
+        f"dynamic table '{pipeline.db}.S.DOUBLED' is suspended. Resume '{pipeline.db}.S.DOUBLED' "
+        "first."
+    )
+    # resuming the failed table resumes the tables it had suspended, two levels down too
+    pipeline.cur.execute("ALTER TABLE orders RENAME COLUMN amt TO amount")
+    pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
+    for name in ("TOTALS", "DOUBLED", "TRIPLED"):
+        assert json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])["STATE"] == "ACTIVE"
+
+
+def test_resume_leaves_a_table_suspended_by_its_user_suspended(pipeline):
+    pipeline.cur.execute("ALTER DYNAMIC TABLE doubled SUSPEND")
+    pipeline.cur.execute("ALTER DYNAMIC TABLE totals SUSPEND")
+    pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
+    doubled = json.loads(pipeline.dynamic_table("DOUBLED")["SCHEDULING_STATE"])
+    assert (doubled["STATE"], doubled["REASON_CODE"]) == ("SUSPENDED", "USER_SUSPENDED")
+
+
+def test_create_or_replace_with_other_columns_reinitializes(pipeline):
+    pipeline.cur.execute(
+        "CREATE OR REPLACE DYNAMIC TABLE totals TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        "AS SELECT id, amount, amount * 10 AS amount10 FROM orders"
+    )
+    created = last(pipeline, "TOTALS")
+    assert (created["REFRESH_TRIGGER"], created["REFRESH_ACTION"]) == ("CREATION", "REINITIALIZE")
+    pipeline.cur.execute(
+        "CREATE OR REPLACE DYNAMIC TABLE totals TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        "INITIALIZE = ON_SCHEDULE AS SELECT id FROM orders"
+    )
+    pipeline.run_scheduler(advance_seconds=1)
+    first = last(pipeline, "TOTALS")
+    assert (first["REFRESH_TRIGGER"], first["REFRESH_ACTION"]) == ("SCHEDULED", "REINITIALIZE")

@@ -173,6 +173,42 @@ class DynamicTableEngine:
             )
         self._new_graph_version(qn, now)
 
+    def _suspend_downstream(self, qualified_name: str, now: datetime) -> None:
+        """UPSTREAM_SUSPENDED for every active DT downstream (one suspended for its own reason
+        keeps it)."""
+        for qn in self.downstream(qualified_name):
+            down = self.get(qn)
+            if down is not None and down.scheduling_state != "SUSPENDED":
+                self._set_scheduling(qn, True, now, direct=False)
+
+    def _resume_downstream(self, qualified_name: str, now: datetime) -> None:
+        """Resume the DTs downstream that were suspended only because an upstream one was,
+        once none of their upstream DTs is suspended any more."""
+        waiting = self.downstream(qualified_name)
+        while resumable := [
+            qn
+            for qn in waiting
+            if self._reason_code(qn) == "UPSTREAM_SUSPENDED" and not self._suspended_upstream(qn)
+        ]:
+            for qn in resumable:
+                self._set_scheduling(qn, False, now, direct=False)
+            waiting = [qn for qn in waiting if qn not in resumable]
+
+    def _reason_code(self, qualified_name: str) -> str | None:
+        row = self.duck.execute(
+            f"SELECT reason_code FROM {C}.dynamic_tables WHERE qualified_name = ?",
+            [qualified_name],
+        ).fetchone()
+        return row[0] if row else None
+
+    def _suspended_upstream(self, qualified_name: str) -> str | None:
+        """The first suspended DT upstream of qualified_name (by name), if any."""
+        for qn in self._reachable(qualified_name, upstream=True, downstream=False):
+            up = self.get(qn)
+            if up is not None and up.scheduling_state == "SUSPENDED":
+                return qn
+        return None
+
     def _require(self, name: Name) -> DynamicTable:
         dt = self.get(name.qualified)
         if dt is None:
@@ -191,9 +227,11 @@ class DynamicTableEngine:
         return row is not None and row[0] == "FAILED"
 
     def _latest_success(self, qualified_name: str) -> datetime | None:
+        # only this DT's own refreshes: a DT created again (CREATE OR REPLACE) starts afresh
         row = self.duck.execute(
-            f"SELECT max(data_timestamp) FROM {C}.refresh_history WHERE qualified_name = ? "
-            "AND state = 'SUCCEEDED'",
+            f"SELECT max(h.data_timestamp) FROM {C}.refresh_history h "
+            f"JOIN {C}.dynamic_tables d USING (qualified_name) WHERE h.qualified_name = ? "
+            "AND h.state = 'SUCCEEDED' AND h.data_timestamp >= d.created_on",
             [qualified_name],
         ).fetchone()
         return row[0] if row else None
@@ -273,10 +311,21 @@ class DynamicTableEngine:
                     sqlstate="22000",
                 )
             return "Statement executed successfully."
-        if cmd.action in {"SUSPEND", "RESUME"}:
-            # both cascade to the DTs downstream (a DT cannot refresh without its inputs)
-            for qn in [dt.name.qualified, *self.downstream(dt.name.qualified)]:
-                self._set_scheduling(qn, cmd.action == "SUSPEND", now, qn == dt.name.qualified)
+        if cmd.action == "SUSPEND":
+            # cascades to the DTs downstream (a DT cannot refresh without its inputs)
+            self._set_scheduling(dt.name.qualified, True, now, direct=True)
+            self._suspend_downstream(dt.name.qualified, now)
+            return "Statement executed successfully."
+        if cmd.action == "RESUME":
+            if suspended := self._suspended_upstream(dt.name.qualified):
+                raise sql_error(
+                    f"Cannot resume dynamic table '{dt.name.qualified}': its upstream dynamic "
+                    f"table '{suspended}' is suspended. Resume '{suspended}' first.",
+                    errno=91000,
+                    sqlstate="22000",
+                )
+            self._set_scheduling(dt.name.qualified, False, now, direct=True)
+            self._resume_downstream(dt.name.qualified, now)
             return "Statement executed successfully."
         if cmd.target_lag is not None:
             self.duck.execute(
@@ -477,6 +526,7 @@ class DynamicTableEngine:
                 ],
             )
             self._new_graph_version(qn, now)
+            self._suspend_downstream(qn, now)  # Snowflake suspends the dependent DTs too
 
     def _compute(self, dt: DynamicTable, first: bool) -> tuple[str, int, int]:
         """Run the DT's query and apply the result: (refresh action, rows inserted, deleted)."""
@@ -528,8 +578,10 @@ class DynamicTableEngine:
         rows = self.duck.execute(
             f"""SELECT d.qualified_name FROM {C}.dynamic_tables d
             LEFT JOIN (
-                SELECT qualified_name, max(data_timestamp) AS latest FROM {C}.refresh_history
-                WHERE state <> 'EXECUTING' GROUP BY qualified_name
+                SELECT h.qualified_name, max(h.data_timestamp) AS latest
+                FROM {C}.refresh_history h JOIN {C}.dynamic_tables c USING (qualified_name)
+                WHERE h.state <> 'EXECUTING' AND h.data_timestamp >= c.created_on
+                GROUP BY h.qualified_name
             ) h USING (qualified_name)
             WHERE d.scheduling_state <> 'SUSPENDED' AND d.target_lag_sec IS NOT NULL
               AND (? IS NULL OR d.database_name = ?)
