@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from snowflake.connector.constants import FIELD_ID_TO_NAME
@@ -106,10 +107,10 @@ def test_sensor_dynamic_tables_statement_works_verbatim(two_databases):
     assert row[0] == "ANALYTICS.ECOMMERCE.DT"
     assert row[1:3] == (60, "USER_DEFINED")
     assert json.loads(row[3]) == {
-        "STATE": "ACTIVE",
-        "REASON_CODE": None,
-        "REASON_MESSAGE": None,
-        "SUSPENDED_ON": None,
+        "state": "ACTIVE",
+        "reason_code": None,
+        "reason_message": None,
+        "suspended_on": None,
     }
     assert isinstance(row[4], dt.datetime)
     assert row[5:8] == ("SUCCEEDED", None, None)
@@ -166,7 +167,7 @@ def test_graph_history_gives_inputs_and_versions(sf):
         None,
     )
     assert "JOIN" in b["QUERY_TEXT"]
-    assert json.loads(b["SCHEDULING_STATE"])["STATE"] == "ACTIVE"
+    assert json.loads(b["SCHEDULING_STATE"])["state"] == "ACTIVE"
     sf.cur.execute(
         "SELECT * FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_GRAPH_HISTORY("
         "HISTORY_START => TO_TIMESTAMP_LTZ('2000-01-01 00:00:00+00:00')))"
@@ -283,3 +284,41 @@ def test_history_start_can_be_an_expression(two_databases):
 def test_pipe_after_an_unsupported_statement_fails(sf):
     with pytest.raises(ProgrammingError, match="Unsupported feature '->> after SHOW TABLES'"):
         sf.cur.execute("SHOW TABLES ->> SELECT * FROM $1")
+
+
+def test_get_ddl_of_a_dynamic_table_returns_its_create_statement(sf):
+    sf.cur.execute("CREATE TABLE src (id INT)")
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT id FROM src"
+    )
+    sf.cur.execute(f"SELECT GET_DDL('DYNAMIC_TABLE', '{sf.db}.S.DT')")
+    assert sf.cur.fetchall() == [
+        (
+            "create or replace DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
+            "AS SELECT id FROM src;",
+        )
+    ]
+    assert sf.cur.description[0].name == f"GET_DDL('DYNAMIC_TABLE', '{sf.db}.S.DT')"
+    with pytest.raises(ProgrammingError, match=re.escape(f"'{sf.db}.S.NOPE' does not exist")):
+        sf.cur.execute("SELECT GET_DDL('DYNAMIC_TABLE', 'nope')")
+    with pytest.raises(ProgrammingError) as excinfo:
+        sf.cur.execute("SELECT upper(GET_DDL('DYNAMIC_TABLE', 'dt'))")
+    assert (excinfo.value.errno, excinfo.value.sqlstate) == (2, "0A000")
+
+
+def test_scheduling_state_keys_are_lower_case_as_in_snowflake(sf):
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT 1 AS x"
+    )
+    sf.cur.execute("ALTER DYNAMIC TABLE dt SUSPEND")
+    state = json.loads(sf.dynamic_table("DT")["SCHEDULING_STATE"])
+    assert set(state) == {"state", "reason_code", "reason_message", "suspended_on"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \+0000", state["suspended_on"])
+    (graph,) = sf.dicts(
+        "SELECT SCHEDULING_STATE FROM TABLE(INFORMATION_SCHEMA.DYNAMIC_TABLE_GRAPH_HISTORY())"
+    )
+    assert json.loads(graph["SCHEDULING_STATE"]) == {
+        "state": "SUSPENDED",
+        "reason_code": "USER_SUSPENDED",
+        "reason_message": "User suspended",
+    }

@@ -107,7 +107,7 @@ def test_failing_refresh_is_failed_and_its_consumer_upstream_failed(pipeline):
     downstream = last(pipeline, "DOUBLED")
     assert (downstream["STATE"], downstream["STATE_MESSAGE"]) == (
         "UPSTREAM_FAILED",
-        "Skipped refreshing because an input DT failed.",
+        f"Skipped refreshing because input DT '{pipeline.db}.S.TOTALS' failed.",
     )
     dt = pipeline.dynamic_table("TOTALS")
     assert dt["LAST_COMPLETED_REFRESH_STATE"] == "FAILED"
@@ -123,15 +123,15 @@ def test_five_failed_scheduled_refreshes_suspend_and_resume_restarts(pipeline):
     failures = [r["STATE"] for r in pipeline.history("TOTALS")]
     assert failures[-5:] == ["FAILED"] * 5
     state = json.loads(pipeline.dynamic_table("TOTALS")["SCHEDULING_STATE"])
-    assert state["STATE"] == "SUSPENDED"
-    assert state["REASON_CODE"] == "SUSPENDED_DUE_TO_ERRORS"
-    assert "5 consecutive refresh errors" in state["REASON_MESSAGE"]
+    assert state["state"] == "SUSPENDED"
+    assert state["reason_code"] == "SUSPENDED_DUE_TO_ERRORS"
+    assert state["reason_message"] == "The DT was suspended due to 5 consecutive refresh errors"
     pipeline.run_scheduler(advance_seconds=61)
     assert len(pipeline.history("TOTALS")) == len(failures)  # suspended: not refreshed
 
     pipeline.cur.execute("ALTER TABLE orders RENAME COLUMN amt TO amount")
     pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
-    assert json.loads(pipeline.dynamic_table("TOTALS")["SCHEDULING_STATE"])["STATE"] == "ACTIVE"
+    assert json.loads(pipeline.dynamic_table("TOTALS")["SCHEDULING_STATE"])["state"] == "ACTIVE"
     pipeline.run_scheduler(advance_seconds=61)
     assert last(pipeline, "TOTALS")["STATE"] == "SUCCEEDED"
 
@@ -150,12 +150,12 @@ def test_suspend_and_resume_cascade_downstream(pipeline):
     pipeline.cur.execute("ALTER DYNAMIC TABLE totals SUSPEND")
     totals = json.loads(pipeline.dynamic_table("TOTALS")["SCHEDULING_STATE"])
     doubled = json.loads(pipeline.dynamic_table("DOUBLED")["SCHEDULING_STATE"])
-    assert (totals["STATE"], totals["REASON_CODE"]) == ("SUSPENDED", "USER_SUSPENDED")
-    assert (doubled["STATE"], doubled["REASON_CODE"]) == ("SUSPENDED", "UPSTREAM_SUSPENDED")
+    assert (totals["state"], totals["reason_code"]) == ("SUSPENDED", "USER_SUSPENDED")
+    assert (doubled["state"], doubled["reason_code"]) == ("SUSPENDED", "UPSTREAM_SUSPENDED")
     assert pipeline.run_scheduler(advance_seconds=61) == "0 dynamic tables refreshed"
     pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
     for name in ("TOTALS", "DOUBLED"):
-        assert json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])["STATE"] == "ACTIVE"
+        assert json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])["state"] == "ACTIVE"
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_automatic_suspension_suspends_the_dependent_tables_too(pipeline):
         name: json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])
         for name in ("TOTALS", "DOUBLED", "TRIPLED")
     }
-    assert {name: (s["STATE"], s["REASON_CODE"]) for name, s in states.items()} == {
+    assert {name: (s["state"], s["reason_code"]) for name, s in states.items()} == {
         "TOTALS": ("SUSPENDED", "SUSPENDED_DUE_TO_ERRORS"),
         "DOUBLED": ("SUSPENDED", "UPSTREAM_SUSPENDED"),
         "TRIPLED": ("SUSPENDED", "UPSTREAM_SUSPENDED"),
@@ -212,7 +212,7 @@ def test_automatic_suspension_suspends_the_dependent_tables_too(pipeline):
     pipeline.cur.execute("ALTER TABLE orders RENAME COLUMN amt TO amount")
     pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
     for name in ("TOTALS", "DOUBLED", "TRIPLED"):
-        assert json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])["STATE"] == "ACTIVE"
+        assert json.loads(pipeline.dynamic_table(name)["SCHEDULING_STATE"])["state"] == "ACTIVE"
 
 
 def test_resume_leaves_a_table_suspended_by_its_user_suspended(pipeline):
@@ -220,7 +220,7 @@ def test_resume_leaves_a_table_suspended_by_its_user_suspended(pipeline):
     pipeline.cur.execute("ALTER DYNAMIC TABLE totals SUSPEND")
     pipeline.cur.execute("ALTER DYNAMIC TABLE totals RESUME")
     doubled = json.loads(pipeline.dynamic_table("DOUBLED")["SCHEDULING_STATE"])
-    assert (doubled["STATE"], doubled["REASON_CODE"]) == ("SUSPENDED", "USER_SUSPENDED")
+    assert (doubled["state"], doubled["reason_code"]) == ("SUSPENDED", "USER_SUSPENDED")
 
 
 def test_create_or_replace_with_other_columns_reinitializes(pipeline):

@@ -159,10 +159,11 @@ SELECT
     d.target_lag_sec AS TARGET_LAG_SEC,
     CASE WHEN d.target_lag = 'DOWNSTREAM' THEN 'DOWNSTREAM' ELSE 'USER_DEFINED' END
         AS TARGET_LAG_TYPE,
-    to_json({{'STATE': CASE WHEN d.scheduling_state = 'SUSPENDED' THEN 'SUSPENDED'
+    to_json({{'state': CASE WHEN d.scheduling_state = 'SUSPENDED' THEN 'SUSPENDED'
                             ELSE 'ACTIVE' END,
-              'REASON_CODE': d.reason_code, 'REASON_MESSAGE': d.reason_message,
-              'SUSPENDED_ON': strftime(d.last_suspended_on, '%Y-%m-%dT%H:%M:%S.%gZ')}})::VARCHAR
+              'reason_code': d.reason_code, 'reason_message': d.reason_message,
+              'suspended_on': strftime(timezone('UTC', d.last_suspended_on),
+                                       '%Y-%m-%d %H:%M:%S.%g +0000')}})::VARCHAR
         AS SCHEDULING_STATE,
     CAST(round(m.integral / nullif(m.total, 0)) AS BIGINT) AS MEAN_LAG_SEC,
     CAST(round(m.max_len) AS BIGINT) AS MAXIMUM_LAG_SEC,

@@ -400,8 +400,8 @@ class DynamicTableEngine:
             SELECT database_name, schema_name, name, qualified_name, inputs,
                 CASE WHEN target_lag = 'DOWNSTREAM' THEN 'DOWNSTREAM' ELSE 'USER_DEFINED' END,
                 target_lag_sec, query_text, ?, NULL,
-                to_json({{'STATE': scheduling_state, 'REASON_CODE': reason_code,
-                          'REASON_MESSAGE': reason_message}})::VARCHAR
+                to_json({{'state': scheduling_state, 'reason_code': reason_code,
+                          'reason_message': reason_message}})::VARCHAR
             FROM {C}.dynamic_tables WHERE qualified_name = ?""",
             [now, qualified_name],
         )
@@ -417,20 +417,20 @@ class DynamicTableEngine:
         dt = self.get(qualified_name)
         if dt is None:
             return done
-        upstream_failed = False
+        upstream_failed: str | None = None
         for up in dt.upstream:
             up_dt = self.get(up)
             if up_dt is None:
                 continue
             if up_dt.scheduling_state != "SUSPENDED" or trigger == "MANUAL":
                 self.refresh_with_upstream(up, trigger, data_ts, done)
-            if up in done and done[up].state != "SUCCEEDED":
-                upstream_failed = True
+            if up in done and done[up].state != "SUCCEEDED" and upstream_failed is None:
+                upstream_failed = up
         done[qualified_name] = self._refresh(dt, trigger, data_ts, upstream_failed)
         return done
 
     def _refresh(
-        self, dt: DynamicTable, trigger: str, data_ts: datetime, upstream_failed: bool
+        self, dt: DynamicTable, trigger: str, data_ts: datetime, upstream_failed: str | None
     ) -> RefreshResult:
         qn = dt.name.qualified
         previous = self._latest_success(qn)
@@ -467,8 +467,8 @@ class DynamicTableEngine:
         t0 = time.perf_counter()
         state, code, message, action = "SUCCEEDED", None, None, None
         stats: dict[str, Any] = {}
-        if upstream_failed:
-            state, message = "UPSTREAM_FAILED", UPSTREAM_FAILED_MESSAGE
+        if upstream_failed is not None:
+            state, message = "UPSTREAM_FAILED", UPSTREAM_FAILED_MESSAGE.format(upstream_failed)
         else:
             try:
                 action, inserted, deleted = self._compute(dt, first=reinitialize)
@@ -520,7 +520,7 @@ class DynamicTableEngine:
                 "WHERE qualified_name = ?",
                 [
                     SUSPENDED_REASON_CODE,
-                    f"The dynamic table was suspended after {row[0]} consecutive refresh errors.",
+                    f"The DT was suspended due to {row[0]} consecutive refresh errors",
                     now,
                     qn,
                 ],

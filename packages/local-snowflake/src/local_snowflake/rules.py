@@ -15,7 +15,9 @@ REFRESH_AHEAD_FRACTION = 0.5
 early enough to keep the actual lag under the target ("slightly earlier"; its exact heuristics
 are not documented). Half the lag keeps a 1-minute DT under its target with the default
 10-second scheduler interval."""
-UPSTREAM_FAILED_MESSAGE = "Skipped refreshing because an input DT failed."
+UPSTREAM_FAILED_MESSAGE = "Skipped refreshing because input DT '{}' failed."
+"""Snowflake's docs say the message names the failed upstream table; its exact text is not
+documented."""
 SUSPENDED_REASON_CODE = "SUSPENDED_DUE_TO_ERRORS"
 INTERRUPTED_CODE = "000603"
 INTERRUPTED_MESSAGE = (

@@ -59,6 +59,14 @@ _SYSTEM_CALL = re.compile(
 )
 
 
+_GET_DDL = re.compile(
+    r"\s*SELECT\s+(GET_DDL\s*\(\s*'DYNAMIC_TABLE'\s*,\s*'((?:[^']|'')*)'\s*"
+    r"(?:,\s*(?:TRUE|FALSE)\s*)?\))\s*;?\s*",
+    re.IGNORECASE,
+)
+_GET_DDL_MENTION = re.compile(r"\bGET_DDL\s*\(\s*'DYNAMIC_TABLE'", re.IGNORECASE)
+
+
 @dataclass
 class Plan:
     """What to run for a client's statement, and how to type its result."""
@@ -114,6 +122,13 @@ class LocalSnowflake:
             return self._pipe(conn, stages, count)
         if system := _SYSTEM_CALL.fullmatch(sql):
             return self._system_call(system[1].upper(), system[2], count)
+        if get_ddl := _GET_DDL.fullmatch(sql):
+            ddl = self._get_ddl(get_ddl[2].replace("''", "'"), conn)
+            return Plan(
+                f"SELECT {_literal(ddl)} AS {statements.quote_ident(get_ddl[1])}", intercepted=True
+            )
+        if _GET_DDL_MENTION.search(sql):
+            raise unsupported("GET_DDL('DYNAMIC_TABLE', ...) other than as SELECT GET_DDL(...)")
         command = statements.parse(sql, conn.database, conn.schema)
         if isinstance(command, statements.ShowDynamicTables):
             args = [_literal(command.database), _literal(command.schema), _literal(command.like)]
@@ -143,6 +158,21 @@ class LocalSnowflake:
             return Plan(rewritten, True, True, metadata.OBJECT_COLUMNS)
         upper = sql.upper()
         return Plan(sql, ltz="_LTZ" in upper and "TIMESTAMP_TZ" not in upper)
+
+    def _get_ddl(self, text: str, conn: FakeSnowflakeConnection) -> str:
+        """The DT's CREATE statement as it was given (Snowflake regenerates it: see README)."""
+        name = statements.resolve_name(statements.split_name(text), conn.database, conn.schema)
+        row = self.engine.duck.execute(
+            f"SELECT create_text FROM {CATALOG_NAME}.main.dynamic_tables WHERE qualified_name = ?",
+            [name.qualified],
+        ).fetchone()
+        if row is None:
+            raise does_not_exist("Dynamic table", name.qualified)
+        create: str = row[0]
+        replaced = re.sub(
+            r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?", "create or replace ", create, flags=re.I
+        )
+        return replaced.rstrip().rstrip(";") + ";"
 
     def _pipe(self, conn: FakeSnowflakeConnection, stages: list[str], count: int) -> Plan:
         """Snowflake's pipe operator `a ->> b ->> c`: each stage runs in turn and `$n` in a later
