@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import importlib.util
 import io
+import json
 import os
 import statistics
 import sys
@@ -85,7 +86,8 @@ def seconds_to_healthy(h: ModuleType, slug: str, dagster: Path, workdir: Path) -
         elapsed = time.perf_counter() - start
         loaded: Any = client.list_repositories()
     if "SerializableErrorInfo" in loaded:
-        raise RuntimeError(f"{slug} failed to load in {dagster.parent.parent}: {loaded[:300]}")
+        message = str(json.loads(loaded).get("message", loaded)).strip().splitlines()[0]
+        raise RuntimeError(message[:200])
     return elapsed
 
 
