@@ -1,8 +1,8 @@
 """What importing the core costs, and what it leaves out.
 
 - A submodule (`dagster_dynamic_tables.local`, `.errors`, `.identifiers`) imports neither Dagster
-  nor dagster-snowflake: the package root loads its public names on first use (PEP 562), so the
-  `dynamic-tables local status|stop` commands stay quick.
+  nor dagster-snowflake (nor pydantic): the package root loads its public names on first use
+  (PEP 562), so the `dynamic-tables local status|stop` commands stay quick.
 - The stand-in (`local_snowflake`) is an optional extra: nothing imports it unless a tenant has no
   Snowflake account, and without it such a tenant fails to load with one message saying what to
   set. Its absence is simulated honestly, in a child process whose import system cannot find it.
@@ -56,7 +56,8 @@ def test_submodules_import_without_dagster_or_snowflake():
         "import dagster_dynamic_tables.errors, dagster_dynamic_tables.identifiers\n"
         "from dagster_dynamic_tables.local import (\n"
         "    LocalSetupError, create_local_objects, local_stand_in_location)\n"
-        "heavy = ('dagster', 'dagster_snowflake', 'snowflake.connector', 'local_snowflake')\n"
+        "heavy = ('dagster', 'dagster_snowflake', 'snowflake.connector', 'local_snowflake',\n"
+        "         'pydantic')\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     assert result.returncode == 0, result.stderr

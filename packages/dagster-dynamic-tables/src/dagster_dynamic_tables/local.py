@@ -20,17 +20,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dagster_dynamic_tables.declarations import (
-    Declaration,
-    DynamicTable,
-    SourceTable,
-    Tenant,
-    View,
-)
 from dagster_dynamic_tables.errors import DynamicTablesError, SnowflakeSettingsError
 from dagster_dynamic_tables.identifiers import quote_identifier as quote
+
+if TYPE_CHECKING:  # at run time imported where used: pydantic would double `local status` time
+    from dagster_dynamic_tables.declarations import Declaration, Tenant
 
 LOCAL_PORT_VAR = "LOCAL_SNOWFLAKE_PORT"
 LOCAL_DATA_DIR_VAR = "LOCAL_SNOWFLAKE_DATA_DIR"
@@ -121,15 +117,16 @@ def stand_in_connection_args(port: int, host: str = "127.0.0.1") -> dict[str, An
     return {**local_snowflake.connection_args(host, port), **NO_PLATFORM_DETECTION}
 
 
-_KINDS: tuple[tuple[type[Declaration], str, str], ...] = (
-    (SourceTable, "source table", "source tables"),
-    (DynamicTable, "Dynamic Table", "Dynamic Tables"),
-    (View, "view", "views"),
-)
+_KINDS = (("source table", "source tables"), ("Dynamic Table", "Dynamic Tables"), ("view", "views"))
 
 
 def _kind(declaration: Declaration) -> int:
-    return next(i for i, (cls, _, _) in enumerate(_KINDS) if isinstance(declaration, cls))
+    """The index of the declaration's kind in `_KINDS`."""
+    from dagster_dynamic_tables.declarations import DynamicTable, SourceTable
+
+    if isinstance(declaration, SourceTable):
+        return 0
+    return 1 if isinstance(declaration, DynamicTable) else 2
 
 
 @dataclass
@@ -205,7 +202,7 @@ class LocalSetupReport:
 
 
 def _plural(count: int, kind: int) -> str:
-    _, one, many = _KINDS[kind]
+    one, many = _KINDS[kind]
     return f"{count} {one if count == 1 else many}"
 
 
@@ -317,6 +314,8 @@ def _namespace_statements(tenant: Tenant) -> list[str]:
 
 
 def _exists(cursor: Any, declaration: Declaration) -> bool:
+    from dagster_dynamic_tables.declarations import View
+
     name = declaration.qualified_name
     # Snowflake lists views in both TABLES and VIEWS; the stand-in only in VIEWS.
     listing = "VIEWS" if isinstance(declaration, View) else "TABLES"
@@ -352,6 +351,8 @@ def _run_seed(conn: Any, seed_file: Path) -> None:
 
 def _upstream_first(tenant: Tenant) -> list[Declaration]:
     """Dynamic Tables and views ordered so that every one comes after its own-tenant deps."""
+    from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, View
+
     derived: dict[str, DynamicTable | View] = {
         item.name: item for item in tenant.all() if not isinstance(item, SourceTable)
     }
@@ -373,6 +374,8 @@ def _upstream_first(tenant: Tenant) -> list[Declaration]:
 
 
 def _create_statement(declaration: Declaration) -> str:
+    from dagster_dynamic_tables.declarations import DynamicTable
+
     name = declaration.qualified_name.sql
     query = getattr(declaration, "query", None)
     if isinstance(declaration, DynamicTable):
