@@ -202,8 +202,13 @@ def test_a_tenant_folder_that_is_not_a_slug_is_refused(tmp_path: Path) -> None:
     (repo / "tenants" / "Bad-Name").mkdir()
     (repo / "tenants" / "Bad-Name" / "pyproject.toml").write_text("")
 
-    with pytest.raises(DeployError, match=r"^tenants/Bad-Name: the folder name is not a lower"):
+    with pytest.raises(DeployError) as raised:
         render_deployments(repo)
+
+    assert str(raised.value).startswith(
+        "tenants/Bad-Name: tenant_slug 'Bad-Name' is not a lowercase Python identifier"
+    )
+    assert str(raised.value).endswith("Fix: rename the folder.")
 
 
 def test_vm_ports_are_distinct_and_do_not_move_when_a_tenant_is_added() -> None:
@@ -375,7 +380,7 @@ def test_deploy_modules_import_only_stdlib_yaml_and_pydantic(module: str) -> Non
         for alias in node.names
     }
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    allowed_own = {"dagster_dynamic_tables.deploy_models", "dagster_dynamic_tables.errors"}
+    allowed_own = {f"dagster_dynamic_tables.{name}" for name in ("deploy_models", "errors", "repo")}
     foreign = {
         name
         for name in imported - allowed_own

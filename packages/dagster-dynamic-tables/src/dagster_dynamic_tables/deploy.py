@@ -23,7 +23,6 @@ and pydantic only: this runs in `tenants sync` / `tenants check` and must not im
 
 from __future__ import annotations
 
-import re
 import tomllib
 import zlib
 from collections.abc import Mapping
@@ -62,6 +61,8 @@ from dagster_dynamic_tables.deploy_models import (
     WorkspaceServer,
 )
 from dagster_dynamic_tables.errors import DynamicTablesError
+from dagster_dynamic_tables.repo import discover_tenants as discover_tenant_folders
+from dagster_dynamic_tables.repo import slug_problem
 
 RENDER_COMMAND = "uv run dynamic-tables deploy render"
 SETTINGS_FILE = Path("deploy/settings.yaml")
@@ -73,11 +74,10 @@ CODE_SERVER_PORT = 4000
 VM_PORT_BASE = 4000
 VM_PORT_SPAN = 1000
 DAGSTER_FALLBACK_VERSION = "1.13.27"
-_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class DeployError(DynamicTablesError):
-    """The repository cannot be rendered: bad settings, a bad tenant folder, no uv.lock entry."""
+    """The repository cannot be rendered: bad settings, a bad tenant folder, a broken uv.lock."""
 
 
 @dataclass(frozen=True)
@@ -180,18 +180,15 @@ def generate_files(repo_root: Path) -> list[GeneratedFile]:
 
 
 def discover_tenants(repo_root: Path) -> list[str]:
-    """Slugs of the folders `tenants/<slug>/` that hold a `pyproject.toml`, sorted."""
-    tenants_dir = repo_root / "tenants"
-    if not tenants_dir.is_dir():
+    """Slugs of the tenants (`repo.discover_tenants`: folders with a pyproject.toml), sorted."""
+    if not (repo_root / "tenants").is_dir():
         raise DeployError(f"{repo_root} has no tenants/ folder. Fix: run from the repository root.")
-    slugs = sorted(p.parent.name for p in tenants_dir.glob("*/pyproject.toml"))
-    bad = [slug for slug in slugs if not _SLUG.match(slug)]
-    if bad:
-        raise DeployError(
-            f"tenants/{bad[0]}: the folder name is not a lowercase Python identifier, so it "
-            "cannot name a module, a Kubernetes deployment or a code location. Fix: rename the "
-            "folder (letters, digits, '_', starting with a letter)."
-        )
+    slugs = [tenant.slug for tenant in discover_tenant_folders(repo_root)]
+    for slug in slugs:
+        problem = slug_problem(slug)
+        if problem:
+            # The slug names a module, a Kubernetes deployment and a code location: no guessing.
+            raise DeployError(f"tenants/{slug}: {problem}. Fix: rename the folder.")
     return slugs
 
 
