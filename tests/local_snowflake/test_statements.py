@@ -88,10 +88,10 @@ def test_alter_suspend_resume_set(orders):
     )
     assert orders.one("ALTER DYNAMIC TABLE dt SUSPEND") == "Statement executed successfully."
     state = orders.dynamic_table("DT")["SCHEDULING_STATE"]
-    assert '"STATE":"SUSPENDED"' in state
+    assert '"state":"SUSPENDED"' in state
     assert orders.dicts("SHOW DYNAMIC TABLES")[0]["scheduling_state"] == "SUSPENDED"
     orders.cur.execute("ALTER DYNAMIC TABLE dt RESUME")
-    assert '"STATE":"ACTIVE"' in orders.dynamic_table("DT")["SCHEDULING_STATE"]
+    assert '"state":"ACTIVE"' in orders.dynamic_table("DT")["SCHEDULING_STATE"]
     orders.cur.execute("ALTER DYNAMIC TABLE dt SET TARGET_LAG = '2 hours'")
     orders.cur.execute("ALTER DYNAMIC TABLE dt SET WAREHOUSE = other_wh")
     dt = orders.dynamic_table("DT")
