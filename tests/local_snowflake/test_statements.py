@@ -37,12 +37,11 @@ def test_create_dynamic_table_creates_a_refreshed_table(orders, name, clauses):
     )
 
 
-def test_create_on_schedule_leaves_the_table_empty_until_the_scheduler_runs(orders):
+def test_create_on_schedule_leaves_the_table_unrefreshed_until_the_scheduler_runs(orders):
     orders.cur.execute(
         "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh INITIALIZE = ON_SCHEDULE "
         "AS SELECT id FROM orders"
     )
-    assert orders.rows("SELECT * FROM dt") == []
     assert orders.history("DT") == []
     assert orders.dynamic_table("DT")["LATEST_DATA_TIMESTAMP"] is None
     orders.run_scheduler()
@@ -221,3 +220,48 @@ def test_describe_dynamic_table_lists_its_columns(orders):
     assert [r[0] for r in orders.rows("DESCRIBE DYNAMIC TABLE dt")] == ["ID"]
     with pytest.raises(ProgrammingError, match=r"Dynamic table '.*\.S\.ORDERS' does not exist"):
         orders.cur.execute("DESC DYNAMIC TABLE orders")
+
+
+@pytest.mark.parametrize(
+    "dml",
+    [
+        "INSERT INTO dt VALUES (3)",
+        "INSERT INTO dt (id) SELECT id FROM orders",
+        "UPDATE dt SET id = 0",
+        "DELETE FROM dt",
+        "TRUNCATE TABLE dt",
+        "MERGE INTO dt USING orders o ON dt.id = o.id WHEN MATCHED THEN DELETE",
+    ],
+    ids=["insert", "insert-select", "update", "delete", "truncate", "merge"],
+)
+def test_dml_on_a_dynamic_table_is_refused(sf, dml):
+    sf.cur.execute("CREATE TABLE orders (id INT)")
+    sf.cur.execute("INSERT INTO orders VALUES (1), (2)")
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT id FROM orders"
+    )
+    with pytest.raises(ProgrammingError) as excinfo:
+        sf.cur.execute(dml)
+    assert excinfo.value.msg == (
+        "000002 (0A000): SQL compilation error:\nDML operations are not allowed on dynamic "
+        f"table '{sf.db}.S.DT': its rows are the result of its query."
+    )
+    assert sorted(sf.rows("SELECT id FROM dt")) == [(1,), (2,)]
+    sf.cur.execute("INSERT INTO orders SELECT id + 10 FROM dt")  # reading it is fine
+
+
+def test_reading_a_dynamic_table_before_its_first_refresh_fails(sf):
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        "INITIALIZE = ON_SCHEDULE AS SELECT 1 AS x"
+    )
+    for query in ("SELECT * FROM dt", f"SELECT count(*) FROM {sf.db}.S.DT"):
+        with pytest.raises(ProgrammingError) as excinfo:
+            sf.cur.execute(query)
+        assert excinfo.value.msg == (
+            f"091000 (22000): Dynamic Table '{sf.db}.S.DT' is not initialized. Please run a "
+            "manual refresh or wait for a scheduled refresh before querying."
+        )
+    assert sf.rows("DESCRIBE DYNAMIC TABLE dt")[0][0] == "X"  # its columns are known
+    sf.run_scheduler(advance_seconds=1)
+    assert sf.rows("SELECT * FROM dt") == [(1,)]

@@ -126,6 +126,17 @@ class DynamicTableEngine:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def initialized(self, qualified_names: list[str]) -> dict[str, bool]:
+        """For the DTs among qualified_names: whether each has refreshed since its creation."""
+        rows = self.duck.execute(
+            f"""SELECT d.qualified_name, EXISTS (
+                SELECT 1 FROM {C}.refresh_history h WHERE h.qualified_name = d.qualified_name
+                AND h.state = 'SUCCEEDED' AND h.data_timestamp >= d.created_on)
+            FROM {C}.dynamic_tables d WHERE list_contains(?, d.qualified_name)""",
+            [qualified_names],
+        ).fetchall()
+        return {r[0]: bool(r[1]) for r in rows}
+
     def _reachable(self, start: str, *, upstream: bool, downstream: bool) -> list[str]:
         """DTs reachable from start through DT inputs (start excluded), sorted."""
         edges: dict[str, set[str]] = {}

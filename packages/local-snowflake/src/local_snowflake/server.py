@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from local_snowflake import metadata, names, pipes, results, statements, wire
+from local_snowflake import guards, metadata, names, pipes, results, statements, wire
 from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
 from local_snowflake.errors import does_not_exist, sql_error, unsupported
@@ -150,7 +150,9 @@ class LocalSnowflake:
                 status = self.engine.drop(command)
             return Plan(f'SELECT {_literal(status)} AS "status"', intercepted=True)
         with contextlib.suppress(ParseError):  # fakesnow reports what does not parse
-            names.check_statement(parse_one(sql))
+            parsed = parse_one(sql)
+            names.check_statement(parsed)
+            guards.check(parsed, conn.database, conn.schema, self.engine.initialized)
         ctx = metadata.Context(
             conn.database, conn.schema, self.engine.clock.now(), self.engine.connected
         )
