@@ -162,16 +162,16 @@ CASES: list[tuple[str, str, str]] = [
         _dt(refresh_mode="incremental"),
         "1 problem in <file>:\n"
         "  - dynamic_tables[0].refresh_mode (line 12): "
-        "'incremental' is not allowed; allowed: AUTO, FULL, INCREMENTAL. Fix: write "
-        "INCREMENTAL.",
+        "'incremental' is not allowed; allowed: AUTO, FULL, INCREMENTAL, ADAPTIVE. Fix: "
+        "write INCREMENTAL.",
     ),
     (
         "refresh_mode_unknown",
         _dt(refresh_mode="FAST"),
         "1 problem in <file>:\n"
         "  - dynamic_tables[0].refresh_mode (line 12): 'FAST' is "
-        "not allowed; allowed: AUTO, FULL, INCREMENTAL. Fix: use one of AUTO, FULL, "
-        "INCREMENTAL.",
+        "not allowed; allowed: AUTO, FULL, INCREMENTAL, ADAPTIVE. Fix: use one of AUTO, "
+        "FULL, INCREMENTAL, ADAPTIVE.",
     ),
     (
         "initialize_unknown",
@@ -339,7 +339,9 @@ CASES: list[tuple[str, str, str]] = [
         "1 problem in <file>:\n"
         "  - dynamic_tables[0].targetlag (line 12): unknown key "
         "'targetlag'; allowed keys: name, table, description, owners, group, query, "
-        "query_file, deps, target_lag, warehouse, refresh_mode, initialize. Fix: did you "
+        "query_file, deps, target_lag, warehouse, refresh_mode, initialize, "
+        "scheduler, initialization_warehouse, cluster_by, transient, comment, "
+        "data_retention_time_in_days, frozen_where. Fix: did you "
         "mean 'target_lag'?",
     ),
     (
@@ -348,16 +350,20 @@ CASES: list[tuple[str, str, str]] = [
         "1 problem in <file>:\n"
         "  - dynamic_tables[0].refreshMode (line 12): unknown key "
         "'refreshMode'; allowed keys: name, table, description, owners, group, query, "
-        "query_file, deps, target_lag, warehouse, refresh_mode, initialize. Fix: did you "
+        "query_file, deps, target_lag, warehouse, refresh_mode, initialize, "
+        "scheduler, initialization_warehouse, cluster_by, transient, comment, "
+        "data_retention_time_in_days, frozen_where. Fix: did you "
         "mean 'refresh_mode'?",
     ),
     (
         "unknown_key_no_match",
-        _dt(schedule="daily"),
+        _dt(cron="daily"),
         "1 problem in <file>:\n"
-        "  - dynamic_tables[0].schedule (line 12): unknown key "
-        "'schedule'; allowed keys: name, table, description, owners, group, query, "
-        "query_file, deps, target_lag, warehouse, refresh_mode, initialize. Fix: remove "
+        "  - dynamic_tables[0].cron (line 12): unknown key "
+        "'cron'; allowed keys: name, table, description, owners, group, query, "
+        "query_file, deps, target_lag, warehouse, refresh_mode, initialize, "
+        "scheduler, initialization_warehouse, cluster_by, transient, comment, "
+        "data_retention_time_in_days, frozen_where. Fix: remove "
         "it or use one of the allowed keys.",
     ),
     (
@@ -654,7 +660,9 @@ CASES: list[tuple[str, str, str]] = [
         "  - dynamic_tables[0] (line 2): expected a mapping, got a "
         "string ('orders_clean'). Fix: write a mapping with the keys name, table, "
         "description, owners, group, query, query_file, deps, target_lag, warehouse, "
-        "refresh_mode, initialize.",
+        "refresh_mode, initialize, "
+        "scheduler, initialization_warehouse, cluster_by, transient, comment, "
+        "data_retention_time_in_days, frozen_where.",
     ),
     (
         "duplicate_name",
@@ -787,11 +795,13 @@ def test_several_mistakes_are_reported_at_once_in_file_order(tmp_path: Path) -> 
         "double-quoted name without control characters.\n"
         "  - dynamic_tables[0].targetlag (line 12): unknown key 'targetlag'; allowed keys: name, "
         "table, description, owners, group, query, query_file, deps, target_lag, warehouse, "
-        "refresh_mode, initialize. Fix: did you mean 'target_lag'?\n"
+        "refresh_mode, initialize, "
+        "scheduler, initialization_warehouse, cluster_by, transient, comment, "
+        "data_retention_time_in_days, frozen_where. Fix: did you mean 'target_lag'?\n"
         "  - dynamic_tables[1].target_lag (line 17): '10 seconds' is 10 seconds, under "
         "Snowflake's minimum target lag of 60 seconds: use '1 minute' or more.\n"
         "  - dynamic_tables[1].refresh_mode (line 18): 'incremental' is not allowed; allowed: "
-        "AUTO, FULL, INCREMENTAL. Fix: write INCREMENTAL.\n"
+        "AUTO, FULL, INCREMENTAL, ADAPTIVE. Fix: write INCREMENTAL.\n"
         "  - dynamic_tables[1].deps[0] (line 20): 'raw_order' is not declared in this tenant "
         "(declared: dashboard, orders_clean, raw_orders, revenue). Fix: did you mean "
         "'raw_orders'? Otherwise declare it, or name another tenant's asset by its full key "

@@ -142,7 +142,9 @@ def test_bad_defs_yaml_fails_with_every_problem_in_our_words(project: Project) -
         "Snowflake's minimum target lag of 60 seconds: use '1 minute' or more.\n"
         "  - dynamic_tables[0].refreshmode (line 11): unknown key 'refreshmode'; allowed keys: "
         "name, table, description, owners, group, query, query_file, deps, target_lag, "
-        "warehouse, refresh_mode, initialize. Fix: did you mean 'refresh_mode'?\n"
+        "warehouse, refresh_mode, initialize, "
+        "scheduler, initialization_warehouse, cluster_by, transient, comment, "
+        "data_retention_time_in_days, frozen_where. Fix: did you mean 'refresh_mode'?\n"
         "  - dynamic_tables[0].deps[0] (line 13): 'raw_order' is not declared in this tenant "
         "(declared: orders_clean, raw_orders). Fix: did you mean 'raw_orders'? Otherwise "
         "declare it, or name another tenant's asset by its full key (other_tenant/asset).\n"
@@ -172,7 +174,12 @@ def test_component_schema_is_the_declarations_schema() -> None:
     assert schema["additionalProperties"] is False
     table = schema["$defs"]["DynamicTable"]
     assert table["additionalProperties"] is False
-    assert table["properties"]["refresh_mode"]["enum"] == ["AUTO", "FULL", "INCREMENTAL"]
+    assert table["properties"]["refresh_mode"]["enum"] == [
+        "AUTO",
+        "FULL",
+        "INCREMENTAL",
+        "ADAPTIVE",
+    ]
     assert table["properties"]["target_lag"]["description"].startswith("How stale the table")
     assert set(table["required"]) == {"name", "table", "target_lag", "warehouse"}
     lag_pattern = table["properties"]["target_lag"]["pattern"]

@@ -181,6 +181,29 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         },
     ),
     (
+        "dynamic_table_snowflake_options",  # DDL-only options: no spec attribute changes
+        "dynamic_tables",
+        {
+            "name": "orders_frozen",
+            "table": "SHOP.A.ORDERS_FROZEN",
+            "target_lag": "1 hour",
+            "warehouse": "TRANSFORMING",
+            "refresh_mode": "ADAPTIVE",
+            "scheduler": "DISABLE",
+            "initialization_warehouse": "TRANSFORMING_XL",
+            "cluster_by": ["order_date"],
+            "transient": True,
+            "comment": "Orders, frozen after 30 days.",
+            "data_retention_time_in_days": 1,
+            "frozen_where": "order_date < current_date() - 30",
+            "query": "select 1",
+        },
+        {
+            "metadata": _dt_meta("SHOP.A.ORDERS_FROZEN", "1 hour", mode="ADAPTIVE"),
+            "description": _dt_description("SHOP.A.ORDERS_FROZEN", "1 hour", "ADAPTIVE"),
+        },
+    ),
+    (
         "dynamic_table_lag_exactly_60_seconds",
         "dynamic_tables",
         {
@@ -494,8 +517,8 @@ def test_python_builder_reports_bad_arguments_by_name() -> None:
         "example ANALYTICS.ECOMMERCE.ORDERS.\n"
         "  - target_lag: '30 seconds' is 30 seconds, under Snowflake's minimum target lag of 60 "
         "seconds: use '1 minute' or more.\n"
-        "  - refresh_mode: 'LAZY' is not allowed; allowed: AUTO, FULL, INCREMENTAL. Fix: use one "
-        "of AUTO, FULL, INCREMENTAL."
+        "  - refresh_mode: 'LAZY' is not allowed; allowed: AUTO, FULL, INCREMENTAL, ADAPTIVE. Fix: "
+        "use one of AUTO, FULL, INCREMENTAL, ADAPTIVE."
     )
 
 

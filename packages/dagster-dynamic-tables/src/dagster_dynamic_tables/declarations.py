@@ -1,13 +1,16 @@
 """Declaration models: what a tenant writes in YAML (or in Python) about its Snowflake objects.
 
 Field names are Snowflake's and dbt-snowflake's (`table`, `target_lag`, `refresh_mode`,
-`initialize`, `warehouse`). The models validate single fields; `crosschecks.check_tenant` checks
-the whole set (duplicates, unknown deps, cycles); `read_query_file` resolves `query_file`.
+`initialize`, `warehouse`, `scheduler`, `initialization_warehouse`, `cluster_by`, `transient`,
+`comment`, `data_retention_time_in_days`, `frozen_where`). The models validate single fields;
+`crosschecks.check_tenant` checks the whole set (duplicates, unknown deps, cycles);
+`read_query_file` resolves `query_file`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +97,85 @@ def _check_sensor_interval(value: int) -> int:
     return value
 
 
+MAXIMUM_DATA_RETENTION_DAYS = 90
+"""Snowflake's longest Time Travel retention (Enterprise Edition; Standard allows 0 or 1)."""
+MAXIMUM_TRANSIENT_RETENTION_DAYS = 1
+"""A transient table keeps Time Travel data for at most one day."""
+
+
+def check_sql_fragment(value: str) -> str:
+    """A SQL expression written into DDL as it is (`cluster_by`, `frozen_where`): one expression,
+    with closed quotes and balanced parentheses, no `;` and no comment that could swallow the rest
+    of the statement. Raise ValueError saying what is wrong."""
+    text = value.strip()
+    if not text:
+        raise ValueError("the expression is empty: give a SQL expression such as order_date")
+    depth = 0
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char in "'\"":
+            end = _closing_quote(text, index)
+            if end < 0:
+                kind = "string" if char == "'" else "quoted identifier"
+                raise ValueError(f"{value!r} has an unclosed {kind} (a {char} without its pair)")
+            index = end + 1
+            continue
+        if text.startswith(("--", "/*", "//"), index):
+            raise ValueError(
+                f"{value!r} holds a SQL comment ({text[index : index + 2]}): remove it"
+            )
+        if char == ";":
+            raise ValueError(f"{value!r} holds a ';': give one expression, not a statement")
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            raise ValueError(f"{value!r} closes a parenthesis it never opened")
+        index += 1
+    if depth:
+        raise ValueError(f"{value!r} leaves {depth} parenthesis(es) open")
+    return text
+
+
+def _closing_quote(text: str, start: int) -> int:
+    """Index of the quote closing the string or quoted identifier opened at `start`, -1 if none.
+
+    A doubled quote (`''`, `""`) is part of the text; in strings a backslash escapes the next
+    character, as in Snowflake."""
+    quote = text[start]
+    index = start + 1
+    while index < len(text):
+        char = text[index]
+        if quote == "'" and char == "\\":
+            index += 2
+            continue
+        if char == quote:
+            if index + 1 < len(text) and text[index + 1] == quote:
+                index += 2
+                continue
+            return index
+        index += 1
+    return -1
+
+
+def _check_retention(value: int) -> int:
+    if not 0 <= value <= MAXIMUM_DATA_RETENTION_DAYS:
+        raise ValueError(
+            f"{value} days is outside Snowflake's 0 to {MAXIMUM_DATA_RETENTION_DAYS} days of "
+            "Time Travel retention: use a whole number of days in that range (0 turns Time "
+            "Travel off)"
+        )
+    return value
+
+
+def _check_comment(value: str) -> str:
+    if any(unicodedata.category(char) == "Cc" and char not in "\n\t" for char in value):
+        raise ValueError(
+            f"{value[:40]!r} holds a control character: write plain text (line breaks and tabs "
+            "are allowed)"
+        )
+    return value
+
+
 def _check_owner(value: str) -> str:
     if not (_EMAIL.fullmatch(value) or (value.startswith("team:") and len(value) > 5)):
         raise ValueError(
@@ -144,7 +226,14 @@ SensorInterval = Annotated[
         },
     ),
 ]
-RefreshMode = Literal["AUTO", "FULL", "INCREMENTAL"]
+RefreshMode = Literal["AUTO", "FULL", "INCREMENTAL", "ADAPTIVE"]
+Scheduler = Literal["ENABLE", "DISABLE"]
+WarehouseName = Annotated[
+    str,
+    AfterValidator(_check_identifier),
+    Field(description="A warehouse (a Snowflake identifier).", examples=["TRANSFORMING"]),
+]
+SqlExpression = Annotated[str, AfterValidator(check_sql_fragment)]
 Initialize = Literal["ON_CREATE", "ON_SCHEDULE"]
 ObjectType = Literal["TABLE", "DYNAMIC TABLE", "VIEW"]
 
@@ -238,10 +327,74 @@ class DynamicTable(_Derived):
         description="Warehouse that runs the refreshes (a Snowflake identifier).",
         examples=["TRANSFORMING"],
     )
-    refresh_mode: RefreshMode = Field(default="AUTO", description="AUTO, FULL or INCREMENTAL.")
-    initialize: Initialize = Field(
-        default="ON_CREATE", description="ON_CREATE (refresh at creation) or ON_SCHEDULE."
+    refresh_mode: RefreshMode = Field(
+        default="AUTO",
+        description="AUTO (Snowflake chooses; since 2026-11-20 ADAPTIVE for new tables whose "
+        "query allows incremental refresh, else FULL), FULL, INCREMENTAL or ADAPTIVE "
+        "(incremental, reinitializing by itself when a full refresh is cheaper). Changing it "
+        "reinitializes the table.",
     )
+    initialize: Initialize = Field(
+        default="ON_CREATE",
+        description="ON_CREATE (refresh at creation) or ON_SCHEDULE; only used when the table "
+        "is created.",
+    )
+    scheduler: Scheduler = Field(
+        default="ENABLE",
+        description="ENABLE: Snowflake refreshes the table on its target lag. DISABLE: only "
+        "manual refreshes (ALTER DYNAMIC TABLE ... REFRESH), which do not cascade.",
+    )
+    initialization_warehouse: WarehouseName | None = Field(
+        default=None,
+        description="Warehouse for the initial refresh and reinitializations (default: warehouse).",
+        examples=["TRANSFORMING_XL"],
+    )
+    cluster_by: list[SqlExpression] | None = Field(
+        default=None,
+        description="Clustering key: a list of SQL expressions (CLUSTER BY (...)).",
+        examples=[["order_date", "customer_id"]],
+    )
+    transient: Annotated[bool, Strict()] = Field(
+        default=False,
+        description="true for a TRANSIENT dynamic table (no Fail-safe, at most 1 day of Time "
+        "Travel). Changing it re-creates the table.",
+    )
+    comment: Annotated[str, AfterValidator(_check_comment)] | None = Field(
+        default=None,
+        description="Snowflake COMMENT of the table (the description stays Dagster's).",
+        examples=["Per-customer lifetime value"],
+    )
+    data_retention_time_in_days: (
+        Annotated[
+            int,
+            Strict(),
+            AfterValidator(_check_retention),
+            Field(json_schema_extra={"minimum": 0, "maximum": MAXIMUM_DATA_RETENTION_DAYS}),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description=f"Days of Time Travel (0 to {MAXIMUM_DATA_RETENTION_DAYS}; at most "
+        f"{MAXIMUM_TRANSIENT_RETENTION_DAYS} for a transient table); default: the schema's.",
+        examples=[1],
+    )
+    frozen_where: SqlExpression | None = Field(
+        default=None,
+        description="Predicate of the frozen region (FROZEN WHERE, formerly IMMUTABLE WHERE): "
+        "rows matching it are no longer refreshed.",
+        examples=["order_date < CURRENT_DATE() - 30"],
+    )
+
+    @model_validator(mode="after")
+    def _transient_retention(self) -> DynamicTable:
+        days = self.data_retention_time_in_days
+        if self.transient and days is not None and days > MAXIMUM_TRANSIENT_RETENTION_DAYS:
+            raise ValueError(
+                f"data_retention_time_in_days is {days}, but a transient table keeps Time Travel "
+                f"data for at most {MAXIMUM_TRANSIENT_RETENTION_DAYS} day: use 0 or 1, or set "
+                "transient: false"
+            )
+        return self
 
     @property
     def lag(self) -> TargetLag:

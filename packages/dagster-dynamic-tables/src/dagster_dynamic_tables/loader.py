@@ -386,6 +386,7 @@ def _translate(error: ErrorDetails, model: type[BaseModel], base: str) -> Declar
 _EXPECTED = {
     "string_type": "a string",
     "int_type": "an integer",
+    "bool_type": "a boolean",
     "list_type": "a list",
     "model_type": "a mapping",
     "dict_type": "a mapping",
@@ -398,6 +399,8 @@ def _type_fix(kind: str, model: type[BaseModel], field: str | None, loc: tuple[A
         return f"write a YAML list, e.g. `{loc[-1]}: [a, b]` ({_description(model, field)})"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         return f"write a mapping with the keys {', '.join(model.model_fields)}"
+    if kind == "bool_type":
+        return f"write true or false without quotes ({_description(model, field)})"
     if kind == "int_type":
         example = _example(model, field) if field is not None else None
         shown = f", e.g. `{field}: {example}`" if example else ""
@@ -407,8 +410,24 @@ def _type_fix(kind: str, model: type[BaseModel], field: str | None, loc: tuple[A
     return f"write a string{shown}; quote a value that YAML reads as a number, boolean or null"
 
 
+RENAMED_KEYS = {
+    "immutable_where": (
+        "frozen_where",
+        "Snowflake renamed IMMUTABLE WHERE to FROZEN WHERE; the declarations use the new name only",
+    ),
+}
+"""Keys under an old Snowflake name: the new name, and why."""
+
+
 def _unknown_key(path: str, key: str, model: type[BaseModel]) -> DeclarationProblem:
     allowed = list(model.model_fields)
+    renamed = RENAMED_KEYS.get(key.lower())
+    if renamed is not None and renamed[0] in allowed:
+        return DeclarationProblem(
+            path,
+            f"unknown key {key!r}; allowed keys: {', '.join(allowed)}.",
+            f"write {renamed[0]!r} instead ({renamed[1]})",
+        )
     close = difflib.get_close_matches(key.lower().replace("-", "_"), allowed, n=1, cutoff=0.6)
     owners = [
         section
