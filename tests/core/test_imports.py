@@ -76,6 +76,14 @@ def test_package_root_names_load_on_first_use():
         _ = dagster_dynamic_tables.nope
 
 
+def test_dg_finds_the_component_in_the_lazy_package_root():
+    from dagster.components.core.package_entry import get_package_objects_in_module
+
+    found = dict(get_package_objects_in_module(dagster_dynamic_tables))
+    assert list(found) == ["DynamicTablesComponent"]
+    assert found["DynamicTablesComponent"] is dagster_dynamic_tables.DynamicTablesComponent
+
+
 def test_production_tenant_never_imports_the_stand_in():
     result = _python(
         "import sys\n"
