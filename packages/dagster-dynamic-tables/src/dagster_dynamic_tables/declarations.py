@@ -351,7 +351,7 @@ class DynamicTable(_Derived):
     )
     cluster_by: list[SqlExpression] | None = Field(
         default=None,
-        description="Clustering key: a list of SQL expressions (CLUSTER BY (...)).",
+        description="Clustering key of the table: a list of SQL expressions.",
         examples=[["order_date", "customer_id"]],
     )
     transient: Annotated[bool, Strict()] = Field(

@@ -1,0 +1,3 @@
+CREATE VIEW "SHOP"."BI"."DASHBOARD"
+AS
+select 1 as one;
