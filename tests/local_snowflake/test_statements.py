@@ -265,3 +265,32 @@ def test_reading_a_dynamic_table_before_its_first_refresh_fails(sf):
     assert sf.rows("DESCRIBE DYNAMIC TABLE dt")[0][0] == "X"  # its columns are known
     sf.run_scheduler(advance_seconds=1)
     assert sf.rows("SELECT * FROM dt") == [(1,)]
+
+
+def test_create_without_a_warehouse_is_refused(sf):
+    with pytest.raises(ProgrammingError) as excinfo:
+        sf.cur.execute("CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' AS SELECT 1 AS x")
+    assert excinfo.value.msg == (
+        "001003 (42601): SQL compilation error:\nMissing option(s): [WAREHOUSE]"
+    )
+
+
+@pytest.mark.parametrize(
+    "expression", ["current_timestamp()", "random()", "current_date()"], ids=str
+)
+def test_incremental_over_a_non_deterministic_function_is_refused(sf, expression):
+    with pytest.raises(ProgrammingError) as excinfo:
+        sf.cur.execute(
+            "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
+            f"REFRESH_MODE = INCREMENTAL AS SELECT {expression} AS x"
+        )
+    assert excinfo.value.msg == (
+        "000002 (0A000): SQL compilation error:\nDynamic table cannot be created with "
+        "REFRESH_MODE = INCREMENTAL: the query uses non-deterministic functions, which cannot be "
+        "refreshed incrementally. Use REFRESH_MODE = FULL or AUTO."
+    )
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        f"REFRESH_MODE = AUTO AS SELECT {expression} AS x"
+    )
+    assert sf.rows("SHOW DYNAMIC TABLES")[0][9] == "FULL"  # refresh_mode

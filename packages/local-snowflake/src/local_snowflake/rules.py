@@ -46,6 +46,20 @@ def failure_code_and_message(e: snowflake.connector.errors.Error) -> tuple[str, 
     return f"{e.errno:06d}", message
 
 
+def _non_deterministic(expression: exp.Expr) -> bool:
+    return any(
+        isinstance(e, exp.CurrentTimestamp | exp.Rand | exp.CurrentDate) for e in expression.walk()
+    )
+
+
+def incremental_blocker(query: str) -> str | None:
+    """What keeps query from an incremental refresh, as far as the emulator knows: Snowflake
+    documents non-deterministic functions (CURRENT_TIMESTAMP, RANDOM, ...) as unsupported in
+    incremental refresh. (Window functions and the other constructs AUTO resolves to FULL here
+    are supported by Snowflake in many forms, so an explicit INCREMENTAL is accepted for them.)"""
+    return "non-deterministic functions" if _non_deterministic(parse_one(query)) else None
+
+
 def resolve_refresh_mode(declared: str, query: str) -> tuple[str, str | None]:
     """AUTO resolves to INCREMENTAL unless the query uses a construct Snowflake cannot
     refresh incrementally in our simple model (window functions, LIMIT, non-deterministic
@@ -56,13 +70,7 @@ def resolve_refresh_mode(declared: str, query: str) -> tuple[str, str | None]:
     checks: list[tuple[str, Callable[[], bool]]] = [
         ("window functions", lambda: expression.find(exp.Window) is not None),
         ("LIMIT", lambda: expression.find(exp.Limit) is not None),
-        (
-            "non-deterministic functions",
-            lambda: any(
-                isinstance(e, exp.CurrentTimestamp | exp.Rand | exp.CurrentDate)
-                for e in expression.walk()
-            ),
-        ),
+        ("non-deterministic functions", lambda: _non_deterministic(expression)),
         (
             "set operators other than UNION ALL",
             lambda: any(

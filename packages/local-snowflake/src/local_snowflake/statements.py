@@ -16,6 +16,7 @@ from sqlglot.errors import ParseError
 
 from local_snowflake import names
 from local_snowflake.errors import sql_error, unsupported
+from local_snowflake.rules import incremental_blocker
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
 _NAME = rf"{_IDENT}(?:\s*\.\s*{_IDENT}){{0,2}}"
@@ -219,9 +220,12 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
             raise unsupported(f"CREATE DYNAMIC TABLE ... {key}")
         value = prop.args["value"]
         props[key] = value.sql("snowflake") if isinstance(value, exp.Literal) else value.name
-    if "TARGET_LAG" not in props:
+    if missing := [key for key in ("TARGET_LAG", "WAREHOUSE") if key not in props]:
+        # both are required in Snowflake's CREATE DYNAMIC TABLE syntax
         raise sql_error(
-            "SQL compilation error:\nMissing option(s): [TARGET_LAG]", errno=1003, sqlstate="42601"
+            f"SQL compilation error:\nMissing option(s): [{', '.join(missing)}]",
+            errno=1003,
+            sqlstate="42601",
         )
     refresh_mode = props.get("REFRESH_MODE", "AUTO").upper()
     initialize = props.get("INITIALIZE", "ON_CREATE").upper()
@@ -229,6 +233,15 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
         raise sql_error(f"SQL compilation error:\ninvalid value [{refresh_mode}] for REFRESH_MODE")
     if initialize not in {"ON_CREATE", "ON_SCHEDULE"}:
         raise sql_error(f"SQL compilation error:\ninvalid value [{initialize}] for INITIALIZE")
+    if refresh_mode == "INCREMENTAL" and (blocker := incremental_blocker(query.sql("snowflake"))):
+        # "If the query can't perform an incremental refresh, dynamic table creation fails"
+        raise sql_error(
+            "SQL compilation error:\nDynamic table cannot be created with REFRESH_MODE = "
+            f"INCREMENTAL: the query uses {blocker}, which cannot be refreshed incrementally. "
+            "Use REFRESH_MODE = FULL or AUTO.",
+            errno=2,
+            sqlstate="0A000",
+        )
     # sqlglot drops the quotes of a quoted warehouse name: read it from the text
     warehouse = re.search(rf"\bWAREHOUSE\s*=\s*({_IDENT})", text, re.IGNORECASE)
     return CreateDynamicTable(
