@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from dagster_dynamic_tables.health import CHECK_NAMES
     from dagster_dynamic_tables.loader import load_tenant
+    from dagster_dynamic_tables.location import load_tenant_definitions
     from dagster_dynamic_tables.resources import build_snowflake_resource
     from dagster_dynamic_tables.sensor import SENSOR_NAME, build_freshness_sensor
     from dagster_dynamic_tables.specs import (
@@ -70,6 +71,7 @@ __all__ = [
     "dynamic_table",
     "freshness_policy_for_lag",
     "load_tenant",
+    "load_tenant_definitions",
     "source_table",
     "view",
 ]
@@ -98,6 +100,7 @@ _SUBMODULES: dict[str, str] = {
     "dynamic_table": "specs",
     "freshness_policy_for_lag": "specs",
     "load_tenant": "loader",
+    "load_tenant_definitions": "location",
     "source_table": "specs",
     "view": "specs",
 }

@@ -6,8 +6,8 @@
 - `defs/assets/`: Python assets, e.g. downstream of the Dynamic Tables.
 """
 
-from pathlib import Path
+from dagster_dynamic_tables import load_tenant_definitions
 
-import dagster as dg
+import {{ cookiecutter.tenant_slug }}.defs
 
-defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+defs = load_tenant_definitions({{ cookiecutter.tenant_slug }}.defs)
