@@ -105,8 +105,10 @@ def uses_local_stand_in(slug: str, env: Mapping[str, str] | None = None) -> bool
 class LocalSnowflakeResource(SnowflakeResource):
     """A `SnowflakeResource` pointed at the embedded stand-in.
 
-    The first connection in a process starts the stand-in if it is not running and creates the
-    tenant's local objects (source tables with seed rows, Dynamic Tables, views), idempotently.
+    Every connection starts the stand-in if it is not running (also after `dynamic-tables local
+    stop`: a health request, under a millisecond while it runs), and the first one to each
+    stand-in process creates the tenant's local objects (source tables with seed rows, Dynamic
+    Tables, views), idempotently. Its logins skip the connector's cloud platform detection.
     """
 
     local_port: int
