@@ -36,6 +36,10 @@ def unsupported(what):
         ('USE SCHEMA "a.b"', unsupported(f'schema name "a.b" {CONTAINER_RULE}')),
         ('DROP DATABASE "ORDER"', unsupported(f'database name "ORDER" {CONTAINER_RULE}')),
         (
+            "CREATE DATABASE main",
+            unsupported('database name "MAIN" (reserved by DuckDB or local-snowflake)'),
+        ),
+        (
             """SELECT * FROM "x'y".S.T""",
             unsupported(f'database name "x\'y" {CONTAINER_RULE}'),
         ),
@@ -65,6 +69,7 @@ def unsupported(what):
         "use-database-semicolon",
         "use-schema-dot",
         "database-keyword",
+        "database-reserved",
         "query-database",
         "table-quote",
         "table-del",

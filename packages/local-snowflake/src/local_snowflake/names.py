@@ -10,7 +10,8 @@ name with a quote, a space or a semicolon there breaks the statement or runs one
 
 - database and schema names must be plain identifiers: a letter or `_`, then letters, digits,
   `_` or `$` (as unquoted in Snowflake; quoted ones are upper-cased by fakesnow), and not a
-  DuckDB keyword that cannot name a database;
+  DuckDB keyword that cannot name a database, nor a database name DuckDB or the stand-in
+  reserves (MAIN, TEMP, SYSTEM, MEMORY, _FS_GLOBAL, _FS_LOCAL_SNOWFLAKE);
 - other names (tables, views, columns, aliases) may hold anything but `'` and control
   characters (U+0000-U+001F, U+007F-U+009F).
 """
@@ -30,6 +31,9 @@ _FORBIDDEN = re.compile(r"['\x00-\x1f\x7f-\x9f]")
 _RULE_CONTAINER = (
     "database and schema names here are letters, digits, _ and $, starting with a letter or _"
 )
+_RESERVED_DATABASES = frozenset(
+    {"MAIN", "TEMP", "SYSTEM", "MEMORY", "_FS_GLOBAL", "_FS_LOCAL_SNOWFLAKE"}
+)
 _RULE_OBJECT = "names here may not contain ' or control characters"
 
 
@@ -37,6 +41,8 @@ def check_container(name: str, kind: str) -> None:
     """Raise Snowflake's unsupported-feature error unless name can be a database/schema here."""
     if not _CONTAINER.fullmatch(name) or not _parses_as_name(name.upper()):
         raise unsupported(f"{kind} name {_show(name)} ({_RULE_CONTAINER})")
+    if kind == "database" and name.upper() in _RESERVED_DATABASES:
+        raise unsupported(f"database name {_show(name)} (reserved by DuckDB or local-snowflake)")
 
 
 def check_object(name: str) -> None:
@@ -51,21 +57,31 @@ def check_statement(expression: exp.Expr) -> None:
     tables: list[exp.Expr] = expression.args.get("tables") or []
     named: list[exp.Expr] = [expression.this, *tables]
     for table in expression.find_all(exp.Table):
+        name, schema, database = (_part(table, key) for key in ("this", "db", "catalog"))
         if isinstance(expression, exp.Use) and table is expression.this:
             # USE [DATABASE] db | USE SCHEMA [db.]schema
-            check_container(table.name, "schema" if kind == "SCHEMA" else "database")
-            if table.db:
-                check_container(table.db, "database")
+            if name:
+                check_container(name, "schema" if kind == "SCHEMA" else "database")
+            if schema:
+                check_container(schema, "database")
             continue
-        if kind == "DATABASE" and any(table is t for t in named):
-            check_container(table.name, "database")  # CREATE/DROP DATABASE db
+        if kind == "DATABASE" and any(table is t for t in named) and name:
+            check_container(name, "database")  # CREATE/DROP DATABASE db
             continue
-        if table.catalog:
-            check_container(table.catalog, "database")
-        if table.db:
-            check_container(table.db, "schema")
+        if database:
+            check_container(database, "database")
+        if schema:
+            check_container(schema, "schema")
     for ident in expression.find_all(exp.Identifier):
         check_object(ident.name)
+
+
+def _part(table: exp.Table, key: str) -> str | None:
+    """A name part as Snowflake resolves it: quoted keeps its case, unquoted is upper-cased."""
+    node = table.args.get(key)
+    if not isinstance(node, exp.Identifier):
+        return None
+    return node.name if node.quoted else node.name.upper()
 
 
 def _show(name: str) -> str:
