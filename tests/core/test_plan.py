@@ -1,0 +1,321 @@
+"""`plan` / `apply` against the local stand-in over the real connector (no mocks).
+
+Each test declares its own database, so the session's server is shared safely.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import snowflake.connector
+from dagster_dynamic_tables import ddl
+from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.loader import build_tenant
+from dagster_dynamic_tables.plan import (
+    Action,
+    ApplyResult,
+    TenantPlan,
+    apply_plan,
+    format_plan,
+    plan_tenant,
+    run_apply,
+    run_plan,
+)
+from local_snowflake import ServerInfo
+
+Connect = Callable[..., snowflake.connector.SnowflakeConnection]
+
+QUERY = "select customer_id, sum(amount) as total from {db}.RAW.ORDERS group by customer_id"
+
+
+def _attributes(db: str, **dt_fields: Any) -> dict[str, Any]:
+    return {
+        "tenant": "shop",
+        "sources": [{"name": "raw_orders", "table": f"{db}.RAW.ORDERS"}],
+        "dynamic_tables": [
+            {
+                "name": "revenue",
+                "table": f"{db}.ANALYTICS.REVENUE",
+                "target_lag": "1 minute",
+                "warehouse": "TRANSFORMING",
+                "refresh_mode": "INCREMENTAL",
+                "deps": ["raw_orders"],
+                "query": QUERY.format(db=db),
+                **dt_fields,
+            },
+            {
+                "name": "top_customers",
+                "table": f"{db}.ANALYTICS.TOP_CUSTOMERS",
+                "target_lag": "DOWNSTREAM",
+                "warehouse": "TRANSFORMING",
+                "refresh_mode": "FULL",
+                "deps": ["revenue"],
+                "query": f"select customer_id from {db}.ANALYTICS.REVENUE where total > 10",
+            },
+        ],
+        "views": [
+            {
+                "name": "dashboard",
+                "table": f"{db}.BI.DASHBOARD",
+                "deps": ["revenue"],
+                "query": f"select * from {db}.ANALYTICS.REVENUE",
+            }
+        ],
+    }
+
+
+def _tenant(db: str, **dt_fields: Any) -> Tenant:
+    return build_tenant(_attributes(db, **dt_fields), file=None, base_dir=None)
+
+
+@pytest.fixture
+def cursor(local_snowflake_connect: Connect) -> Iterator[Any]:
+    conn = local_snowflake_connect()
+    cur = conn.cursor()
+    yield cur
+    cur.close()
+
+
+def _seed(cursor: Any, db: str) -> None:
+    cursor.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {db}.RAW")
+    cursor.execute(f"CREATE TABLE {db}.RAW.ORDERS (customer_id INT, amount INT)")
+    cursor.execute(f"INSERT INTO {db}.RAW.ORDERS VALUES (1, 5), (1, 7), (2, 3)")
+
+
+def _plan(cursor: Any, tenant: Tenant) -> TenantPlan:
+    # The stand-in keeps a view's SQL rewritten by DuckDB, so view queries are compared only
+    # against Snowflake (run_plan decides this from the target).
+    return plan_tenant(cursor, tenant, compare_view_queries=False)
+
+
+def _actions(plan: TenantPlan) -> dict[str, Action]:
+    return {item.declaration.name: item.action for item in plan.objects}
+
+
+@dataclass
+class Applied:
+    result: ApplyResult
+    questions: list[str]
+
+
+def _apply(cursor: Any, plan: TenantPlan, *, yes: bool = True, answer: bool = True) -> Applied:
+    questions: list[str] = []
+
+    def ask(question: str) -> bool:
+        questions.append(question)
+        return answer
+
+    return Applied(apply_plan(cursor, plan, yes=yes, ask=ask, out=io.StringIO()), questions)
+
+
+def _history(cursor: Any, db: str) -> list[tuple[str, str, str]]:
+    cursor.execute(
+        "SELECT NAME, REFRESH_ACTION, REFRESH_TRIGGER FROM TABLE("
+        f"{db}.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(RESULT_LIMIT => 1000)) "
+        "ORDER BY REFRESH_START_TIME"
+    )
+    return [tuple(row) for row in cursor.fetchall()]
+
+
+def test_plan_on_an_empty_account_lists_creates_with_their_ddl(cursor: Any) -> None:
+    db = "PLAN_EMPTY"
+    tenant = _tenant(db)
+    plan = _plan(cursor, tenant)
+    assert _actions(plan) == {
+        "raw_orders": Action.SOURCE_MISSING,
+        "revenue": Action.CREATE,
+        "top_customers": Action.CREATE,
+        "dashboard": Action.CREATE,
+    }
+    revenue = next(item for item in plan.objects if item.declaration.name == "revenue")
+    assert revenue.statements == (ddl.render_dynamic_table(tenant.dynamic_tables[0]),)
+    assert (plan.statements_read, plan.databases) == (1, 1)  # no database: SHOW is not needed
+    assert f'GRANT MONITOR ON DYNAMIC TABLE "{db}"."ANALYTICS"."REVENUE" TO ROLE <tenant role>' in (
+        plan.grants
+    )
+    assert len(plan.pending) == 3
+
+
+def test_apply_then_plan_lists_nothing(cursor: Any) -> None:
+    db = "PLAN_APPLY"
+    _seed(cursor, db)
+    tenant = _tenant(db)
+    result = _apply(cursor, _plan(cursor, tenant), yes=False, answer=False)
+    assert result.result.applied == [
+        f"{db}.ANALYTICS.REVENUE",
+        f"{db}.ANALYTICS.TOP_CUSTOMERS",
+        f"{db}.BI.DASHBOARD",
+    ]
+    assert result.questions == []  # creating is not reinitializing: nothing to confirm
+    again = _plan(cursor, tenant)
+    assert again.pending == []
+    assert _actions(again) == {
+        "raw_orders": Action.SOURCE_PRESENT,
+        "revenue": Action.UNCHANGED,
+        "top_customers": Action.UNCHANGED,
+        "dashboard": Action.UNCHANGED,
+    }
+    assert (again.statements_read, again.databases) == (2, 1)
+
+
+@pytest.mark.skip(reason="the stand-in gains CREATE OR ALTER DYNAMIC TABLE in the next commit")
+def test_a_changed_lag_or_warehouse_is_altered_in_place_without_reinitializing(
+    cursor: Any,
+) -> None:
+    db = "PLAN_ALTER"
+    _seed(cursor, db)
+    _apply(cursor, _plan(cursor, _tenant(db)))
+    before = _history(cursor, db)
+    changed = _tenant(db, target_lag="5 minutes", warehouse="BIGGER_WH")
+    plan = _plan(cursor, changed)
+    revenue = next(item for item in plan.objects if item.declaration.name == "revenue")
+    assert (revenue.action, revenue.reinitializes) == (Action.ALTER, False)
+    assert [change.render() for change in revenue.changes] == [
+        "TARGET_LAG: 1 minute -> 5 minutes",
+        "WAREHOUSE: TRANSFORMING -> BIGGER_WH",
+    ]
+    assert revenue.statements[0].startswith(f'CREATE OR ALTER DYNAMIC TABLE "{db}"')
+    result = _apply(cursor, plan, yes=False, answer=False)
+    assert result.questions == []
+    assert result.result.applied == [f"{db}.ANALYTICS.REVENUE"]
+    assert _history(cursor, db) == before  # no refresh, so no reinitialization
+    assert _plan(cursor, changed).pending == []
+
+
+@pytest.mark.skip(reason="the stand-in gains CREATE OR ALTER DYNAMIC TABLE in the next commit")
+def test_a_changed_query_re_creates_and_asks_first(cursor: Any) -> None:
+    db = "PLAN_QUERY"
+    _seed(cursor, db)
+    _apply(cursor, _plan(cursor, _tenant(db)))
+    changed = _tenant(db, query=QUERY.format(db=db) + " having sum(amount) > 1")
+    plan = _plan(cursor, changed)
+    revenue = next(item for item in plan.objects if item.declaration.name == "revenue")
+    assert (revenue.action, revenue.reinitializes) == (Action.RECREATE, True)
+    assert [change.prop for change in revenue.changes] == [ddl.QUERY]
+    declined = _apply(cursor, plan, yes=False, answer=False)
+    assert declined.result.declined == [f"{db}.ANALYTICS.REVENUE"]
+    assert len(declined.questions) == 1
+    assert "REINITIALIZES" in declined.questions[0]
+    assert _plan(cursor, changed).pending  # still pending
+    confirmed = _apply(cursor, plan, yes=False, answer=True)
+    assert confirmed.result.applied == [f"{db}.ANALYTICS.REVENUE"]
+    assert _history(cursor, db)[-1][1] == "REINITIALIZE"
+    assert _plan(cursor, changed).pending == []
+
+
+def test_layout_and_keyword_case_of_the_query_do_not_count(cursor: Any) -> None:
+    db = "PLAN_LAYOUT"
+    _seed(cursor, db)
+    _apply(cursor, _plan(cursor, _tenant(db)))
+    relaid = QUERY.format(db=db).upper().replace(" ", "\n   ")
+    assert _actions(_plan(cursor, _tenant(db, query=relaid)))["revenue"] is Action.UNCHANGED
+
+
+def test_declared_auto_matches_the_mode_snowflake_chose_and_says_which(cursor: Any) -> None:
+    db = "PLAN_AUTO"
+    _seed(cursor, db)
+    _apply(cursor, _plan(cursor, _tenant(db, refresh_mode="AUTO")))
+    plan = _plan(cursor, _tenant(db, refresh_mode="AUTO"))
+    revenue = next(item for item in plan.objects if item.declaration.name == "revenue")
+    assert revenue.action is Action.UNCHANGED
+    assert "refresh_mode AUTO: Snowflake chose INCREMENTAL" in revenue.notes
+    adaptive = _plan(cursor, _tenant(db, refresh_mode="ADAPTIVE"))
+    revenue = next(item for item in adaptive.objects if item.declaration.name == "revenue")
+    assert (revenue.action, revenue.reinitializes) == (Action.RECREATE, True)
+    assert [change.render() for change in revenue.changes] == [
+        "REFRESH_MODE: INCREMENTAL -> ADAPTIVE"
+    ]
+
+
+def test_a_table_in_a_declared_place_is_a_conflict_and_is_never_dropped(cursor: Any) -> None:
+    db = "PLAN_CONFLICT"
+    _seed(cursor, db)
+    cursor.execute(f"CREATE SCHEMA {db}.ANALYTICS")
+    cursor.execute(f"CREATE TABLE {db}.ANALYTICS.REVENUE (x INT)")
+    cursor.execute(f"CREATE TABLE {db}.ANALYTICS.UNDECLARED (x INT)")
+    plan = _plan(cursor, _tenant(db))
+    assert _actions(plan)["revenue"] is Action.CONFLICT
+    result = _apply(cursor, plan)
+    assert result.result.conflicts == [f"{db}.ANALYTICS.REVENUE"]
+    assert result.result.blocked == [f"{db}.ANALYTICS.TOP_CUSTOMERS", f"{db}.BI.DASHBOARD"]
+    cursor.execute(f"SELECT COUNT(*) FROM {db}.ANALYTICS.UNDECLARED")
+    assert cursor.fetchone() == (0,)
+    cursor.execute(f"SELECT COUNT(*) FROM {db}.ANALYTICS.REVENUE")
+    assert cursor.fetchone() == (0,)
+
+
+def test_plan_reads_a_fixed_number_of_statements_per_database(cursor: Any) -> None:
+    db = "PLAN_COUNT"
+    _seed(cursor, db)
+    many = _attributes(db)
+    many["dynamic_tables"] += [
+        {
+            "name": f"extra_{index}",
+            "table": f"{db}.S{index % 3}.EXTRA_{index}",
+            "target_lag": "1 hour",
+            "warehouse": "TRANSFORMING",
+            "query": f"select {index} as n",
+        }
+        for index in range(30)
+    ]
+    tenant = build_tenant(many, file=None, base_dir=None)
+    cursor.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
+    start = cursor.fetchone()[0]
+    plan = _plan(cursor, tenant)
+    cursor.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
+    assert cursor.fetchone()[0] - start - 1 == plan.statements_read == 2
+
+
+def test_format_plan_shows_headlines_changes_and_ddl(cursor: Any) -> None:
+    db = "PLAN_FORMAT"
+    _seed(cursor, db)
+    _apply(cursor, _plan(cursor, _tenant(db)))
+    lines = format_plan(_plan(cursor, _tenant(db, target_lag="2 minutes")), "here")
+    text = "\n".join(lines)
+    assert lines[0] == "tenant shop (here): read 1 database with 2 statements"
+    assert f"  alter      {db}.ANALYTICS.REVENUE (dynamic table): in place, keeps its data" in text
+    assert "      TARGET_LAG: 1 minute -> 2 minutes" in text
+    assert f'      | CREATE OR ALTER DYNAMIC TABLE "{db}"."ANALYTICS"."REVENUE"' in text
+    assert lines[-1] == "  0 to create, 1 to alter, 0 to re-create, 2 unchanged"
+
+
+# --- the commands, on a repository folder ---------------------------------------------------
+
+
+def _repo(tmp_path: Path, db: str) -> Path:
+    import yaml
+
+    defs = tmp_path / "tenants" / "shop" / "src" / "shop" / "defs" / "snowflake"
+    defs.mkdir(parents=True)
+    (tmp_path / "tenants" / "shop" / "pyproject.toml").write_text("[project]\nname = 'shop'\n")
+    document = {"type": "dagster_dynamic_tables.DynamicTablesComponent"}
+    document["attributes"] = _attributes(db)  # pyright: ignore[reportArgumentType]
+    (defs / "defs.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return tmp_path
+
+
+def test_run_plan_and_run_apply_exit_statuses(
+    tmp_path: Path, local_snowflake_server: ServerInfo, cursor: Any
+) -> None:
+    db = "PLAN_COMMANDS"
+    _seed(cursor, db)
+    root = _repo(tmp_path, db)
+    env = {
+        "LOCAL_SNOWFLAKE_PORT": str(local_snowflake_server.port),
+        "LOCAL_SNOWFLAKE_DATA_DIR": str(local_snowflake_server.data_dir),
+    }
+    out = io.StringIO()
+    assert run_plan(root, None, out, env=env) == 1
+    assert "plan: 3 changes pending" in out.getvalue()
+    out = io.StringIO()
+    assert run_apply(root, "shop", False, out, lambda _question: False, env=env) == 0
+    assert "apply shop: 3 applied" in out.getvalue()
+    out = io.StringIO()
+    assert run_plan(root, "shop", out, env=env) == 0
+    assert "plan: no changes" in out.getvalue()
