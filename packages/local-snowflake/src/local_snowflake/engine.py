@@ -366,6 +366,10 @@ class DynamicTableEngine:
             self.duck.execute(f"DROP VIEW {name.sql()}")
         elif kind is not None:
             self.duck.execute(f"DROP TABLE {name.sql()}")
+        self.forget(name)
+
+    def forget(self, name: Name) -> None:
+        """Remove a DT from the catalog (its graph version ends; its refresh history stays)."""
         if self.get(name.qualified) is not None:
             self.duck.execute(
                 f"UPDATE {C}.graph_history SET valid_to = ? "
@@ -375,6 +379,11 @@ class DynamicTableEngine:
             self.duck.execute(
                 f"DELETE FROM {C}.dynamic_tables WHERE qualified_name = ?", [name.qualified]
             )
+
+    def close_sessions(self, database: str) -> None:
+        """Close the engine's own sessions in database (before it is detached)."""
+        for key in [k for k in self._sessions if k[0].upper() == database.upper()]:
+            self._sessions.pop(key).close()
 
     def _inputs(self, name: Name, query: str) -> list[dict[str, str]]:
         expression = parse_one(query)

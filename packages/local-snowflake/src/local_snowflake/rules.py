@@ -43,6 +43,10 @@ def failure_code_and_message(e: snowflake.connector.errors.Error) -> tuple[str, 
     if qualified:  # Snowflake names the column as written: 'O.AMOUNT'
         identifier = f"{qualified[1]}.{qualified[2]}".upper()
         return "000904", f"SQL compilation error:\ninvalid identifier '{identifier}'"
+    if table := re.search(r'Table with name "?([^" ]+)"? does not exist', message):
+        return "002003", (
+            f"SQL compilation error:\nObject '{table[1].upper()}' does not exist or not authorized."
+        )
     return f"{e.errno:06d}", message
 
 

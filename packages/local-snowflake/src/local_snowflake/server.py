@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from local_snowflake import guards, metadata, names, pipes, results, statements, wire
+from local_snowflake import databases, guards, metadata, names, pipes, results, statements, wire
 from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
 from local_snowflake.errors import does_not_exist, sql_error, unsupported
@@ -129,6 +129,9 @@ class LocalSnowflake:
             )
         if _GET_DDL_MENTION.search(sql):
             raise unsupported("GET_DDL('DYNAMIC_TABLE', ...) other than as SELECT GET_DDL(...)")
+        if drop := databases.DROP_DATABASE.fullmatch(sql):
+            status = databases.drop_database(self.engine, self.data_dir, drop[2], bool(drop[1]))
+            return Plan(f'SELECT {_literal(status)} AS "status"', intercepted=True)
         command = statements.parse(sql, conn.database, conn.schema)
         if isinstance(command, statements.ShowDynamicTables):
             args = [_literal(command.database), _literal(command.schema), _literal(command.like)]
