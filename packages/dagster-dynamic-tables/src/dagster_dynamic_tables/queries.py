@@ -427,11 +427,18 @@ def fetch_refresh_history(
     result_limit: int = RESULT_LIMIT,
 ) -> HistoryRead:
     """Refresh history of the declared DTs' schemas, and which reads hit the row limit."""
-    wanted = {dt.qualified_name.resolved for dt in dynamic_tables}
     statement = build_refresh_history_statement(
         dynamic_tables, starts, ends, result_limit=result_limit
     )
     records = [parse_refresh_record(row) for row in run(connection, statement)]
+    return to_history_read(records, dynamic_tables, result_limit)
+
+
+def to_history_read(
+    records: Sequence[RefreshRecord], dynamic_tables: Sequence[DynamicTable], result_limit: int
+) -> HistoryRead:
+    """The rows of the declared DTs, and which schema reads hit `result_limit`."""
+    wanted = {dt.qualified_name.resolved for dt in dynamic_tables}
     truncated: dict[str, datetime | None] = {}
     for prefix in _prefixes(dynamic_tables):
         # A NAME_PREFIX read returns every name starting with the prefix (a sibling schema

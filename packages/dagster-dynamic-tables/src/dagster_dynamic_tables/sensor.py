@@ -26,6 +26,13 @@ A history too long for one read (more than RESULT_LIMIT = 10,000 refreshes in on
 the last read, e.g. after a long outage) is read in pages, oldest first, within the same two
 statements per tick (see `plan_pages`): nothing is lost and materializations stay in order;
 downstream assets of that schema's DTs run once the catch-up is done.
+
+A refresh still running (EXECUTING / SCHEDULED) holds the next read back to its data timestamp,
+since it will complete with that timestamp. It stops holding it back once it is stale: its DT has
+a later data timestamp (Snowflake runs one refresh of a table at a time, so an older one is not
+running any more, whatever its row says), or it is more than `RUNNING_HOLD_LIMIT` behind the
+newest data of its schema. A row left in EXECUTING for good (a crashed stand-in) therefore never
+pins the sensor, nor keeps a catch-up in pages from converging.
 """
 
 # No `from __future__ import annotations`: Dagster reads the sensor function's annotations
@@ -66,6 +73,10 @@ CURSOR_VERSION = 1
 WINDOW_OVERLAP = timedelta(minutes=1)
 """How far before the last data timestamp seen the next history read starts (re-read rows are
 dropped by the per-DT cursor)."""
+RUNNING_HOLD_LIMIT = timedelta(hours=1)
+"""How far behind its schema's newest data timestamp a refresh still running may hold the next read
+back. Snowflake documents no longest refresh; a refresh that completes later than this is missed
+if, meanwhile, the read has moved past it (the README says so)."""
 
 AssetEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation
 
@@ -215,6 +226,7 @@ def next_starts(
     previous: Mapping[str, datetime],
     refreshes: Sequence[RefreshRecord],
     floors: Mapping[str, datetime] | None = None,
+    known: Mapping[str, datetime] | None = None,
 ) -> dict[str, datetime]:
     """DATA_TIMESTAMP_START per schema prefix for the next read.
 
@@ -222,23 +234,22 @@ def next_starts(
     complete with that data timestamp), minus `WINDOW_OVERLAP`. Only Snowflake's timestamps are
     used, never the sensor's clock. A prefix with no rows keeps its previous start. A page of
     history read completely (`floors`: its end) moves the start to at least its end: without
-    that, the overlap could keep a catch-up from ever getting past a busy minute.
+    that, the overlap could keep a catch-up from ever getting past a busy minute. `known`: the
+    latest data timestamp known per DT (from DYNAMIC_TABLES() and the cursor); a running refresh
+    older than its DT's, or more than `RUNNING_HOLD_LIMIT` behind its schema's newest, is stale
+    and holds nothing back (see `_held_back`).
     """
     floors = floors or {}
     prefix_of = {
         dt.qualified_name.resolved: dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables
     }
     latest: dict[str, datetime] = {}
-    running: dict[str, datetime] = {}
     for record in refreshes:
         prefix = prefix_of.get(record.qualified_name)
         moment = record.data_timestamp
-        if prefix is None or moment is None:
-            continue
-        if record.state in RUNNING_STATES:
-            running[prefix] = min(running.get(prefix, moment), moment)
-        else:
+        if prefix is not None and moment is not None and record.state not in RUNNING_STATES:
             latest[prefix] = max(latest.get(prefix, moment), moment)
+    running = _held_back(prefix_of, refreshes, known or {}, latest)
     starts = dict(previous)
     for prefix in {*latest, *running, *floors}:
         start = floors.get(prefix)
@@ -251,6 +262,46 @@ def next_starts(
         assert start is not None  # the prefix is in at least one of the three
         starts[prefix] = start
     return starts
+
+
+def _held_back(
+    prefix_of: Mapping[str, str],
+    refreshes: Sequence[RefreshRecord],
+    known: Mapping[str, datetime],
+    latest: Mapping[str, datetime],
+) -> dict[str, datetime]:
+    """Per prefix, the earliest data timestamp of a refresh still running that is not stale.
+
+    Stale: its DT has a later data timestamp (in `known`, or another row of this read), or it is
+    more than `RUNNING_HOLD_LIMIT` behind the newest data timestamp of its schema.
+    """
+    newest_of: dict[str, datetime] = dict(known)
+    newest_in: dict[str, datetime] = dict(latest)
+    for record in refreshes:
+        moment = record.data_timestamp
+        if moment is None:
+            continue
+        name = record.qualified_name
+        newest_of[name] = max(newest_of.get(name, moment), moment)
+        prefix = prefix_of.get(name)
+        if prefix is not None:
+            newest_in[prefix] = max(newest_in.get(prefix, moment), moment)
+    for name, moment in known.items():
+        prefix = prefix_of.get(name)
+        if prefix is not None:
+            newest_in[prefix] = max(newest_in.get(prefix, moment), moment)
+    running: dict[str, datetime] = {}
+    for record in refreshes:
+        prefix = prefix_of.get(record.qualified_name)
+        moment = record.data_timestamp
+        if prefix is None or moment is None or record.state not in RUNNING_STATES:
+            continue
+        if newest_of[record.qualified_name] > moment:
+            continue  # a later refresh of the same table exists: this one is not running
+        if newest_in[prefix] - moment > RUNNING_HOLD_LIMIT:
+            continue
+        running[prefix] = min(running.get(prefix, moment), moment)
+    return running
 
 
 @dataclass(frozen=True)
@@ -291,7 +342,11 @@ def plan_pages(
         start = cursor.starts.get(prefix)
         if prefix in read.truncated and start is not None:  # (on a cold start, use it as it is)
             oldest = read.truncated[prefix]
-            if oldest is not None and oldest > start:
+            end = pages[prefix][-1] if pages.get(prefix) else None
+            # A narrower page only when it is strictly narrower: when the rows at one data
+            # timestamp (and refreshes still running, which Snowflake may return whatever the
+            # window) fill a whole read, no page can be smaller, and the read is used as it is.
+            if oldest is not None and oldest > start and (end is None or oldest < end):
                 pages.setdefault(prefix, []).append(oldest)
                 set_aside.add(prefix)
                 messages.append(
@@ -300,7 +355,13 @@ def plan_pages(
                     f"to {oldest.isoformat()}). Downstream assets run once it has caught up."
                 )
                 continue
-            if not pages.get(prefix):  # (a page that starts where the last one ended is whole)
+            if end is not None and oldest is not None and oldest >= end:
+                messages.append(
+                    f"The refresh history of {prefix} up to {end.isoformat()} cannot be read in "
+                    f"smaller pages: {result_limit} rows at that data timestamp or still running "
+                    "fill a whole read. Older refreshes of that page may be missing."
+                )
+            elif not pages.get(prefix):  # (a page that starts where the last one ended is whole)
                 messages.append(
                     f"The refresh history of {prefix} holds at least {result_limit} refreshes from "
                     f"{start.isoformat()} on: refreshes at that very data timestamp may be "
@@ -430,8 +491,48 @@ def evaluate_tick(
                 health[outcome.check_name] = outcome.signature
         tables[name] = TableCursor(last, health)
 
-    starts = next_starts(tenant, cursor.starts, refreshes, floors)
+    known = _latest_per_name(
+        [(n, t.data_timestamp) for n, t in tables.items()]
+        + [(n, s.latest_data_timestamp) for n, s in states.items()]
+    )
+    starts = next_starts(tenant, cursor.starts, refreshes, floors, known)
     return TickResult(events, SensorCursor(tables, starts, cursor.pages))
+
+
+def _latest_per_name(pairs: Iterable[tuple[str, datetime | None]]) -> dict[str, datetime]:
+    latest: dict[str, datetime] = {}
+    for name, moment in pairs:
+        if moment is not None:
+            latest[name] = max(latest.get(name, moment), moment)
+    return latest
+
+
+def run_tick(
+    tenant: Tenant,
+    cursor: SensorCursor,
+    read: HistoryRead,
+    states: Mapping[str, DynamicTableState],
+    now: datetime,
+    recorded_versions: RecordedVersions,
+    result_limit: int = RESULT_LIMIT,
+) -> tuple[TickResult, list[str]]:
+    """One tick from what the two statements returned: events, next cursor, warnings to log."""
+    plan = plan_pages(tenant, cursor, read, result_limit)
+    result = evaluate_tick(
+        tenant,
+        replace(cursor, pages=plan.pages),
+        plan.records,
+        states,
+        now,
+        recorded_versions,
+        plan.floors,
+    )
+    return result, plan.messages
+
+
+def history_ends(cursor: SensorCursor) -> dict[str, datetime]:
+    """DATA_TIMESTAMP_END per schema prefix of the next read (the page being caught up)."""
+    return {prefix: pages[-1] for prefix, pages in cursor.pages.items() if pages}
 
 
 # The sensor -------------------------------------------------------------------------------------
@@ -485,7 +586,7 @@ def build_freshness_sensor(
         if not dynamic_tables:
             return dg.SkipReason(f"Tenant {tenant.slug!r} declares no Dynamic Table.")
         cursor = SensorCursor.from_json(context.cursor)
-        ends = {prefix: pages[-1] for prefix, pages in cursor.pages.items() if pages}
+        ends = history_ends(cursor)
         try:
             read, states = read_snowflake(
                 snowflake,
@@ -506,18 +607,17 @@ def build_freshness_sensor(
             )
             context.log.warning(reason)
             return dg.SkipReason(reason)
-        plan = plan_pages(tenant, cursor, read, result_limit)
-        for message in plan.messages:
-            context.log.warning(message)
-        result = evaluate_tick(
+        result, messages = run_tick(
             tenant,
-            replace(cursor, pages=plan.pages),
-            plan.records,
+            cursor,
+            read,
             states,
             clock(),
             _recorded_versions(context.instance),
-            plan.floors,
+            result_limit,
         )
+        for message in messages:
+            context.log.warning(message)
         if not result.events:
             return dg.SensorResult(
                 skip_reason="No new Dynamic Table refresh and no health change.",
