@@ -3,8 +3,12 @@ every refresh (FAILED during execution, CANCELLED before it)."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import duckdb
 from local_snowflake import connect
+from local_snowflake.process import HEALTH_PATH
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 
 HISTORY = (
@@ -84,5 +88,63 @@ def test_restart_ends_refreshes_a_killed_server_left_running(tmp_path):
             cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
             cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
             assert cur.fetchone() == ("1 dynamic tables refreshed: CRASH.S.DT=SUCCEEDED/NO_DATA",)
+    finally:
+        stop_test_server(process)
+
+
+def _refreshing(info):
+    with urllib.request.urlopen(f"http://{info.host}:{info.port}{HEALTH_PATH}", timeout=10) as r:
+        return json.loads(r.read())["refreshing"]
+
+
+def test_kill_9_during_a_scheduled_refresh_leaves_no_refresh_running(tmp_path):
+    """A real SIGKILL while the server's scheduler runs a refresh (seen through the health
+    endpoint's `refreshing`), then a restart: the refresh is FAILED, nothing stays EXECUTING."""
+    killed_mid_refresh = False
+    for _attempt in range(5):  # bounded: a loaded machine may let a refresh slip by unseen
+        info, process = start_test_server(tmp_path, scheduler_interval_seconds=0.05)
+        try:
+            with connect(info.host, info.port, database="KILL", schema="S") as conn:
+                cur = conn.cursor()
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS big AS "
+                    "SELECT seq4() AS x FROM TABLE(GENERATOR(ROWCOUNT => 6000))"
+                )
+                cur.execute(  # a refresh that takes a moment: 36M pairs
+                    "CREATE DYNAMIC TABLE IF NOT EXISTS slow TARGET_LAG = '1 minute' "
+                    "WAREHOUSE = wh AS SELECT count(*) AS n FROM big a, big b "
+                    "WHERE (a.x * b.x) % 7 = 3"
+                )
+                cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")  # now due
+            for _poll in range(2000):
+                if _refreshing(info) == ["KILL.S.SLOW"]:
+                    process.kill()
+                    killed_mid_refresh = True
+                    break
+        finally:
+            if process.poll() is None and not killed_mid_refresh:
+                stop_test_server(process)
+            process.wait()
+        if killed_mid_refresh:
+            break
+    assert killed_mid_refresh
+
+    info, process = start_test_server(tmp_path)  # scheduler off
+    try:
+        with connect(info.host, info.port, database="KILL", schema="S") as conn:
+            cur = conn.cursor()
+            cur.execute(
+                "SELECT STATE, STATE_CODE FROM TABLE(KILL.INFORMATION_SCHEMA."
+                "DYNAMIC_TABLE_REFRESH_HISTORY(DATA_TIMESTAMP_START => '2000-01-01'::TIMESTAMP_LTZ,"
+                " RESULT_LIMIT => 1000)) ORDER BY DATA_TIMESTAMP"
+            )
+            history = cur.fetchall()
+            assert ("FAILED", "000603") in history
+            assert not [row for row in history if row[0] in ("EXECUTING", "SCHEDULED")]
+            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
+            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
+            assert cur.fetchone() == (
+                "1 dynamic tables refreshed: KILL.S.SLOW=SUCCEEDED/REINITIALIZE",
+            )
     finally:
         stop_test_server(process)

@@ -81,6 +81,9 @@ class DynamicTableEngine:
         self.clock = Clock(self.duck)
         self._sessions: dict[tuple[str, str], FakeSnowflakeConnection] = {}
         self._pass_lock = threading.Lock()  # scheduler passes (background, manual) never overlap
+        # the DTs refreshing now, for the health endpoint (which does not take the lock): an
+        # immutable set, replaced whole, so readers never see it change under them
+        self.refreshing: frozenset[str] = frozenset()
         self.end_interrupted_refreshes()
 
     def end_interrupted_refreshes(self) -> int:
@@ -484,6 +487,22 @@ class DynamicTableEngine:
                 valid_from[0] if valid_from else None,
             ],
         )
+        self.refreshing = self.refreshing | {qn}
+        try:
+            return self._run_refresh(dt, trigger, seq, start, upstream_failed, reinitialize)
+        finally:
+            self.refreshing = self.refreshing - {qn}
+
+    def _run_refresh(
+        self,
+        dt: DynamicTable,
+        trigger: str,
+        seq: int,
+        start: datetime,
+        upstream_failed: str | None,
+        reinitialize: bool,
+    ) -> RefreshResult:
+        qn = dt.name.qualified
         t0 = time.perf_counter()
         state, code, message, action = "SUCCEEDED", None, None, None
         stats: dict[str, Any] = {}

@@ -361,7 +361,12 @@ class LocalSnowflake:
 
     async def health(self, _request: Request) -> JSONResponse:
         return JSONResponse(
-            {"service": SERVICE_NAME, "pid": os.getpid(), "data_dir": str(self.data_dir)}
+            {
+                "service": SERVICE_NAME,
+                "pid": os.getpid(),
+                "data_dir": str(self.data_dir),
+                "refreshing": sorted(self.engine.refreshing),
+            }
         )
 
     async def abort(self, _request: Request) -> JSONResponse:
