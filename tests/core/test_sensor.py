@@ -36,6 +36,7 @@ from dagster_dynamic_tables.sensor import (
     SensorCursor,
     TableCursor,
     build_freshness_sensor,
+    describe_events,
     evaluate_tick,
     next_starts,
     plan_pages,
@@ -544,6 +545,30 @@ def harness(local_snowflake_connect, resource) -> Iterator[Harness]:
     harness.instance.dispose()  # removes its temporary directory
 
 
+def test_a_tick_that_recorded_events_says_what_in_its_skip_reason():
+    other = dg.AssetKey(["shop", "counts"])
+    events = [
+        dg.AssetMaterialization(KEY),
+        dg.AssetMaterialization(KEY),
+        dg.AssetMaterialization(other),
+        dg.AssetCheckEvaluation(asset_key=KEY, check_name=REFRESH_SUCCEEDED, passed=True),
+        dg.AssetCheckEvaluation(
+            asset_key=KEY,
+            check_name=WITHIN_TARGET_LAG,
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+        ),
+    ]
+    assert describe_events(events) == (
+        "Recorded 3 refreshes: shop/totals (2); shop/counts (1). 2 health check results "
+        "changed: shop/totals refresh_succeeded passed, within_target_lag failed (WARN). No run "
+        "requested: Dynamic Table refreshes are recorded without runs."
+    )
+    many = [dg.AssetMaterialization(dg.AssetKey(["shop", f"t{i}"])) for i in range(12)]
+    assert describe_events(many).startswith("Recorded 12 refreshes: shop/t0 (1); ")
+    assert "; shop/t9 (1); and 2 more." in describe_events(many)
+
+
 def test_refresh_becomes_one_materialization_then_nothing(harness):
     cold = harness.tick()
     (created,) = harness.history()
@@ -557,6 +582,11 @@ def test_refresh_becomes_one_materialization_then_nothing(harness):
     latest = harness.history()[-1]
     assert latest[1:] == ("SUCCEEDED", "INCREMENTAL")
     (materialization,) = harness.events(result)
+    assert result.skip_reason is not None
+    assert result.skip_reason.skip_message == (
+        "Recorded 1 refresh: shop/totals (1). No run requested: Dynamic Table refreshes are "
+        "recorded without runs."
+    )
     assert (materialization.tags or {})["dagster/data_version"] == version(latest[0])
     assert materialization.metadata["refresh_action"].value == "INCREMENTAL"
     assert materialization.metadata["rows_inserted"].value == 1
@@ -573,6 +603,8 @@ def test_refresh_becomes_one_materialization_then_nothing(harness):
     idle = harness.tick()
     assert isinstance(idle, dg.SensorResult)
     assert idle.asset_events == []
+    assert idle.skip_reason is not None
+    assert idle.skip_reason.skip_message == "No new Dynamic Table refresh and no health change."
     assert harness.recorded_versions() == sorted(version(row[0]) for row in harness.history())
 
 

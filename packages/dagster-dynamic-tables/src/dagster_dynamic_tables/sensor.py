@@ -8,7 +8,9 @@ refresh history since the cursor, and the DTs' current state. Then, per DT:
 - the four health checks are evaluated (see `health`) and reported as `AssetCheckEvaluation`s on
   the first tick and afterwards only when a check's pass/fail, severity or kind changes.
 
-An idle tick reports nothing. A refresh is identified by (qualified name, data timestamp); before
+An idle tick reports nothing. Dagster shows every tick that requests no run as SKIPPED; a tick
+that recorded something says what in its skip reason, the text the UI's tick list shows
+("Recorded 2 refreshes: shop/totals (1); shop/counts (1). ..."), and logs it. A refresh is identified by (qualified name, data timestamp); before
 reporting, the sensor compares with the latest materialization the instance already holds for
 the DT, so a lost or reset cursor never reports a refresh twice.
 
@@ -535,6 +537,52 @@ def history_ends(cursor: SensorCursor) -> dict[str, datetime]:
     return {prefix: pages[-1] for prefix, pages in cursor.pages.items() if pages}
 
 
+IDLE_MESSAGE = "No new Dynamic Table refresh and no health change."
+SUMMARY_ITEMS = 10
+"""How many tables a tick's summary names before it says "and N more"."""
+
+
+def describe_events(events: Sequence[AssetEvent]) -> str:
+    """What a tick recorded, in words: refreshes per DT, then check results that changed.
+
+    `Recorded 2 refreshes: shop/totals (2). Health checks changed: shop/totals
+    refresh_succeeded failed (ERROR). No run requested: refreshes are recorded without runs.`
+    """
+    refreshes: dict[str, int] = {}
+    checks: dict[str, list[str]] = {}
+    for event in events:
+        name = event.asset_key.to_user_string()
+        if isinstance(event, dg.AssetMaterialization):
+            refreshes[name] = refreshes.get(name, 0) + 1
+        else:
+            outcome = "passed" if event.passed else f"failed ({event.severity.value})"
+            checks.setdefault(name, []).append(f"{event.check_name} {outcome}")
+    parts: list[str] = []
+    if refreshes:
+        total = sum(refreshes.values())
+        items = [f"{name} ({count})" for name, count in refreshes.items()]
+        parts.append(f"Recorded {_plural(total, 'refresh', 'refreshes')}: {_listed(items)}.")
+    if checks:
+        total = sum(len(outcomes) for outcomes in checks.values())
+        items = [f"{name} {', '.join(outcomes)}" for name, outcomes in checks.items()]
+        parts.append(
+            f"{_plural(total, 'health check result', 'health check results')} changed: "
+            f"{_listed(items)}."
+        )
+    parts.append("No run requested: Dynamic Table refreshes are recorded without runs.")
+    return " ".join(parts)
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _listed(items: Sequence[str]) -> str:
+    shown = "; ".join(items[:SUMMARY_ITEMS])
+    rest = len(items) - SUMMARY_ITEMS
+    return shown if rest <= 0 else f"{shown}; and {rest} more"
+
+
 # The sensor -------------------------------------------------------------------------------------
 
 
@@ -619,10 +667,14 @@ def build_freshness_sensor(
         for message in messages:
             context.log.warning(message)
         if not result.events:
-            return dg.SensorResult(
-                skip_reason="No new Dynamic Table refresh and no health change.",
-                cursor=result.cursor.to_json(),
-            )
-        return dg.SensorResult(asset_events=result.events, cursor=result.cursor.to_json())
+            return dg.SensorResult(skip_reason=IDLE_MESSAGE, cursor=result.cursor.to_json())
+        summary = describe_events(result.events)
+        context.log.info(summary)
+        # Dagster shows a tick without run requests as SKIPPED, "Sensor function returned an
+        # empty result", even when it recorded events: the skip reason is the one text the tick
+        # list shows, so it says what this tick recorded.
+        return dg.SensorResult(
+            asset_events=result.events, cursor=result.cursor.to_json(), skip_reason=summary
+        )
 
     return dynamic_table_freshness
