@@ -6,7 +6,8 @@ A loopback TCP server accepts every connection and never sends a byte (an accoun
 a broken proxy or load balancer looks like this). The tenant's `snowflake` resource is built from
 the environment as in production (`SNOWFLAKE_ACCOUNT` set, timeouts from `SNOWFLAKE_*_TIMEOUT` or
 their defaults) and sent to that server instead of `<account>.snowflakecomputing.com`; then one
-tick of the freshness sensor runs. Prints the seconds until the tick returned and its skip reason.
+tick of the freshness sensor runs, then a run of the tenant's health checks. Prints the seconds
+until each ended and its message.
 Goal: at most 30 s with the defaults (Dagster gives a sensor tick 60 s by default).
 
 `--connector-defaults` also runs the tick without any timeout settings (the connector's defaults:
@@ -24,9 +25,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dagster as dg
+from dagster_dynamic_tables.checks import build_dynamic_table_checks
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
 from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.sensor import build_freshness_sensor
+from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
 
 TENANT = Tenant(
@@ -111,6 +114,26 @@ def tick_seconds(resource: SnowflakeResource) -> tuple[float, str]:
     return seconds, message or ""
 
 
+def check_run_seconds(resource: SnowflakeResource) -> tuple[float, str]:
+    """Run the tenant's health checks (what "Execute checks" in the UI launches)."""
+    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
+    defs = dg.Definitions(
+        assets=build_asset_specs(TENANT),
+        asset_checks=build_dynamic_table_checks(TENANT),
+        jobs=[job],
+        resources={"snowflake": resource},
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        start = time.perf_counter()
+        result = defs.resolve_job_def("health").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        seconds = time.perf_counter() - start
+        failures = [e for e in result.all_events if e.is_step_failure]
+    message = str(failures[0].step_failure_data.error) if failures else "no failure"
+    return seconds, message.splitlines()[0] if message else ""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--connector-defaults", action="store_true")
@@ -128,6 +151,9 @@ def main() -> None:
         with silent_server() as port:
             seconds, message = tick_seconds(aimed_at(resource, port, timeouts=timeouts))
         print(f"  {label:<32} tick returned after {seconds:6.1f} s: {message[:100]}...")
+        with silent_server() as port:
+            seconds, message = check_run_seconds(aimed_at(resource, port, timeouts=timeouts))
+        print(f"  {label:<32} check run ended after {seconds:6.1f} s: {message[:100]}...")
 
 
 if __name__ == "__main__":
