@@ -121,12 +121,16 @@ def _headline(item: PlannedObject) -> str:
     return what
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def format_plan(plan: TenantPlan, where: str) -> list[str]:
     """The plan as lines a reviewer reads: one headline per object, its changes and notes, the
     DDL apply would run, the grants, a summary."""
     lines = [
-        f"tenant {plan.tenant.slug} ({where}): read {plan.databases} "
-        f"database{'s' if plan.databases != 1 else ''} with {plan.statements_read} statements"
+        f"tenant {plan.tenant.slug} ({where}): read {_count(plan.databases, 'database')} with "
+        f"{_count(plan.statements_read, 'statement')}"
     ]
     for item in plan.objects:
         lines.append(f"  {_headline(item)}")
@@ -134,6 +138,12 @@ def format_plan(plan: TenantPlan, where: str) -> list[str]:
         lines += [f"      note: {note}" for note in item.notes]
         for statement in item.statements:
             lines += [f"      | {line}" for line in f"{statement};".splitlines()]
+    created = [
+        item.declaration.qualified_name for item in plan.objects if item.action is Action.CREATE
+    ]
+    if created:
+        lines.append("  before the creates, apply makes sure their databases and schemas exist:")
+        lines += [f"      | {statement};" for statement in ddl.render_namespaces(created)]
     lines += [f"  note: {note}" for note in plan.notes]
     if plan.grants:
         lines.append(
@@ -150,7 +160,7 @@ def format_plan(plan: TenantPlan, where: str) -> list[str]:
     if counts[Action.CONFLICT]:
         summary += f", {counts[Action.CONFLICT]} in conflict"
     if counts[Action.SOURCE_MISSING]:
-        summary += f", {counts[Action.SOURCE_MISSING]} source(s) missing"
+        summary += f", {_count(counts[Action.SOURCE_MISSING], 'source')} missing"
     lines.append(summary)
     return lines
 
