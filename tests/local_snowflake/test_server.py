@@ -180,3 +180,10 @@ def test_background_scheduler_refreshes_alongside_manual_passes(tmp_path):
             assert {tuple(r) for r in history} == {("SUCCEEDED", "SCHEDULED")}
     finally:
         stop_test_server(process)
+
+
+def test_stand_in_connections_do_not_probe_cloud_metadata_endpoints(local_snowflake_server):
+    args = connection_args(local_snowflake_server.host, local_snowflake_server.port)
+    assert args["platform_detection_timeout_seconds"] == 0.0  # the connector's off switch
+    with connect(local_snowflake_server.host, local_snowflake_server.port) as conn:
+        assert conn.platform_detection_timeout_seconds == 0.0
