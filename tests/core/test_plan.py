@@ -14,17 +14,28 @@ from typing import Any
 import pytest
 import snowflake.connector
 from dagster_dynamic_tables import ddl
-from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.declarations import DynamicTable, Tenant
+from dagster_dynamic_tables.errors import SnowflakeSettingsError
 from dagster_dynamic_tables.loader import build_tenant
 from dagster_dynamic_tables.plan import (
     Action,
     ApplyResult,
+    PlanError,
+    PlannedObject,
     TenantPlan,
     apply_plan,
+    connect_tenant,
     format_plan,
+    load_declared_tenants,
     plan_tenant,
     run_apply,
     run_plan,
+)
+from dagster_dynamic_tables.planner import (
+    ExistingDynamicTable,
+    ExistingObject,
+    Snapshot,
+    plan_dynamic_table,
 )
 from local_snowflake import ServerInfo
 
@@ -319,3 +330,147 @@ def test_run_plan_and_run_apply_exit_statuses(
     out = io.StringIO()
     assert run_plan(root, "shop", out, env=env) == 0
     assert "plan: no changes" in out.getvalue()
+
+
+# --- classification against rows shaped as Snowflake reports them ----------------------------
+# The stand-in's SHOW DYNAMIC TABLES has no scheduler, initialization_warehouse or
+# immutable_where column and keeps no comment or clustering key; Snowflake reports them. These
+# tests feed `plan_dynamic_table` such rows (data, not a mock of the connector).
+
+FULL_DT: dict[str, Any] = {
+    "name": "orders",
+    "table": "SHOP.A.ORDERS",
+    "target_lag": "10 minutes",
+    "warehouse": "WH",
+    "refresh_mode": "INCREMENTAL",
+    "scheduler": "DISABLE",
+    "initialization_warehouse": "XL",
+    "cluster_by": ["order_date"],
+    "comment": "orders",
+    "data_retention_time_in_days": 1,
+    "frozen_where": "order_date < current_date() - 30",
+    "query": "select order_date, amount from SHOP.RAW.ORDERS",
+}
+
+
+def _snowflake_row(dt: DynamicTable, **overrides: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "name": "ORDERS",
+        "database_name": "SHOP",
+        "schema_name": "A",
+        "target_lag": dt.lag.text,
+        "refresh_mode": dt.refresh_mode,
+        "warehouse": "WH",
+        "scheduler": dt.scheduler,
+        "initialization_warehouse": "XL",
+        "cluster_by": "LINEAR(order_date)",
+        "comment": dt.comment,
+        "immutable_where": dt.frozen_where,
+        "text": ddl.render_dynamic_table(dt),
+    }
+    row.update(overrides)
+    return row
+
+
+def _classify(changed: dict[str, Any], transient: bool = False, **row: Any) -> PlannedObject:
+    declared = DynamicTable.model_validate({**FULL_DT, "transient": transient})
+    snapshot = Snapshot(
+        objects={"SHOP.A.ORDERS": ExistingObject("TABLE", transient, 1)},
+        dynamic_tables={"SHOP.A.ORDERS": ExistingDynamicTable(_snowflake_row(declared, **row))},
+    )
+    dt = DynamicTable.model_validate({**FULL_DT, "transient": transient, **changed})
+    return plan_dynamic_table(dt, snapshot, "sql/orders.sql")
+
+
+ALTER = "CREATE OR ALTER"
+
+
+@pytest.mark.parametrize(
+    ("changed", "action", "reinitializes", "verb"),
+    [
+        ({}, Action.UNCHANGED, False, None),
+        ({"target_lag": "1 hour"}, Action.ALTER, False, "CREATE OR ALTER"),
+        ({"warehouse": "OTHER"}, Action.ALTER, False, "CREATE OR ALTER"),
+        ({"scheduler": "ENABLE"}, Action.ALTER, False, "CREATE OR ALTER"),
+        ({"initialization_warehouse": None}, Action.ALTER, False, "CREATE OR ALTER"),
+        ({"cluster_by": ["order_date", "amount"]}, Action.ALTER, False, "CREATE OR ALTER"),
+        ({"comment": "new"}, Action.ALTER, False, "CREATE OR ALTER"),
+        ({"data_retention_time_in_days": 0}, Action.ALTER, False, "CREATE OR ALTER"),
+        ({"frozen_where": "order_date < current_date() - 7"}, Action.ALTER, True, ALTER),
+        ({"refresh_mode": "ADAPTIVE"}, Action.RECREATE, True, "CREATE OR ALTER"),
+        ({"refresh_mode": "AUTO"}, Action.UNCHANGED, False, None),
+        ({"query": "select order_date from SHOP.RAW.ORDERS"}, Action.RECREATE, True, ALTER),
+        ({"transient": True}, Action.RECREATE, True, "CREATE OR REPLACE TRANSIENT"),
+        ({"initialize": "ON_SCHEDULE"}, Action.UNCHANGED, False, None),
+    ],
+    ids=[
+        "unchanged", "target_lag", "warehouse", "scheduler", "initialization_warehouse",
+        "cluster_by", "comment", "retention", "frozen_where", "refresh_mode", "auto", "query",
+        "transient", "initialize_only_at_creation",
+    ],
+)  # fmt: skip
+def test_each_property_change_is_classified_as_snowflake_documents(
+    changed: dict[str, Any], action: Action, reinitializes: bool, verb: str | None
+) -> None:
+    planned = _classify(changed)
+    assert (planned.action, planned.reinitializes) == (action, reinitializes)
+    if verb is None:
+        assert planned.statements == ()
+    else:
+        assert planned.statements[0].startswith(verb + " DYNAMIC TABLE")
+
+
+def test_a_transient_table_is_altered_with_alter_statements_and_its_query_re_created() -> None:
+    planned = _classify({"target_lag": "1 hour", "comment": "new"}, transient=True)
+    assert (planned.action, planned.reinitializes) == (Action.ALTER, False)
+    assert planned.statements == (
+        'ALTER DYNAMIC TABLE "SHOP"."A"."ORDERS" SET\n  TARGET_LAG = \'1 hour\'',
+        'ALTER DYNAMIC TABLE "SHOP"."A"."ORDERS" SET COMMENT = \'new\'',
+    )
+    query = _classify({"query": "select 1 as one"}, transient=True)
+    assert query.action is Action.RECREATE
+    assert query.statements[0].startswith("CREATE OR REPLACE TRANSIENT DYNAMIC TABLE")
+    assert "COPY GRANTS" in query.statements[0]
+
+
+def test_query_drift_names_the_file_to_look_at() -> None:
+    planned = _classify({"query": "select 2 as two"})
+    assert "the SELECT running in Snowflake differs from sql/orders.sql" in planned.notes
+
+
+def test_properties_snowflake_does_not_report_are_named_not_guessed() -> None:
+    declared = DynamicTable.model_validate(FULL_DT)
+    row = {
+        key: value
+        for key, value in _snowflake_row(declared).items()
+        if key not in ("scheduler", "initialization_warehouse", "immutable_where")
+    }
+    snapshot = Snapshot(dynamic_tables={"SHOP.A.ORDERS": ExistingDynamicTable(row)})
+    planned = plan_dynamic_table(declared, snapshot)
+    assert planned.action is Action.UNCHANGED
+    assert planned.notes == (
+        "not compared (Snowflake did not report it): SCHEDULER, INITIALIZATION_WAREHOUSE, "
+        "FROZEN WHERE, DATA_RETENTION_TIME_IN_DAYS",
+    )
+
+
+# --- tenants and settings -------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_tenants_are_loaded_upstream_first_from_the_repository() -> None:
+    tenants = load_declared_tenants(REPO)
+    assert [tenant.slug for tenant in tenants] == ["ecommerce", "finance"]
+    assert [t.slug for t in load_declared_tenants(REPO, "finance")] == ["finance"]
+    with pytest.raises(PlanError, match=r"no tenant 'nope' under .*tenants: ecommerce, finance"):
+        load_declared_tenants(REPO, "nope")
+
+
+def test_an_account_without_credentials_is_a_settings_error_naming_the_variables() -> None:
+    tenant = _tenant("PLAN_SETTINGS")
+    with (
+        pytest.raises(SnowflakeSettingsError, match="set SHOP_SNOWFLAKE_USER or SNOWFLAKE_USER"),
+        connect_tenant(tenant, REPO, {"SNOWFLAKE_ACCOUNT": "acme-prod"}),
+    ):
+        pass

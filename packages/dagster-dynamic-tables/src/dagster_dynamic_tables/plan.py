@@ -71,6 +71,7 @@ __all__ = [
     "PlannedObject",
     "TenantPlan",
     "apply_plan",
+    "confirm_on_terminal",
     "format_plan",
     "load_declared_tenants",
     "plan_tenant",
@@ -251,6 +252,18 @@ def apply_plan(
 
 
 # --- tenants, connections and the two commands ----------------------------------------------
+
+
+def confirm_on_terminal(question: str) -> bool:
+    """The `ask` of an interactive `apply`: prints the question, reads y/N from the terminal.
+
+    Without a terminal (CI) nothing can answer: the change is not confirmed (pass --yes)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        print(f"{question} [y/N] no terminal to answer: not confirmed (use --yes)")
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def load_declared_tenants(root: Path, slug: str | None = None) -> list[Tenant]:
