@@ -474,3 +474,30 @@ def test_an_account_without_credentials_is_a_settings_error_naming_the_variables
         connect_tenant(tenant, REPO, {"SNOWFLAKE_ACCOUNT": "acme-prod"}),
     ):
         pass
+
+
+# --- scheduler DISABLE ----------------------------------------------------------------------
+
+
+def test_a_disabled_scheduler_gives_no_freshness_policy_and_passes_no_lag_on() -> None:
+    from dagster_dynamic_tables.specs import effective_lags
+
+    def dt(name: str, lag: str, deps: list[str], **fields: Any) -> dict[str, Any]:
+        table = f"SHOP.A.{name.upper()}"
+        query = "select 1 as one"
+        return {"name": name, "table": table, "target_lag": lag, "warehouse": "WH",
+                "deps": deps, "query": query, **fields}  # fmt: skip
+
+    tenant = build_tenant(
+        {
+            "tenant": "shop",
+            "dynamic_tables": [
+                dt("base", "DOWNSTREAM", []),
+                dt("manual", "1 minute", ["base"], scheduler="DISABLE"),
+                dt("scheduled", "5 minutes", []),
+            ],
+        },
+        file=None,
+        base_dir=None,
+    )
+    assert effective_lags(tenant) == {"base": None, "manual": None, "scheduled": 300}

@@ -181,7 +181,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         },
     ),
     (
-        "dynamic_table_snowflake_options",  # DDL-only options: no spec attribute changes
+        "dynamic_table_snowflake_options",  # DDL-only options, but a disabled scheduler
         "dynamic_tables",
         {
             "name": "orders_frozen",
@@ -200,7 +200,11 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         },
         {
             "metadata": _dt_meta("SHOP.A.ORDERS_FROZEN", "1 hour", mode="ADAPTIVE"),
-            "description": _dt_description("SHOP.A.ORDERS_FROZEN", "1 hour", "ADAPTIVE"),
+            "description": "Snowflake Dynamic Table SHOP.A.ORDERS_FROZEN (scheduler DISABLE, "
+            "refresh mode: ADAPTIVE), refreshed only when asked (ALTER DYNAMIC TABLE ... "
+            "REFRESH), never run by Dagster.",
+            # refreshed only when asked: its target lag promises nothing
+            "freshness_policy": None,
         },
     ),
     (

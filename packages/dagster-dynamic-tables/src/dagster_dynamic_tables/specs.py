@@ -87,9 +87,13 @@ def build_spec(tenant: Tenant, declaration: Declaration) -> dg.AssetSpec:
 
 def effective_lags(tenant: Tenant) -> dict[str, int | None]:
     """Target lag in seconds of each Dynamic Table, DOWNSTREAM ones resolved to their fastest
-    consumer's (None when no Dynamic Table of the tenant consumes them)."""
+    consumer's (None when no Dynamic Table of the tenant consumes them). A table whose scheduler
+    is disabled refreshes only when asked: None, and it passes no lag on."""
     tables = {table.name: table for table in tenant.dynamic_tables}
-    resolved: dict[str, int | None] = {name: table.lag.seconds for name, table in tables.items()}
+    resolved: dict[str, int | None] = {
+        name: None if table.scheduler == "DISABLE" else table.lag.seconds
+        for name, table in tables.items()
+    }
     # Spread the shortest lag from each consumer to the DOWNSTREAM tables it reads, shortest
     # first, so each DOWNSTREAM table is settled once: linear-ish, no recursion on long chains.
     queue = [(lag, name) for name, lag in resolved.items() if lag is not None]
@@ -98,7 +102,12 @@ def effective_lags(tenant: Tenant) -> dict[str, int | None]:
         lag, name = heapq.heappop(queue)
         for key in tenant.dep_keys(tables[name]):
             dep = key[1] if len(key) == 2 and key[0] == tenant.slug else None
-            if dep in tables and resolved[dep] is None and tables[dep].lag.is_downstream:
+            if (
+                dep in tables
+                and resolved[dep] is None
+                and tables[dep].lag.is_downstream
+                and tables[dep].scheduler != "DISABLE"
+            ):
                 resolved[dep] = lag
                 heapq.heappush(queue, (lag, dep))
     return resolved
@@ -152,9 +161,7 @@ def _spec(
     return dg.AssetSpec(
         asset_key,
         deps=dep_keys,
-        description=f"{intro}Snowflake Dynamic Table {table} (target lag: "
-        f"{declaration.lag.text}, refresh mode: {declaration.refresh_mode}), refreshed by "
-        "Snowflake, never run by Dagster.",
+        description=f"{intro}{_dynamic_table_line(declaration)}",
         metadata={
             **common,
             metadata.TARGET_LAG: declaration.lag.text,
@@ -169,6 +176,20 @@ def _spec(
         freshness_policy=(
             freshness_policy_for_lag(effective_lag) if effective_lag is not None else None
         ),
+    )
+
+
+def _dynamic_table_line(dt: DynamicTable) -> str:
+    table = dt.qualified_name
+    if dt.scheduler == "DISABLE":
+        return (
+            f"Snowflake Dynamic Table {table} (scheduler DISABLE, refresh mode: "
+            f"{dt.refresh_mode}), refreshed only when asked (ALTER DYNAMIC TABLE ... REFRESH), "
+            "never run by Dagster."
+        )
+    return (
+        f"Snowflake Dynamic Table {table} (target lag: {dt.lag.text}, refresh mode: "
+        f"{dt.refresh_mode}), refreshed by Snowflake, never run by Dagster."
     )
 
 
