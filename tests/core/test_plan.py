@@ -102,7 +102,7 @@ def _seed(cursor: Any, db: str) -> None:
 def _plan(cursor: Any, tenant: Tenant) -> TenantPlan:
     # The stand-in keeps a view's SQL rewritten by DuckDB, so view queries are compared only
     # against Snowflake (run_plan decides this from the target).
-    return plan_tenant(cursor, tenant, compare_view_queries=False)
+    return plan_tenant(cursor, tenant, stand_in=True)
 
 
 def _actions(plan: TenantPlan) -> dict[str, Action]:

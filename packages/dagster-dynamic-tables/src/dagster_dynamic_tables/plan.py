@@ -414,9 +414,7 @@ def _plan_all(
     for declared in tenants:
         with connect_tenant(declared, root, env) as (conn, target):
             cursor = conn.cursor()
-            plan = plan_tenant(
-                cursor, declared, role=target.role, compare_view_queries=not target.local
-            )
+            plan = plan_tenant(cursor, declared, role=target.role, stand_in=target.local)
             plan.grants = required_grants(declared, target.role, target.warehouse)
             yield cursor, plan, target
 

@@ -146,9 +146,14 @@ def _errno(error: Exception) -> int | None:
     return errno if isinstance(errno, int) else None
 
 
-def read_snapshot(cursor: Cursor, declarations: Sequence[Declaration]) -> Snapshot:
+def read_snapshot(
+    cursor: Cursor,
+    declarations: Sequence[Declaration],
+    *,
+    ignore_columns: frozenset[str] = frozenset(),
+) -> Snapshot:
     """Read every declared schema's tables, views and Dynamic Tables: at most two statements
-    per database."""
+    per database. SHOW DYNAMIC TABLES columns in `ignore_columns` count as not reported."""
     from snowflake.connector.errors import ProgrammingError
 
     schemas: dict[str, tuple[str, set[str]]] = {}
@@ -192,7 +197,8 @@ def read_snapshot(cursor: Cursor, declarations: Sequence[Declaration]) -> Snapsh
         cursor.execute(f"SHOW DYNAMIC TABLES IN DATABASE {database_sql}")
         for row in _rows(cursor):
             qualified = f"{row['database_name']}.{row['schema_name']}.{row['name']}"
-            snapshot.dynamic_tables[qualified] = ExistingDynamicTable(row)
+            reported = {key: value for key, value in row.items() if key not in ignore_columns}
+            snapshot.dynamic_tables[qualified] = ExistingDynamicTable(reported)
     return snapshot
 
 
@@ -273,10 +279,14 @@ def compare_dynamic_table(
             differ(
                 ddl.CLUSTER_BY, declared_keys or "nothing", existing.get("cluster_by") or "nothing"
             )
+    elif dt.cluster_by:
+        not_reported.append(ddl.CLUSTER_BY)
     if existing.reports("comment"):
         reported_comment = existing.get("comment") or ""
         if reported_comment != (dt.comment or ""):
             differ(ddl.COMMENT, repr(dt.comment or ""), repr(reported_comment))
+    elif dt.comment is not None:
+        not_reported.append(ddl.COMMENT)
     if table is not None and table.transient is not None and table.transient != dt.transient:
         differ(ddl.TRANSIENT, str(dt.transient).lower(), str(table.transient).lower())
     if dt.data_retention_time_in_days is not None:
@@ -395,12 +405,23 @@ def _where(tenant: Tenant, declaration: DynamicTable | View) -> str | None:
     return None
 
 
+STAND_IN_PLACEHOLDERS = frozenset({"comment", "cluster_by"})
+"""SHOW DYNAMIC TABLES columns the local stand-in fills with '' whatever the table has (it
+accepts COMMENT and CLUSTER BY without keeping them): not compared there."""
+
+
 def plan_tenant(
-    cursor: Cursor, tenant: Tenant, *, role: str | None = None, compare_view_queries: bool = True
+    cursor: Cursor, tenant: Tenant, *, role: str | None = None, stand_in: bool = False
 ) -> TenantPlan:
-    """Read what exists (at most two statements per database) and plan every declared object."""
+    """Read what exists (at most two statements per database) and plan every declared object.
+
+    `stand_in`: the connection is the local stand-in, which keeps neither a view's SQL as written
+    nor a Dynamic Table's comment and clustering key: those are not compared."""
     declarations = list(tenant.all())
-    snapshot = read_snapshot(cursor, declarations)
+    snapshot = read_snapshot(
+        cursor, declarations, ignore_columns=STAND_IN_PLACEHOLDERS if stand_in else frozenset()
+    )
+    compare_view_queries = not stand_in
     plan = TenantPlan(tenant, statements_read=snapshot.statements, databases=snapshot.databases)
     for declaration in upstream_first(tenant):
         if isinstance(declaration, SourceTable):
@@ -422,7 +443,7 @@ def plan_tenant(
             plan.objects.append(
                 plan_view(declaration, snapshot, compare_queries=compare_view_queries)
             )
-    if not compare_view_queries and tenant.views:
+    if stand_in and tenant.views:
         plan.notes.append(
             "views: the local stand-in does not keep a view's SQL as written, so view queries "
             "are not compared there"
