@@ -323,6 +323,22 @@ def test_unreadable_cursor_reads_as_a_fresh_start(text):
 
 
 @pytest.mark.parametrize(
+    "stamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "2026-13-01", 5]
+)
+def test_damaged_timestamps_in_the_cursor_read_as_unknown(stamp):
+    text = json.dumps(
+        {
+            "v": 1,
+            "tables": {NAME: {"h": "", "t": stamp}},
+            "starts": {"ANALYTICS.S": stamp},
+            "pages": {"ANALYTICS.S": [stamp]},
+        }
+    )
+    cursor = SensorCursor.from_json(text)
+    assert cursor == SensorCursor({NAME: TableCursor()})
+
+
+@pytest.mark.parametrize(
     ("error", "expected"),
     [
         (

@@ -10,7 +10,9 @@ refresh history since the cursor, and the DTs' current state. Then, per DT:
 
 An idle tick reports nothing. Dagster shows every tick that requests no run as SKIPPED; a tick
 that recorded something says what in its skip reason, the text the UI's tick list shows
-("Recorded 2 refreshes: shop/totals (1); shop/counts (1). ..."), and logs it. A refresh is identified by (qualified name, data timestamp); before
+("Recorded 2 refreshes: shop/totals (1); shop/counts (1). ..."), and logs it.
+
+A refresh is identified by (qualified name, data timestamp); before
 reporting, the sensor compares with the latest materialization the instance already holds for
 the DT, so a lost or reset cursor never reports a refresh twice.
 
@@ -97,7 +99,7 @@ def parse_data_version(value: str | None) -> datetime | None:
         return None
     try:
         return as_utc(datetime.fromisoformat(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # (year 1 in a zone east of UTC overflows in UTC)
         return None
 
 
