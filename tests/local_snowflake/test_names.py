@@ -40,6 +40,12 @@ def unsupported(what):
             unsupported('database name "MAIN" (reserved by DuckDB or local-snowflake)'),
         ),
         (
+            "CREATE SCHEMA _fs_local_snowflake.x",
+            unsupported(
+                'database name "_FS_LOCAL_SNOWFLAKE" (reserved by DuckDB or local-snowflake)'
+            ),
+        ),
+        (
             """SELECT * FROM "x'y".S.T""",
             unsupported(f'database name "x\'y" {CONTAINER_RULE}'),
         ),
@@ -70,6 +76,7 @@ def unsupported(what):
         "use-schema-dot",
         "database-keyword",
         "database-reserved",
+        "schema-in-reserved-database",
         "query-database",
         "table-quote",
         "table-del",

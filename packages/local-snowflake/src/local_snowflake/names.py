@@ -37,11 +37,13 @@ _RESERVED_DATABASES = frozenset(
 _RULE_OBJECT = "names here may not contain ' or control characters"
 
 
-def check_container(name: str, kind: str) -> None:
-    """Raise Snowflake's unsupported-feature error unless name can be a database/schema here."""
+def check_container(name: str, kind: str, *, reference: bool = False) -> None:
+    """Raise Snowflake's unsupported-feature error unless name can be a database/schema here.
+    A reference (a table's database in a query) may name a reserved database: the stand-in's
+    own statements read its catalog that way, and nothing is attached or created."""
     if not _CONTAINER.fullmatch(name) or not _parses_as_name(name.upper()):
         raise unsupported(f"{kind} name {_show(name)} ({_RULE_CONTAINER})")
-    if kind == "database" and name.upper() in _RESERVED_DATABASES:
+    if kind == "database" and not reference and name.upper() in _RESERVED_DATABASES:
         raise unsupported(f"database name {_show(name)} (reserved by DuckDB or local-snowflake)")
 
 
@@ -68,8 +70,8 @@ def check_statement(expression: exp.Expr) -> None:
         if kind == "DATABASE" and any(table is t for t in named) and name:
             check_container(name, "database")  # CREATE/DROP DATABASE db
             continue
-        if database:
-            check_container(database, "database")
+        if database:  # CREATE/DROP SCHEMA db.s makes or removes something in db
+            check_container(database, "database", reference=kind != "SCHEMA")
         if schema:
             check_container(schema, "schema")
     for ident in expression.find_all(exp.Identifier):
