@@ -120,6 +120,15 @@ def test_cold_start_without_a_data_change_in_history_uses_the_latest_data_timest
     assert again.events == []
 
 
+def test_a_dt_new_to_a_schema_already_read_is_not_said_to_be_older_than_the_history():
+    cursor = SensorCursor(starts={"ANALYTICS.S": T0})  # another DT of the schema, read before
+    result = evaluate_tick(TENANT, cursor, [], {NAME: state(-30)}, T0, nothing_recorded)
+    (event,) = [e for e in result.events if isinstance(e, dg.AssetMaterialization)]
+    assert materialized_versions([event]) == ["2026-11-20T09:30:00.000000+00:00"]
+    assert "older than Snowflake's 7-day refresh history" not in (event.description or "")
+    assert "It is new to this sensor" in (event.description or "")
+
+
 def test_cold_start_of_a_dt_that_never_refreshed_reports_no_materialization():
     result = evaluate_tick(
         TENANT, SensorCursor(), [], {NAME: state(latest_data_timestamp=None)}, T0,

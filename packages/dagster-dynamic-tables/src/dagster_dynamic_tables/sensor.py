@@ -379,9 +379,11 @@ def plan_pages(
 
 
 def materialization(
-    key: dg.AssetKey, dt: DynamicTable, record: RefreshRecord
+    key: dg.AssetKey, dt: DynamicTable, record: RefreshRecord, *, schema_read_before: bool = False
 ) -> dg.AssetMaterialization:
-    """The runless materialization reporting one completed refresh."""
+    """The runless materialization reporting one completed refresh (`schema_read_before`: for
+    the data a DT holds as of its latest data timestamp, whether the sensor was already reading
+    its schema's history, so the table is new to the sensor rather than refreshed long ago)."""
     assert record.data_timestamp is not None  # changed_data guarantees it
     values: dict[str, dg.MetadataValue] = {
         md.SNOWFLAKE_TABLE: dg.MetadataValue.text(dt.qualified_name.resolved),
@@ -403,12 +405,20 @@ def materialization(
         values[md.ROWS_DELETED] = dg.MetadataValue.int(record.rows_deleted)
     if record.query_id:
         values[md.QUERY_ID] = dg.MetadataValue.text(record.query_id)
-    description = (
-        f"Snowflake refreshed {dt.qualified_name.resolved}."
-        if record.refresh_action
-        else f"{dt.qualified_name.resolved} holds data as of this time; its last refresh that "
-        "changed data is older than Snowflake's 7-day refresh history."
-    )
+    name = dt.qualified_name.resolved
+    if record.refresh_action:
+        description = f"Snowflake refreshed {name}."
+    elif schema_read_before:
+        description = (
+            f"{name} holds data as of this time. It is new to this sensor (declared, or created, "
+            "after the sensor began reading its schema), and its last refresh that changed data "
+            "came before the part of the refresh history the sensor reads now."
+        )
+    else:
+        description = (
+            f"{name} holds data as of this time; its last refresh that changed data is older "
+            "than Snowflake's 7-day refresh history."
+        )
     return dg.AssetMaterialization(
         asset_key=key,
         description=description,
@@ -486,7 +496,10 @@ def evaluate_tick(
             last = max(
                 t for t in (last, already, *(r.data_timestamp for r in new)) if t is not None
             )
-        events.extend(materialization(key, dt, record) for record in new)
+        read_before = dt.qualified_name.schema_prefix in cursor.starts
+        events.extend(
+            materialization(key, dt, record, schema_read_before=read_before) for record in new
+        )
 
         health = dict(previous.health) if previous else {}
         for outcome in evaluate_dynamic_table(dt, states.get(name), now):
