@@ -34,15 +34,15 @@ CHILD = textwrap.dedent(
 
     sys.addaudithook(refuse_non_loopback)
 
-    import local_snowflake
     import snowflake.connector
     from dagster_dynamic_tables.local import stand_in_connection_args
 
     port, how = int(sys.argv[1]), sys.argv[2]
     if how == "stand_in_connection_args":  # what the tenant's resource and local setup pass
         args = stand_in_connection_args(port)
-    else:  # the connector's defaults, as before
-        args = local_snowflake.connection_args("127.0.0.1", port)
+    else:  # the connector's defaults, as before: only what it takes to reach the stand-in
+        args = {"host": "127.0.0.1", "port": port, "protocol": "http",
+                "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False}}
     conn = snowflake.connector.connect(account="local", user="local", password="local", **args)
     assert conn.cursor().execute("SELECT 1").fetchall() == [(1,)]
     conn.close()
@@ -65,7 +65,7 @@ def _hosts_probed(port: int, how: str) -> list[str]:
 
 @pytest.mark.parametrize(
     ("how", "probes_cloud"),
-    [("connection_args", True), ("stand_in_connection_args", False)],
+    [("connector_defaults", True), ("stand_in_connection_args", False)],
     ids=["connector-defaults-probe", "stand-in-does-not"],
 )
 def test_stand_in_login_looks_for_no_cloud(local_snowflake_server, how, probes_cloud):

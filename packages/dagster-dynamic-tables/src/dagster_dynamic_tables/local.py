@@ -37,6 +37,8 @@ LOCAL_EXTRA = "dagster-dynamic-tables[local]"
 # The connector looks for a cloud on every login (AWS, Azure and GCP metadata endpoints such as
 # 169.254.169.254 and metadata.google.internal, for its login telemetry). A stand-in on the
 # loopback is in no cloud: 0 turns those requests off (the environment-variable checks remain).
+# `local_snowflake.connection_args` sets it too; the core passes it itself so that its guarantee
+# (tests/core/test_platform_detection.py) does not rest on another package's defaults.
 NO_PLATFORM_DETECTION: dict[str, Any] = {"platform_detection_timeout_seconds": 0.0}
 
 _tenants: dict[str, Tenant] = {}
