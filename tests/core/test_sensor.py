@@ -289,6 +289,30 @@ def test_a_truncated_read_on_a_cold_start_is_used_as_it_is():
     assert (plan.records, plan.pages, plan.floors, plan.messages) == (newest, {}, {}, [])
 
 
+def test_a_lost_cursor_in_a_busy_schema_is_caught_up_in_pages_from_the_retention_start():
+    # No start (cursor lost, reset or of an older format), but the instance holds a
+    # materialization: every refresh after it must be reported, not only the newest rows.
+    newest = [refresh(i) for i in range(5, 10)]
+    read = HistoryRead(newest, {"ANALYTICS.S": T0 + timedelta(minutes=5)})
+
+    def recorded(keys):
+        return dict.fromkeys(keys, T0)
+
+    plan = plan_pages(TENANT, SensorCursor(), read, 5, recorded)
+    assert plan.records == []
+    assert plan.pages == {"ANALYTICS.S": (T0 + timedelta(minutes=5),)}
+    assert plan.messages == [
+        "The refresh history of ANALYTICS.S over Snowflake's 7-day retention (the sensor's "
+        "cursor was lost or reset) holds more than 5 refreshes: reading it in pages, oldest "
+        "first (next page: up to 2026-11-20T10:05:00+00:00). Downstream assets run once it has "
+        "caught up."
+    ]
+    oldest = [refresh(i) for i in range(1, 5)]
+    plan = plan_pages(TENANT, SensorCursor(pages=plan.pages), HistoryRead(oldest, {}), 5, recorded)
+    assert (plan.records, plan.pages) == (oldest, {})
+    assert plan.floors == {"ANALYTICS.S": T0 + timedelta(minutes=5)}
+
+
 def test_a_completed_page_moves_the_next_start_to_its_end_past_the_overlap():
     page_end = T0 + timedelta(seconds=10)
     records = [refresh(0)]

@@ -321,7 +321,11 @@ class PagePlan:
 
 
 def plan_pages(
-    tenant: Tenant, cursor: SensorCursor, read: HistoryRead, result_limit: int = RESULT_LIMIT
+    tenant: Tenant,
+    cursor: SensorCursor,
+    read: HistoryRead,
+    result_limit: int = RESULT_LIMIT,
+    recorded_versions: "RecordedVersions | None" = None,
 ) -> PagePlan:
     """Read a history too long for one statement in pages, oldest first, so that no refresh is
     lost and materializations stay in refresh order.
@@ -331,8 +335,11 @@ def plan_pages(
     oldest data timestamp returned becomes the end of a narrower page, and the next tick reads
     that page (and so on, until a page fits). A complete page is reported and the read moves on
     to the next page, then to now. Downstream assets wait for the catch-up; the health checks do
-    not. On a cold start (no start yet) only the latest refresh of each DT matters: the most
-    recent rows are used as they are.
+    not. On a first start (no start yet, nothing recorded) only the latest refresh of each DT
+    matters: the most recent rows are used as they are. A lost or reset cursor (no start, but
+    the instance holds materializations of the schema's DTs, per `recorded_versions`) is paged
+    from the start of Snowflake's 7-day history, so every refresh after the recorded ones is
+    reported.
     """
     prefix_of = {
         dt.qualified_name.resolved: dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables
@@ -344,17 +351,34 @@ def plan_pages(
     messages: list[str] = []
     for prefix in sorted(declared):
         start = cursor.starts.get(prefix)
-        if prefix in read.truncated and start is not None:  # (on a cold start, use it as it is)
+        paged = start is not None or bool(pages.get(prefix))
+        if prefix in read.truncated and not paged and recorded_versions is not None:
+            keys = [
+                dg.AssetKey(tenant.key_path(dt))
+                for dt in tenant.dynamic_tables
+                if dt.qualified_name.schema_prefix == prefix
+            ]
+            paged = any(v is not None for v in recorded_versions(keys).values())  # lost cursor
+        if prefix in read.truncated and paged:  # (on a first start, use it as it is)
             oldest = read.truncated[prefix]
             end = pages[prefix][-1] if pages.get(prefix) else None
             # A narrower page only when it is strictly narrower: when the rows at one data
             # timestamp (and refreshes still running, which Snowflake may return whatever the
             # window) fill a whole read, no page can be smaller, and the read is used as it is.
-            if oldest is not None and oldest > start and (end is None or oldest < end):
+            if (
+                oldest is not None
+                and (start is None or oldest > start)
+                and (end is None or oldest < end)
+            ):
                 pages.setdefault(prefix, []).append(oldest)
                 set_aside.add(prefix)
+                since = (
+                    f"since {start.isoformat()}"
+                    if start is not None
+                    else "over Snowflake's 7-day retention (the sensor's cursor was lost or reset)"
+                )
                 messages.append(
-                    f"The refresh history of {prefix} since {start.isoformat()} holds more than "
+                    f"The refresh history of {prefix} {since} holds more than "
                     f"{result_limit} refreshes: reading it in pages, oldest first (next page: up "
                     f"to {oldest.isoformat()}). Downstream assets run once it has caught up."
                 )
@@ -365,7 +389,7 @@ def plan_pages(
                     f"smaller pages: {result_limit} rows at that data timestamp or still running "
                     "fill a whole read. Older refreshes of that page may be missing."
                 )
-            elif not pages.get(prefix):  # (a page that starts where the last one ended is whole)
+            elif start is not None and not pages.get(prefix):  # (else: the page is whole)
                 messages.append(
                     f"The refresh history of {prefix} holds at least {result_limit} refreshes from "
                     f"{start.isoformat()} on: refreshes at that very data timestamp may be "
@@ -534,7 +558,7 @@ def run_tick(
     result_limit: int = RESULT_LIMIT,
 ) -> tuple[TickResult, list[str]]:
     """One tick from what the two statements returned: events, next cursor, warnings to log."""
-    plan = plan_pages(tenant, cursor, read, result_limit)
+    plan = plan_pages(tenant, cursor, read, result_limit, recorded_versions)
     result = evaluate_tick(
         tenant,
         replace(cursor, pages=plan.pages),
