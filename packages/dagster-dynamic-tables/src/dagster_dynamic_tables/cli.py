@@ -33,7 +33,7 @@ def _start(args: argparse.Namespace) -> int:
     import local_snowflake
 
     from dagster_dynamic_tables.local import create_local_objects, registered_tenants
-    from dagster_dynamic_tables.resources import local_stand_in_location
+    from dagster_dynamic_tables.local import local_stand_in_location
 
     workspace = cast("Path", args.workspace)
     modules = workspace_modules(workspace)  # a broken workspace stops us before anything starts
@@ -64,7 +64,7 @@ def _status(args: argparse.Namespace) -> int:
     del args
     import local_snowflake
 
-    from dagster_dynamic_tables.resources import local_stand_in_location
+    from dagster_dynamic_tables.local import local_stand_in_location
 
     data_dir, port = local_stand_in_location(os.environ, Path.cwd())
     info = local_snowflake.server_status(data_dir)
@@ -82,7 +82,7 @@ def _stop(args: argparse.Namespace) -> int:
     del args
     import local_snowflake
 
-    from dagster_dynamic_tables.resources import local_stand_in_location
+    from dagster_dynamic_tables.local import local_stand_in_location
 
     data_dir, _port = local_stand_in_location(os.environ, Path.cwd())
     stopped = local_snowflake.stop_server(data_dir)
