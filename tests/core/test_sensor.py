@@ -233,12 +233,12 @@ def test_health_is_reported_again_only_when_it_changes():
     )
     assert later.events == []
     warn = evaluate_tick(
-        TENANT, later.cursor, [], {NAME: state(0)}, now + timedelta(seconds=40), nothing_recorded
+        TENANT, later.cursor, [], {NAME: state(0)}, now + timedelta(seconds=70), nothing_recorded
     )
     assert check_names(warn.events) == [WITHIN_TARGET_LAG]
     suspended = state(0, scheduling_state=SchedulingState("SUSPENDED", "USER_SUSPENDED"))
     result = evaluate_tick(
-        TENANT, warn.cursor, [], {NAME: suspended}, now + timedelta(seconds=45), nothing_recorded
+        TENANT, warn.cursor, [], {NAME: suspended}, now + timedelta(seconds=75), nothing_recorded
     )
     assert check_names(result.events) == [SCHEDULING_ACTIVE]
 
@@ -704,10 +704,12 @@ def test_lag_over_target_warns_then_errors(harness):
     (created,) = harness.history()
     harness.now[0] = created[0] + timedelta(seconds=30)
     assert harness.checks(harness.tick())[WITHIN_TARGET_LAG].passed
-    harness.now[0] = created[0] + timedelta(seconds=90)
+    harness.now[0] = created[0] + timedelta(seconds=75)
+    assert harness.tick().asset_events == []  # between 1x and 1.5x: no swing, no event
+    harness.now[0] = created[0] + timedelta(seconds=100)
     warn = harness.checks(harness.tick())[WITHIN_TARGET_LAG]
     assert (warn.passed, warn.severity) == (False, dg.AssetCheckSeverity.WARN)
-    harness.now[0] = created[0] + timedelta(seconds=100)
+    harness.now[0] = created[0] + timedelta(seconds=110)
     assert harness.tick().asset_events == []  # same situation: nothing new to report
     harness.now[0] = created[0] + timedelta(seconds=150)
     error = harness.checks(harness.tick())[WITHIN_TARGET_LAG]

@@ -37,11 +37,13 @@ from dagster_dynamic_tables.queries import (
 )
 
 CHECK_DESCRIPTIONS = {
-    REFRESH_SUCCEEDED: "The last completed refresh is not FAILED, UPSTREAM_FAILED or CANCELLED.",
+    REFRESH_SUCCEEDED: (
+        "The last completed refresh is not FAILED, UPSTREAM_FAILED or CANCELLED (SKIPPED passes)."
+    ),
     SCHEDULING_ACTIVE: "Snowflake schedules refreshes: the table is not SUSPENDED.",
     WITHIN_TARGET_LAG: (
         "Now minus the latest data timestamp is within the target lag "
-        "(WARN above 1x, ERROR above 2x; DOWNSTREAM tables pass)."
+        "(WARN above 1.5x, ERROR above 2x; DOWNSTREAM tables pass)."
     ),
     MATCHES_DECLARATION: "Target lag, refresh mode and warehouse in Snowflake match the YAML.",
 }
