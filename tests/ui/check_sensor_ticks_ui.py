@@ -1,0 +1,203 @@
+"""The freshness sensor's tick history in the Dagster UI, in a real browser (Debian's chromium).
+
+    uv run python tests/ui/check_sensor_ticks_ui.py [--out DIR] [--tenant ecommerce]
+
+Dagster 1.13 shows every sensor tick that requests no run as SKIPPED; without a skip reason the
+UI says "Sensor function returned an empty result", even for a tick that recorded
+materializations and check evaluations. The sensor gives such ticks a skip reason that says
+what they recorded. This script starts `dagster dev -w workspace.yaml` with a private stand-in
+(temporary DAGSTER_HOME, LOCAL_SNOWFLAKE_PORT, LOCAL_SNOWFLAKE_DATA_DIR, as the e2e harness
+does, with the onboarding pop-up off), waits
+for the tenant's sensor to record its first refreshes and then for a later tick, checks through
+GraphQL what the tick list will show (each tick's status and text), and takes headless
+screenshots of the sensor's page (its tick history) and of one tick's details.
+
+Prints what it checked and where the screenshots are; look at them. Every wait is bounded, and
+everything it started is stopped (by pid) before it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import local_snowflake
+
+HERE = Path(__file__).resolve().parent
+SENSOR = "dynamic_table_freshness"
+EMPTY = "Sensor function returned an empty result"
+TICKS = """
+query Ticks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor {
+      sensorState { ticks(limit: 25) { id tickId status timestamp skipReason error { message } } }
+    }
+  }
+}
+"""
+
+
+def harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("e2e_harness", HERE.parent / "e2e/conftest.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def screenshot(browser: str, url: str, path: Path) -> None:
+    subprocess.run(
+        [
+            browser,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1600,1000",
+            "--virtual-time-budget=20000",
+            f"--screenshot={path}",
+            url,
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+
+
+@contextmanager
+def run_dagster_dev(e2e: ModuleType, workdir: Path) -> Iterator[Any]:
+    """`dagster dev` as the e2e harness starts it, with an instance that shows no onboarding
+    pop-up (it would cover the tick list in the screenshots) and sends no telemetry."""
+    home, data_dir = workdir / "dagster_home", workdir / "snowflake"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("nux:\n  enabled: false\ntelemetry:\n  enabled: false\n")
+    port, snowflake_port = e2e.free_port(), e2e.free_port()
+    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
+    env |= {
+        "DAGSTER_HOME": str(home),
+        "LOCAL_SNOWFLAKE_PORT": str(snowflake_port),
+        "LOCAL_SNOWFLAKE_DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log_file = workdir / "dagster_dev.log"
+    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
+    command += ["-h", "127.0.0.1", "-p", str(port)]
+    with log_file.open("w") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=e2e.REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    print(f"started: dagster dev (pid {process.pid}), log {log_file}")
+    dev = e2e.DagsterDev(f"http://127.0.0.1:{port}", snowflake_port, data_dir, log_file)
+    try:
+        e2e.wait_for(
+            "dagster dev to serve", lambda: process.poll() is None and e2e._serving(dev.url), 120
+        )
+        yield dev
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        local_snowflake.stop_server(data_dir)
+        print(f"stopped: dagster dev (pid {process.pid}) and its stand-in")
+
+
+def ticks(dev: Any, tenant: str) -> list[dict[str, Any]]:
+    selector = {
+        "repositoryLocationName": tenant,
+        "repositoryName": "__repository__",
+        "sensorName": SENSOR,
+    }
+    found = dev.graphql(TICKS, {"selector": selector})["sensorOrError"]
+    if found["__typename"] != "Sensor":
+        return []
+    return list(found["sensorState"]["ticks"])
+
+
+def recording(tick: dict[str, Any]) -> bool:
+    return (tick.get("skipReason") or "").startswith("Recorded")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_ticks_")))
+    parser.add_argument("--tenant", default="ecommerce")
+    args = parser.parse_args()
+    browser = shutil.which("chromium")
+    if browser is None:
+        print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
+        return 2
+    e2e = harness()
+    out: Path = args.out
+    tenant: str = args.tenant
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="ui_ticks_run_", ignore_cleanup_errors=True) as work,
+        run_dagster_dev(e2e, Path(work)) as dev,
+    ):
+        dev.wait_for(
+            f"{tenant} to load",
+            lambda: dev.locations().get(tenant, {}).get("loadStatus") == "LOADED",
+            180,
+            2,
+        )
+        first = dev.wait_for(
+            "a tick that recorded refreshes",
+            lambda: [t for t in ticks(dev, tenant) if recording(t)],
+            240,
+            3,
+        )[-1]
+        dev.wait_for(
+            "a later tick",
+            lambda: [t for t in ticks(dev, tenant) if float(t["timestamp"]) > first["timestamp"]],
+            150,
+            3,
+        )
+        seen = ticks(dev, tenant)
+        print(f"checked: {len(seen)} ticks of {tenant}'s {SENSOR}, newest first:")
+        for tick in seen:
+            text = tick["skipReason"] or (tick["error"] or {}).get("message") or ""
+            print(f"  {tick['status']:<8} {text[:150]}")
+        failures = [t for t in seen if t["status"] == "FAILURE"]
+        empty = [t for t in seen if EMPTY in (t["skipReason"] or "")]
+        recorded = [t for t in seen if recording(t)]
+        print(
+            f"checked: {len(recorded)} ticks say what they recorded; {len(empty)} say "
+            f"{EMPTY!r}; {len(failures)} failed"
+        )
+        pages = {
+            "sensor-ticks": f"/locations/{tenant}/sensors/{SENSOR}",
+            "sensor-tick-details": f"/locations/{tenant}/sensors/{SENSOR}?tickId={first['tickId']}",
+        }
+        for name, page in pages.items():
+            path = out / f"{name}.png"
+            screenshot(browser, dev.url + page, path)
+            print(f"screenshot: {path} ({page})")
+    ok = recorded and not empty and not failures
+    print("OK" if ok else "NOT OK: see the ticks above")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
