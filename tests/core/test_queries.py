@@ -10,12 +10,14 @@ from dagster_dynamic_tables.queries import (
     DynamicTableState,
     RefreshRecord,
     SchedulingState,
+    Statement,
     build_refresh_history_statement,
     build_state_statement,
     format_timestamp,
     parse_dynamic_table_state,
     parse_refresh_record,
     parse_scheduling_state,
+    requires_warehouse,
 )
 
 
@@ -242,3 +244,13 @@ def test_refresh_history_statement_bounds_a_page_with_data_timestamp_end():
         "RESULT_LIMIT => 5))"
     ) in rendered
     assert rendered.count("DATA_TIMESTAMP_END") == 1  # the other schema reads up to now
+
+
+def test_both_statements_of_a_tick_need_a_warehouse():
+    # Counted by the sensor benchmark: the cost of an idle tick (issue 11 item 1).
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    assert requires_warehouse(
+        build_refresh_history_statement([CLV], {"ANALYTICS.ECOMMERCE": start})
+    )
+    assert requires_warehouse(build_state_statement([CLV]))
+    assert not requires_warehouse(Statement('SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS"'))

@@ -191,6 +191,17 @@ def build_state_statement(dynamic_tables: Sequence[DynamicTable]) -> Statement:
     return Statement(text, binder.params)
 
 
+_METADATA_COMMANDS = ("SHOW ", "DESCRIBE ", "DESC ")
+
+
+def requires_warehouse(statement: Statement) -> bool:
+    """Whether Snowflake runs the statement on a warehouse: every SELECT does, including one over
+    Information Schema table functions and one a SHOW is piped into (`SHOW ... ->> SELECT`);
+    only a metadata command on its own (SHOW, DESCRIBE) runs without one."""
+    text = statement.text.lstrip().upper()
+    return not text.startswith(_METADATA_COMMANDS) or "->>" in text
+
+
 @dataclass(frozen=True)
 class RefreshRecord:
     """One row of DYNAMIC_TABLE_REFRESH_HISTORY."""
