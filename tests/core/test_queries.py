@@ -18,6 +18,7 @@ from dagster_dynamic_tables.queries import (
     parse_refresh_record,
     parse_scheduling_state,
     requires_warehouse,
+    to_history_read,
 )
 
 
@@ -48,9 +49,11 @@ def test_refresh_history_statement_batches_one_call_per_schema_prefix():
     assert "ANALYTICS.ECOMMERCE'" not in text
     assert sorted(map(str, statement.params.values())) == sorted(
         [
-            "ANALYTICS.ECOMMERCE",
+            "ANALYTICS.ECOMMERCE",  # READ_PREFIX
+            "ANALYTICS.ECOMMERCE",  # NAME_PREFIX
             "2026-11-20 10:00:00.000000+00:00",
             str(RESULT_LIMIT),
+            "OTHER_DB.S",
             "OTHER_DB.S",
             str(RESULT_LIMIT),
         ]
@@ -254,3 +257,29 @@ def test_both_statements_of_a_tick_need_a_warehouse():
     )
     assert requires_warehouse(build_state_statement([CLV]))
     assert not requires_warehouse(Statement('SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS"'))
+
+
+def test_a_read_is_truncated_by_the_rows_of_its_own_part_only():
+    # NAME_PREFIX 'ANALYTICS.ECOMMERCE' also matches ANALYTICS.ECOMMERCE2: the rows of each part
+    # are told apart by READ_PREFIX, not by their names.
+    stamp = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    sibling = dt("sibling", "ANALYTICS.ECOMMERCE2.CLV")
+    records = [
+        RefreshRecord("ANALYTICS.ECOMMERCE.CLV", "SUCCEEDED", stamp, read_prefix=p)
+        for p in ("ANALYTICS.ECOMMERCE", "ANALYTICS.ECOMMERCE")
+    ] + [
+        RefreshRecord("ANALYTICS.ECOMMERCE2.CLV", "SUCCEEDED", stamp, read_prefix=p)
+        for p in ("ANALYTICS.ECOMMERCE", "ANALYTICS.ECOMMERCE2")
+    ]
+    read = to_history_read(records, [CLV, sibling], result_limit=3)
+    assert read.truncated == {"ANALYTICS.ECOMMERCE": stamp}
+    read = to_history_read(records[:2] + records[3:], [CLV, sibling], result_limit=3)
+    assert read.truncated == {}
+
+
+def test_history_rows_carry_the_prefix_of_the_read_that_returned_them():
+    statement = build_refresh_history_statement([CLV], {})
+    rendered = statement.text % {k: repr(v) for k, v in statement.params.items()}
+    assert rendered.startswith("SELECT 'ANALYTICS.ECOMMERCE' AS READ_PREFIX, QUALIFIED_NAME, ")
+    row = {"QUALIFIED_NAME": "A.B.C", "STATE": "SUCCEEDED", "READ_PREFIX": "A.B"}
+    assert parse_refresh_record(row).read_prefix == "A.B"

@@ -74,6 +74,10 @@ STATE_COLUMNS = (
     "MAXIMUM_LAG_SEC",
     "TIME_WITHIN_TARGET_LAG_RATIO",
 )
+READ_PREFIX = "READ_PREFIX"
+"""A column the history statement adds to each row: the schema prefix of the part that read it,
+so that a part's rows are counted against RESULT_LIMIT exactly (NAME_PREFIX 'DB.S' also matches
+a sibling schema DB.S2, and Snowflake matches it without regard to case)."""
 SHOW_COLUMNS = {
     "REFRESH_MODE": "refresh_mode",
     "WAREHOUSE": "warehouse",
@@ -149,7 +153,8 @@ def build_refresh_history_statement(
         end = (ends or {}).get(prefix)
         end_sql = f", DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ({binder.bind(end)})" if end else ""
         parts.append(
-            f"SELECT {columns}\nFROM TABLE({database}.INFORMATION_SCHEMA."
+            f"SELECT {binder.bind(prefix)} AS {READ_PREFIX}, {columns}\n"
+            f"FROM TABLE({database}.INFORMATION_SCHEMA."
             f"DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => {binder.bind(prefix)}, "
             f"DATA_TIMESTAMP_START => {start_sql}{end_sql}, "
             f"RESULT_LIMIT => {binder.bind(result_limit)}))"
@@ -218,6 +223,8 @@ class RefreshRecord:
     refresh_trigger: str | None = None
     rows_inserted: int | None = None
     rows_deleted: int | None = None
+    read_prefix: str | None = None
+    """The schema prefix of the history read that returned the row (`READ_PREFIX`)."""
 
     @property
     def changed_data(self) -> bool:
@@ -354,6 +361,7 @@ def parse_refresh_record(row: Mapping[str, Any]) -> RefreshRecord:
         refresh_trigger=_text(row.get("REFRESH_TRIGGER")),
         rows_inserted=_int(_key(statistics, "numInsertedRows")),
         rows_deleted=_int(_key(statistics, "numDeletedRows")),
+        read_prefix=_text(row.get(READ_PREFIX)),
     )
 
 
@@ -452,10 +460,14 @@ def to_history_read(
     wanted = {dt.qualified_name.resolved for dt in dynamic_tables}
     truncated: dict[str, datetime | None] = {}
     for prefix in _prefixes(dynamic_tables):
-        # A NAME_PREFIX read returns every name starting with the prefix (a sibling schema
-        # `S2` matches `S` too, and is then counted twice): at worst a read is taken for
-        # truncated when it is not, and the history is read in smaller pages than needed.
-        rows = [r for r in records if r.qualified_name.startswith(prefix)]
+        # Each part's rows, by the READ_PREFIX it tags them with: a NAME_PREFIX read also
+        # returns a sibling schema's tables (`S2` for `S`), which count against its limit.
+        rows = [
+            r
+            for r in records
+            if r.read_prefix == prefix
+            or (r.read_prefix is None and r.qualified_name.upper().startswith(prefix.upper()))
+        ]
         if len(rows) >= result_limit:
             # Running refreshes come back whatever the window: the page edge is the oldest
             # completed one.
