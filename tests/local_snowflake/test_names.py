@@ -130,3 +130,16 @@ def test_other_quoted_names_work(sf):
     assert history == [('dt "q"', "SUCCEEDED")]
     sf.cur.execute("CREATE SCHEMA my_schema$2")
     assert sf.one("SELECT current_schema()") == "MY_SCHEMA$2"
+
+
+def test_a_request_runs_one_statement(sf):
+    for sql in ("SELECT 1; SELECT 2", "CREATE TABLE t (i INT); DROP TABLE t"):
+        with pytest.raises(ProgrammingError) as excinfo:
+            sf.cur.execute(sql)
+        assert excinfo.value.msg == (
+            "000008 (0A000): Actual statement count 2 did not match the desired statement count 1."
+        )
+    assert sf.one("SELECT 'a;b' AS x;") == "a;b"
+    with pytest.raises(ProgrammingError, match="001003"):  # not Snowflake SQL: a syntax error
+        sf.cur.execute("SELECT 1; ATTACH ':memory:' AS evil")
+    assert "EVIL" not in [r[1] for r in sf.rows("SHOW DATABASES")]

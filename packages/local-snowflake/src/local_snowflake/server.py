@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import snowflake.connector.errors
+import sqlglot
 import uvicorn
 from fakesnow import info_schema, macros
 from fakesnow.conn import FakeSnowflakeConnection
@@ -118,6 +119,7 @@ class LocalSnowflake:
     # -- statements ----------------------------------------------------------------------------
 
     def plan(self, conn: FakeSnowflakeConnection, sql: str, count: int) -> Plan:
+        _require_one_statement(sql)
         if len(stages := pipes.split(sql)) > 1:
             return self._pipe(conn, stages, count)
         if system := _SYSTEM_CALL.fullmatch(sql):
@@ -421,6 +423,22 @@ async def _http_error(_request: Request, e: Exception) -> Response:
 async def _internal_error(_request: Request, e: Exception) -> Response:
     logger.error("unhandled %s: %s", type(e).__name__, e)
     return HttpError("000603", f"SQL execution internal error: {type(e).__name__}").response()
+
+
+def _require_one_statement(sql: str) -> None:
+    """Snowflake runs one statement per request (the connector splits scripts itself)."""
+    if ";" not in sql.strip().rstrip(";"):
+        return
+    try:
+        count = len([e for e in sqlglot.parse(sql, read="snowflake") if e is not None])
+    except ParseError:
+        return  # fakesnow reports the syntax error
+    if count > 1:
+        raise sql_error(
+            f"Actual statement count {count} did not match the desired statement count 1.",
+            errno=8,
+            sqlstate="0A000",
+        )
 
 
 def _literal(value: str | None) -> str:
