@@ -414,9 +414,23 @@ def _plan_all(
     for declared in tenants:
         with connect_tenant(declared, root, env) as (conn, target):
             cursor = conn.cursor()
-            plan = plan_tenant(cursor, declared, role=target.role, stand_in=target.local)
+            plan = _read(cursor, declared, target)
             plan.grants = required_grants(declared, target.role, target.warehouse)
             yield cursor, plan, target
+
+
+def _read(cursor: Any, tenant: Tenant, target: Target) -> TenantPlan:
+    from snowflake.connector.errors import Error as SnowflakeError
+
+    try:
+        return plan_tenant(cursor, tenant, role=target.role, stand_in=target.local)
+    except SnowflakeError as e:
+        prefix = f"{tenant.slug.upper()}_SNOWFLAKE"
+        raise PlanError(
+            f"cannot read what exists for tenant {tenant.slug!r} ({target.description}): {e}. "
+            "Fix: the role needs USAGE on the declared databases and schemas, and reading "
+            f"INFORMATION_SCHEMA needs a warehouse ({prefix}_WAREHOUSE or SNOWFLAKE_WAREHOUSE)."
+        ) from e
 
 
 def run_plan(
