@@ -582,31 +582,38 @@ SUMMARY_ITEMS = 10
 
 
 def describe_events(events: Sequence[AssetEvent]) -> str:
-    """What a tick recorded, in words: refreshes per DT, then check results that changed.
+    """What a tick recorded, in words: refreshes per DT, then check results that changed
+    (failures one by one, passes counted per table).
 
-    `Recorded 2 refreshes: shop/totals (2). Health checks changed: shop/totals
-    refresh_succeeded failed (ERROR). No run requested: refreshes are recorded without runs.`
+    `Recorded 2 refreshes: shop/totals (2). 2 health check results changed: failed: shop/totals
+    within_target_lag (WARN); passed: 1 (shop/totals). No run requested: ...`
     """
     refreshes: dict[str, int] = {}
-    checks: dict[str, list[str]] = {}
+    failed: list[str] = []
+    passed: dict[str, int] = {}
     for event in events:
         name = event.asset_key.to_user_string()
         if isinstance(event, dg.AssetMaterialization):
             refreshes[name] = refreshes.get(name, 0) + 1
+        elif event.passed:
+            passed[name] = passed.get(name, 0) + 1
         else:
-            outcome = "passed" if event.passed else f"failed ({event.severity.value})"
-            checks.setdefault(name, []).append(f"{event.check_name} {outcome}")
+            failed.append(f"{name} {event.check_name} ({event.severity.value})")
     parts: list[str] = []
     if refreshes:
         total = sum(refreshes.values())
         items = [f"{name} ({count})" for name, count in refreshes.items()]
         parts.append(f"Recorded {_plural(total, 'refresh', 'refreshes')}: {_listed(items)}.")
-    if checks:
-        total = sum(len(outcomes) for outcomes in checks.values())
-        items = [f"{name} {', '.join(outcomes)}" for name, outcomes in checks.items()]
+    if failed or passed:
+        total = len(failed) + sum(passed.values())
+        outcomes: list[str] = []
+        if failed:
+            outcomes.append(f"failed: {_listed(failed)}")
+        if passed:
+            outcomes.append(f"passed: {sum(passed.values())} ({_listed(list(passed))})")
         parts.append(
             f"{_plural(total, 'health check result', 'health check results')} changed: "
-            f"{_listed(items)}."
+            f"{'; '.join(outcomes)}."
         )
     parts.append("No run requested: Dynamic Table refreshes are recorded without runs.")
     return " ".join(parts)
