@@ -14,7 +14,10 @@ runs its initial refresh), then times sensor ticks on a real `DagsterInstance`:
 4. idle tick again.
 
 For each: Snowflake statements sent (SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT before and after;
-goal <= 2), wall time (goal <= 1 s) and events.
+goal <= 2), how many of them need a warehouse (from the statements' text, `requires_warehouse`:
+SELECTs do, a SHOW on its own does not; goal for an idle tick: 0, not met yet), wall time (goal
+<= 1 s), events, and the cursor Dagster stores with every tick row (goal: a few KB at 1,000 DTs,
+not met yet).
 """
 
 from __future__ import annotations
@@ -29,7 +32,12 @@ from typing import Any
 
 import dagster as dg
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
-from dagster_dynamic_tables.sensor import build_freshness_sensor
+from dagster_dynamic_tables.queries import (
+    build_refresh_history_statement,
+    build_state_statement,
+    requires_warehouse,
+)
+from dagster_dynamic_tables.sensor import SensorCursor, build_freshness_sensor, history_ends
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
@@ -71,6 +79,7 @@ class Ticker:
         # idle tick is idle: with the wall clock, setup time alone would move DTs past their lag.
         self.now = datetime.now(UTC)
         self.sensor = build_freshness_sensor(tenant, clock=lambda: self.now)
+        self.tenant = tenant
         self.resource = resource
         self.counter = counter
         self.instance = dg.DagsterInstance.ephemeral()
@@ -80,7 +89,18 @@ class Ticker:
         self.counter.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
         return int(self.counter.fetchall()[0][0])
 
+    def warehouse_statements(self) -> int:
+        """How many of the statements the next tick sends need a warehouse."""
+        cursor = SensorCursor.from_json(self.cursor)
+        dts = list(self.tenant.dynamic_tables)
+        statements = [
+            build_refresh_history_statement(dts, cursor.starts, history_ends(cursor)),
+            build_state_statement(dts),
+        ]
+        return sum(requires_warehouse(statement) for statement in statements)
+
     def tick(self, label: str) -> None:
+        warehouse = self.warehouse_statements()
         before = self.count()
         start = time.perf_counter()
         context = dg.build_sensor_context(
@@ -100,10 +120,11 @@ class Ticker:
         stored = time.perf_counter() - store_start
         self.cursor = result.cursor
         print(
-            f"{label:<34} statements {statements}  tick {elapsed * 1000:7.0f} ms  "
+            f"{label:<34} statements {statements} (needing a warehouse: {warehouse})  "
+            f"tick {elapsed * 1000:7.0f} ms  "
             f"events {len(events):5d} ({materializations} materializations)  "
-            f"[storing them as the daemon does: {stored * 1000:.0f} ms; "
-            f"cursor {len(self.cursor or '')} bytes]"
+            f"[storing them as the daemon does: {stored * 1000:.0f} ms]  "
+            f"cursor {len(self.cursor or '')} bytes"
         )
 
 
