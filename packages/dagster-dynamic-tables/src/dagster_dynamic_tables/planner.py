@@ -14,26 +14,22 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dagster_dynamic_tables import ddl
 from dagster_dynamic_tables.declarations import Declaration, DynamicTable, SourceTable, Tenant, View
 from dagster_dynamic_tables.identifiers import parse_identifier, quote_identifier
 from dagster_dynamic_tables.lags import parse_target_lag
 
+if TYPE_CHECKING:
+    from snowflake.connector.cursor import SnowflakeCursor
+
 MISSING_OBJECT_ERRNOS = frozenset({2003, 2043})
 """Snowflake's 'does not exist or not authorized' errors: the database is not there (yet)."""
 
 
-class Cursor(Protocol):
-    """The part of a DB-API cursor (snowflake.connector's) that plan and apply use."""
-
-    @property
-    def description(self) -> Sequence[Any] | None: ...
-
-    def execute(self, command: str, params: Sequence[Any] | None = None) -> Any: ...
-
-    def fetchall(self) -> Sequence[Any]: ...
+Cursor: TypeAlias = "SnowflakeCursor"
+"""The connector's cursor: Snowflake's, or the local stand-in's (the same connector)."""
 
 
 class Action(Enum):
