@@ -138,7 +138,7 @@ def dev_figures(root: Path, count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--tenants", type=int, default=20, help="tenants in the workspace")
     parser.add_argument("--skip-dev", action="store_true", help="skip the dagster dev figures")
     args = parser.parse_args()

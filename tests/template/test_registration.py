@@ -95,6 +95,7 @@ def test_onboarding_in_a_fresh_copy_registers_validates_and_tests_the_tenant(
         target = ["--target-path", f"tenants/{slug}"]
         result = sh([uv, "run", "--frozen", "dg", "check", "yaml", *target], root, dagster_env)
         assert "All component YAML validated successfully." in result.stdout + result.stderr
+    target = ["--target-path", "tenants/finance"]
     result = sh([uv, "run", "--frozen", "dg", "list", "defs", "--json", *target], root, dagster_env)
     assert result.returncode == 0, result.stdout + result.stderr
     listed = {asset["asset_key"] for asset in json.loads(result.stdout)["assets"]}

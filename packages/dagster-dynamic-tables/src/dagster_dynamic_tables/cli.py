@@ -32,8 +32,11 @@ __all__ = ["WorkspaceError", "build_parser", "main", "workspace_modules"]
 def _start(args: argparse.Namespace) -> int:
     import local_snowflake
 
-    from dagster_dynamic_tables.local import create_local_objects, registered_tenants
-    from dagster_dynamic_tables.local import local_stand_in_location
+    from dagster_dynamic_tables.local import (
+        create_local_objects,
+        local_stand_in_location,
+        registered_tenants,
+    )
 
     workspace = cast("Path", args.workspace)
     modules = workspace_modules(workspace)  # a broken workspace stops us before anything starts

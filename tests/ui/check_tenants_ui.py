@@ -1,0 +1,216 @@
+"""What a user sees of the tenants in the Dagster UI, in a real browser (Debian's chromium).
+
+    uv run python tests/ui/check_tenants_ui.py [--out DIR]
+
+Starts `dagster dev -w workspace.yaml` with a private stand-in (the e2e harness), waits until both
+tenants have recorded their first refreshes, checks through GraphQL what the pages will show, and
+takes headless screenshots of:
+
+- the code locations page (every tenant loaded);
+- finance's Dynamic Table `revenue_vs_budget` in lineage view: ecommerce's `daily_revenue_rollup`
+  upstream (another code location) and finance's `budget_report` downstream;
+- the same table's overview (the recorded refresh's metadata) and its four health checks.
+
+Prints what it checked and where the screenshots are; look at them. Every wait is bounded, and
+everything it started is stopped (by pid) before it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import importlib.util
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import websockets.sync.client
+
+HERE = Path(__file__).resolve().parent
+RVB = ["finance", "revenue_vs_budget"]
+ROLLUP = ["ecommerce", "daily_revenue_rollup"]
+# Page -> texts it must show.
+PAGES = {
+    "/locations": ["ecommerce", "finance", "Loaded"],
+    "/assets/finance/revenue_vs_budget?view=lineage&lineageScope=neighbors": [
+        "daily_revenue_rollup",  # upstream, in ecommerce's code location
+        "budget_targets",
+        "budget_report",  # downstream, finance's Python asset
+    ],
+    "/assets/finance/revenue_vs_budget": [
+        "FINANCE.REPORTING.REVENUE_VS_BUDGET",  # the table, from the declaration
+        "data_timestamp",  # the recorded refresh's metadata
+        "Latest check results",
+    ],
+    "/assets/finance/revenue_vs_budget?view=checks": [
+        "refresh_succeeded",
+        "scheduling_active",
+        "within_target_lag",
+        "matches_declaration",
+    ],
+}
+
+
+def harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("e2e_harness", HERE.parent / "e2e/conftest.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class Browser:
+    """Headless chromium driven over the DevTools protocol: dismiss Dagster's first-visit
+    community dialog, read what the page shows, take a screenshot."""
+
+    def __init__(self, executable: str, profile: Path) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                executable,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1600,1000",
+                f"--user-data-dir={profile}",
+                f"--remote-debugging-port={self.port}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.exit_stack = contextlib.ExitStack()
+        self.socket = self.exit_stack.enter_context(
+            websockets.sync.client.connect(self._page_socket(), max_size=2**26)
+        )
+        self.ids = itertools.count(1)
+
+    def _page_socket(self) -> str:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                url = f"http://127.0.0.1:{self.port}/json/list"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    pages = [t for t in json.load(response) if t["type"] == "page"]
+                if pages:
+                    return str(pages[0]["webSocketDebuggerUrl"])
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("chromium's DevTools endpoint did not answer in 30 s")
+            time.sleep(0.5)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        ident = next(self.ids)
+        self.socket.send(json.dumps({"id": ident, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv(timeout=60))
+            if message.get("id") == ident:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return dict(message.get("result", {}))
+
+    def text(self) -> str:
+        result = self.call("Runtime.evaluate", expression="document.body.innerText")
+        return str(result["result"].get("value", ""))
+
+    def show(self, url: str, expected: list[str], path: Path) -> str:
+        """Open `url`, dismiss the dialog, wait (bounded) until every expected text shows."""
+        self.call("Page.navigate", url=url)
+        deadline, text = time.monotonic() + 60, ""
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            self.call("Runtime.evaluate", expression=SKIP_DIALOG)
+            text = self.text()
+            if all(item in text for item in expected):
+                break
+        time.sleep(2)  # let the graph settle
+        shot = self.call("Page.captureScreenshot", format="png")
+        path.write_bytes(base64.b64decode(shot["data"]))
+        missing = [item for item in expected if item not in text]
+        if missing:
+            raise AssertionError(f"{url} does not show {missing}; screenshot {path}")
+        return text
+
+    def close(self) -> None:
+        self.exit_stack.close()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+SKIP_DIALOG = """
+for (const b of document.querySelectorAll('button')) {
+  if (b.innerText.trim() === 'Skip') { b.click(); }
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_tenants_")))
+    args = parser.parse_args()
+    browser = shutil.which("chromium")
+    if browser is None:
+        print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
+        return 2
+    e2e = harness()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="ui_tenants_run_") as work,
+        e2e.run_dagster_dev(Path(work)) as dev,
+    ):
+        locations = dev.wait_for(
+            "both tenants to load",
+            lambda: (found := dev.locations())
+            and all(
+                found.get(n, {}).get("loadStatus") == "LOADED" for n in ("ecommerce", "finance")
+            )
+            and found,
+            180,
+            2,
+        )
+        print(f"checked: locations loaded: {sorted(locations)}")
+        try:
+            dev.wait_for("a finance refresh recorded", lambda: dev.materializations_of(RVB), 360, 3)
+        except TimeoutError:
+            print(f"--- dagster dev log (last lines) ---\n{dev.log_tail(120)}")
+            raise
+        dev.wait_for("an ecommerce rollup refresh", lambda: dev.materializations_of(ROLLUP), 60, 2)
+        print("checked: revenue_vs_budget and daily_revenue_rollup have materializations")
+        browser_profile = Path(work) / "chromium"
+        chromium = Browser(browser, browser_profile)
+        try:
+            for index, (page, expected) in enumerate(PAGES.items()):
+                path = out / f"{index + 1}-{page.strip('/').split('?')[0].replace('/', '-')}.png"
+                chromium.show(dev.url + page, expected, path)
+                print(f"checked: {page} shows {expected}; screenshot {path}")
+        finally:
+            chromium.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
