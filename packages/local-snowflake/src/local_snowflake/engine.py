@@ -1,4 +1,4 @@
-"""The Dynamic Table engine: definitions, refreshes and the scheduler pass.
+"""The Dynamic Table engine: the catalog, DDL and scheduling state (refreshes: refresh.py).
 
 All DuckDB access goes through `self.lock` (shared with the request handlers), because the
 scheduler thread and the request threads share one DuckDB database.
@@ -8,35 +8,21 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import duckdb
-import snowflake.connector.errors
 from fakesnow.conn import FakeSnowflakeConnection
 from fakesnow.dialect import parse_one
 from fakesnow.instance import FakeSnow
 from sqlglot import exp
 
+from local_snowflake import refresh
 from local_snowflake.catalog import C, create_catalog
 from local_snowflake.clock import Clock
 from local_snowflake.errors import already_exists, does_not_exist, sql_error
-from local_snowflake.rules import (
-    CANCELLED_CODE,
-    CANCELLED_MESSAGE,
-    INTERRUPTED_CODE,
-    INTERRUPTED_MESSAGE,
-    REFRESH_AHEAD_FRACTION,
-    SUSPEND_AFTER_FAILURES,
-    SUSPENDED_REASON_CODE,
-    UPSTREAM_FAILED_MESSAGE,
-    failure_code_and_message,
-    resolve_refresh_mode,
-)
+from local_snowflake.refresh import RefreshResult
+from local_snowflake.rules import resolve_refresh_mode
 from local_snowflake.statements import (
     AlterDynamicTable,
     CreateDynamicTable,
@@ -44,8 +30,6 @@ from local_snowflake.statements import (
     Name,
     table_parts,
 )
-
-STAGE_TABLE = "_fs_ls_refresh_stage"  # fakesnow hides tables named _fs_* from SHOW TABLES
 
 
 @dataclass(frozen=True)
@@ -64,14 +48,6 @@ class DynamicTable:
         return [i["name"] for i in self.inputs if i["kind"] == "DYNAMIC_TABLE"]
 
 
-@dataclass(frozen=True)
-class RefreshResult:
-    qualified_name: str
-    state: str
-    action: str | None
-    message: str | None
-
-
 class DynamicTableEngine:
     def __init__(self, fs: FakeSnow, data_dir: Path, lock: threading.RLock) -> None:
         self.fs = fs
@@ -80,34 +56,11 @@ class DynamicTableEngine:
         create_catalog(self.duck, data_dir)
         self.clock = Clock(self.duck)
         self._sessions: dict[tuple[str, str], FakeSnowflakeConnection] = {}
-        self._pass_lock = threading.Lock()  # scheduler passes (background, manual) never overlap
+        self.pass_lock = threading.Lock()  # scheduler passes (background, manual) never overlap
         # the DTs refreshing now, for the health endpoint (which does not take the lock): an
         # immutable set, replaced whole, so readers never see it change under them
         self.refreshing: frozenset[str] = frozenset()
-        self.end_interrupted_refreshes()
-
-    def end_interrupted_refreshes(self) -> int:
-        """End the refreshes a previous server left running (killed mid-refresh): EXECUTING
-        ones as FAILED, SCHEDULED ones as CANCELLED, as Snowflake reports a refresh that did not
-        complete. Called at startup, before any request: no refresh runs yet. Returns how many."""
-        with self.lock:
-            rows = self.duck.execute(
-                f"""UPDATE {C}.refresh_history SET
-                    state = CASE WHEN state = 'EXECUTING' THEN 'FAILED' ELSE 'CANCELLED' END,
-                    state_code = CASE WHEN state = 'EXECUTING' THEN ? ELSE ? END,
-                    state_message = CASE WHEN state = 'EXECUTING' THEN ? ELSE ? END,
-                    refresh_end_time = greatest(?, refresh_start_time),
-                    refresh_action = NULL
-                WHERE state IN ('EXECUTING', 'SCHEDULED') RETURNING seq""",
-                [
-                    INTERRUPTED_CODE,
-                    CANCELLED_CODE,
-                    INTERRUPTED_MESSAGE,
-                    CANCELLED_MESSAGE,
-                    self.clock.now(),
-                ],
-            ).fetchall()
-        return len(rows)
+        refresh.end_interrupted_refreshes(self)
 
     # -- catalog reads -------------------------------------------------------------------------
 
@@ -185,9 +138,9 @@ class DynamicTableEngine:
                 "reason_message = NULL, consecutive_failures = 0 WHERE qualified_name = ?",
                 [qn],
             )
-        self._new_graph_version(qn, now)
+        self.new_graph_version(qn, now)
 
-    def _suspend_downstream(self, qualified_name: str, now: datetime) -> None:
+    def suspend_downstream(self, qualified_name: str, now: datetime) -> None:
         """UPSTREAM_SUSPENDED for every active DT downstream (one suspended for its own reason
         keeps it)."""
         for qn in self.downstream(qualified_name):
@@ -228,27 +181,6 @@ class DynamicTableEngine:
         if dt is None:
             raise does_not_exist("Dynamic table", name.qualified)
         return dt
-
-    def _interrupted_last(self, qualified_name: str) -> bool:
-        """Whether an interrupted refresh came after the DT's last successful one: its data may
-        or may not have been written, so the next refresh reinitializes (never NO_DATA: no
-        change goes unseen)."""
-        row = self.duck.execute(
-            f"SELECT arg_max(state, seq) FROM {C}.refresh_history "
-            "WHERE qualified_name = ? AND (state = 'SUCCEEDED' OR state_message = ?)",
-            [qualified_name, INTERRUPTED_MESSAGE],
-        ).fetchone()
-        return row is not None and row[0] == "FAILED"
-
-    def _latest_success(self, qualified_name: str) -> datetime | None:
-        # only this DT's own refreshes: a DT created again (CREATE OR REPLACE) starts afresh
-        row = self.duck.execute(
-            f"SELECT max(h.data_timestamp) FROM {C}.refresh_history h "
-            f"JOIN {C}.dynamic_tables d USING (qualified_name) WHERE h.qualified_name = ? "
-            "AND h.state = 'SUCCEEDED' AND h.data_timestamp >= d.created_on",
-            [qualified_name],
-        ).fetchone()
-        return row[0] if row else None
 
     # -- running Snowflake SQL in a DT's own database and schema -------------------------------
 
@@ -307,7 +239,7 @@ class DynamicTableEngine:
                 json.dumps(inputs),
             ],
         )
-        self._new_graph_version(name.qualified, now)
+        self.new_graph_version(name.qualified, now)
         if cmd.initialize == "ON_CREATE":
             self.refresh_with_upstream(name.qualified, "CREATION", now, {})
         return f"Dynamic table {name.name} successfully created."
@@ -328,7 +260,7 @@ class DynamicTableEngine:
         if cmd.action == "SUSPEND":
             # cascades to the DTs downstream (a DT cannot refresh without its inputs)
             self._set_scheduling(dt.name.qualified, True, now, direct=True)
-            self._suspend_downstream(dt.name.qualified, now)
+            self.suspend_downstream(dt.name.qualified, now)
             return "Statement executed successfully."
         if cmd.action == "RESUME":
             if suspended := self._suspended_upstream(dt.name.qualified):
@@ -352,7 +284,7 @@ class DynamicTableEngine:
                 f"UPDATE {C}.dynamic_tables SET warehouse = ? WHERE qualified_name = ?",
                 [cmd.warehouse, dt.name.qualified],
             )
-        self._new_graph_version(dt.name.qualified, now)
+        self.new_graph_version(dt.name.qualified, now)
         return "Statement executed successfully."
 
     def drop(self, cmd: DropDynamicTable) -> str:
@@ -412,7 +344,7 @@ class DynamicTableEngine:
             found[ref.qualified] = {"name": ref.qualified, "kind": kind}
         return list(found.values())
 
-    def _new_graph_version(self, qualified_name: str, now: datetime) -> None:
+    def new_graph_version(self, qualified_name: str, now: datetime) -> None:
         self.duck.execute(
             f"UPDATE {C}.graph_history SET valid_to = ? "
             "WHERE qualified_name = ? AND valid_to IS NULL",
@@ -429,223 +361,14 @@ class DynamicTableEngine:
             [now, qualified_name],
         )
 
-    # -- refreshes -----------------------------------------------------------------------------
+    # -- refreshes (refresh.py) ----------------------------------------------------------------
 
     def refresh_with_upstream(
         self, qualified_name: str, trigger: str, data_ts: datetime, done: dict[str, RefreshResult]
     ) -> dict[str, RefreshResult]:
         """Refresh a DT at data_ts, its upstream DTs first (each at most once per pass)."""
-        if qualified_name in done:
-            return done
-        dt = self.get(qualified_name)
-        if dt is None:
-            return done
-        upstream_failed: str | None = None
-        for up in dt.upstream:
-            up_dt = self.get(up)
-            if up_dt is None:
-                continue
-            if up_dt.scheduling_state != "SUSPENDED" or trigger == "MANUAL":
-                self.refresh_with_upstream(up, trigger, data_ts, done)
-            if up in done and done[up].state != "SUCCEEDED" and upstream_failed is None:
-                upstream_failed = up
-        done[qualified_name] = self._refresh(dt, trigger, data_ts, upstream_failed)
-        return done
-
-    def _refresh(
-        self, dt: DynamicTable, trigger: str, data_ts: datetime, upstream_failed: str | None
-    ) -> RefreshResult:
-        qn = dt.name.qualified
-        previous = self._latest_success(qn)
-        reinitialize = previous is None or self._interrupted_last(qn)
-        query_id = str(uuid.uuid4())
-        start = self.clock.now()
-        completion_target = (
-            previous + timedelta(seconds=dt.target_lag_sec)
-            if previous is not None and dt.target_lag_sec is not None
-            else None
-        )
-        (seq,) = self.duck.execute(f"SELECT nextval('{C}.refresh_seq')").fetchone() or (0,)
-        valid_from = self.duck.execute(
-            f"SELECT max(valid_from) FROM {C}.graph_history WHERE qualified_name = ?", [qn]
-        ).fetchone()
-        self.duck.execute(
-            f"INSERT INTO {C}.refresh_history VALUES "
-            "(?, ?, ?, ?, ?, 'EXECUTING', NULL, NULL, ?, ?, ?, NULL, ?, NULL, '{}', NULL, ?, ?, ?)",
-            [
-                seq,
-                dt.name.database,
-                dt.name.schema,
-                dt.name.name,
-                qn,
-                query_id,
-                data_ts,
-                start,
-                completion_target,
-                trigger,
-                dt.target_lag_sec,
-                valid_from[0] if valid_from else None,
-            ],
-        )
-        self.refreshing = self.refreshing | {qn}
-        try:
-            return self._run_refresh(dt, trigger, seq, start, upstream_failed, reinitialize)
-        finally:
-            self.refreshing = self.refreshing - {qn}
-
-    def _run_refresh(
-        self,
-        dt: DynamicTable,
-        trigger: str,
-        seq: int,
-        start: datetime,
-        upstream_failed: str | None,
-        reinitialize: bool,
-    ) -> RefreshResult:
-        qn = dt.name.qualified
-        t0 = time.perf_counter()
-        state, code, message, action = "SUCCEEDED", None, None, None
-        stats: dict[str, Any] = {}
-        if upstream_failed is not None:
-            state, message = "UPSTREAM_FAILED", UPSTREAM_FAILED_MESSAGE.format(upstream_failed)
-        else:
-            try:
-                action, inserted, deleted = self._compute(dt, first=reinitialize)
-                stats = {"numInsertedRows": inserted, "numDeletedRows": deleted}
-            except snowflake.connector.errors.Error as e:
-                state, code, message = "FAILED", *failure_code_and_message(e)
-            except duckdb.Error as e:
-                state, code, message = "FAILED", "000603", str(e).split("\n")[0]
-        elapsed_ms = int((time.perf_counter() - t0) * 1000)
-        stats = {
-            "numInsertedRows": 0,
-            "numDeletedRows": 0,
-            "numCopiedRows": 0,
-            "numAddedPartitions": 0,
-            "numRemovedPartitions": 0,
-            **stats,
-            "queuedTimeMs": 0,
-            "compilationTimeMs": 0,
-            "executionTimeMs": elapsed_ms,
-        }
-        end = max(self.clock.now(), start)
-        self.duck.execute(
-            f"UPDATE {C}.refresh_history SET state = ?, state_code = ?, state_message = ?, "
-            "refresh_end_time = ?, statistics = ?, refresh_action = ? WHERE seq = ?",
-            [state, code, message, end, json.dumps(stats), action, seq],
-        )
-        self._record_outcome(dt, state, trigger, end)
-        return RefreshResult(qn, state, action, message)
-
-    def _record_outcome(self, dt: DynamicTable, state: str, trigger: str, now: datetime) -> None:
-        qn = dt.name.qualified
-        if state == "SUCCEEDED":
-            self.duck.execute(
-                f"UPDATE {C}.dynamic_tables SET consecutive_failures = 0 WHERE qualified_name = ?",
-                [qn],
-            )
-            return
-        if state != "FAILED" or trigger != "SCHEDULED":
-            return
-        row = self.duck.execute(
-            f"UPDATE {C}.dynamic_tables SET consecutive_failures = consecutive_failures + 1 "
-            "WHERE qualified_name = ? RETURNING consecutive_failures",
-            [qn],
-        ).fetchone()
-        if row and row[0] >= SUSPEND_AFTER_FAILURES:
-            self.duck.execute(
-                f"UPDATE {C}.dynamic_tables SET scheduling_state = 'SUSPENDED', "
-                "reason_code = ?, reason_message = ?, last_suspended_on = ? "
-                "WHERE qualified_name = ?",
-                [
-                    SUSPENDED_REASON_CODE,
-                    f"The DT was suspended due to {row[0]} consecutive refresh errors",
-                    now,
-                    qn,
-                ],
-            )
-            self._new_graph_version(qn, now)
-            self._suspend_downstream(qn, now)  # Snowflake suspends the dependent DTs too
-
-    def _compute(self, dt: DynamicTable, first: bool) -> tuple[str, int, int]:
-        """Run the DT's query and apply the result: (refresh action, rows inserted, deleted)."""
-        name = dt.name
-        stage = Name(name.database, name.schema, STAGE_TABLE)
-        self.run_snowflake_sql(name, f"CREATE OR REPLACE TABLE {stage.sql()} AS {dt.query}")
-        try:
-            target, staged = name.sql(), stage.sql()
-            try:
-                inserted = self._count(f"FROM {staged} EXCEPT ALL FROM {target}")
-                deleted = self._count(f"FROM {target} EXCEPT ALL FROM {staged}")
-                same_columns = True
-            except duckdb.Error:
-                inserted = self._count(f"FROM {staged}")
-                deleted = self._count(f"FROM {target}")
-                same_columns = False
-            if not first and same_columns and inserted == 0 and deleted == 0:
-                return "NO_DATA", 0, 0
-            if same_columns:
-                self.duck.execute("BEGIN TRANSACTION")
-                try:
-                    self.duck.execute(f"DELETE FROM {target}")
-                    self.duck.execute(f"INSERT INTO {target} FROM {staged}")
-                    self.duck.execute("COMMIT")
-                except duckdb.Error:
-                    self.duck.execute("ROLLBACK")
-                    raise
-            else:
-                self.duck.execute(f"CREATE OR REPLACE TABLE {target} AS FROM {staged}")
-            if first or not same_columns:
-                return "REINITIALIZE", inserted, deleted
-            return dt.refresh_mode, inserted, deleted
-        finally:
-            self.duck.execute(f"DROP TABLE IF EXISTS {stage.sql()}")
-
-    def _count(self, sql: str) -> int:
-        row = self.duck.execute(f"SELECT count(*) FROM ({sql})").fetchone()
-        return int(row[0]) if row else 0
-
-    # -- the scheduler -------------------------------------------------------------------------
-
-    def due(self, now: datetime, database: str | None = None) -> list[str]:
-        """DTs whose data is at least `REFRESH_AHEAD_FRACTION` of their target lag old (never
-        DOWNSTREAM ones on their own), optionally only those of one database.
-
-        Snowflake schedules refreshes ahead of the lag so that the actual lag stays under it;
-        refreshing only once the data is a full target lag old would put every DT above its
-        target between two refreshes."""
-        rows = self.duck.execute(
-            f"""SELECT d.qualified_name FROM {C}.dynamic_tables d
-            LEFT JOIN (
-                SELECT h.qualified_name, max(h.data_timestamp) AS latest
-                FROM {C}.refresh_history h JOIN {C}.dynamic_tables c USING (qualified_name)
-                WHERE h.state <> 'EXECUTING' AND h.data_timestamp >= c.created_on
-                GROUP BY h.qualified_name
-            ) h USING (qualified_name)
-            WHERE d.scheduling_state <> 'SUSPENDED' AND d.target_lag_sec IS NOT NULL
-              AND (? IS NULL OR d.database_name = ?)
-              AND (h.latest IS NULL
-                   OR epoch(?::TIMESTAMPTZ) - epoch(h.latest) >= d.target_lag_sec * ?)
-            ORDER BY d.qualified_name""",
-            [database, database, now, REFRESH_AHEAD_FRACTION],
-        ).fetchall()
-        return [r[0] for r in rows]
+        return refresh.refresh_with_upstream(self, qualified_name, trigger, data_ts, done)
 
     def run_scheduler_pass(self, database: str | None = None) -> str:
-        """One scheduler pass: refresh every due DT (upstream first), optionally only the DTs of
-        one database (and their upstream DTs). Returns a summary."""
-        done: dict[str, RefreshResult] = {}
-        with self._pass_lock:
-            with self.lock:
-                now = self.clock.now()
-                due = self.due(now, database)
-            for qn in due:
-                with self.lock:  # per DT, so that clients are served between refreshes
-                    self.refresh_with_upstream(qn, "SCHEDULED", now, done)
-        if not done:
-            return "0 dynamic tables refreshed"
-        parts = [
-            f"{r.qualified_name}={r.state}" + (f"/{r.action}" if r.action else "")
-            for r in done.values()
-        ]
-        return f"{len(done)} dynamic tables refreshed: " + ", ".join(parts)
+        """One scheduler pass (see `refresh.run_scheduler_pass`). Returns a summary."""
+        return refresh.run_scheduler_pass(self, database)

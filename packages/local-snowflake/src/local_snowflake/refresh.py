@@ -1,0 +1,336 @@
+"""Refreshes and the scheduler pass, over the engine's catalog (see engine.py).
+
+A refresh is recorded EXECUTING, its query runs into a stage table, the result replaces the DT's
+rows (or NO_DATA when equal), then the row is ended SUCCEEDED / FAILED / UPSTREAM_FAILED. A
+server killed in between leaves the row EXECUTING: `end_interrupted_refreshes` ends such rows
+at the next start, and the DT's next refresh reinitializes.
+
+Callers hold `engine.lock` (the scheduler pass takes it per DT).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import snowflake.connector.errors
+
+from local_snowflake.catalog import C
+from local_snowflake.rules import (
+    CANCELLED_CODE,
+    CANCELLED_MESSAGE,
+    INTERRUPTED_CODE,
+    INTERRUPTED_MESSAGE,
+    REFRESH_AHEAD_FRACTION,
+    SUSPEND_AFTER_FAILURES,
+    SUSPENDED_REASON_CODE,
+    UPSTREAM_FAILED_MESSAGE,
+    failure_code_and_message,
+)
+from local_snowflake.statements import Name
+
+if TYPE_CHECKING:
+    from local_snowflake.engine import DynamicTable, DynamicTableEngine
+
+STAGE_TABLE = "_fs_ls_refresh_stage"  # fakesnow hides tables named _fs_* from SHOW TABLES
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    qualified_name: str
+    state: str
+    action: str | None
+    message: str | None
+
+
+def end_interrupted_refreshes(engine: DynamicTableEngine) -> int:
+    """End the refreshes a previous server left running (killed mid-refresh): EXECUTING
+    ones as FAILED, SCHEDULED ones as CANCELLED, as Snowflake reports a refresh that did not
+    complete. Called at startup, before any request: no refresh runs yet. Returns how many."""
+    with engine.lock:
+        rows = engine.duck.execute(
+            f"""UPDATE {C}.refresh_history SET
+                state = CASE WHEN state = 'EXECUTING' THEN 'FAILED' ELSE 'CANCELLED' END,
+                state_code = CASE WHEN state = 'EXECUTING' THEN ? ELSE ? END,
+                state_message = CASE WHEN state = 'EXECUTING' THEN ? ELSE ? END,
+                refresh_end_time = greatest(?, refresh_start_time),
+                refresh_action = NULL
+            WHERE state IN ('EXECUTING', 'SCHEDULED') RETURNING seq""",
+            [
+                INTERRUPTED_CODE,
+                CANCELLED_CODE,
+                INTERRUPTED_MESSAGE,
+                CANCELLED_MESSAGE,
+                engine.clock.now(),
+            ],
+        ).fetchall()
+    return len(rows)
+
+
+def _interrupted_last(engine: DynamicTableEngine, qualified_name: str) -> bool:
+    """Whether an interrupted refresh came after the DT's last successful one: its data may
+    or may not have been written, so the next refresh reinitializes (never NO_DATA: no
+    change goes unseen)."""
+    row = engine.duck.execute(
+        f"SELECT arg_max(state, seq) FROM {C}.refresh_history "
+        "WHERE qualified_name = ? AND (state = 'SUCCEEDED' OR state_message = ?)",
+        [qualified_name, INTERRUPTED_MESSAGE],
+    ).fetchone()
+    return row is not None and row[0] == "FAILED"
+
+
+def _latest_success(engine: DynamicTableEngine, qualified_name: str) -> datetime | None:
+    # only this DT's own refreshes: a DT created again (CREATE OR REPLACE) starts afresh
+    row = engine.duck.execute(
+        f"SELECT max(h.data_timestamp) FROM {C}.refresh_history h "
+        f"JOIN {C}.dynamic_tables d USING (qualified_name) WHERE h.qualified_name = ? "
+        "AND h.state = 'SUCCEEDED' AND h.data_timestamp >= d.created_on",
+        [qualified_name],
+    ).fetchone()
+    return row[0] if row else None
+
+
+# -- refreshes -----------------------------------------------------------------------------
+
+
+def refresh_with_upstream(
+    engine: DynamicTableEngine,
+    qualified_name: str,
+    trigger: str,
+    data_ts: datetime,
+    done: dict[str, RefreshResult],
+) -> dict[str, RefreshResult]:
+    """Refresh a DT at data_ts, its upstream DTs first (each at most once per pass)."""
+    if qualified_name in done:
+        return done
+    dt = engine.get(qualified_name)
+    if dt is None:
+        return done
+    upstream_failed: str | None = None
+    for up in dt.upstream:
+        up_dt = engine.get(up)
+        if up_dt is None:
+            continue
+        if up_dt.scheduling_state != "SUSPENDED" or trigger == "MANUAL":
+            refresh_with_upstream(engine, up, trigger, data_ts, done)
+        if up in done and done[up].state != "SUCCEEDED" and upstream_failed is None:
+            upstream_failed = up
+    done[qualified_name] = _refresh(engine, dt, trigger, data_ts, upstream_failed)
+    return done
+
+
+def _refresh(
+    engine: DynamicTableEngine,
+    dt: DynamicTable,
+    trigger: str,
+    data_ts: datetime,
+    upstream_failed: str | None,
+) -> RefreshResult:
+    qn = dt.name.qualified
+    previous = _latest_success(engine, qn)
+    reinitialize = previous is None or _interrupted_last(engine, qn)
+    query_id = str(uuid.uuid4())
+    start = engine.clock.now()
+    completion_target = (
+        previous + timedelta(seconds=dt.target_lag_sec)
+        if previous is not None and dt.target_lag_sec is not None
+        else None
+    )
+    (seq,) = engine.duck.execute(f"SELECT nextval('{C}.refresh_seq')").fetchone() or (0,)
+    valid_from = engine.duck.execute(
+        f"SELECT max(valid_from) FROM {C}.graph_history WHERE qualified_name = ?", [qn]
+    ).fetchone()
+    engine.duck.execute(
+        f"INSERT INTO {C}.refresh_history VALUES "
+        "(?, ?, ?, ?, ?, 'EXECUTING', NULL, NULL, ?, ?, ?, NULL, ?, NULL, '{}', NULL, ?, ?, ?)",
+        [
+            seq,
+            dt.name.database,
+            dt.name.schema,
+            dt.name.name,
+            qn,
+            query_id,
+            data_ts,
+            start,
+            completion_target,
+            trigger,
+            dt.target_lag_sec,
+            valid_from[0] if valid_from else None,
+        ],
+    )
+    engine.refreshing = engine.refreshing | {qn}
+    try:
+        return _run_refresh(engine, dt, trigger, seq, start, upstream_failed, reinitialize)
+    finally:
+        engine.refreshing = engine.refreshing - {qn}
+
+
+def _run_refresh(
+    engine: DynamicTableEngine,
+    dt: DynamicTable,
+    trigger: str,
+    seq: int,
+    start: datetime,
+    upstream_failed: str | None,
+    reinitialize: bool,
+) -> RefreshResult:
+    qn = dt.name.qualified
+    t0 = time.perf_counter()
+    state, code, message, action = "SUCCEEDED", None, None, None
+    stats: dict[str, Any] = {}
+    if upstream_failed is not None:
+        state, message = "UPSTREAM_FAILED", UPSTREAM_FAILED_MESSAGE.format(upstream_failed)
+    else:
+        try:
+            action, inserted, deleted = _compute(engine, dt, first=reinitialize)
+            stats = {"numInsertedRows": inserted, "numDeletedRows": deleted}
+        except snowflake.connector.errors.Error as e:
+            state, code, message = "FAILED", *failure_code_and_message(e)
+        except duckdb.Error as e:
+            state, code, message = "FAILED", "000603", str(e).split("\n")[0]
+    elapsed_ms = int((time.perf_counter() - t0) * 1000)
+    stats = {
+        "numInsertedRows": 0,
+        "numDeletedRows": 0,
+        "numCopiedRows": 0,
+        "numAddedPartitions": 0,
+        "numRemovedPartitions": 0,
+        **stats,
+        "queuedTimeMs": 0,
+        "compilationTimeMs": 0,
+        "executionTimeMs": elapsed_ms,
+    }
+    end = max(engine.clock.now(), start)
+    engine.duck.execute(
+        f"UPDATE {C}.refresh_history SET state = ?, state_code = ?, state_message = ?, "
+        "refresh_end_time = ?, statistics = ?, refresh_action = ? WHERE seq = ?",
+        [state, code, message, end, json.dumps(stats), action, seq],
+    )
+    _record_outcome(engine, dt, state, trigger, end)
+    return RefreshResult(qn, state, action, message)
+
+
+def _record_outcome(
+    engine: DynamicTableEngine, dt: DynamicTable, state: str, trigger: str, now: datetime
+) -> None:
+    qn = dt.name.qualified
+    if state == "SUCCEEDED":
+        engine.duck.execute(
+            f"UPDATE {C}.dynamic_tables SET consecutive_failures = 0 WHERE qualified_name = ?",
+            [qn],
+        )
+        return
+    if state != "FAILED" or trigger != "SCHEDULED":
+        return
+    row = engine.duck.execute(
+        f"UPDATE {C}.dynamic_tables SET consecutive_failures = consecutive_failures + 1 "
+        "WHERE qualified_name = ? RETURNING consecutive_failures",
+        [qn],
+    ).fetchone()
+    if row and row[0] >= SUSPEND_AFTER_FAILURES:
+        engine.duck.execute(
+            f"UPDATE {C}.dynamic_tables SET scheduling_state = 'SUSPENDED', "
+            "reason_code = ?, reason_message = ?, last_suspended_on = ? "
+            "WHERE qualified_name = ?",
+            [
+                SUSPENDED_REASON_CODE,
+                f"The DT was suspended due to {row[0]} consecutive refresh errors",
+                now,
+                qn,
+            ],
+        )
+        engine.new_graph_version(qn, now)
+        engine.suspend_downstream(qn, now)  # Snowflake suspends the dependent DTs too
+
+
+def _compute(engine: DynamicTableEngine, dt: DynamicTable, first: bool) -> tuple[str, int, int]:
+    """Run the DT's query and apply the result: (refresh action, rows inserted, deleted)."""
+    name = dt.name
+    stage = Name(name.database, name.schema, STAGE_TABLE)
+    engine.run_snowflake_sql(name, f"CREATE OR REPLACE TABLE {stage.sql()} AS {dt.query}")
+    try:
+        target, staged = name.sql(), stage.sql()
+        try:
+            inserted = _count(engine, f"FROM {staged} EXCEPT ALL FROM {target}")
+            deleted = _count(engine, f"FROM {target} EXCEPT ALL FROM {staged}")
+            same_columns = True
+        except duckdb.Error:
+            inserted = _count(engine, f"FROM {staged}")
+            deleted = _count(engine, f"FROM {target}")
+            same_columns = False
+        if not first and same_columns and inserted == 0 and deleted == 0:
+            return "NO_DATA", 0, 0
+        if same_columns:
+            engine.duck.execute("BEGIN TRANSACTION")
+            try:
+                engine.duck.execute(f"DELETE FROM {target}")
+                engine.duck.execute(f"INSERT INTO {target} FROM {staged}")
+                engine.duck.execute("COMMIT")
+            except duckdb.Error:
+                engine.duck.execute("ROLLBACK")
+                raise
+        else:
+            engine.duck.execute(f"CREATE OR REPLACE TABLE {target} AS FROM {staged}")
+        if first or not same_columns:
+            return "REINITIALIZE", inserted, deleted
+        return dt.refresh_mode, inserted, deleted
+    finally:
+        engine.duck.execute(f"DROP TABLE IF EXISTS {stage.sql()}")
+
+
+def _count(engine: DynamicTableEngine, sql: str) -> int:
+    row = engine.duck.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+    return int(row[0]) if row else 0
+
+
+# -- the scheduler -------------------------------------------------------------------------
+
+
+def due(engine: DynamicTableEngine, now: datetime, database: str | None = None) -> list[str]:
+    """DTs whose data is at least `REFRESH_AHEAD_FRACTION` of their target lag old (never
+    DOWNSTREAM ones on their own), optionally only those of one database.
+
+    Snowflake schedules refreshes ahead of the lag so that the actual lag stays under it;
+    refreshing only once the data is a full target lag old would put every DT above its
+    target between two refreshes."""
+    rows = engine.duck.execute(
+        f"""SELECT d.qualified_name FROM {C}.dynamic_tables d
+        LEFT JOIN (
+            SELECT h.qualified_name, max(h.data_timestamp) AS latest
+            FROM {C}.refresh_history h JOIN {C}.dynamic_tables c USING (qualified_name)
+            WHERE h.state <> 'EXECUTING' AND h.data_timestamp >= c.created_on
+            GROUP BY h.qualified_name
+        ) h USING (qualified_name)
+        WHERE d.scheduling_state <> 'SUSPENDED' AND d.target_lag_sec IS NOT NULL
+          AND (? IS NULL OR d.database_name = ?)
+          AND (h.latest IS NULL
+               OR epoch(?::TIMESTAMPTZ) - epoch(h.latest) >= d.target_lag_sec * ?)
+        ORDER BY d.qualified_name""",
+        [database, database, now, REFRESH_AHEAD_FRACTION],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def run_scheduler_pass(engine: DynamicTableEngine, database: str | None = None) -> str:
+    """One scheduler pass: refresh every due DT (upstream first), optionally only the DTs of
+    one database (and their upstream DTs). Returns a summary."""
+    done: dict[str, RefreshResult] = {}
+    with engine.pass_lock:
+        with engine.lock:
+            now = engine.clock.now()
+            names = due(engine, now, database)
+        for qn in names:
+            with engine.lock:  # per DT, so that clients are served between refreshes
+                refresh_with_upstream(engine, qn, "SCHEDULED", now, done)
+    if not done:
+        return "0 dynamic tables refreshed"
+    parts = [
+        f"{r.qualified_name}={r.state}" + (f"/{r.action}" if r.action else "")
+        for r in done.values()
+    ]
+    return f"{len(done)} dynamic tables refreshed: " + ", ".join(parts)
