@@ -140,7 +140,8 @@ class Browser:
             text = self.text()
             if all(item in text for item in expected):
                 break
-        time.sleep(2)  # let the graph settle
+        self.call("Runtime.evaluate", expression=SKIP_DIALOG)  # it may open after the first try
+        time.sleep(2)  # let the dialog close and the graph settle
         shot = self.call("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(shot["data"]))
         missing = [item for item in expected if item not in text]
