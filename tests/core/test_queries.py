@@ -13,6 +13,7 @@ from dagster_dynamic_tables.queries import (
     Statement,
     build_refresh_history_statement,
     build_state_statement,
+    build_table_state_statement,
     format_timestamp,
     parse_dynamic_table_state,
     parse_refresh_record,
@@ -283,3 +284,15 @@ def test_history_rows_carry_the_prefix_of_the_read_that_returned_them():
     assert rendered.startswith("SELECT 'ANALYTICS.ECOMMERCE' AS READ_PREFIX, QUALIFIED_NAME, ")
     row = {"QUALIFIED_NAME": "A.B.C", "STATE": "SUCCEEDED", "READ_PREFIX": "A.B"}
     assert parse_refresh_record(row).read_prefix == "A.B"
+
+
+def test_one_table_state_is_read_by_name_not_by_scanning_the_database():
+    # The checks' own execution runs one op per DT: each must not list the whole database.
+    statement = build_table_state_statement(OTHER)
+    rendered = statement.text % {k: repr(v) for k, v in statement.params.items()}
+    assert rendered.startswith(
+        'SHOW DYNAMIC TABLES LIKE \'Mixed\' IN SCHEMA "OTHER_DB"."S"\n->> SELECT '
+    )
+    assert """DYNAMIC_TABLES(NAME => '"OTHER_DB"."S"."Mixed"', RESULT_LIMIT => 10000)""" in rendered
+    assert "IN DATABASE" not in rendered
+    assert "IN ACCOUNT" not in rendered

@@ -207,6 +207,30 @@ def requires_warehouse(statement: Statement) -> bool:
     return not text.startswith(_METADATA_COMMANDS) or "->>" in text
 
 
+def build_table_state_statement(dt: DynamicTable) -> Statement:
+    """The state of one Dynamic Table, as `build_state_statement` reads it for all: SHOW narrowed
+    to the table's schema and name (`LIKE ... IN SCHEMA`), `DYNAMIC_TABLES(NAME => ...)`. What the
+    checks' own execution (one op per DT, from the UI) reads: not the whole database each."""
+    binder = _Binder()
+    name = dt.qualified_name
+    columns = ", ".join(f"d.{column}" for column in STATE_COLUMNS)
+    show = ", ".join(f"s.{_show_column(src)} AS {alias}" for alias, src in SHOW_COLUMNS.items())
+    join = " AND ".join(
+        f"s.{_show_column(src)} = d.{src.upper()}"
+        for src in ("database_name", "schema_name", "name")
+    )
+    # NAME takes the name as SQL text: quoted, so that a mixed-case name keeps its case.
+    # (LIKE's `_` and `%` are wildcards: a name with them may match a few more tables, which the
+    # join on the exact name drops.)
+    text = (
+        f"SHOW DYNAMIC TABLES LIKE {binder.bind(name.name.resolved)} IN SCHEMA {name.database.sql}."
+        f"{name.schema.sql}\n->> SELECT {columns}, {show}\nFROM TABLE({name.database.sql}"
+        f".INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => {binder.bind(name.sql)}, "
+        f"RESULT_LIMIT => {binder.bind(RESULT_LIMIT)})) d\nLEFT JOIN $1 s ON {join}"
+    )
+    return Statement(text, binder.params)
+
+
 @dataclass(frozen=True)
 class RefreshRecord:
     """One row of DYNAMIC_TABLE_REFRESH_HISTORY."""
@@ -483,10 +507,16 @@ def to_history_read(
 def fetch_states(
     connection: Connection, dynamic_tables: Sequence[DynamicTable]
 ) -> dict[str, DynamicTableState]:
-    """State of the declared DTs that Snowflake knows, keyed by qualified name."""
+    """State of the declared DTs that Snowflake knows, keyed by qualified name (one DT: read by
+    name, see `build_table_state_statement`)."""
     wanted = {dt.qualified_name.resolved for dt in dynamic_tables}
     states: dict[str, DynamicTableState] = {}
-    for row in run(connection, build_state_statement(dynamic_tables)):
+    statement = (
+        build_table_state_statement(dynamic_tables[0])
+        if len(dynamic_tables) == 1
+        else build_state_statement(dynamic_tables)
+    )
+    for row in run(connection, statement):
         state = parse_dynamic_table_state(row)
         if state.qualified_name in wanted:
             # DYNAMIC_TABLES() may answer for the whole account: keep the first row per table.
