@@ -1,7 +1,8 @@
 """local_snowflake: an embedded Snowflake stand-in (fakesnow + DuckDB) with Dynamic Tables.
 
-Callers import from here. The server itself (`local_snowflake.server`) is imported only by the
-`local-snowflake serve` process, so importing this package stays light and side-effect free.
+Callers import from here. The server itself (`local_snowflake.server`, `local_snowflake.runner`)
+is imported only by the `local-snowflake serve` process, so importing this package stays light
+and side-effect free.
 """
 
 from local_snowflake.client import DEFAULT_PORT, connect, connection_args

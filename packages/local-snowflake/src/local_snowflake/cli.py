@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # imported here so that `--help` stays fast and the package root stays light
-    from local_snowflake.server import serve as run_server
+    from local_snowflake.runner import serve as run_server
 
     run_server(
         data_dir=data_dir,
