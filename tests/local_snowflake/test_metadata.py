@@ -322,3 +322,21 @@ def test_scheduling_state_keys_are_lower_case_as_in_snowflake(sf):
         "reason_code": "USER_SUSPENDED",
         "reason_message": "User suspended",
     }
+
+
+def test_name_prefix_is_case_insensitive_and_a_plain_prefix(sf):
+    """Snowflake: NAME_PREFIX "is case-insensitive"; the tables whose names start with it."""
+    sf.cur.execute(f"CREATE SCHEMA {sf.db}.S2")
+    sf.cur.execute(f"USE SCHEMA {sf.db}.S")
+    for name in ('"Mixed"', f"{sf.db}.S2.OTHER"):
+        sf.cur.execute(
+            f"CREATE DYNAMIC TABLE {name} TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT 1 AS x"
+        )
+    fn = f"{sf.db}.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY"
+    assert sf.rows(f"SELECT NAME FROM TABLE({fn}(NAME_PREFIX => '{sf.db.lower()}.s.mix'))") == [
+        ("Mixed",)
+    ]
+    assert sorted(sf.rows(f"SELECT NAME FROM TABLE({fn}(NAME_PREFIX => '{sf.db}.S'))")) == [
+        ("Mixed",),
+        ("OTHER",),
+    ]

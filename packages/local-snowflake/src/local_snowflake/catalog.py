@@ -105,7 +105,7 @@ SELECT {_REFRESH_HISTORY_COLUMNS} FROM (
     FROM {C}.refresh_history h
     WHERE h.database_name = p_db
       AND (p_names IS NULL OR list_contains(string_split(p_names, '|'), h.qualified_name))
-      AND (p_prefix IS NULL OR starts_with(h.qualified_name, p_prefix))
+      AND (p_prefix IS NULL OR starts_with(upper(h.qualified_name), upper(p_prefix)))
       AND (h.state IN ('EXECUTING', 'SCHEDULED')
            OR (h.data_timestamp >= p_start AND h.data_timestamp <= p_end))
       AND (NOT p_error_only OR h.state IN ('FAILED', 'UPSTREAM_FAILED', 'CANCELLED'))
