@@ -40,6 +40,8 @@ from dagster_dynamic_tables.sensor import (
     evaluate_tick,
     next_starts,
     plan_pages,
+    readable_tables,
+    unreadable_database,
 )
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
@@ -422,6 +424,39 @@ def test_unexpected_snowflake_errors_are_not_described():
     error = sf_errors.ProgrammingError(msg="SQL compilation error: syntax error", errno=1003)
     resource = SnowflakeResource(account="acme", user="DAGSTER", password="x")
     assert describe_snowflake_fault(error, resource) is None
+
+
+def test_a_database_snowflake_refuses_is_named_from_its_error():
+    databases = {"ANALYTICS", "Mixed"}
+    missing = sf_errors.ProgrammingError(
+        msg="Database 'ANALYTICS' does not exist or not authorized.", errno=2003
+    )
+    assert unreadable_database(missing, databases) == "ANALYTICS"
+    schema = sf_errors.ProgrammingError(
+        msg="""Schema '"Mixed".S' does not exist or not authorized.""", errno=2003
+    )
+    assert unreadable_database(schema, databases) == "Mixed"
+    other = sf_errors.ProgrammingError(msg="Database 'ELSEWHERE' does not exist", errno=2003)
+    assert unreadable_database(other, databases) is None
+    timeout = sf_errors.ProgrammingError(msg="Statement reached its timeout", errno=630)
+    assert unreadable_database(timeout, databases) is None
+
+
+def test_an_unreadable_database_is_left_out_and_retried_every_ten_ticks():
+    other = DynamicTable(
+        name="other", table="OTHER.S.T", target_lag="1 minute", warehouse="WH", query="SELECT 1"
+    )
+    tables = (DT, other)
+    cursor = SensorCursor(unreadable={"OTHER": 0})
+    assert readable_tables(tables, cursor) == ([DT], {"OTHER"})
+    assert readable_tables(tables, replace(cursor, unreadable={"OTHER": 9})) == (
+        list(tables),
+        set(),
+    )
+    # Never every database: a tenant that can read none is read (and skips) as it is.
+    everything = SensorCursor(unreadable={"OTHER": 0, "ANALYTICS": 0})
+    assert readable_tables(tables, everything) == (list(tables), set())
+    assert SensorCursor.from_json(cursor.to_json()) == cursor
 
 
 def test_sensor_is_named_and_running_by_default():
@@ -839,3 +874,25 @@ def test_at_most_two_statements_per_tick(harness):
         harness.tick()
         after = harness.statement_count()
         assert after - before - 1 <= 2  # minus the count statement itself
+
+
+def test_a_database_left_out_does_not_stop_the_others(harness):
+    # Snowflake refused OTHER_DB on an earlier tick (002003): this tick reads the harness's
+    # database only, reports its refresh, and fails OTHER_DB's table's checks.
+    other = DynamicTable(
+        name="other", table="OTHER_DB.S.T", target_lag="1 minute", warehouse="WH", query="SELECT 1"
+    )
+    tenant = replace(harness.tenant, dynamic_tables=(*harness.tenant.dynamic_tables, other))
+    two = replace(harness, tenant=tenant)
+    two.cursor = SensorCursor(unreadable={"OTHER_DB": 0}).to_json()
+    result = two.tick()
+    (created,) = two.history()
+    assert two.versions(result) == [version(created[0])]
+    other_checks = [
+        e
+        for e in two.events(result)
+        if isinstance(e, dg.AssetCheckEvaluation) and e.asset_key.path[-1] == "other"
+    ]
+    assert len(other_checks) == 4
+    assert not any(e.passed for e in other_checks)
+    assert json.loads(two.cursor or "{}")["x"] == {"OTHER_DB": 1}

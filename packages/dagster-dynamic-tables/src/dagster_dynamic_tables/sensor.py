@@ -42,6 +42,7 @@ pins the sensor, nor keeps a catch-up in pages from converging.
 # No `from __future__ import annotations`: Dagster reads the sensor function's annotations
 # (context type, resource type) at definition time.
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -49,6 +50,7 @@ from typing import Any, cast
 
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
+from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
@@ -138,6 +140,10 @@ class SensorCursor:
     )
     """Per schema prefix, the upper bounds (DATA_TIMESTAMP_END) of the pages of a history too long
     for one read, newest first: the next read ends at the last one."""
+    unreadable: Mapping[str, int] = field(default_factory=dict[str, int])
+    """Databases Snowflake refused (002003: missing, or no USAGE), with the ticks since: left out
+    of the reads so that the tenant's other databases keep being reported, retried every
+    `RETRY_UNREADABLE_TICKS` ticks."""
 
     def to_json(self) -> str:
         tables: dict[str, dict[str, Any]] = {}
@@ -148,6 +154,8 @@ class SensorCursor:
             tables[name] = entry
         starts = {prefix: format_data_version(start) for prefix, start in self.starts.items()}
         data: dict[str, Any] = {"v": CURSOR_VERSION, "tables": tables, "starts": starts}
+        if self.unreadable:
+            data["x"] = dict(sorted(self.unreadable.items()))
         if self.pages:
             data["pages"] = {
                 prefix: [format_data_version(end) for end in ends]
@@ -188,7 +196,12 @@ class SensorCursor:
             ]
             if ends and all(end is not None for end in ends):
                 pages[prefix] = tuple(cast("list[datetime]", ends))
-        return cls(tables, starts, pages)
+        unreadable = {
+            database: ticks
+            for database, ticks in _items(data.get("x"))
+            if isinstance(ticks, int) and not isinstance(ticks, bool)
+        }
+        return cls(tables, starts, pages, unreadable)
 
 
 _NO_SIGNATURE = "-" * 2 * SIGNATURE_BYTES
@@ -537,7 +550,7 @@ def evaluate_tick(
         + [(n, s.latest_data_timestamp) for n, s in states.items()]
     )
     starts = next_starts(tenant, cursor.starts, refreshes, floors, known)
-    return TickResult(events, SensorCursor(tables, starts, cursor.pages))
+    return TickResult(events, SensorCursor(tables, starts, cursor.pages, cursor.unreadable))
 
 
 def _latest_per_name(pairs: Iterable[tuple[str, datetime | None]]) -> dict[str, datetime]:
@@ -574,6 +587,35 @@ def run_tick(
 def history_ends(cursor: SensorCursor) -> dict[str, datetime]:
     """DATA_TIMESTAMP_END per schema prefix of the next read (the page being caught up)."""
     return {prefix: pages[-1] for prefix, pages in cursor.pages.items() if pages}
+
+
+RETRY_UNREADABLE_TICKS = 10
+_UNREADABLE = re.compile(r"(?:Database|Schema) '([^']+)' does not exist or not authorized")
+
+
+def unreadable_database(error: Exception, databases: Iterable[str]) -> str | None:
+    """The tenant's database a Snowflake error 002003 names (missing, or no USAGE), if any."""
+    if not isinstance(error, sf_errors.ProgrammingError) or error.errno != 2003:
+        return None
+    found = _UNREADABLE.search(error.raw_msg or str(error))
+    if found is None:
+        return None
+    named = found.group(1).split(".")[0].strip('"')
+    return next((db for db in databases if db.upper() == named.upper()), None)
+
+
+def readable_tables(
+    dynamic_tables: Sequence[DynamicTable], cursor: SensorCursor
+) -> tuple[list[DynamicTable], set[str]]:
+    """The DTs to read this tick, and the databases left out (unreadable, not due for a retry).
+    Never all of them: a tenant whose every database is unreadable is read (and skips) as is."""
+    left_out = {
+        database
+        for database, ticks in cursor.unreadable.items()
+        if (ticks + 1) % RETRY_UNREADABLE_TICKS
+    }
+    readable = [dt for dt in dynamic_tables if dt.qualified_name.database.resolved not in left_out]
+    return (readable, left_out) if readable else (list(dynamic_tables), set())
 
 
 IDLE_MESSAGE = "No new Dynamic Table refresh and no health change."
@@ -681,14 +723,22 @@ def build_freshness_sensor(
             return dg.SkipReason(f"Tenant {tenant.slug!r} declares no Dynamic Table.")
         cursor = SensorCursor.from_json(context.cursor)
         ends = history_ends(cursor)
+        readable, left_out = readable_tables(dynamic_tables, cursor)
+        for database in sorted(left_out):
+            context.log.warning(
+                f"Database {database} is not read: Snowflake refused it (002003: it does not "
+                "exist, or the role lacks USAGE on it) "
+                f"{cursor.unreadable[database] + 1} ticks ago; its Dynamic Tables' checks fail "
+                f"until it is readable (retried every {RETRY_UNREADABLE_TICKS} ticks)."
+            )
         try:
             read, states = read_snowflake(
                 snowflake,
                 lambda connection: (
                     fetch_refresh_history(
-                        connection, dynamic_tables, cursor.starts, ends, result_limit=result_limit
+                        connection, readable, cursor.starts, ends, result_limit=result_limit
                     ),
-                    fetch_states(connection, dynamic_tables),
+                    fetch_states(connection, readable),
                 ),
             )
         except EXPECTED_FAULTS as error:
@@ -699,8 +749,24 @@ def build_freshness_sensor(
                 f"{fault} The cursor is kept: refreshes that land meanwhile are reported once "
                 "Snowflake answers."
             )
+            databases = {dt.qualified_name.database.resolved for dt in readable}
+            database = unreadable_database(error, databases)
+            if database is not None and len(databases) > 1:
+                reason = (
+                    f"{fault} Database {database} is left out of the next reads (retried every "
+                    f"{RETRY_UNREADABLE_TICKS} ticks), so the tenant's other databases keep "
+                    "being reported."
+                )
+                context.log.warning(reason)
+                unreadable = {**cursor.unreadable, database: 0}
+                kept = replace(cursor, unreadable=unreadable)
+                return dg.SensorResult(skip_reason=reason, cursor=kept.to_json())
             context.log.warning(reason)
             return dg.SkipReason(reason)
+        cursor = replace(
+            cursor,
+            unreadable={db: cursor.unreadable[db] + 1 for db in left_out},
+        )
         result, messages = run_tick(
             tenant,
             cursor,
