@@ -53,6 +53,7 @@ def test_refresh_history_statement_batches_one_call_per_schema_prefix():
             "ANALYTICS.ECOMMERCE",  # READ_PREFIX
             "ANALYTICS.ECOMMERCE",  # NAME_PREFIX
             "2026-11-20 10:00:00.000000+00:00",
+            "YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM",
             str(RESULT_LIMIT),
             "OTHER_DB.S",
             "OTHER_DB.S",
@@ -243,8 +244,10 @@ def test_refresh_history_statement_bounds_a_page_with_data_timestamp_end():
     rendered = statement.text % {k: repr(v) for k, v in statement.params.items()}
     assert (
         "NAME_PREFIX => 'ANALYTICS.ECOMMERCE', "
-        "DATA_TIMESTAMP_START => TO_TIMESTAMP_LTZ('2026-11-20 10:00:00.000000+00:00'), "
-        "DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ('2026-11-20 11:00:00.000000+00:00'), "
+        "DATA_TIMESTAMP_START => TO_TIMESTAMP_LTZ('2026-11-20 10:00:00.000000+00:00', "
+        "'YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM'), "
+        "DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ('2026-11-20 11:00:00.000000+00:00', "
+        "'YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM'), "
         "RESULT_LIMIT => 5))"
     ) in rendered
     assert rendered.count("DATA_TIMESTAMP_END") == 1  # the other schema reads up to now
@@ -296,3 +299,19 @@ def test_one_table_state_is_read_by_name_not_by_scanning_the_database():
     assert """DYNAMIC_TABLES(NAME => '"OTHER_DB"."S"."Mixed"', RESULT_LIMIT => 10000)""" in rendered
     assert "IN DATABASE" not in rendered
     assert "IN ACCOUNT" not in rendered
+
+
+def test_timestamps_are_read_with_an_explicit_format_not_the_accounts():
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    statement = build_refresh_history_statement(
+        [CLV], {"ANALYTICS.ECOMMERCE": start}, {"ANALYTICS.ECOMMERCE": start + timedelta(hours=1)}
+    )
+    rendered = statement.text % {k: repr(v) for k, v in statement.params.items()}
+    assert (
+        "DATA_TIMESTAMP_START => TO_TIMESTAMP_LTZ('2026-11-20 10:00:00.000000+00:00', "
+        "'YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM')"
+    ) in rendered
+    assert (
+        "DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ('2026-11-20 11:00:00.000000+00:00', "
+        "'YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM')"
+    ) in rendered

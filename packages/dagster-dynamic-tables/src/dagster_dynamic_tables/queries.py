@@ -108,6 +108,12 @@ class _Binder:
         return f"%({name})s"
 
 
+TIMESTAMP_FORMAT = "YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM"
+"""The format `format_timestamp` writes, passed to TO_TIMESTAMP_LTZ with every timestamp: without
+it, Snowflake reads the text with the account's TIMESTAMP_INPUT_FORMAT (AUTO by default, but an
+account may set another)."""
+
+
 def format_timestamp(value: datetime) -> str:
     """A timestamp as Snowflake's TO_TIMESTAMP_LTZ reads it: `2026-11-20 10:00:00.000000+00:00`."""
     return as_utc(value).isoformat(sep=" ", timespec="microseconds")
@@ -146,12 +152,17 @@ def build_refresh_history_statement(
     for prefix, database in _prefixes(dynamic_tables).items():
         start = starts.get(prefix)
         start_sql = (
-            f"TO_TIMESTAMP_LTZ({binder.bind(start)})"
+            f"TO_TIMESTAMP_LTZ({binder.bind(start)}, {binder.bind(TIMESTAMP_FORMAT)})"
             if start is not None
             else f"DATEADD('day', -{HISTORY_RETENTION.days}, CURRENT_TIMESTAMP())"
         )
         end = (ends or {}).get(prefix)
-        end_sql = f", DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ({binder.bind(end)})" if end else ""
+        end_sql = (
+            f", DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ({binder.bind(end)}, "
+            f"{binder.bind(TIMESTAMP_FORMAT)})"
+            if end
+            else ""
+        )
         parts.append(
             f"SELECT {binder.bind(prefix)} AS {READ_PREFIX}, {columns}\n"
             f"FROM TABLE({database}.INFORMATION_SCHEMA."
