@@ -327,6 +327,7 @@ def test_run_plan_and_run_apply_exit_statuses(
     out = io.StringIO()
     assert run_apply(root, "shop", False, out, lambda _question: False, env=env) == 0
     assert "apply shop: 3 applied" in out.getvalue()
+    assert out.getvalue().endswith("plan shop after apply: no changes\n")
     out = io.StringIO()
     assert run_plan(root, "shop", out, env=env) == 0
     assert "plan: no changes" in out.getvalue()

@@ -462,18 +462,24 @@ def run_apply(
 ) -> int:
     """`dynamic-tables apply [--tenant SLUG] [--yes]`: plan, print, then run each tenant's
     changes upstream first (tenants whose assets others read first). `ask(question)` confirms a
-    change that reinitializes (not called with `yes`). 0 when everything is applied, 1 when
-    something is left pending (declined, conflict)."""
+    change that reinitializes (not called with `yes`). Afterwards each tenant is read again: 0
+    when nothing is pending any more, 1 when something is (declined, in conflict, waiting for
+    those, or not converged)."""
     env = os.environ if env is None else env
     left = 0
     for cursor, plan, target in _plan_all(root, tenant, env, out):
         for line in format_plan(plan, target.description):
             out.write(line + "\n")
         result = apply_plan(cursor, plan, yes=yes, ask=ask, out=out)
-        left += result.left
         out.write(
             f"apply {plan.tenant.slug}: {len(result.applied)} applied with {result.statements} "
             f"statements, {len(result.declined)} declined, {len(result.conflicts)} in conflict, "
             f"{len(result.blocked)} waiting for those\n"
+        )
+        pending = [item.name for item in _read(cursor, plan.tenant, target).pending]
+        left += len(pending)
+        out.write(
+            f"plan {plan.tenant.slug} after apply: "
+            + (f"still pending: {', '.join(pending)}\n" if pending else "no changes\n")
         )
     return 1 if left else 0
