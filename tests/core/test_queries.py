@@ -315,3 +315,19 @@ def test_timestamps_are_read_with_an_explicit_format_not_the_accounts():
         "DATA_TIMESTAMP_END => TO_TIMESTAMP_LTZ('2026-11-20 11:00:00.000000+00:00', "
         "'YYYY-MM-DD HH24:MI:SS.FF6TZH:TZM')"
     ) in rendered
+
+
+@pytest.mark.parametrize(
+    ("written", "resolved"),
+    [
+        ('OTHER_DB.S."Mixed"', "OTHER_DB.S.Mixed"),
+        ("OTHER_DB.S.Mixed", "OTHER_DB.S.Mixed"),
+        ('"a.b".S."x""y"', 'a.b.S.x"y'),
+        ("ANALYTICS.ECOMMERCE.CLV", "ANALYTICS.ECOMMERCE.CLV"),
+    ],
+    ids=["quoted", "unquoted", "dots-and-quotes", "plain"],
+)
+def test_qualified_names_match_with_or_without_quotes(written, resolved):
+    row = {"QUALIFIED_NAME": written, "STATE": "SUCCEEDED"}
+    assert parse_refresh_record(row).qualified_name == resolved
+    assert parse_dynamic_table_state({"QUALIFIED_NAME": written}).qualified_name == resolved

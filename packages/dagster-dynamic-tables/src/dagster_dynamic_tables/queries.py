@@ -31,7 +31,7 @@ from dagster_snowflake import SnowflakeResource
 from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables.declarations import DynamicTable
-from dagster_dynamic_tables.identifiers import quote_identifier
+from dagster_dynamic_tables.identifiers import parse_qualified_name, quote_identifier
 from dagster_dynamic_tables.local import LocalSetupError
 
 T = TypeVar("T")
@@ -380,11 +380,23 @@ def _key(mapping: Mapping[str, Any], name: str) -> Any:
     return None
 
 
+def resolved_name(value: object) -> str:
+    """QUALIFIED_NAME as the declarations resolve it (`DB.S.Mixed`), whether Snowflake writes a
+    quoted part with its quotes (`DB.S."Mixed"`) or without; a name it cannot parse is kept."""
+    text = str(value)
+    if '"' not in text:
+        return text
+    try:
+        return parse_qualified_name(text).resolved
+    except ValueError:
+        return text
+
+
 def parse_refresh_record(row: Mapping[str, Any]) -> RefreshRecord:
     """Typed record from one refresh history row (keys are upper-case column names)."""
     statistics = _json_object(row.get("STATISTICS"))
     return RefreshRecord(
-        qualified_name=str(row["QUALIFIED_NAME"]),
+        qualified_name=resolved_name(row["QUALIFIED_NAME"]),
         state=str(row["STATE"]).upper(),
         data_timestamp=_timestamp(row.get("DATA_TIMESTAMP")),
         state_code=_text(row.get("STATE_CODE")),
@@ -415,7 +427,7 @@ def parse_scheduling_state(value: object) -> SchedulingState | None:
 def parse_dynamic_table_state(row: Mapping[str, Any]) -> DynamicTableState:
     """Typed state from one row of the state statement (keys are upper-case column names)."""
     return DynamicTableState(
-        qualified_name=str(row["QUALIFIED_NAME"]),
+        qualified_name=resolved_name(row["QUALIFIED_NAME"]),
         target_lag_sec=_int(row.get("TARGET_LAG_SEC")),
         target_lag_type=_text(row.get("TARGET_LAG_TYPE")),
         scheduling_state=parse_scheduling_state(row.get("SCHEDULING_STATE")),
