@@ -47,11 +47,17 @@ def test_restart_ends_refreshes_a_killed_server_left_running(tmp_path):
         stop_test_server(process)
     _leave_running(tmp_path, "EXECUTING", 1)
     _leave_running(tmp_path, "SCHEDULED", 2)
+    with duckdb.connect(str(tmp_path / "CRASH.db")) as duck:  # killed between stage and drop
+        duck.execute("CREATE TABLE S._fs_ls_refresh_stage AS SELECT 1 AS id")
 
     info, process = start_test_server(tmp_path)
     try:
         with connect(info.host, info.port, database="CRASH", schema="S") as conn:
             cur = conn.cursor()
+            cur.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_fs_ls_refresh_stage'"
+            )
+            assert cur.fetchone() == (0,)  # the stage table it left is gone
             cur.execute(HISTORY)
             assert cur.fetchall() == [
                 ("SUCCEEDED", None, None, "REINITIALIZE", "CREATION", False),

@@ -51,8 +51,14 @@ class RefreshResult:
 def end_interrupted_refreshes(engine: DynamicTableEngine) -> int:
     """End the refreshes a previous server left running (killed mid-refresh): EXECUTING
     ones as FAILED, SCHEDULED ones as CANCELLED, as Snowflake reports a refresh that did not
-    complete. Called at startup, before any request: no refresh runs yet. Returns how many."""
+    complete, and drop the stage tables they left. Called at startup, before any request: no
+    refresh runs yet. Returns how many refreshes were ended."""
     with engine.lock:
+        for database, schema in engine.duck.execute(
+            "SELECT database_name, schema_name FROM duckdb_tables() WHERE table_name = ?",
+            [STAGE_TABLE],
+        ).fetchall():
+            engine.duck.execute(f"DROP TABLE IF EXISTS {Name(database, schema, STAGE_TABLE).sql()}")
         rows = engine.duck.execute(
             f"""UPDATE {C}.refresh_history SET
                 state = CASE WHEN state = 'EXECUTING' THEN 'FAILED' ELSE 'CANCELLED' END,
