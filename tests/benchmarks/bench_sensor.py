@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster_dynamic_tables.cursor import SensorCursor, history_ends
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
 from dagster_dynamic_tables.queries import (
     build_refresh_history_statement,
     build_state_statement,
     requires_warehouse,
 )
-from dagster_dynamic_tables.sensor import SensorCursor, build_freshness_sensor, history_ends
+from dagster_dynamic_tables.sensor import build_freshness_sensor
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server

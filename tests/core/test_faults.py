@@ -29,6 +29,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster_dynamic_tables.cursor import SensorCursor, history_ends
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.queries import (
     RUNNING_STATES,
@@ -37,13 +38,8 @@ from dagster_dynamic_tables.queries import (
     SchedulingState,
     to_history_read,
 )
-from dagster_dynamic_tables.sensor import (
-    RUNNING_HOLD_LIMIT,
-    SensorCursor,
-    build_freshness_sensor,
-    history_ends,
-    run_tick,
-)
+from dagster_dynamic_tables.sensor import build_freshness_sensor, run_tick
+from dagster_dynamic_tables.window import RUNNING_HOLD_LIMIT
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.process import HEALTH_PATH

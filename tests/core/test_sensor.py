@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster_dynamic_tables.checks import build_dynamic_table_checks
+from dagster_dynamic_tables.cursor import SensorCursor, TableCursor
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.definitions import build_tenant_definitions
 from dagster_dynamic_tables.health import (
@@ -32,18 +33,14 @@ from dagster_dynamic_tables.queries import (
 from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.sensor import (
     SENSOR_NAME,
-    WINDOW_OVERLAP,
-    SensorCursor,
-    TableCursor,
     build_freshness_sensor,
     describe_events,
     evaluate_tick,
-    next_starts,
-    plan_pages,
     readable_tables,
     unreadable_database,
 )
 from dagster_dynamic_tables.specs import build_asset_specs
+from dagster_dynamic_tables.window import WINDOW_OVERLAP, next_starts, plan_pages
 from dagster_snowflake import SnowflakeResource
 from snowflake.connector import errors as sf_errors
 

@@ -28,7 +28,7 @@ Snowflake's 7-day history). Any other error is raised.
 
 A history too long for one read (more than RESULT_LIMIT = 10,000 refreshes in one schema since
 the last read, e.g. after a long outage) is read in pages, oldest first, within the same two
-statements per tick (see `plan_pages`): nothing is lost and materializations stay in order;
+statements per tick (see `window.plan_pages`): nothing is lost and materializations stay in order;
 downstream assets of that schema's DTs run once the catch-up is done.
 
 A refresh still running (EXECUTING / SCHEDULED) holds the next read back to its data timestamp,
@@ -41,192 +41,48 @@ pins the sensor, nor keeps a catch-up in pages from converging.
 
 # No `from __future__ import annotations`: Dagster reads the sensor function's annotations
 # (context type, resource type) at definition time.
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
 from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables import metadata as md
+from dagster_dynamic_tables.cursor import (
+    SensorCursor,
+    TableCursor,
+    format_data_version,
+    history_ends,
+    parse_data_version,
+)
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
 from dagster_dynamic_tables.health import (
-    CHECK_NAMES,
-    SIGNATURE_BYTES,
     evaluate_dynamic_table,
     to_check_evaluation,
 )
 from dagster_dynamic_tables.queries import (
     EXPECTED_FAULTS,
     RESULT_LIMIT,
-    RUNNING_STATES,
     DynamicTableState,
     HistoryRead,
     RefreshRecord,
-    as_utc,
     describe_fault,
     fetch_refresh_history,
     fetch_states,
     read_snowflake,
 )
+from dagster_dynamic_tables.window import RecordedVersions, next_starts, plan_pages
 
 SENSOR_NAME = "dynamic_table_freshness"
-CURSOR_VERSION = 1
-WINDOW_OVERLAP = timedelta(minutes=1)
-"""How far before the last data timestamp seen the next history read starts (re-read rows are
-dropped by the per-DT cursor)."""
-RUNNING_HOLD_LIMIT = timedelta(hours=1)
-"""How far behind its schema's newest data timestamp a refresh still running may hold the next read
-back. Snowflake documents no longest refresh; a refresh that completes later than this is missed
-if, meanwhile, the read has moved past it (the README says so)."""
 
 AssetEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def format_data_version(data_timestamp: datetime) -> str:
-    """The data version of a refresh: its data timestamp, ISO 8601 in UTC, microseconds."""
-    return as_utc(data_timestamp).isoformat(timespec="microseconds")
-
-
-def parse_data_version(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return as_utc(datetime.fromisoformat(value))
-    except (ValueError, OverflowError):  # (year 1 in a zone east of UTC overflows in UTC)
-        return None
-
-
-# Cursor -----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TableCursor:
-    """What the sensor has reported for one DT."""
-
-    data_timestamp: datetime | None = None
-    """Data timestamp of the last refresh reported as a materialization."""
-    health: Mapping[str, str] = field(default_factory=dict[str, str])
-    """Check name -> signature of the last outcome reported."""
-
-
-@dataclass(frozen=True)
-class SensorCursor:
-    """The sensor's cursor, stored as JSON:
-
-    `{"v": 1, "tables": {"DB.SCHEMA.NAME": {"t": "<data timestamp>", "h": "<signatures>"}},
-    "starts": {"DB.SCHEMA": "<DATA_TIMESTAMP_START of the next history read>"},
-    "pages": {"DB.SCHEMA": ["<DATA_TIMESTAMP_END of a page>", ...]}}` (`pages` only while a
-    history too long for one read is being caught up).
-
-    `t` is the data timestamp of the last refresh reported (absent before the first); `h` holds
-    the 4-hex-digit signature of the last outcome reported for each check, in `CHECK_NAMES`
-    order (`----` for one never reported). Compact on purpose: Dagster stores the cursor with
-    every tick, and a tenant may have a thousand DTs (about 80 bytes each).
-    """
-
-    tables: Mapping[str, TableCursor] = field(default_factory=dict[str, TableCursor])
-    starts: Mapping[str, datetime] = field(default_factory=dict[str, datetime])
-    pages: Mapping[str, tuple[datetime, ...]] = field(
-        default_factory=dict[str, tuple[datetime, ...]]
-    )
-    """Per schema prefix, the upper bounds (DATA_TIMESTAMP_END) of the pages of a history too long
-    for one read, newest first: the next read ends at the last one."""
-    unreadable: Mapping[str, int] = field(default_factory=dict[str, int])
-    """Databases Snowflake refused (002003: missing, or no USAGE), with the ticks since: left out
-    of the reads so that the tenant's other databases keep being reported, retried every
-    `RETRY_UNREADABLE_TICKS` ticks."""
-
-    def to_json(self) -> str:
-        tables: dict[str, dict[str, Any]] = {}
-        for name, table in sorted(self.tables.items()):
-            entry: dict[str, Any] = {"h": _pack_health(table.health)}
-            if table.data_timestamp is not None:
-                entry["t"] = format_data_version(table.data_timestamp)
-            tables[name] = entry
-        starts = {prefix: format_data_version(start) for prefix, start in self.starts.items()}
-        data: dict[str, Any] = {"v": CURSOR_VERSION, "tables": tables, "starts": starts}
-        if self.unreadable:
-            data["x"] = dict(sorted(self.unreadable.items()))
-        if self.pages:
-            data["pages"] = {
-                prefix: [format_data_version(end) for end in ends]
-                for prefix, ends in self.pages.items()
-            }
-        return json.dumps(data, separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, text: str | None) -> "SensorCursor":
-        """Parse a stored cursor; an empty, foreign or damaged one reads as a fresh start."""
-        if not text:
-            return cls()
-        try:
-            data = dict(_items(json.loads(text)))
-        except ValueError:
-            return cls()
-        if data.get("v") != CURSOR_VERSION:
-            return cls()
-        tables: dict[str, TableCursor] = {}
-        for name, value in _items(data.get("tables")):
-            entry = dict(_items(value))
-            packed = entry.get("h")
-            health = _unpack_health(packed if isinstance(packed, str) else "")
-            stamp = entry.get("t")
-            tables[name] = TableCursor(
-                parse_data_version(stamp if isinstance(stamp, str) else None), health
-            )
-        starts: dict[str, datetime] = {}
-        for prefix, value in _items(data.get("starts")):
-            start = parse_data_version(value if isinstance(value, str) else None)
-            if start is not None:
-                starts[prefix] = start
-        pages: dict[str, tuple[datetime, ...]] = {}
-        for prefix, value in _items(data.get("pages")):
-            ends = [
-                parse_data_version(end if isinstance(end, str) else None)
-                for end in (cast("list[Any]", value) if isinstance(value, list) else [])
-            ]
-            if ends and all(end is not None for end in ends):
-                pages[prefix] = tuple(cast("list[datetime]", ends))
-        unreadable = {
-            database: ticks
-            for database, ticks in _items(data.get("x"))
-            if isinstance(ticks, int) and not isinstance(ticks, bool)
-        }
-        return cls(tables, starts, pages, unreadable)
-
-
-_NO_SIGNATURE = "-" * 2 * SIGNATURE_BYTES
-
-
-def _pack_health(health: Mapping[str, str]) -> str:
-    return "".join(health.get(check, _NO_SIGNATURE) for check in CHECK_NAMES)
-
-
-def _unpack_health(packed: str) -> dict[str, str]:
-    width = len(_NO_SIGNATURE)
-    if len(packed) != width * len(CHECK_NAMES):
-        return {}
-    chunks = (packed[i * width : (i + 1) * width] for i in range(len(CHECK_NAMES)))
-    return {
-        check: chunk
-        for check, chunk in zip(CHECK_NAMES, chunks, strict=True)
-        if chunk != _NO_SIGNATURE
-    }
-
-
-def _items(value: object) -> list[tuple[str, Any]]:
-    if not isinstance(value, dict):
-        return []
-    return [(str(k), v) for k, v in cast("dict[object, Any]", value).items()]
 
 
 # One tick, without I/O ----------------------------------------------------------------------------
@@ -236,183 +92,6 @@ def _items(value: object) -> list[tuple[str, Any]]:
 class TickResult:
     events: list[AssetEvent]
     cursor: SensorCursor
-
-
-def next_starts(
-    tenant: Tenant,
-    previous: Mapping[str, datetime],
-    refreshes: Sequence[RefreshRecord],
-    floors: Mapping[str, datetime] | None = None,
-    known: Mapping[str, datetime] | None = None,
-) -> dict[str, datetime]:
-    """DATA_TIMESTAMP_START per schema prefix for the next read.
-
-    The latest data timestamp seen, held back to the earliest refresh still running (it will
-    complete with that data timestamp), minus `WINDOW_OVERLAP`. Only Snowflake's timestamps are
-    used, never the sensor's clock. A prefix with no rows keeps its previous start. A page of
-    history read completely (`floors`: its end) moves the start to at least its end: without
-    that, the overlap could keep a catch-up from ever getting past a busy minute. `known`: the
-    latest data timestamp known per DT (from DYNAMIC_TABLES() and the cursor); a running refresh
-    older than its DT's, or more than `RUNNING_HOLD_LIMIT` behind its schema's newest, is stale
-    and holds nothing back (see `_held_back`).
-    """
-    floors = floors or {}
-    prefix_of = {
-        dt.qualified_name.resolved: dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables
-    }
-    latest: dict[str, datetime] = {}
-    for record in refreshes:
-        prefix = prefix_of.get(record.qualified_name)
-        moment = record.data_timestamp
-        if prefix is not None and moment is not None and record.state not in RUNNING_STATES:
-            latest[prefix] = max(latest.get(prefix, moment), moment)
-    running = _held_back(prefix_of, refreshes, known or {}, latest)
-    starts = dict(previous)
-    for prefix in {*latest, *running, *floors}:
-        start = floors.get(prefix)
-        if prefix in latest:
-            seen = latest[prefix] - WINDOW_OVERLAP
-            start = seen if start is None else max(start, seen)
-        if prefix in running:
-            held = running[prefix] - WINDOW_OVERLAP
-            start = held if start is None else min(start, held)
-        assert start is not None  # the prefix is in at least one of the three
-        starts[prefix] = start
-    return starts
-
-
-def _held_back(
-    prefix_of: Mapping[str, str],
-    refreshes: Sequence[RefreshRecord],
-    known: Mapping[str, datetime],
-    latest: Mapping[str, datetime],
-) -> dict[str, datetime]:
-    """Per prefix, the earliest data timestamp of a refresh still running that is not stale.
-
-    Stale: its DT has a later data timestamp (in `known`, or another row of this read), or it is
-    more than `RUNNING_HOLD_LIMIT` behind the newest data timestamp of its schema.
-    """
-    newest_of: dict[str, datetime] = dict(known)
-    newest_in: dict[str, datetime] = dict(latest)
-    for record in refreshes:
-        moment = record.data_timestamp
-        if moment is None:
-            continue
-        name = record.qualified_name
-        newest_of[name] = max(newest_of.get(name, moment), moment)
-        prefix = prefix_of.get(name)
-        if prefix is not None:
-            newest_in[prefix] = max(newest_in.get(prefix, moment), moment)
-    for name, moment in known.items():
-        prefix = prefix_of.get(name)
-        if prefix is not None:
-            newest_in[prefix] = max(newest_in.get(prefix, moment), moment)
-    running: dict[str, datetime] = {}
-    for record in refreshes:
-        prefix = prefix_of.get(record.qualified_name)
-        moment = record.data_timestamp
-        if prefix is None or moment is None or record.state not in RUNNING_STATES:
-            continue
-        if newest_of[record.qualified_name] > moment:
-            continue  # a later refresh of the same table exists: this one is not running
-        if newest_in[prefix] - moment > RUNNING_HOLD_LIMIT:
-            continue
-        running[prefix] = min(running.get(prefix, moment), moment)
-    return running
-
-
-@dataclass(frozen=True)
-class PagePlan:
-    """What one tick does with a history read, once truncated reads are accounted for."""
-
-    records: list[RefreshRecord]
-    """The rows to report from: those of complete reads only."""
-    pages: Mapping[str, tuple[datetime, ...]]
-    floors: Mapping[str, datetime]
-    """Ends of the pages read completely this tick: the next read of the schema starts there."""
-    messages: list[str]
-
-
-def plan_pages(
-    tenant: Tenant,
-    cursor: SensorCursor,
-    read: HistoryRead,
-    result_limit: int = RESULT_LIMIT,
-    recorded_versions: "RecordedVersions | None" = None,
-) -> PagePlan:
-    """Read a history too long for one statement in pages, oldest first, so that no refresh is
-    lost and materializations stay in refresh order.
-
-    Snowflake answers a read that matches more than `result_limit` rows with the most recent
-    ones. When that happens to a schema read since a known start, its rows are set aside, the
-    oldest data timestamp returned becomes the end of a narrower page, and the next tick reads
-    that page (and so on, until a page fits). A complete page is reported and the read moves on
-    to the next page, then to now. Downstream assets wait for the catch-up; the health checks do
-    not. On a first start (no start yet, nothing recorded) only the latest refresh of each DT
-    matters: the most recent rows are used as they are. A lost or reset cursor (no start, but
-    the instance holds materializations of the schema's DTs, per `recorded_versions`) is paged
-    from the start of Snowflake's 7-day history, so every refresh after the recorded ones is
-    reported.
-    """
-    prefix_of = {
-        dt.qualified_name.resolved: dt.qualified_name.schema_prefix for dt in tenant.dynamic_tables
-    }
-    declared = set(prefix_of.values())  # (pages of a schema no longer declared are dropped)
-    pages = {p: list(ends) for p, ends in cursor.pages.items() if ends and p in declared}
-    set_aside: set[str] = set()
-    floors: dict[str, datetime] = {}
-    messages: list[str] = []
-    for prefix in sorted(declared):
-        start = cursor.starts.get(prefix)
-        paged = start is not None or bool(pages.get(prefix))
-        if prefix in read.truncated and not paged and recorded_versions is not None:
-            keys = [
-                dg.AssetKey(tenant.key_path(dt))
-                for dt in tenant.dynamic_tables
-                if dt.qualified_name.schema_prefix == prefix
-            ]
-            paged = any(v is not None for v in recorded_versions(keys).values())  # lost cursor
-        if prefix in read.truncated and paged:  # (on a first start, use it as it is)
-            oldest = read.truncated[prefix]
-            end = pages[prefix][-1] if pages.get(prefix) else None
-            # A narrower page only when it is strictly narrower: when the rows at one data
-            # timestamp (and refreshes still running, which Snowflake may return whatever the
-            # window) fill a whole read, no page can be smaller, and the read is used as it is.
-            if (
-                oldest is not None
-                and (start is None or oldest > start)
-                and (end is None or oldest < end)
-            ):
-                pages.setdefault(prefix, []).append(oldest)
-                set_aside.add(prefix)
-                since = (
-                    f"since {start.isoformat()}"
-                    if start is not None
-                    else "over Snowflake's 7-day retention (the sensor's cursor was lost or reset)"
-                )
-                messages.append(
-                    f"The refresh history of {prefix} {since} holds more than "
-                    f"{result_limit} refreshes: reading it in pages, oldest first (next page: up "
-                    f"to {oldest.isoformat()}). Downstream assets run once it has caught up."
-                )
-                continue
-            if end is not None and oldest is not None and oldest >= end:
-                messages.append(
-                    f"The refresh history of {prefix} up to {end.isoformat()} cannot be read in "
-                    f"smaller pages: {result_limit} rows at that data timestamp or still running "
-                    "fill a whole read. Older refreshes of that page may be missing."
-                )
-            elif start is not None and not pages.get(prefix):  # (else: the page is whole)
-                messages.append(
-                    f"The refresh history of {prefix} holds at least {result_limit} refreshes from "
-                    f"{start.isoformat()} on: refreshes at that very data timestamp may be "
-                    "missing. The latest refresh of each Dynamic Table is still reported."
-                )
-        if pages.get(prefix):
-            floors[prefix] = pages[prefix].pop()  # this page is complete: next, the one after it
-    records = [r for r in read.records if prefix_of.get(r.qualified_name) not in set_aside]
-    kept = {prefix: tuple(ends) for prefix, ends in pages.items() if ends}
-    return PagePlan(records, kept, floors, messages)
 
 
 def materialization(
@@ -462,10 +141,6 @@ def materialization(
         metadata=values,
         tags={md.DATA_VERSION_TAG: format_data_version(record.data_timestamp)},
     )
-
-
-RecordedVersions = Callable[[Sequence[dg.AssetKey]], Mapping[dg.AssetKey, datetime | None]]
-"""Data timestamps of the latest materializations the instance holds, per asset key."""
 
 
 def _new_refreshes(records: Iterable[RefreshRecord], after: datetime | None) -> list[RefreshRecord]:
@@ -582,11 +257,6 @@ def run_tick(
         plan.floors,
     )
     return result, plan.messages
-
-
-def history_ends(cursor: SensorCursor) -> dict[str, datetime]:
-    """DATA_TIMESTAMP_END per schema prefix of the next read (the page being caught up)."""
-    return {prefix: pages[-1] for prefix, pages in cursor.pages.items() if pages}
 
 
 RETRY_UNREADABLE_TICKS = 10
