@@ -109,3 +109,17 @@ def test_isolated_env_has_no_snowflake_stand_in(isolated: tuple[str, Path], tmp_
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_isolated_env_can_run_kubernetes_runs(isolated: tuple[str, Path], tmp_path: Path) -> None:
+    """Run pods use the tenant's image and load the instance's dagster.yaml: Postgres storage and
+    the K8s run launcher must import there."""
+    _slug, venv = isolated
+    code = (
+        "from dagster_k8s import K8sRunLauncher\n"
+        "from dagster_postgres import PostgresRunStorage\n"
+        "print(K8sRunLauncher.__name__, PostgresRunStorage.__name__)"
+    )
+    result = _python(venv, code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["K8sRunLauncher", "PostgresRunStorage"]
