@@ -7,6 +7,8 @@ dynamic-tables tenants sync                      register every tenant under ten
 dynamic-tables tenants check                     registration drift, grants, cross-tenant conflicts
 dynamic-tables tenants grant SLUG --schema DB.SCHEMA [--owner OWNER]   record a tenant's grants
 dynamic-tables deploy render                     regenerate every deployment file
+dynamic-tables plan [--tenant SLUG]              what apply would change (exit 1: changes pending)
+dynamic-tables apply [--tenant SLUG] [--yes]     bring Snowflake in line with the declarations
 
 Each command imports what it needs when it runs: `local status` and `tenants sync` must not pay
 for Dagster and dagster-snowflake (about 10 s to import here), which only `local start` (it loads
@@ -146,6 +148,22 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from dagster_dynamic_tables.plan import run_plan
+    from dagster_dynamic_tables.repo import find_platform_root
+
+    return run_plan(find_platform_root(Path.cwd()), cast("str | None", args.tenant), sys.stdout)
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from dagster_dynamic_tables.plan import confirm_on_terminal, run_apply
+    from dagster_dynamic_tables.repo import find_platform_root
+
+    root = find_platform_root(Path.cwd())
+    tenant = cast("str | None", args.tenant)
+    return run_apply(root, tenant, bool(args.yes), sys.stdout, confirm_on_terminal)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynamic-tables", description=(__doc__ or "").split("\n")[0]
@@ -199,6 +217,24 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_actions.add_parser(
         "render", help="regenerate every tenant's and the shared deployment files"
     ).set_defaults(handler=_render)
+
+    plan = commands.add_parser(
+        "plan",
+        help="show, per declared object, what apply would do in Snowflake (exit 1 when changes "
+        "are pending)",
+    )
+    plan.add_argument("--tenant", metavar="SLUG", help="only this tenant")
+    plan.set_defaults(handler=_plan)
+    apply = commands.add_parser(
+        "apply",
+        help="run the plan, upstream first; asks before anything that reinitializes; never "
+        "drops an undeclared object",
+    )
+    apply.add_argument("--tenant", metavar="SLUG", help="only this tenant")
+    apply.add_argument(
+        "--yes", action="store_true", help="do not ask before changes that reinitialize"
+    )
+    apply.set_defaults(handler=_apply)
     return parser
 
 
