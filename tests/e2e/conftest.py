@@ -91,6 +91,11 @@ query CheckExecutions($path: [String!]!, $check: String!) {
 """
 
 
+# An instance without the first-visit community dialog (it covers pages in screenshots) and
+# without telemetry.
+QUIET_INSTANCE = "nux:\n  enabled: false\ntelemetry:\n  enabled: false\n"
+
+
 @dataclass
 class DagsterDev:
     url: str
@@ -147,14 +152,20 @@ def _serving(url: str) -> bool:
 
 @contextmanager
 def run_dagster_dev(
-    workdir: Path, workspace: Path | None = None, python_path: list[Path] | None = None
+    workdir: Path,
+    workspace: Path | None = None,
+    python_path: list[Path] | None = None,
+    dagster_yaml: str | None = None,
 ) -> Iterator[DagsterDev]:
     """`dagster dev` from the repo root with a temporary DAGSTER_HOME and stand-in data dir.
 
     `workspace` replaces the repository's workspace.yaml; `python_path` is put in front of the
-    Python path of every process (for a code location that is not installed)."""
+    Python path of every process (for a code location that is not installed); `dagster_yaml` is
+    the instance's configuration (e.g. QUIET_INSTANCE)."""
     home, data_dir = workdir / "dagster_home", workdir / "snowflake"
     home.mkdir()
+    if dagster_yaml is not None:
+        (home / "dagster.yaml").write_text(dagster_yaml)
     port, snowflake_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
     env |= {

@@ -20,19 +20,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-
-import local_snowflake
 
 HERE = Path(__file__).resolve().parent
 SENSOR = "dynamic_table_freshness"
@@ -78,51 +72,6 @@ def screenshot(browser: str, url: str, path: Path) -> None:
     )
 
 
-@contextmanager
-def run_dagster_dev(e2e: ModuleType, workdir: Path) -> Iterator[Any]:
-    """`dagster dev` as the e2e harness starts it, with an instance that shows no onboarding
-    pop-up (it would cover the tick list in the screenshots) and sends no telemetry."""
-    home, data_dir = workdir / "dagster_home", workdir / "snowflake"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("nux:\n  enabled: false\ntelemetry:\n  enabled: false\n")
-    port, snowflake_port = e2e.free_port(), e2e.free_port()
-    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
-    env |= {
-        "DAGSTER_HOME": str(home),
-        "LOCAL_SNOWFLAKE_PORT": str(snowflake_port),
-        "LOCAL_SNOWFLAKE_DATA_DIR": str(data_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-    log_file = workdir / "dagster_dev.log"
-    command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml"]
-    command += ["-h", "127.0.0.1", "-p", str(port)]
-    with log_file.open("w") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=e2e.REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    print(f"started: dagster dev (pid {process.pid}), log {log_file}")
-    dev = e2e.DagsterDev(f"http://127.0.0.1:{port}", snowflake_port, data_dir, log_file)
-    try:
-        e2e.wait_for(
-            "dagster dev to serve", lambda: process.poll() is None and e2e._serving(dev.url), 120
-        )
-        yield dev
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        local_snowflake.stop_server(data_dir)
-        print(f"stopped: dagster dev (pid {process.pid}) and its stand-in")
-
-
 def ticks(dev: Any, tenant: str) -> list[dict[str, Any]]:
     selector = {
         "repositoryLocationName": tenant,
@@ -154,7 +103,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="ui_ticks_run_", ignore_cleanup_errors=True) as work,
-        run_dagster_dev(e2e, Path(work)) as dev,
+        e2e.run_dagster_dev(Path(work), dagster_yaml=e2e.QUIET_INSTANCE) as dev,
     ):
         dev.wait_for(
             f"{tenant} to load",

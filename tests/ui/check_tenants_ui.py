@@ -181,7 +181,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     with (
         tempfile.TemporaryDirectory(prefix="ui_tenants_run_") as work,
-        e2e.run_dagster_dev(Path(work)) as dev,
+        e2e.run_dagster_dev(Path(work), dagster_yaml=e2e.QUIET_INSTANCE) as dev,
     ):
         locations = dev.wait_for(
             "both tenants to load",
