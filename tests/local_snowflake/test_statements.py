@@ -151,7 +151,7 @@ def test_show_dynamic_tables_columns_like_and_scope(orders):
             "Unsupported feature 'CREATE TRANSIENT DYNAMIC TABLE'",
         ),
         (
-            "CREATE DYNAMIC TABLE x TARGET_LAG = '1 minute' WAREHOUSE = w CLUSTER BY (a) "
+            "CREATE DYNAMIC TABLE x TARGET_LAG = '1 minute' WAREHOUSE = w COPY GRANTS "
             "AS SELECT 1 AS a",
             "Unsupported feature",
         ),
@@ -177,7 +177,7 @@ def test_show_dynamic_tables_columns_like_and_scope(orders):
         "undrop",
         "rename",
         "transient",
-        "cluster-by",
+        "copy-grants",
         "lag-too-small",
         "no-lag",
         "unknown-argument",

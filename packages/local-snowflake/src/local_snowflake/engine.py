@@ -208,7 +208,11 @@ class DynamicTableEngine:
         exists = self.get(name.qualified) is not None or self._table_exists(name) is not None
         if exists and cmd.if_not_exists:
             return f"{name.name} already exists, statement succeeded."
-        if exists and not cmd.or_replace:
+        if exists and cmd.or_alter:
+            altered = self._alter_in_place(cmd)
+            if altered is not None:
+                return altered
+        elif exists and not cmd.or_replace:
             raise already_exists(name.name)
         if exists:
             self._drop_objects(name)
@@ -243,6 +247,31 @@ class DynamicTableEngine:
         if cmd.initialize == "ON_CREATE":
             self.refresh_with_upstream(name.qualified, "CREATION", now, {})
         return f"Dynamic table {name.name} successfully created."
+
+    def _alter_in_place(self, cmd: CreateDynamicTable) -> str | None:
+        """CREATE OR ALTER of an existing DT: the target lag and warehouse change in place (no
+        refresh); None when the query or refresh mode changed, which reinitializes (the table is
+        made again, as Snowflake recomputes it)."""
+        current = self.get(cmd.name.qualified)
+        if current is None:  # a plain table or view of that name
+            raise already_exists(cmd.name.name)
+        mode, _reason = resolve_refresh_mode(cmd.refresh_mode, cmd.query)
+        same_mode = cmd.refresh_mode == "AUTO" or mode == current.refresh_mode
+        if not same_mode or cmd.query != current.query:
+            return None
+        self.duck.execute(
+            f"UPDATE {C}.dynamic_tables SET target_lag = ?, target_lag_sec = ?, warehouse = ?, "
+            "create_text = ? WHERE qualified_name = ?",
+            [
+                cmd.target_lag.text,
+                cmd.target_lag.seconds,
+                cmd.warehouse,
+                cmd.text,
+                cmd.name.qualified,
+            ],
+        )
+        self.new_graph_version(cmd.name.qualified, self.clock.now())
+        return "Statement executed successfully."
 
     def alter(self, cmd: AlterDynamicTable) -> str:
         dt = self._require(cmd.name)

@@ -284,7 +284,9 @@ def _compute(engine: DynamicTableEngine, dt: DynamicTable, first: bool) -> tuple
             engine.duck.execute(f"CREATE OR REPLACE TABLE {target} AS FROM {staged}")
         if first or not same_columns:
             return "REINITIALIZE", inserted, deleted
-        return dt.refresh_mode, inserted, deleted
+        # ADAPTIVE refreshes incrementally (and reinitializes when it judges it cheaper)
+        action = "INCREMENTAL" if dt.refresh_mode == "ADAPTIVE" else dt.refresh_mode
+        return action, inserted, deleted
     finally:
         engine.duck.execute(f"DROP TABLE IF EXISTS {stage.sql()}")
 

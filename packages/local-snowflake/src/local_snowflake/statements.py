@@ -31,6 +31,11 @@ _LAG_UNITS = {
     "days": 86400,
 }
 
+_ACCEPTED_NOT_KEPT = frozenset(
+    {"SCHEDULER", "INITIALIZATION_WAREHOUSE", "DATA_RETENTION_TIME_IN_DAYS"}
+)
+"""CREATE DYNAMIC TABLE properties the stand-in accepts without emulating or reporting them."""
+
 # Anything that mentions a Dynamic Table and that this module does not parse is unsupported.
 DT_MENTION = re.compile(r"\bDYNAMIC\s+(?:ICEBERG\s+)?TABLES?\b", re.IGNORECASE)
 
@@ -62,12 +67,13 @@ class CreateDynamicTable:
     name: Name
     target_lag: TargetLag
     warehouse: str | None
-    refresh_mode: Literal["AUTO", "FULL", "INCREMENTAL"]
+    refresh_mode: Literal["AUTO", "FULL", "INCREMENTAL", "ADAPTIVE"]
     initialize: Literal["ON_CREATE", "ON_SCHEDULE"]
     query: str  # Snowflake SQL of the SELECT
     or_replace: bool
     if_not_exists: bool
     text: str
+    or_alter: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,7 +181,7 @@ def parse(sql: str, database: str | None, schema: str | None) -> Command | None:
         return None
     text = sql.strip().rstrip(";").strip()
     head = re.sub(r"\s+", " ", text[:80]).upper()
-    if re.match(r"CREATE (OR REPLACE )?(TRANSIENT )?DYNAMIC TABLE\b", head):
+    if re.match(r"CREATE (OR REPLACE |OR ALTER )?(TRANSIENT )?DYNAMIC TABLE\b", head):
         return _parse_create(text, database, schema)
     if head.startswith("ALTER DYNAMIC TABLE"):
         return _parse_alter(text, database, schema)
@@ -194,8 +200,9 @@ def parse(sql: str, database: str | None, schema: str | None) -> Command | None:
 
 
 def _parse_create(text: str, database: str | None, schema: str | None) -> CreateDynamicTable:
-    if re.match(r"CREATE\s+(OR\s+REPLACE\s+)?TRANSIENT", text, re.IGNORECASE):
+    if re.match(r"CREATE\s+(OR\s+(REPLACE|ALTER)\s+)?TRANSIENT", text, re.IGNORECASE):
         raise unsupported("CREATE TRANSIENT DYNAMIC TABLE")
+    or_alter = re.match(r"CREATE\s+OR\s+ALTER\b", text, re.IGNORECASE) is not None
     try:
         expression = parse_one(text)
     except ParseError as e:
@@ -211,11 +218,14 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
     props: dict[str, str] = {}
     properties = expression.args.get("properties")
     for prop in properties.expressions if isinstance(properties, exp.Properties) else []:
-        if isinstance(prop, exp.DynamicProperty):
+        # accepted and not kept (README: deviations): comments and clustering keys
+        if isinstance(prop, exp.DynamicProperty | exp.SchemaCommentProperty | exp.ClusterProperty):
             continue
         if not isinstance(prop, exp.Property):
             raise unsupported(f"CREATE DYNAMIC TABLE ... {prop.sql('snowflake')}")
         key = prop.name.upper()
+        if key in _ACCEPTED_NOT_KEPT:
+            continue
         if key not in {"TARGET_LAG", "WAREHOUSE", "REFRESH_MODE", "INITIALIZE", "COMMENT"}:
             raise unsupported(f"CREATE DYNAMIC TABLE ... {key}")
         value = prop.args["value"]
@@ -229,7 +239,7 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
         )
     refresh_mode = props.get("REFRESH_MODE", "AUTO").upper()
     initialize = props.get("INITIALIZE", "ON_CREATE").upper()
-    if refresh_mode not in {"AUTO", "FULL", "INCREMENTAL"}:
+    if refresh_mode not in {"AUTO", "FULL", "INCREMENTAL", "ADAPTIVE"}:
         raise sql_error(f"SQL compilation error:\ninvalid value [{refresh_mode}] for REFRESH_MODE")
     if initialize not in {"ON_CREATE", "ON_SCHEDULE"}:
         raise sql_error(f"SQL compilation error:\ninvalid value [{initialize}] for INITIALIZE")
@@ -251,9 +261,11 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
         refresh_mode=refresh_mode,  # pyright: ignore[reportArgumentType] -- checked just above
         initialize=initialize,  # pyright: ignore[reportArgumentType] -- checked just above
         query=query.sql("snowflake"),
-        or_replace=bool(expression.args.get("replace")),
+        # sqlglot reads OR ALTER as OR REPLACE
+        or_replace=bool(expression.args.get("replace")) and not or_alter,
         if_not_exists=bool(expression.args.get("exists")),
         text=text,
+        or_alter=or_alter,
     )
 
 
