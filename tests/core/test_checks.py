@@ -332,7 +332,8 @@ def test_executed_checks_report_health_and_missing_tables(
                 target_lag="1 minute",
                 warehouse="WH",
                 refresh_mode="INCREMENTAL",
-                query="SELECT 1",
+                # the query it was created with: matches_declaration compares it
+                query=f"SELECT ID, SUM(AMOUNT) AS TOTAL FROM {name}.S.ORDERS GROUP BY ID",
                 deps=["orders"],
             ),
             DynamicTable(

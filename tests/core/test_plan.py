@@ -175,7 +175,6 @@ def test_apply_then_plan_lists_nothing(cursor: Any) -> None:
     assert (again.statements_read, again.databases) == (2, 1)
 
 
-@pytest.mark.skip(reason="the stand-in gains CREATE OR ALTER DYNAMIC TABLE in the next commit")
 def test_a_changed_lag_or_warehouse_is_altered_in_place_without_reinitializing(
     cursor: Any,
 ) -> None:
@@ -199,7 +198,6 @@ def test_a_changed_lag_or_warehouse_is_altered_in_place_without_reinitializing(
     assert _plan(cursor, changed).pending == []
 
 
-@pytest.mark.skip(reason="the stand-in gains CREATE OR ALTER DYNAMIC TABLE in the next commit")
 def test_a_changed_query_re_creates_and_asks_first(cursor: Any) -> None:
     db = "PLAN_QUERY"
     _seed(cursor, db)
@@ -242,6 +240,15 @@ def test_declared_auto_matches_the_mode_snowflake_chose_and_says_which(cursor: A
     assert [change.render() for change in revenue.changes] == [
         "REFRESH_MODE: INCREMENTAL -> ADAPTIVE"
     ]
+    _apply(cursor, adaptive)
+    cursor.execute(f"SHOW DYNAMIC TABLES LIKE 'REVENUE' IN DATABASE {db}")
+    assert [row[9] for row in cursor.fetchall()] == ["ADAPTIVE"]  # refresh_mode
+    assert _actions(_plan(cursor, _tenant(db, refresh_mode="ADAPTIVE")))["revenue"] is (
+        Action.UNCHANGED
+    )
+    assert _actions(_plan(cursor, _tenant(db, refresh_mode="AUTO")))["revenue"] is (
+        Action.UNCHANGED
+    )
 
 
 def test_a_table_in_a_declared_place_is_a_conflict_and_is_never_dropped(cursor: Any) -> None:
@@ -502,3 +509,101 @@ def test_a_disabled_scheduler_gives_no_freshness_policy_and_passes_no_lag_on() -
         base_dir=None,
     )
     assert effective_lags(tenant) == {"base": None, "manual": None, "scheduled": 300}
+
+
+# --- the checks: query drift, AUTO, a disabled scheduler -----------------------------------
+
+
+def _state(**fields: Any) -> Any:
+    from datetime import UTC, datetime
+
+    from dagster_dynamic_tables.queries import DynamicTableState, SchedulingState
+
+    values: dict[str, Any] = {
+        "qualified_name": "SHOP.A.ORDERS",
+        "target_lag_sec": 600,
+        "target_lag_type": "USER_DEFINED",
+        "scheduling_state": SchedulingState("RUNNING"),
+        "latest_data_timestamp": datetime(2026, 12, 1, tzinfo=UTC),
+        "last_completed_refresh_state": "SUCCEEDED",
+        "refresh_mode": "INCREMENTAL",
+        "warehouse": "WH",
+        "target_lag": "10 minutes",
+        "text": ddl.render_dynamic_table(DynamicTable.model_validate(FULL_DT)),
+    }
+    return DynamicTableState(**{**values, **fields})
+
+
+def _outcomes(dt: DynamicTable, state: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    from dagster_dynamic_tables.health import evaluate_dynamic_table
+
+    now = datetime(2026, 12, 2, tzinfo=UTC)  # a day after the last refresh
+    return {outcome.check_name: outcome for outcome in evaluate_dynamic_table(dt, state, now)}
+
+
+def test_a_disabled_scheduler_keeps_scheduling_and_lag_checks_green() -> None:
+    from dagster_dynamic_tables.queries import SchedulingState
+
+    dt = DynamicTable.model_validate(FULL_DT)  # scheduler: DISABLE
+    results = _outcomes(dt, _state(scheduling_state=SchedulingState("SUSPENDED")))
+    scheduling, lag = results["scheduling_active"], results["within_target_lag"]
+    assert (scheduling.passed, scheduling.kind) == (True, "scheduler_disabled")
+    assert scheduling.description == (
+        "Scheduler DISABLE (declared): Snowflake refreshes SHOP.A.ORDERS only when asked (ALTER "
+        'DYNAMIC TABLE "SHOP"."A"."ORDERS" REFRESH), so it is not scheduled (Snowflake reports '
+        "SUSPENDED)."
+    )
+    assert (lag.passed, lag.kind) == (True, "scheduler_disabled")
+    assert lag.description == (
+        "Scheduler DISABLE (declared): the table refreshes only when asked, so its lag is not "
+        "held to the target lag (current lag 86400 s)."
+    )
+    enabled = DynamicTable.model_validate({**FULL_DT, "scheduler": "ENABLE"})
+    assert not _outcomes(enabled, _state())["within_target_lag"].passed  # a day behind 10 min
+
+
+def test_declared_auto_names_the_mode_snowflake_chose() -> None:
+    dt = DynamicTable.model_validate({**FULL_DT, "refresh_mode": "AUTO"})
+    result = _outcomes(dt, _state(refresh_mode="ADAPTIVE"))["matches_declaration"]
+    assert result.passed
+    assert result.description == (
+        "Target lag, refresh mode (AUTO: Snowflake chose ADAPTIVE), warehouse, query match the "
+        "declaration."
+    )
+
+
+def test_query_drift_fails_matches_declaration_and_names_the_file() -> None:
+    dt = DynamicTable.model_validate({**FULL_DT, "query_file": "sql/orders.sql", "query": None})
+    dt = dt.model_copy(update={"query": "select order_date from SHOP.RAW.ORDERS"})
+    result = _outcomes(dt, _state())["matches_declaration"]
+    assert (result.passed, result.kind) == (False, "drift:query")
+    assert result.description == (
+        "SHOP.A.ORDERS differs from its declaration: query: the SELECT running in Snowflake "
+        "differs from sql/orders.sql. Fix: run `uv run dynamic-tables plan` to see the change "
+        "and `uv run dynamic-tables apply` to deploy the declared query (it reinitializes the "
+        "table), or change sql/orders.sql to what Snowflake runs."
+    )
+    relaid = dt.model_copy(update={"query": FULL_DT["query"].upper().replace(" ", "\n  ")})
+    assert _outcomes(relaid, _state())["matches_declaration"].passed
+
+
+def test_the_check_catches_a_changed_query_before_apply_on_the_stand_in(
+    local_snowflake_connect: Connect,
+) -> None:
+    from dagster_dynamic_tables.health import matches_declaration
+    from dagster_dynamic_tables.queries import fetch_states
+
+    db = "PLAN_DRIFT_CHECK"
+    conn = local_snowflake_connect()
+    cursor = conn.cursor()
+    _seed(cursor, db)
+    _apply(cursor, _plan(cursor, _tenant(db)))
+    changed = _tenant(db, query=QUERY.format(db=db) + " having sum(amount) > 1")
+    dt = changed.dynamic_tables[0]
+    before = matches_declaration(dt, fetch_states(conn, [dt])[dt.qualified_name.resolved])
+    assert (before.passed, before.kind) == (False, "drift:query")
+    _apply(cursor, _plan(cursor, changed))
+    after = matches_declaration(dt, fetch_states(conn, [dt])[dt.qualified_name.resolved])
+    assert after.passed, after.description

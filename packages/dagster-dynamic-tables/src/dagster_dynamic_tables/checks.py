@@ -40,12 +40,19 @@ CHECK_DESCRIPTIONS = {
     REFRESH_SUCCEEDED: (
         "The last completed refresh is not FAILED, UPSTREAM_FAILED or CANCELLED (SKIPPED passes)."
     ),
-    SCHEDULING_ACTIVE: "Snowflake schedules refreshes: the table is not SUSPENDED.",
+    SCHEDULING_ACTIVE: (
+        "Snowflake schedules refreshes: the table is not SUSPENDED (a table declared with "
+        "scheduler: DISABLE passes: it refreshes only when asked)."
+    ),
     WITHIN_TARGET_LAG: (
         "Now minus the latest data timestamp is within the target lag "
-        "(WARN above 1.5x, ERROR above 2x; DOWNSTREAM tables pass)."
+        "(WARN above 1.5x, ERROR above 2x; DOWNSTREAM tables and tables with scheduler: "
+        "DISABLE pass)."
     ),
-    MATCHES_DECLARATION: "Target lag, refresh mode and warehouse in Snowflake match the YAML.",
+    MATCHES_DECLARATION: (
+        "Target lag, refresh mode (a declared AUTO matches the mode Snowflake chose), warehouse "
+        "and query (whitespace and keyword case aside) in Snowflake match the YAML."
+    ),
 }
 
 

@@ -14,7 +14,12 @@ execution (from the UI) share them, so both give the same answer for the same st
   target ratio) and the lag in seconds go in the metadata, as numbers.
   A DOWNSTREAM table has no lag of its own to meet (Snowflake refreshes it
   only when a downstream table needs it), so it passes and reports its lag as metadata.
-- `matches_declaration`: target lag, refresh mode and warehouse as declared.
+- `matches_declaration`: target lag, refresh mode, warehouse and the query as declared (the
+  query normalised, `ddl.same_query`: whitespace, comments and keyword case do not count). A
+  declared AUTO refresh mode matches the mode Snowflake chose, which the check names.
+
+A table declared with `scheduler: DISABLE` refreshes only when asked (ALTER DYNAMIC TABLE ...
+REFRESH): `scheduling_active` and `within_target_lag` pass for it, saying so.
 
 A table Snowflake does not list, or whose metadata it hides (no MONITOR privilege), fails all
 four with a message saying so: unknown is never reported as healthy.
@@ -30,6 +35,7 @@ from typing import Literal
 
 import dagster as dg
 
+from dagster_dynamic_tables import ddl
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations import DynamicTable
 from dagster_dynamic_tables.identifiers import parse_identifier
@@ -198,6 +204,17 @@ def refresh_succeeded(dt: DynamicTable, state: DynamicTableState) -> CheckOutcom
 def scheduling_active(dt: DynamicTable, state: DynamicTableState) -> CheckOutcome:
     name = dt.qualified_name.resolved
     scheduling = state.scheduling_state
+    if dt.scheduler == "DISABLE":
+        reported = scheduling.state if scheduling is not None else "nothing"
+        description = (
+            f"Scheduler DISABLE (declared): Snowflake refreshes {name} only when asked "
+            f"(ALTER DYNAMIC TABLE {dt.qualified_name.sql} REFRESH), so it is not scheduled "
+            f"(Snowflake reports {reported})."
+        )
+        meta = {md.QUALIFIED_NAME: name, md.SCHEDULING_STATE: reported}
+        return CheckOutcome(
+            SCHEDULING_ACTIVE, True, "ERROR", "scheduler_disabled", description, meta
+        )
     if scheduling is None:
         description = f"Snowflake reported no scheduling state for {name}."
         return CheckOutcome(
@@ -237,6 +254,14 @@ def within_target_lag(dt: DynamicTable, state: DynamicTableState, now: datetime)
         md.MAXIMUM_LAG_SECONDS: state.maximum_lag_sec,
         md.TIME_WITHIN_TARGET_LAG_RATIO: state.time_within_target_lag_ratio,
     }
+    if dt.scheduler == "DISABLE":
+        description = (
+            "Scheduler DISABLE (declared): the table refreshes only when asked, so its lag is "
+            "not held to the target lag" + ("." if lag is None else f" (current lag {lag:.0f} s).")
+        )
+        return CheckOutcome(
+            WITHIN_TARGET_LAG, True, "ERROR", "scheduler_disabled", description, meta
+        )
     if target is None:
         description = (
             "Target lag is DOWNSTREAM: Snowflake refreshes this table only when a downstream "
@@ -268,6 +293,15 @@ def _reported_lag(state: DynamicTableState) -> str:
     return f"{state.target_lag_sec} s"
 
 
+def _query_drift(dt: DynamicTable, state: DynamicTableState) -> str | None:
+    """Where to look (the query file, or the YAML) when the SELECT Snowflake runs differs from
+    the declared one; None when they match or cannot be compared."""
+    running = ddl.extract_query(state.text) if state.text else None
+    if running is None or dt.query is None or ddl.same_query(dt.query, running):
+        return None
+    return dt.query_file or "the query in the tenant's defs.yaml"
+
+
 def matches_declaration(dt: DynamicTable, state: DynamicTableState) -> CheckOutcome:
     """Declared target lag, refresh mode and warehouse against what Snowflake reports.
 
@@ -295,6 +329,9 @@ def matches_declaration(dt: DynamicTable, state: DynamicTableState) -> CheckOutc
         differences.append(
             f"refresh_mode: declared {dt.refresh_mode}, Snowflake has {reported_mode or 'nothing'}"
         )
+    query_where = _query_drift(dt, state)
+    if query_where is not None:
+        differences.append(f"query: the SELECT running in Snowflake differs from {query_where}")
     declared_warehouse = parse_identifier(dt.warehouse).resolved
     if state.warehouse != declared_warehouse:
         reported_warehouse = state.warehouse or "nothing"
@@ -311,19 +348,32 @@ def matches_declaration(dt: DynamicTable, state: DynamicTableState) -> CheckOutc
         f"snowflake_{md.WAREHOUSE}": state.warehouse,
     }
     if not differences:
+        mode = (
+            f"refresh mode (AUTO: Snowflake chose {reported_mode})"
+            if dt.refresh_mode == "AUTO" and reported_mode
+            else "refresh mode"
+        )
+        compared = "" if state.text is None or dt.query is None else ", query"
         return CheckOutcome(
             MATCHES_DECLARATION,
             True,
             "WARN",
             "ok",
-            "Target lag, refresh mode and warehouse match the declaration.",
+            f"Target lag, {mode}, warehouse{compared} match the declaration.",
             meta,
         )
     meta[md.DIFFERENCES] = "; ".join(differences)
-    description = (
-        f"{name} differs from its declaration: {'; '.join(differences)}. Fix: deploy the "
-        "declaration again (CREATE OR REPLACE / ALTER DYNAMIC TABLE ... SET), or change the YAML "
-        "to what Snowflake has."
-    )
+    if query_where is not None:
+        fix = (
+            "run `uv run dynamic-tables plan` to see the change and `uv run dynamic-tables "
+            f"apply` to deploy the declared query (it reinitializes the table), or change "
+            f"{query_where} to what Snowflake runs."
+        )
+    else:
+        fix = (
+            "deploy the declaration again (CREATE OR REPLACE / ALTER DYNAMIC TABLE ... SET), or "
+            "change the YAML to what Snowflake has."
+        )
+    description = f"{name} differs from its declaration: {'; '.join(differences)}. Fix: {fix}"
     kind = "drift:" + ",".join(difference.split(":", 1)[0] for difference in differences)
     return CheckOutcome(MATCHES_DECLARATION, False, "WARN", kind, description, meta)

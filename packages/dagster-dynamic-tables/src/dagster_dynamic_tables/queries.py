@@ -82,6 +82,7 @@ SHOW_COLUMNS = {
     "REFRESH_MODE": "refresh_mode",
     "WAREHOUSE": "warehouse",
     "TARGET_LAG": "target_lag",
+    "TEXT": "text",
 }
 """Columns taken from SHOW DYNAMIC TABLES (lower-case there) and the names they get."""
 
@@ -309,6 +310,8 @@ class DynamicTableState:
     refresh_mode: str | None = None
     warehouse: str | None = None
     target_lag: str | None = None
+    text: str | None = None
+    """SHOW DYNAMIC TABLES `text`: the CREATE statement whose query Snowflake runs."""
 
     @property
     def metadata_hidden(self) -> bool:
@@ -441,6 +444,7 @@ def parse_dynamic_table_state(row: Mapping[str, Any]) -> DynamicTableState:
         refresh_mode=_text(row.get("REFRESH_MODE")),
         warehouse=_text(row.get("WAREHOUSE")),
         target_lag=_text(row.get("TARGET_LAG")),
+        text=_text(row.get("TEXT")),
     )
 
 
