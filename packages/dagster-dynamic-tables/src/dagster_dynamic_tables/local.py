@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagster_dynamic_tables.errors import DynamicTablesError, SnowflakeSettingsError
-from dagster_dynamic_tables.identifiers import quote_identifier as quote
 
 if TYPE_CHECKING:  # at run time imported where used: pydantic would double `local status` time
     from dagster_dynamic_tables.declarations import Declaration, Tenant
@@ -376,17 +375,8 @@ def _upstream_first(tenant: Tenant) -> list[Declaration]:
 
 
 def _create_statement(declaration: Declaration) -> str:
-    from dagster_dynamic_tables.declarations import DynamicTable
+    """CREATE ... IF NOT EXISTS from the one DDL renderer (`ddl`): the statement
+    `dynamic-tables apply` runs against Snowflake, so local and production objects match."""
+    from dagster_dynamic_tables.ddl import render_create  # imports pydantic: only when used
 
-    name = declaration.qualified_name.sql
-    query = getattr(declaration, "query", None)
-    if isinstance(declaration, DynamicTable):
-        return (
-            f"CREATE DYNAMIC TABLE IF NOT EXISTS {name} "
-            f"TARGET_LAG = {declaration.lag.sql} "
-            f"WAREHOUSE = {quote(declaration.warehouse)} "
-            f"REFRESH_MODE = {declaration.refresh_mode} "
-            f"INITIALIZE = {declaration.initialize} "
-            f"AS {query}"
-        )
-    return f"CREATE VIEW IF NOT EXISTS {name} AS {query}"
+    return render_create(declaration, if_not_exists=True)
