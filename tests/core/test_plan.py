@@ -607,3 +607,29 @@ def test_the_check_catches_a_changed_query_before_apply_on_the_stand_in(
     _apply(cursor, _plan(cursor, changed))
     after = matches_declaration(dt, fetch_states(conn, [dt])[dt.qualified_name.resolved])
     assert after.passed, after.description
+
+
+def test_a_disabled_scheduler_keeps_its_checks_green_on_the_stand_in(
+    local_snowflake_connect: Connect,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dagster_dynamic_tables.health import evaluate_dynamic_table
+    from dagster_dynamic_tables.queries import fetch_states
+
+    db = "PLAN_SCHEDULER"
+    conn = local_snowflake_connect()
+    cursor = conn.cursor()
+    _seed(cursor, db)
+    tenant = _tenant(db, scheduler="DISABLE")
+    _apply(cursor, _plan(cursor, tenant))
+    assert _plan(cursor, tenant).pending == []
+    dt = tenant.dynamic_tables[0]
+    # Not scheduled (the stand-in reports it SUSPENDED here) and a day behind its target lag.
+    cursor.execute(f"ALTER DYNAMIC TABLE {dt.qualified_name.sql} SUSPEND")
+    state = fetch_states(conn, [dt])[dt.qualified_name.resolved]
+    later = datetime.now(UTC) + timedelta(days=1)
+    results = {o.check_name: o for o in evaluate_dynamic_table(dt, state, later)}
+    assert all(outcome.passed for outcome in results.values()), results
+    assert results["scheduling_active"].kind == "scheduler_disabled"
+    assert results["within_target_lag"].kind == "scheduler_disabled"
