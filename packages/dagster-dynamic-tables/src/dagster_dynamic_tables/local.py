@@ -351,27 +351,12 @@ def _run_seed(conn: Any, seed_file: Path) -> None:
 
 
 def _upstream_first(tenant: Tenant) -> list[Declaration]:
-    """Dynamic Tables and views ordered so that every one comes after its own-tenant deps."""
-    from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, View
+    """Dynamic Tables and views ordered so that every one comes after its own-tenant deps (the
+    order `apply` uses)."""
+    from dagster_dynamic_tables.declarations import SourceTable
+    from dagster_dynamic_tables.planner import upstream_first  # pydantic: only when used
 
-    derived: dict[str, DynamicTable | View] = {
-        item.name: item for item in tenant.all() if not isinstance(item, SourceTable)
-    }
-    ordered: list[Declaration] = []
-    done: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done or name not in derived:
-            return
-        done.add(name)
-        for path in tenant.dep_keys(derived[name]):
-            if path[0] == tenant.slug:
-                visit(path[-1])
-        ordered.append(derived[name])
-
-    for name in derived:
-        visit(name)
-    return ordered
+    return [item for item in upstream_first(tenant) if not isinstance(item, SourceTable)]
 
 
 def _create_statement(declaration: Declaration) -> str:
