@@ -44,7 +44,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dagster_dynamic_tables.declarations import Declaration, DynamicTable, SourceTable, View
+from dagster_dynamic_tables.declarations import (
+    Declaration,
+    DynamicTable,
+    SourceTable,
+    View,
+    closing_quote,
+)
 from dagster_dynamic_tables.identifiers import QualifiedName
 from dagster_dynamic_tables.identifiers import quote_identifier as quote
 
@@ -277,20 +283,10 @@ def tokens(sql: str) -> Iterator[Token]:
 
 
 def _quoted_end(sql: str, start: int) -> int:
-    quote_char = sql[start]
-    index = start + 1
-    while index < len(sql):
-        char = sql[index]
-        if quote_char == "'" and char == "\\":
-            index += 2
-        elif char == quote_char:
-            if sql.startswith(quote_char * 2, index):
-                index += 2
-            else:
-                return index + 1
-        else:
-            index += 1
-    return len(sql)
+    """Index just past the string or quoted identifier opened at `start` (the end of `sql` when
+    it is never closed)."""
+    end = closing_quote(sql, start)
+    return len(sql) if end < 0 else end + 1
 
 
 def normalize_sql(sql: str) -> str:

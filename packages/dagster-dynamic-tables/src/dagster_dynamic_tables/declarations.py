@@ -115,7 +115,7 @@ def check_sql_fragment(value: str) -> str:
     while index < len(text):
         char = text[index]
         if char in "'\"":
-            end = _closing_quote(text, index)
+            end = closing_quote(text, index)
             if end < 0:
                 kind = "string" if char == "'" else "quoted identifier"
                 raise ValueError(f"{value!r} has an unclosed {kind} (a {char} without its pair)")
@@ -136,7 +136,7 @@ def check_sql_fragment(value: str) -> str:
     return text
 
 
-def _closing_quote(text: str, start: int) -> int:
+def closing_quote(text: str, start: int) -> int:
     """Index of the quote closing the string or quoted identifier opened at `start`, -1 if none.
 
     A doubled quote (`''`, `""`) is part of the text; in strings a backslash escapes the next
