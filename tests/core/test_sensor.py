@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster_dynamic_tables.checks import build_dynamic_table_checks
-from dagster_dynamic_tables.cursor import SensorCursor, TableCursor
+from dagster_dynamic_tables.cursor import SchemaDigests, SensorCursor, parse_data_version
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.definitions import build_tenant_definitions
 from dagster_dynamic_tables.health import (
@@ -21,6 +21,7 @@ from dagster_dynamic_tables.health import (
     REFRESH_SUCCEEDED,
     SCHEDULING_ACTIVE,
     WITHIN_TARGET_LAG,
+    stored_signature,
 )
 from dagster_dynamic_tables.loader import load_tenant
 from dagster_dynamic_tables.queries import (
@@ -29,16 +30,20 @@ from dagster_dynamic_tables.queries import (
     RefreshRecord,
     SchedulingState,
     describe_snowflake_fault,
+    requires_warehouse,
 )
 from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.sensor import (
+    FULL_READ_INTERVAL,
     SENSOR_NAME,
+    TickResult,
     build_freshness_sensor,
     describe_events,
     evaluate_tick,
     readable_tables,
     unreadable_database,
 )
+from dagster_dynamic_tables.show import build_show_statement
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_dynamic_tables.window import WINDOW_OVERLAP, next_starts, plan_pages
 from dagster_snowflake import SnowflakeResource
@@ -80,6 +85,37 @@ def nothing_recorded(keys):
     return dict.fromkeys(keys)
 
 
+@dataclass
+class Memory:
+    """What a Dagster instance holds once a tick's events are stored: the latest data version
+    per asset, the signature of the latest evaluation per check."""
+
+    versions: dict[dg.AssetKey, datetime] = field(default_factory=dict)
+    checks: dict[dg.AssetCheckKey, str | None] = field(default_factory=dict)
+
+    def recorded_versions(self, keys):
+        return {key: self.versions.get(key) for key in keys}
+
+    def recorded_checks(self, keys):
+        return {key: self.checks.get(key) for key in keys}
+
+    def tick(self, cursor, refreshes, states, now, tenant=TENANT, **options) -> TickResult:
+        result = evaluate_tick(
+            tenant, cursor, refreshes, states, now, self.recorded_versions,
+            recorded_checks=self.recorded_checks, **options,
+        )  # fmt: skip
+        for event in result.events:
+            if isinstance(event, dg.AssetMaterialization):
+                version = parse_data_version((event.tags or {})["dagster/data_version"])
+                assert version is not None
+                self.versions[event.asset_key] = version
+            else:
+                self.checks[dg.AssetCheckKey(event.asset_key, event.check_name)] = stored_signature(
+                    event
+                )
+        return result
+
+
 def materialized_versions(events) -> list[str]:
     return [
         (e.tags or {})["dagster/data_version"]
@@ -97,26 +133,24 @@ def check_names(events) -> list[str]:
 
 def test_cold_start_reports_the_latest_refresh_and_every_check_once():
     refreshes = [refresh(0, action="REINITIALIZE"), refresh(1), refresh(2, action="NO_DATA")]
-    result = evaluate_tick(
-        TENANT, SensorCursor(), refreshes, {NAME: state(2)}, T0 + timedelta(minutes=2),
-        nothing_recorded,
-    )  # fmt: skip
+    memory = Memory()
+    result = memory.tick(SensorCursor(), refreshes, {NAME: state(2)}, T0 + timedelta(minutes=2))
     assert materialized_versions(result.events) == ["2026-11-20T10:01:00.000000+00:00"]
     assert check_names(result.events) == list(CHECK_NAMES)
-    assert result.cursor.tables[NAME].data_timestamp == T0 + timedelta(minutes=1)
     assert result.cursor.starts == {"ANALYTICS.S": T0 + timedelta(minutes=2) - WINDOW_OVERLAP}
 
 
 def test_cold_start_without_a_data_change_in_history_uses_the_latest_data_timestamp():
     refreshes = [refresh(5, action="NO_DATA")]
-    result = evaluate_tick(
-        TENANT, SensorCursor(), refreshes, {NAME: state(5)}, T0, nothing_recorded
-    )
+    memory = Memory()
+    result = memory.tick(SensorCursor(), refreshes, {NAME: state(5)}, T0)
     (event,) = [e for e in result.events if isinstance(e, dg.AssetMaterialization)]
     assert materialized_versions([event]) == ["2026-11-20T10:05:00.000000+00:00"]
     assert "older than Snowflake's 7-day refresh history" in (event.description or "")
-    again = evaluate_tick(TENANT, result.cursor, refreshes, {NAME: state(5)}, T0, nothing_recorded)
+    again = memory.tick(result.cursor, refreshes, {NAME: state(5)}, T0)
     assert again.events == []
+    lost = memory.tick(SensorCursor(), refreshes, {NAME: state(5)}, T0)  # the instance holds it
+    assert lost.events == []
 
 
 def test_a_dt_new_to_a_schema_already_read_is_not_said_to_be_older_than_the_history():
@@ -137,30 +171,22 @@ def test_cold_start_of_a_dt_that_never_refreshed_reports_no_materialization():
 
 
 def test_new_refreshes_are_reported_in_order_and_only_once():
-    first = evaluate_tick(
-        TENANT, SensorCursor(), [refresh(0)], {NAME: state(0)}, T0, nothing_recorded
-    )
+    memory = Memory()
+    first = memory.tick(SensorCursor(), [refresh(0)], {NAME: state(0)}, T0)
     refreshes = [refresh(0), refresh(2), refresh(1), refresh(3, action="NO_DATA")]
-    second = evaluate_tick(
-        TENANT, first.cursor, refreshes, {NAME: state(3)}, T0 + timedelta(minutes=3),
-        nothing_recorded,
-    )  # fmt: skip
+    second = memory.tick(first.cursor, refreshes, {NAME: state(3)}, T0 + timedelta(minutes=3))
     assert materialized_versions(second.events) == [
         "2026-11-20T10:01:00.000000+00:00",
         "2026-11-20T10:02:00.000000+00:00",
     ]
     assert check_names(second.events) == []  # health unchanged
-    idle = evaluate_tick(
-        TENANT, second.cursor, refreshes, {NAME: state(3)}, T0 + timedelta(minutes=3),
-        nothing_recorded,
-    )  # fmt: skip
+    idle = memory.tick(second.cursor, refreshes, {NAME: state(3)}, T0 + timedelta(minutes=3))
     assert idle.events == []
 
 
 def test_failed_and_executing_refreshes_are_never_materializations():
-    first = evaluate_tick(
-        TENANT, SensorCursor(), [refresh(0)], {NAME: state(0)}, T0, nothing_recorded
-    )
+    memory = Memory()
+    first = memory.tick(SensorCursor(), [refresh(0)], {NAME: state(0)}, T0)
     refreshes = [refresh(1, state="FAILED"), refresh(2, state="EXECUTING")]
     failed = state(
         0,
@@ -168,7 +194,7 @@ def test_failed_and_executing_refreshes_are_never_materializations():
         last_completed_refresh_state_code="000904",
         last_completed_refresh_state_message="invalid identifier 'AMOUNT'",
     )
-    result = evaluate_tick(TENANT, first.cursor, refreshes, {NAME: failed}, T0, nothing_recorded)
+    result = memory.tick(first.cursor, refreshes, {NAME: failed}, T0)
     assert materialized_versions(result.events) == []
     assert check_names(result.events) == [REFRESH_SUCCEEDED]
     # The next read starts no later than the running refresh, which completes with its timestamp.
@@ -186,6 +212,44 @@ def test_next_read_is_held_back_to_a_refresh_still_running():
         nothing_recorded,
     )  # fmt: skip
     assert result.cursor.starts["ANALYTICS.S"] == T0 + timedelta(minutes=3) - WINDOW_OVERLAP
+
+
+def test_a_long_refresh_scheduled_without_a_data_timestamp_is_reported():
+    # COUNTS reads TOTALS: its refresh shares TOTALS' data timestamp (10:00) but is SCHEDULED,
+    # with no data timestamp yet, while TOTALS refreshes again (10:02). It completes later, at
+    # 10:00, more than the overlap behind the newest data of the schema: the next read must
+    # still reach back to it.
+    counts = DT.model_copy(update={"name": "counts", "table": "ANALYTICS.S.COUNTS"})
+    tenant = Tenant("shop", dynamic_tables=(DT, counts))
+    counts_name = "ANALYTICS.S.COUNTS"
+    memory = Memory()
+
+    def read(cursor, rows):  # what Snowflake returns for DATA_TIMESTAMP_START => the start
+        start = cursor.starts.get("ANALYTICS.S")
+        return [
+            r for r in rows
+            if start is None or r.data_timestamp is None or r.data_timestamp >= start
+        ]  # fmt: skip
+
+    states = {NAME: state(2), counts_name: state(-5, qualified_name=counts_name)}
+    scheduled = RefreshRecord(counts_name, "SCHEDULED", None)
+    first = memory.tick(
+        SensorCursor(), read(SensorCursor(), [refresh(0), refresh(2), scheduled]), states,
+        T0 + timedelta(minutes=2), tenant=tenant,
+    )  # fmt: skip
+    # Held back to COUNTS' latest data timestamp, which its running refresh will follow.
+    assert first.cursor.starts["ANALYTICS.S"] == T0 - timedelta(minutes=5) - WINDOW_OVERLAP
+    done = RefreshRecord(counts_name, "SUCCEEDED", T0, refresh_action="INCREMENTAL")
+    states = {**states, counts_name: state(0, qualified_name=counts_name)}
+    second = memory.tick(
+        first.cursor, read(first.cursor, [refresh(0), refresh(2), done]), states,
+        T0 + timedelta(minutes=4), tenant=tenant,
+    )  # fmt: skip
+    counts_key = dg.AssetKey(["shop", "counts"])
+    reported = [e for e in second.events if isinstance(e, dg.AssetMaterialization)]
+    assert [(e.asset_key, materialized_versions([e])) for e in reported] == [
+        (counts_key, ["2026-11-20T10:00:00.000000+00:00"])
+    ]
 
 
 def test_a_running_row_older_than_its_tables_data_holds_nothing_back():
@@ -225,21 +289,23 @@ def test_lost_cursor_catches_up_every_refresh_after_the_last_recorded_one():
 
 def test_health_is_reported_again_only_when_it_changes():
     now = T0 + timedelta(seconds=30)
-    first = evaluate_tick(TENANT, SensorCursor(), [], {NAME: state(0)}, now, nothing_recorded)
+    memory = Memory()
+    first = memory.tick(SensorCursor(), [], {NAME: state(0)}, now)
     assert check_names(first.events) == list(CHECK_NAMES)
-    later = evaluate_tick(
-        TENANT, first.cursor, [], {NAME: state(0)}, now + timedelta(seconds=20), nothing_recorded
-    )
+    later = memory.tick(first.cursor, [], {NAME: state(0)}, now + timedelta(seconds=20))
     assert later.events == []
-    warn = evaluate_tick(
-        TENANT, later.cursor, [], {NAME: state(0)}, now + timedelta(seconds=70), nothing_recorded
-    )
+    warn = memory.tick(later.cursor, [], {NAME: state(0)}, now + timedelta(seconds=70))
     assert check_names(warn.events) == [WITHIN_TARGET_LAG]
     suspended = state(0, scheduling_state=SchedulingState("SUSPENDED", "USER_SUSPENDED"))
-    result = evaluate_tick(
-        TENANT, warn.cursor, [], {NAME: suspended}, now + timedelta(seconds=75), nothing_recorded
-    )
+    result = memory.tick(warn.cursor, [], {NAME: suspended}, now + timedelta(seconds=75))
     assert check_names(result.events) == [SCHEDULING_ACTIVE]
+    # A lost cursor compares with what the instance holds: nothing is reported twice.
+    lost = memory.tick(SensorCursor(), [], {NAME: suspended}, now + timedelta(seconds=80))
+    assert lost.events == []
+    # Evaluations stored before the outcome kind was kept count as changed, once.
+    memory.checks = dict.fromkeys(memory.checks)
+    again = memory.tick(SensorCursor(), [], {NAME: suspended}, now + timedelta(seconds=85))
+    assert check_names(again.events) == list(CHECK_NAMES)
 
 
 def test_a_truncated_read_is_set_aside_and_paged_oldest_first():
@@ -334,19 +400,21 @@ def test_cursor_keeps_pages_through_json():
 
 def test_cursor_round_trips_through_json():
     cursor = SensorCursor(
-        {
-            NAME: TableCursor(T0, {REFRESH_SUCCEEDED: "abcd", WITHIN_TARGET_LAG: "0123"}),
-            "A.B.C": TableCursor(),
-        },
-        {"ANALYTICS.S": T0 - WINDOW_OVERLAP},
+        starts={"ANALYTICS.S": T0 - WINDOW_OVERLAP},
+        digests={"ANALYTICS.S": SchemaDigests("a1", "b2", "c3", "d4")},
+        full_read_at=T0,
     )
     text = cursor.to_json()
     assert text == (
-        '{"v":1,"tables":{"A.B.C":{"h":"----------------"},'
-        '"ANALYTICS.S.TOTALS":{"h":"abcd----0123----","t":"2026-11-20T10:00:00.000000+00:00"}},'
-        '"starts":{"ANALYTICS.S":"2026-11-20T09:59:00.000000+00:00"}}'
+        '{"v":2,"starts":{"ANALYTICS.S":"2026-11-20T09:59:00.000000+00:00"},'
+        '"d":{"ANALYTICS.S":"a1.b2.c3.d4"},"f":"2026-11-20T10:00:00.000000+00:00"}'
     )
     assert SensorCursor.from_json(text) == cursor
+
+
+def test_a_version_1_cursor_reads_as_a_fresh_start():
+    text = '{"v":1,"tables":{},"starts":{"ANALYTICS.S":"2026-11-20T09:59:00.000000+00:00"}}'
+    assert SensorCursor.from_json(text) == SensorCursor()
 
 
 @pytest.mark.parametrize("text", [None, "", "not json", "[]", '{"v": 99}'])
@@ -360,14 +428,14 @@ def test_unreadable_cursor_reads_as_a_fresh_start(text):
 def test_damaged_timestamps_in_the_cursor_read_as_unknown(stamp):
     text = json.dumps(
         {
-            "v": 1,
-            "tables": {NAME: {"h": "", "t": stamp}},
+            "v": 2,
             "starts": {"ANALYTICS.S": stamp},
             "pages": {"ANALYTICS.S": [stamp]},
+            "f": stamp,
+            "d": {"ANALYTICS.S": stamp},
         }
     )
-    cursor = SensorCursor.from_json(text)
-    assert cursor == SensorCursor({NAME: TableCursor()})
+    assert SensorCursor.from_json(text) == SensorCursor()
 
 
 @pytest.mark.parametrize(
@@ -714,6 +782,12 @@ def test_failed_refresh_fails_refresh_succeeded_without_materialization(harness)
     harness.run("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(61)")
     harness.run("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
     assert harness.history()[-1][1] == "FAILED"
+    # SHOW does not report a failed refresh (the data timestamp stays): the next tick is idle
+    # and costs no warehouse; the failure is reported by the next full read.
+    idle = harness.tick()
+    assert isinstance(idle, dg.SensorResult)
+    assert list(idle.asset_events) == []
+    harness.now[0] = datetime.now(UTC) + FULL_READ_INTERVAL
     result = harness.tick()
     assert harness.versions(result) == []
     failed = harness.checks(result)[REFRESH_SUCCEEDED]
@@ -847,6 +921,22 @@ def test_history_longer_than_one_read_is_caught_up_in_pages_in_order(harness):
     assert reported == expected[1:]  # every refresh, oldest first, none twice
     assert harness.recorded_versions() == expected
     assert harness.tick().asset_events == []
+
+
+def test_an_idle_tick_sends_one_metadata_statement_and_no_warehouse_statement(harness):
+    harness.tick()  # the first tick reads everything
+    before = harness.statement_count()
+    idle = harness.tick()
+    assert harness.statement_count() - before - 1 == 1  # SHOW only (minus the count statement)
+    assert not requires_warehouse(build_show_statement('"X"'))
+    assert isinstance(idle, dg.SensorResult)
+    assert list(idle.asset_events) == []
+    harness.change_source(5)
+    harness.refresh()
+    before = harness.statement_count()
+    busy = harness.tick()
+    assert harness.statement_count() - before - 1 == 2  # SHOW, then history and state
+    assert len(harness.versions(busy)) == 1
 
 
 def test_wiped_cursor_never_duplicates(harness):

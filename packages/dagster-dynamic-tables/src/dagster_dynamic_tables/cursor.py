@@ -1,10 +1,14 @@
-"""The freshness sensor's cursor: what it has reported per Dynamic Table, and where each
-schema's next refresh-history read starts (and ends, while a long history is read in pages).
+"""The freshness sensor's cursor: where each schema's next refresh-history read starts (and
+ends, while a long history is read in pages), and short digests of what the sensor last saw
+and reported per schema.
 
-Stored by Dagster with every tick row, so kept compact (about 80 bytes per DT: see the README).
+Stored by Dagster with every tick row (kept for days), so it holds nothing per Dynamic Table:
+a few hundred bytes per schema, whatever the number of tables (`bench_sensor.py` prints its size
+at 1,000 DTs). What the sensor reported per DT is what the instance already holds: the latest
+materialization's data version, the latest check evaluations (see `sensor.py`).
+
 A cursor that cannot be read (not JSON, another version, a damaged timestamp) reads as a fresh
-start: the sensor then compares with the materializations the instance holds, so nothing is
-reported twice.
+start: the sensor then compares with what the instance holds, so nothing is reported twice.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from dagster_dynamic_tables.health import CHECK_NAMES, SIGNATURE_BYTES
 from dagster_dynamic_tables.queries import as_utc
 
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
+"""Version 1 held a data timestamp and check signatures per DT (about 83 KB at 1,000 DTs)."""
 
 
 def format_data_version(data_timestamp: datetime) -> str:
@@ -36,31 +40,43 @@ def parse_data_version(value: str | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class TableCursor:
-    """What the sensor has reported for one DT."""
+class SchemaDigests:
+    """Digests (`show.digest`) of what the sensor saw and reported for one schema's declared DTs.
 
-    data_timestamp: datetime | None = None
-    """Data timestamp of the last refresh reported as a materialization."""
-    health: Mapping[str, str] = field(default_factory=dict[str, str])
-    """Check name -> signature of the last outcome reported."""
+    A digest that differs from this tick's tells the sensor the schema moved; none is ever
+    compared with anything but a digest made the same way."""
+
+    shown: str = ""
+    """What SHOW reported for the schema's DTs (`show.fingerprint` of each) when last read."""
+    lag: str = ""
+    """The `within_target_lag` outcomes SHOW's data timestamps gave at the last tick."""
+    health: str = ""
+    """Every check outcome last reported for the schema's DTs."""
+    roster: str = ""
+    """The schema's declared DT names when last read (a new name is a table new to the sensor)."""
+
+    def pack(self) -> str:
+        return ".".join((self.shown, self.lag, self.health, self.roster))
+
+    @classmethod
+    def unpack(cls, text: object) -> SchemaDigests | None:
+        if not isinstance(text, str) or text.count(".") != 3:
+            return None
+        shown, lag, health, roster = text.split(".")
+        return cls(shown, lag, health, roster)
 
 
 @dataclass(frozen=True)
 class SensorCursor:
     """The sensor's cursor, stored as JSON:
 
-    `{"v": 1, "tables": {"DB.SCHEMA.NAME": {"t": "<data timestamp>", "h": "<signatures>"}},
-    "starts": {"DB.SCHEMA": "<DATA_TIMESTAMP_START of the next history read>"},
-    "pages": {"DB.SCHEMA": ["<DATA_TIMESTAMP_END of a page>", ...]}}` (`pages` only while a
-    history too long for one read is being caught up).
-
-    `t` is the data timestamp of the last refresh reported (absent before the first); `h` holds
-    the 4-hex-digit signature of the last outcome reported for each check, in `CHECK_NAMES`
-    order (`----` for one never reported). Compact on purpose: Dagster stores the cursor with
-    every tick, and a tenant may have a thousand DTs (about 80 bytes each).
+    `{"v": 2, "starts": {"DB.SCHEMA": "<DATA_TIMESTAMP_START of the next history read>"},
+    "d": {"DB.SCHEMA": "<shown>.<lag>.<health>.<roster>"}, "f": "<last full read>",
+    "pages": {"DB.SCHEMA": ["<DATA_TIMESTAMP_END of a page>", ...]}, "x": {"DB": <ticks>}}`
+    (`pages` only while a history too long for one read is being caught up, `x` only while a
+    database is unreadable).
     """
 
-    tables: Mapping[str, TableCursor] = field(default_factory=dict[str, TableCursor])
     starts: Mapping[str, datetime] = field(default_factory=dict[str, datetime])
     pages: Mapping[str, tuple[datetime, ...]] = field(
         default_factory=dict[str, tuple[datetime, ...]]
@@ -71,16 +87,18 @@ class SensorCursor:
     """Databases Snowflake refused (002003: missing, or no USAGE), with the ticks since: left out
     of the reads so that the tenant's other databases keep being reported, retried every
     `RETRY_UNREADABLE_TICKS` ticks."""
+    digests: Mapping[str, SchemaDigests] = field(default_factory=dict[str, SchemaDigests])
+    full_read_at: datetime | None = None
+    """When the sensor last read every schema whether or not SHOW saw it move (SHOW does not
+    report a failed refresh: see `sensor.FULL_READ_INTERVAL`)."""
 
     def to_json(self) -> str:
-        tables: dict[str, dict[str, Any]] = {}
-        for name, table in sorted(self.tables.items()):
-            entry: dict[str, Any] = {"h": _pack_health(table.health)}
-            if table.data_timestamp is not None:
-                entry["t"] = format_data_version(table.data_timestamp)
-            tables[name] = entry
         starts = {prefix: format_data_version(start) for prefix, start in self.starts.items()}
-        data: dict[str, Any] = {"v": CURSOR_VERSION, "tables": tables, "starts": starts}
+        data: dict[str, Any] = {"v": CURSOR_VERSION, "starts": starts}
+        if self.digests:
+            data["d"] = {prefix: d.pack() for prefix, d in sorted(self.digests.items())}
+        if self.full_read_at is not None:
+            data["f"] = format_data_version(self.full_read_at)
         if self.unreadable:
             data["x"] = dict(sorted(self.unreadable.items()))
         if self.pages:
@@ -101,15 +119,6 @@ class SensorCursor:
             return cls()
         if data.get("v") != CURSOR_VERSION:
             return cls()
-        tables: dict[str, TableCursor] = {}
-        for name, value in _items(data.get("tables")):
-            entry = dict(_items(value))
-            packed = entry.get("h")
-            health = _unpack_health(packed if isinstance(packed, str) else "")
-            stamp = entry.get("t")
-            tables[name] = TableCursor(
-                parse_data_version(stamp if isinstance(stamp, str) else None), health
-            )
         starts: dict[str, datetime] = {}
         for prefix, value in _items(data.get("starts")):
             start = parse_data_version(value if isinstance(value, str) else None)
@@ -128,26 +137,14 @@ class SensorCursor:
             for database, ticks in _items(data.get("x"))
             if isinstance(ticks, int) and not isinstance(ticks, bool)
         }
-        return cls(tables, starts, pages, unreadable)
-
-
-_NO_SIGNATURE = "-" * 2 * SIGNATURE_BYTES
-
-
-def _pack_health(health: Mapping[str, str]) -> str:
-    return "".join(health.get(check, _NO_SIGNATURE) for check in CHECK_NAMES)
-
-
-def _unpack_health(packed: str) -> dict[str, str]:
-    width = len(_NO_SIGNATURE)
-    if len(packed) != width * len(CHECK_NAMES):
-        return {}
-    chunks = (packed[i * width : (i + 1) * width] for i in range(len(CHECK_NAMES)))
-    return {
-        check: chunk
-        for check, chunk in zip(CHECK_NAMES, chunks, strict=True)
-        if chunk != _NO_SIGNATURE
-    }
+        digests = {
+            prefix: unpacked
+            for prefix, value in _items(data.get("d"))
+            if (unpacked := SchemaDigests.unpack(value)) is not None
+        }
+        full = data.get("f")
+        full_read_at = parse_data_version(full if isinstance(full, str) else None)
+        return cls(starts, pages, unreadable, digests, full_read_at)
 
 
 def _items(value: object) -> list[tuple[str, Any]]:

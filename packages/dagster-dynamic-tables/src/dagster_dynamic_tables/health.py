@@ -81,13 +81,12 @@ class CheckOutcome:
 
     @property
     def signature(self) -> str:
-        """Short stable digest (4 hex digits) of (passed, severity, kind), kept in the sensor's
-        cursor."""
-        text = f"{self.passed}|{self.severity}|{self.kind}"
-        return hashlib.blake2s(text.encode(), digest_size=SIGNATURE_BYTES).hexdigest()
+        """Short stable digest (4 hex digits) of (passed, severity, kind): what the sensor
+        compares to decide whether a check's outcome changed."""
+        return signature_of(self.passed, self.severity, self.kind)
 
     def dagster_metadata(self) -> dict[str, dg.MetadataValue]:
-        values: dict[str, dg.MetadataValue] = {}
+        values: dict[str, dg.MetadataValue] = {md.OUTCOME: dg.MetadataValue.text(self.kind)}
         for key, value in self.metadata.items():
             if value is None:
                 continue
@@ -100,6 +99,21 @@ class CheckOutcome:
             else:
                 values[key] = dg.MetadataValue.text(value)
         return values
+
+
+def signature_of(passed: bool, severity: str, kind: str) -> str:
+    text = f"{passed}|{severity}|{kind}"
+    return hashlib.blake2s(text.encode(), digest_size=SIGNATURE_BYTES).hexdigest()
+
+
+def stored_signature(evaluation: dg.AssetCheckEvaluation) -> str | None:
+    """The signature of an evaluation the instance holds (its `outcome` metadata is the kind);
+    None for one without it (reported before the kind was stored): it then counts as changed."""
+    outcome = evaluation.metadata.get(md.OUTCOME)
+    kind = outcome.value if isinstance(outcome, dg.TextMetadataValue) else None
+    if not isinstance(kind, str):
+        return None
+    return signature_of(evaluation.passed, evaluation.severity.value, kind)
 
 
 def _severity(severity: Severity) -> dg.AssetCheckSeverity:

@@ -43,3 +43,6 @@ MEAN_LAG_SECONDS = "mean_lag_seconds"
 MAXIMUM_LAG_SECONDS = "maximum_lag_seconds"
 TIME_WITHIN_TARGET_LAG_RATIO = "time_within_target_lag_ratio"
 DIFFERENCES = "differences"
+OUTCOME = "outcome"
+"""The kind of a check's outcome (`ok`, `above_margin`, `suspended:USER_SUSPENDED`, ...): what the
+sensor compares, with pass/fail and severity, to report a check only when it changes."""

@@ -10,7 +10,7 @@
    Snowflake answers as one statement.
 
 Every identifier goes through `QualifiedName.sql` / `quote_identifier`; every value goes through
-`_Binder`, which turns it into a connector parameter. Columns are always named (never `SELECT *`:
+`Binder`, which turns it into a connector parameter. Columns are always named (never `SELECT *`:
 Snowflake keeps adding columns), every call passes `RESULT_LIMIT` (the default is 100) and the
 history call passes a start time.
 
@@ -95,7 +95,7 @@ class Statement:
     params: Mapping[str, str | int] = field(default_factory=dict[str, str | int])
 
 
-class _Binder:
+class Binder:
     """Collects bound values; `bind` returns the placeholder to put in the SQL text."""
 
     def __init__(self) -> None:
@@ -147,7 +147,26 @@ def build_refresh_history_statement(
     entry reads Snowflake's whole retention (7 days). `ends` bounds a prefix's read (a page of a
     history too long for one read); without an entry it runs to now.
     """
-    binder = _Binder()
+    binder = Binder()
+    parts = history_parts(binder, dynamic_tables, starts, ends, result_limit=result_limit)
+    if not parts:
+        raise ValueError("no Dynamic Tables: there is no refresh history to read")
+    return Statement("\nUNION ALL ".join(parts) + "\nORDER BY DATA_TIMESTAMP", binder.params)
+
+
+def history_parts(
+    binder: Binder,
+    dynamic_tables: Sequence[DynamicTable],
+    starts: Mapping[str, datetime],
+    ends: Mapping[str, datetime] | None = None,
+    *,
+    result_limit: int = RESULT_LIMIT,
+    lead: str = "",
+    trail: str = "",
+) -> list[str]:
+    """One SELECT per schema prefix over DYNAMIC_TABLE_REFRESH_HISTORY (see
+    `build_refresh_history_statement`); `lead` and `trail` are columns written before and after
+    the history columns (to union it with other rows)."""
     columns = ", ".join(HISTORY_COLUMNS)
     parts: list[str] = []
     for prefix, database in _prefixes(dynamic_tables).items():
@@ -165,15 +184,13 @@ def build_refresh_history_statement(
             else ""
         )
         parts.append(
-            f"SELECT {binder.bind(prefix)} AS {READ_PREFIX}, {columns}\n"
+            f"SELECT {lead}{binder.bind(prefix)} AS {READ_PREFIX}, {columns}{trail}\n"
             f"FROM TABLE({database}.INFORMATION_SCHEMA."
             f"DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => {binder.bind(prefix)}, "
             f"DATA_TIMESTAMP_START => {start_sql}{end_sql}, "
             f"RESULT_LIMIT => {binder.bind(result_limit)}))"
         )
-    if not parts:
-        raise ValueError("no Dynamic Tables: there is no refresh history to read")
-    return Statement("\nUNION ALL ".join(parts) + "\nORDER BY DATA_TIMESTAMP", binder.params)
+    return parts
 
 
 def _show_column(name: str) -> str:
@@ -184,7 +201,7 @@ def _show_column(name: str) -> str:
 def build_state_statement(dynamic_tables: Sequence[DynamicTable]) -> Statement:
     """Current state of every Dynamic Table in the DTs' databases, with SHOW's refresh mode and
     warehouse joined in (one statement through the pipe operator)."""
-    binder = _Binder()
+    binder = Binder()
     databases: dict[str, str] = {}
     for dt in dynamic_tables:
         name = dt.qualified_name
@@ -223,7 +240,7 @@ def build_table_state_statement(dt: DynamicTable) -> Statement:
     """The state of one Dynamic Table, as `build_state_statement` reads it for all: SHOW narrowed
     to the table's schema and name (`LIKE ... IN SCHEMA`), `DYNAMIC_TABLES(NAME => ...)`. What the
     checks' own execution (one op per DT, from the UI) reads: not the whole database each."""
-    binder = _Binder()
+    binder = Binder()
     name = dt.qualified_name
     columns = ", ".join(f"d.{column}" for column in STATE_COLUMNS)
     show = ", ".join(f"s.{_show_column(src)} AS {alias}" for alias, src in SHOW_COLUMNS.items())
@@ -353,7 +370,7 @@ def _float(value: object) -> float | None:
         return None
 
 
-def _timestamp(value: object) -> datetime | None:
+def parse_timestamp(value: object) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -401,12 +418,12 @@ def parse_refresh_record(row: Mapping[str, Any]) -> RefreshRecord:
     return RefreshRecord(
         qualified_name=resolved_name(row["QUALIFIED_NAME"]),
         state=str(row["STATE"]).upper(),
-        data_timestamp=_timestamp(row.get("DATA_TIMESTAMP")),
+        data_timestamp=parse_timestamp(row.get("DATA_TIMESTAMP")),
         state_code=_text(row.get("STATE_CODE")),
         state_message=_text(row.get("STATE_MESSAGE")),
         query_id=_text(row.get("QUERY_ID")),
-        refresh_start_time=_timestamp(row.get("REFRESH_START_TIME")),
-        refresh_end_time=_timestamp(row.get("REFRESH_END_TIME")),
+        refresh_start_time=parse_timestamp(row.get("REFRESH_START_TIME")),
+        refresh_end_time=parse_timestamp(row.get("REFRESH_END_TIME")),
         refresh_action=_text(row.get("REFRESH_ACTION")),
         refresh_trigger=_text(row.get("REFRESH_TRIGGER")),
         rows_inserted=_int(_key(statistics, "numInsertedRows")),
@@ -434,7 +451,7 @@ def parse_dynamic_table_state(row: Mapping[str, Any]) -> DynamicTableState:
         target_lag_sec=_int(row.get("TARGET_LAG_SEC")),
         target_lag_type=_text(row.get("TARGET_LAG_TYPE")),
         scheduling_state=parse_scheduling_state(row.get("SCHEDULING_STATE")),
-        latest_data_timestamp=_timestamp(row.get("LATEST_DATA_TIMESTAMP")),
+        latest_data_timestamp=parse_timestamp(row.get("LATEST_DATA_TIMESTAMP")),
         last_completed_refresh_state=_text(row.get("LAST_COMPLETED_REFRESH_STATE")),
         last_completed_refresh_state_code=_text(row.get("LAST_COMPLETED_REFRESH_STATE_CODE")),
         last_completed_refresh_state_message=_text(row.get("LAST_COMPLETED_REFRESH_STATE_MESSAGE")),

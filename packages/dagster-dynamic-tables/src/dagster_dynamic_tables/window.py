@@ -107,10 +107,15 @@ def _held_back(
     running: dict[str, datetime] = {}
     for record in refreshes:
         prefix = prefix_of.get(record.qualified_name)
-        moment = record.data_timestamp
-        if prefix is None or moment is None or record.state not in RUNNING_STATES:
+        if prefix is None or record.state not in RUNNING_STATES:
             continue
-        if newest_of[record.qualified_name] > moment:
+        # A row without a data timestamp yet (SCHEDULED) will complete with one later than its
+        # table's latest: hold back to that (a table with no data yet holds nothing back; its
+        # first refresh is found through its latest data timestamp, see `sensor._data_as_of`).
+        moment = record.data_timestamp or known.get(record.qualified_name)
+        if moment is None:
+            continue
+        if record.data_timestamp is not None and newest_of[record.qualified_name] > moment:
             continue  # a later refresh of the same table exists: this one is not running
         if newest_in[prefix] - moment > RUNNING_HOLD_LIMIT:
             continue

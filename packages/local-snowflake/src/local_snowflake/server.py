@@ -132,8 +132,15 @@ class LocalSnowflake:
         command = statements.parse(sql, conn.database, conn.schema)
         if isinstance(command, statements.ShowDynamicTables):
             args = [_literal(command.database), _literal(command.schema), _literal(command.like)]
+            where: list[str] = []
+            if command.starts_with is not None:  # case-sensitive, as Snowflake documents
+                where.append(f'starts_with("name", {_literal(command.starts_with)})')
+            if command.after is not None:  # names after it (FROM is exclusive)
+                where.append(f'"name" > {_literal(command.after)}')
+            filters = f" WHERE {' AND '.join(where)}" if where else ""
+            limit = f" LIMIT {command.limit}" if command.limit is not None else ""
             return Plan(
-                f"SELECT * FROM {CATALOG_NAME}.main.dt_show({', '.join(args)})",
+                f"SELECT * FROM {CATALOG_NAME}.main.dt_show({', '.join(args)}){filters}{limit}",
                 intercepted=True,
                 ltz=True,
             )

@@ -100,6 +100,10 @@ class ShowDynamicTables:
     like: str | None
     database: str | None
     schema: str | None
+    starts_with: str | None = None
+    limit: int | None = None
+    after: str | None = None
+    """`LIMIT <rows> FROM '<name>'`: names after this one (Snowflake's FROM is exclusive)."""
 
 
 Command = (
@@ -305,7 +309,9 @@ def _parse_drop(text: str, database: str | None, schema: str | None) -> DropDyna
 def _parse_show(text: str, database: str | None, schema: str | None) -> ShowDynamicTables:
     match = re.fullmatch(
         rf"SHOW\s+DYNAMIC\s+TABLES(?:\s+LIKE\s+'((?:[^']|'')*)')?"
-        rf"(?:\s+IN\s+(ACCOUNT|DATABASE|SCHEMA)(?:\s+({_NAME}))?)?",
+        rf"(?:\s+IN\s+(ACCOUNT|DATABASE|SCHEMA)(?:\s+({_NAME}))?)?"
+        r"(?:\s+STARTS\s+WITH\s+'((?:[^']|'')*)')?"
+        r"(?:\s+LIMIT\s+(\d+)(?:\s+FROM\s+'((?:[^']|'')*)')?)?",
         text,
         re.IGNORECASE,
     )
@@ -314,16 +320,22 @@ def _parse_show(text: str, database: str | None, schema: str | None) -> ShowDyna
     like = match[1].replace("''", "'") if match[1] is not None else None
     scope = (match[2] or "").upper()
     target = split_name(match[3]) if match[3] else []
+    starts_with = match[4].replace("''", "'") if match[4] is not None else None
+    limit = int(match[5]) if match[5] is not None else None
+    if limit is not None and limit > 10_000:
+        raise unsupported(f"LIMIT {limit} (SHOW returns at most 10000 rows)")
+    after = match[6].replace("''", "'") if match[6] is not None else None
+    paging = (starts_with, limit, after)
     if scope == "ACCOUNT":
-        return ShowDynamicTables(like, None, None)
+        return ShowDynamicTables(like, None, None, *paging)
     if scope == "DATABASE":
-        return ShowDynamicTables(like, target[0] if target else database, None)
+        return ShowDynamicTables(like, target[0] if target else database, None, *paging)
     if scope == "SCHEMA":
         if len(target) == 2:
-            return ShowDynamicTables(like, target[0], target[1])
-        return ShowDynamicTables(like, database, target[0] if target else schema)
+            return ShowDynamicTables(like, target[0], target[1], *paging)
+        return ShowDynamicTables(like, database, target[0] if target else schema, *paging)
     # no IN clause: the current schema, else the current database, else the account
-    return ShowDynamicTables(like, database, schema if database else None)
+    return ShowDynamicTables(like, database, schema if database else None, *paging)
 
 
 def table_parts(table: exp.Table) -> list[str]:
