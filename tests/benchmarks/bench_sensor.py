@@ -8,16 +8,17 @@ source table each and `--dts` Dynamic Tables spread over them (with plain SQL, s
 runs its initial refresh), then times sensor ticks on a real `DagsterInstance`:
 
 1. cold start (every DT gets one materialization and its four check evaluations);
-2. idle tick (goal: 0 events);
+2. idle tick (goal: 0 events, no statement needing a warehouse);
 3. after one scheduler pass that refreshes every DT, one source changed (1 schema's DTs
-   INCREMENTAL, the rest NO_DATA);
-4. idle tick again.
+   INCREMENTAL, the rest NO_DATA: a NO_DATA refresh moves the data timestamp too);
+4. idle tick again;
+5. the periodic full read (`FULL_READ_INTERVAL` later, nothing moved).
 
 For each: Snowflake statements sent (SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT before and after;
-goal <= 2), how many of them need a warehouse (from the statements' text, `requires_warehouse`:
-SELECTs do, a SHOW on its own does not; goal for an idle tick: 0, not met yet), wall time (goal
-<= 1 s), events, and the cursor Dagster stores with every tick row (goal: a few KB at 1,000 DTs,
-not met yet).
+goal <= 2), how many of them need a warehouse (all but the SHOW statements, one per database:
+`requires_warehouse` says SHOW alone needs none and the tick's SELECT does), wall time (goal
+<= 1 s), events, and the cursor Dagster stores with every tick row (goal: a few KB at 1,000 DTs).
+Then the daily cost model those figures give (statements and warehouse-seconds per day).
 """
 
 from __future__ import annotations
@@ -33,12 +34,10 @@ from typing import Any
 import dagster as dg
 from dagster_dynamic_tables.cursor import SensorCursor, history_ends
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
-from dagster_dynamic_tables.queries import (
-    build_refresh_history_statement,
-    build_state_statement,
-    requires_warehouse,
-)
-from dagster_dynamic_tables.sensor import build_freshness_sensor
+from dagster_dynamic_tables.queries import requires_warehouse
+from dagster_dynamic_tables.reads import build_tick_statement
+from dagster_dynamic_tables.sensor import FULL_READ_INTERVAL, build_freshness_sensor
+from dagster_dynamic_tables.show import build_show_statement
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
@@ -90,18 +89,21 @@ class Ticker:
         self.counter.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
         return int(self.counter.fetchall()[0][0])
 
-    def warehouse_statements(self) -> int:
-        """How many of the statements the next tick sends need a warehouse."""
+    def show_statements(self) -> int:
+        """SHOW statements a tick sends: one per database (under 10,000 DTs each)."""
+        return len({dt.qualified_name.database.resolved for dt in self.tenant.dynamic_tables})
+
+    def check_statement_kinds(self) -> None:
+        """SHOW needs no warehouse; the tick's second statement does."""
         cursor = SensorCursor.from_json(self.cursor)
         dts = list(self.tenant.dynamic_tables)
-        statements = [
-            build_refresh_history_statement(dts, cursor.starts, history_ends(cursor)),
-            build_state_statement(dts),
-        ]
-        return sum(requires_warehouse(statement) for statement in statements)
+        second = build_tick_statement(dts, cursor.starts, history_ends(cursor), dts)
+        assert not requires_warehouse(build_show_statement(f'"{DATABASE}"'))
+        assert requires_warehouse(second)
 
-    def tick(self, label: str) -> None:
-        warehouse = self.warehouse_statements()
+    def tick(self, label: str) -> tuple[int, int]:
+        """One tick; (statements, statements needing a warehouse)."""
+        self.check_statement_kinds()
         before = self.count()
         start = time.perf_counter()
         context = dg.build_sensor_context(
@@ -110,9 +112,10 @@ class Ticker:
         result = self.sensor(context)
         elapsed = time.perf_counter() - start
         statements = self.count() - before - 1  # minus the count statement itself
+        warehouse = statements - self.show_statements()
         if not isinstance(result, dg.SensorResult):
             print(f"{label:<34} skipped: {result}")
-            return
+            return statements, warehouse
         events = list(result.asset_events)
         materializations = sum(isinstance(e, dg.AssetMaterialization) for e in events)
         store_start = time.perf_counter()
@@ -126,6 +129,31 @@ class Ticker:
             f"events {len(events):5d} ({materializations} materializations)  "
             f"[storing them as the daemon does: {stored * 1000:.0f} ms]  "
             f"cursor {len(self.cursor or '')} bytes"
+        )
+        return statements, warehouse
+
+
+def cost_model(idle: tuple[int, int], busy: tuple[int, int], interval: int = 60) -> None:
+    """Statements and warehouse-seconds per day from the measured per-tick figures.
+
+    Warehouse-seconds assume the monitoring warehouse suspends after Snowflake's minimum
+    AUTO_SUSPEND of 60 s and is billed at least 60 s per resume: a statement every tick keeps it
+    running all day; statements far apart cost about 60 s each."""
+    ticks = 86_400 // interval
+    full_reads = int(timedelta(days=1) / FULL_READ_INTERVAL)
+    print(f"cost model, one tick every {interval} s ({ticks} ticks a day):")
+    for label, busy_ticks in (
+        ("quiet (no DT refreshes)", full_reads),
+        ("DTs with a 1-hour target lag", full_reads + 2 * 24),
+        ("DTs with a 1-minute target lag (data timestamps move every tick)", ticks),
+    ):
+        idle_ticks = ticks - busy_ticks
+        statements = idle_ticks * idle[0] + busy_ticks * busy[0]
+        warehouse = idle_ticks * idle[1] + busy_ticks * busy[1]
+        seconds = min(86_400, warehouse * 60)
+        print(
+            f"   {label:<66} {statements:5d} statements/day, {warehouse:4d} needing a "
+            f"warehouse, about {seconds:6d} warehouse-seconds/day"
         )
 
 
@@ -159,7 +187,7 @@ def main() -> None:
             ticker = Ticker(tenant, resource, cursor)
             ticker.now = datetime.now(UTC)
             ticker.tick("1. cold start")
-            ticker.tick("2. idle")
+            idle = ticker.tick("2. idle")
             cursor.execute(f"INSERT INTO {DATABASE}.S0.SRC VALUES (3, 30)")
             cursor.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(61)")
             ticker.now += timedelta(seconds=61)
@@ -170,8 +198,11 @@ def main() -> None:
                 f"   scheduler pass: {summary.split(':')[0]} in "
                 f"{time.perf_counter() - start:.1f} s (stand-in time, not the sensor's)"
             )
-            ticker.tick("3. after a refresh of every DT")
+            busy = ticker.tick("3. after a refresh of every DT")
             ticker.tick("4. idle")
+            ticker.now += FULL_READ_INTERVAL
+            ticker.tick("5. full read, nothing moved")
+            cost_model(idle, busy)
             ticker.instance.dispose()
             conn.close()
         finally:

@@ -9,6 +9,7 @@ from dagster_dynamic_tables.declarations import SourceTable, Tenant
 from dagster_dynamic_tables.errors import SnowflakeSettingsError
 from dagster_dynamic_tables.resources import (
     LocalSnowflakeResource,
+    build_monitoring_resource,
     build_snowflake_resource,
     find_repo_root,
     local_stand_in_location,
@@ -207,3 +208,26 @@ def test_stand_in_is_started_again_after_it_was_stopped(tmp_path):
         assert second.pid != first.pid
     finally:
         local_snowflake.stop_server(data_dir)
+
+
+def test_a_monitoring_warehouse_gives_the_sensor_its_own_resource():
+    env = {**BASE, "SNOWFLAKE_PASSWORD": "s3cret", "SNOWFLAKE_WAREHOUSE": "TRANSFORM_WH"}
+    assert build_monitoring_resource(TENANT, env=env) is None  # the sensor uses `snowflake`
+    shared = build_monitoring_resource(TENANT, env={**env, "SNOWFLAKE_MONITORING_WAREHOUSE": "MON"})
+    assert shared is not None
+    assert (shared.warehouse, shared.account, shared.user) == ("MON", "acme-prod", "DAGSTER")
+    own = build_monitoring_resource(
+        TENANT,
+        env={
+            **env,
+            "SNOWFLAKE_MONITORING_WAREHOUSE": "MON",
+            "ECOMMERCE_SNOWFLAKE_MONITORING_WAREHOUSE": "ECOMMERCE_MON",
+        },
+    )
+    assert own is not None
+    assert own.warehouse == "ECOMMERCE_MON"
+    assert build_snowflake_resource(TENANT, env=env).warehouse == "TRANSFORM_WH"
+
+
+def test_the_stand_in_has_no_monitoring_resource():
+    assert build_monitoring_resource(TENANT, env={"SNOWFLAKE_MONITORING_WAREHOUSE": "MON"}) is None

@@ -51,9 +51,11 @@ __all__ = [  # the stand-in's location is defined in `local`; kept importable fr
     "LOCAL_DATA_DIR_NAME",
     "LOCAL_DATA_DIR_VAR",
     "LOCAL_PORT_VAR",
+    "MONITORING_RESOURCE_KEY",
     "LocalSnowflakeResource",
     "Setting",
     "build_local_resource",
+    "build_monitoring_resource",
     "build_snowflake_resource",
     "find_repo_root",
     "find_setting",
@@ -122,10 +124,30 @@ class LocalSnowflakeResource(SnowflakeResource):
             yield conn
 
 
-def build_snowflake_resource(
+MONITORING_RESOURCE_KEY = "snowflake_monitoring"
+
+
+def build_monitoring_resource(
     tenant: Tenant, *, env: Mapping[str, str] | None = None
+) -> SnowflakeResource | None:
+    """The freshness sensor's own resource when `<SLUG>_SNOWFLAKE_MONITORING_WAREHOUSE` or
+    `SNOWFLAKE_MONITORING_WAREHOUSE` names a warehouse (a small one, shared by tenants or per
+    tenant): the tenant's `snowflake` settings with that warehouse, for the sensor's statements
+    that need one. None without it (the sensor then uses `snowflake` and its warehouse) and on
+    the local stand-in (which has no warehouses to choose)."""
+    env = os.environ if env is None else env
+    warehouse = find_setting(tenant.slug, "MONITORING_WAREHOUSE", env)
+    if warehouse is None or find_setting(tenant.slug, "ACCOUNT", env) is None:
+        return None
+    return build_snowflake_resource(tenant, env=env, warehouse=warehouse)
+
+
+def build_snowflake_resource(
+    tenant: Tenant, *, env: Mapping[str, str] | None = None, warehouse: Setting | None = None
 ) -> SnowflakeResource:
-    """The tenant's `snowflake` resource: Snowflake when an account is set, else the stand-in."""
+    """The tenant's `snowflake` resource: Snowflake when an account is set, else the stand-in
+    (`warehouse`: a setting that replaces `SNOWFLAKE_WAREHOUSE`; see
+    `build_monitoring_resource`)."""
     env = os.environ if env is None else env
     slug = tenant.slug
     account = find_setting(slug, "ACCOUNT", env)
@@ -160,7 +182,7 @@ def build_snowflake_resource(
         ("PRIVATE_KEY_PATH", key_path),
         ("PRIVATE_KEY_PASSWORD", find_setting(slug, "PRIVATE_KEY_PASSWORD", env)),
         ("ROLE", find_setting(slug, "ROLE", env)),
-        ("WAREHOUSE", find_setting(slug, "WAREHOUSE", env)),
+        ("WAREHOUSE", warehouse or find_setting(slug, "WAREHOUSE", env)),
     ):
         if setting is not None:
             config[name.lower()] = setting.config(name)
