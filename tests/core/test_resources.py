@@ -5,16 +5,27 @@ from pathlib import Path
 import dagster as dg
 import local_snowflake
 import pytest
-from dagster_dynamic_tables.declarations import SourceTable, Tenant
+from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.definitions import build_tenant_definitions
 from dagster_dynamic_tables.errors import SnowflakeSettingsError
 from dagster_dynamic_tables.resources import (
+    MONITORING_RESOURCE_KEY,
     LocalSnowflakeResource,
     build_monitoring_resource,
     build_snowflake_resource,
     find_repo_root,
     local_stand_in_location,
 )
+from dagster_dynamic_tables.sensor import SENSOR_NAME
 from dagster_snowflake import SnowflakeResource
+
+DT = DynamicTable(
+    name="totals",
+    table="ANALYTICS.S.TOTALS",
+    target_lag="1 minute",
+    warehouse="WH",
+    query="SELECT 1",
+)
 
 TENANT = Tenant("ecommerce")
 SETTINGS = (
@@ -231,3 +242,15 @@ def test_a_monitoring_warehouse_gives_the_sensor_its_own_resource():
 
 def test_the_stand_in_has_no_monitoring_resource():
     assert build_monitoring_resource(TENANT, env={"SNOWFLAKE_MONITORING_WAREHOUSE": "MON"}) is None
+
+
+def test_the_sensor_uses_the_monitoring_resource_when_one_is_set():
+    env = {**BASE, "SNOWFLAKE_PASSWORD": "s3cret", "SNOWFLAKE_MONITORING_WAREHOUSE": "MON"}
+    tenant = Tenant("ecommerce", dynamic_tables=(DT,))
+    defs = build_tenant_definitions(tenant, env=env)
+    sensor = defs.resolve_sensor_def(SENSOR_NAME)
+    assert sensor.required_resource_keys == {MONITORING_RESOURCE_KEY}
+    resources = defs.resources or {}
+    assert resources[MONITORING_RESOURCE_KEY].warehouse == "MON"
+    without = build_tenant_definitions(tenant, env={**BASE, "SNOWFLAKE_PASSWORD": "s3cret"})
+    assert without.resolve_sensor_def(SENSOR_NAME).required_resource_keys == {"snowflake"}

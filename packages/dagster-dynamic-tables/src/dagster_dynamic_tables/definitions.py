@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import dagster as dg
+from dagster_snowflake import SnowflakeResource
 
 from dagster_dynamic_tables.checks import build_dynamic_table_checks
 from dagster_dynamic_tables.declarations import Tenant
 from dagster_dynamic_tables.gc_pause import without_gc
-from dagster_dynamic_tables.resources import build_snowflake_resource
+from dagster_dynamic_tables.resources import (
+    MONITORING_RESOURCE_KEY,
+    build_monitoring_resource,
+    build_snowflake_resource,
+)
 from dagster_dynamic_tables.sensor import build_freshness_sensor
 from dagster_dynamic_tables.specs import build_asset_specs
 
@@ -20,13 +25,21 @@ def build_tenant_definitions(
     tenant: Tenant, *, env: Mapping[str, str] | None = None
 ) -> dg.Definitions:
     """Specs, freshness sensor, health checks, a RUNNING automation sensor and the `snowflake`
-    resource for one tenant."""
+    resource for one tenant (and `snowflake_monitoring`, which the sensor then uses, when a
+    monitoring warehouse is set: see `resources.build_monitoring_resource`)."""
+    resources: dict[str, SnowflakeResource] = {
+        "snowflake": build_snowflake_resource(tenant, env=env)
+    }
+    monitoring = build_monitoring_resource(tenant, env=env)
+    if monitoring is not None:
+        resources[MONITORING_RESOURCE_KEY] = monitoring
+    sensor_resource = MONITORING_RESOURCE_KEY if monitoring is not None else "snowflake"
     with without_gc():  # thousands of definitions for a large tenant, all kept: see without_gc
         return dg.Definitions(
             assets=build_asset_specs(tenant),
             asset_checks=build_dynamic_table_checks(tenant),
             sensors=[
-                build_freshness_sensor(tenant),
+                build_freshness_sensor(tenant, resource_key=sensor_resource),
                 # Dagster's implicit automation sensor starts STOPPED on a fresh instance, and then
                 # nothing downstream of a refresh ever fires: ship one that is RUNNING by default.
                 dg.AutomationConditionSensorDefinition(
@@ -36,5 +49,5 @@ def build_tenant_definitions(
                     default_status=dg.DefaultSensorStatus.RUNNING,
                 ),
             ],
-            resources={"snowflake": build_snowflake_resource(tenant, env=env)},
+            resources=resources,
         )
