@@ -21,6 +21,8 @@ from dagster_dynamic_tables.queries import (
     requires_warehouse,
     to_history_read,
 )
+from dagster_dynamic_tables.reads import build_tick_statement, fetch_tick, merge_states
+from dagster_dynamic_tables.show import build_show_statement, fingerprint, parse_show_row
 
 
 def dt(name: str, table: str) -> DynamicTable:
@@ -331,3 +333,83 @@ def test_qualified_names_match_with_or_without_quotes(written, resolved):
     row = {"QUALIFIED_NAME": written, "STATE": "SUCCEEDED"}
     assert parse_refresh_record(row).qualified_name == resolved
     assert parse_dynamic_table_state({"QUALIFIED_NAME": written}).qualified_name == resolved
+
+
+class RowsConnection:
+    """A connection whose one statement answers the given rows (keys are column names)."""
+
+    def __init__(self, rows: list[dict[str, object]]) -> None:
+        self.rows = rows
+        self.texts: list[str] = []
+
+    def cursor(self) -> "RowsConnection":
+        return self
+
+    def execute(self, text: str, params: object = None) -> None:
+        self.texts.append(text)
+
+    @property
+    def description(self) -> list[tuple[str]]:
+        return [(name,) for name in self.rows[0]] if self.rows else []
+
+    def fetchall(self) -> list[tuple[object, ...]]:
+        return [tuple(row.values()) for row in self.rows]
+
+    def close(self) -> None:
+        pass
+
+
+def test_show_is_scoped_to_one_database_and_needs_no_warehouse():
+    statement = build_show_statement('"ANALYTICS"')
+    assert statement.text == 'SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS" LIMIT 10000'
+    assert not requires_warehouse(statement)
+    assert build_show_statement('"A"', "IT'S").text.endswith("LIMIT 10000 FROM 'IT''S'")
+    tick = build_tick_statement([CLV], {}, None, [CLV])
+    assert requires_warehouse(tick)
+    assert "INFORMATION_SCHEMA.DYNAMIC_TABLES(" in tick.text
+    assert "DYNAMIC_TABLE_REFRESH_HISTORY(" in tick.text
+
+
+def test_show_rows_read_as_states_and_fingerprints_move_with_them():
+    row = {
+        "NAME": "CLV", "DATABASE_NAME": "ANALYTICS", "SCHEMA_NAME": "ECOMMERCE",
+        "TARGET_LAG": "1 minute", "REFRESH_MODE": "INCREMENTAL", "WAREHOUSE": "WH",
+        "TEXT": "CREATE DYNAMIC TABLE ...", "SCHEDULING_STATE": "RUNNING",
+        "DATA_TIMESTAMP": datetime(2026, 11, 20, 10, 0, tzinfo=UTC),
+    }  # fmt: skip
+    state = parse_show_row(row)
+    assert (state.qualified_name, state.target_lag_sec, state.scheduling_state) == (
+        "ANALYTICS.ECOMMERCE.CLV",
+        60,
+        SchedulingState("RUNNING"),
+    )
+    later = parse_show_row({**row, "DATA_TIMESTAMP": datetime(2026, 11, 20, 10, 1, tzinfo=UTC)})
+    suspended = parse_show_row({**row, "SCHEDULING_STATE": "SUSPENDED"})
+    prints = {fingerprint(s) for s in (state, later, suspended, None)}
+    assert len(prints) == 4
+    assert parse_show_row({**row, "TARGET_LAG": "DOWNSTREAM"}).target_lag_type == "DOWNSTREAM"
+
+
+def test_dynamic_tables_capped_account_wide_is_known_and_show_fills_in():
+    # DYNAMIC_TABLES() without NAME returns at most 10,000 rows for the whole account, before
+    # the filter on the database: a capped read is known from FUNCTION_ROWS, and a table it left
+    # out but SHOW lists is evaluated from SHOW's state, not as missing.
+    state_row = {
+        "ROW_KIND": "S", "QUALIFIED_NAME": "ANALYTICS.ECOMMERCE.CLV",
+        "LAST_COMPLETED_REFRESH_STATE": "SUCCEEDED", "FUNCTION_ROWS": RESULT_LIMIT,
+    }  # fmt: skip
+    read = fetch_tick(RowsConnection([state_row]), [CLV, REVENUE], {}, None, [CLV, REVENUE])
+    assert read.capped == frozenset({"ANALYTICS"})
+    assert set(read.states) == {"ANALYTICS.ECOMMERCE.CLV"}
+    shown = DynamicTableState("ANALYTICS.ECOMMERCE.REVENUE", refresh_mode="FULL", warehouse="WH")
+    assert merge_states(shown, read.states.get(shown.qualified_name)) == shown
+    merged = merge_states(
+        DynamicTableState("ANALYTICS.ECOMMERCE.CLV", refresh_mode="FULL", warehouse="WH"),
+        read.states["ANALYTICS.ECOMMERCE.CLV"],
+    )
+    assert merged is not None
+    assert (merged.last_completed_refresh_state, merged.refresh_mode) == ("SUCCEEDED", "FULL")
+    uncapped = fetch_tick(
+        RowsConnection([{**state_row, "FUNCTION_ROWS": 3}]), [CLV], {}, None, [CLV]
+    )
+    assert uncapped.capped == frozenset()

@@ -340,3 +340,25 @@ def test_name_prefix_is_case_insensitive_and_a_plain_prefix(sf):
         ("Mixed",),
         ("OTHER",),
     ]
+
+
+def test_show_pages_with_limit_from_and_filters_with_starts_with(two_databases):
+    """The sensor's first statement, `SHOW ... IN DATABASE <db> LIMIT 10000 [FROM '<name>']`,
+    and STARTS WITH (case-sensitive), as Snowflake documents them."""
+    cur = two_databases
+    cur.execute("CREATE OR REPLACE DYNAMIC TABLE ANALYTICS.ECOMMERCE.dt2 TARGET_LAG = '1 minute' "
+                "WAREHOUSE = wh AS SELECT id FROM ANALYTICS.ECOMMERCE.src")  # fmt: skip
+
+    def names(sql):
+        cur.execute(sql)
+        columns = [d.name for d in cur.description]
+        return [row[columns.index("name")] for row in cur.fetchall()]
+
+    assert names('SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS" LIMIT 10000') == ["DT", "DT2"]
+    assert names('SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS" LIMIT 1') == ["DT"]
+    assert names("SHOW DYNAMIC TABLES IN DATABASE ANALYTICS LIMIT 1 FROM 'DT'") == ["DT2"]
+    assert names("SHOW DYNAMIC TABLES IN DATABASE ANALYTICS STARTS WITH 'DT2'") == ["DT2"]
+    assert names("SHOW DYNAMIC TABLES IN DATABASE ANALYTICS STARTS WITH 'dt'") == []
+    with pytest.raises(ProgrammingError, match="LIMIT 10001"):
+        cur.execute("SHOW DYNAMIC TABLES IN DATABASE ANALYTICS LIMIT 10001")
+    cur.execute("DROP DYNAMIC TABLE ANALYTICS.ECOMMERCE.dt2")
