@@ -2,14 +2,23 @@
 execution (as from the UI) against the local Snowflake stand-in."""
 
 import itertools
+import os
 import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_dynamic_tables.checks import build_check_specs, build_dynamic_table_checks
+from dagster_dynamic_tables.checks import (
+    build_check_specs,
+    build_dynamic_table_checks,
+    check_runs_in_process_executor,
+)
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.definitions import build_tenant_definitions
 from dagster_dynamic_tables.health import (
     CHECK_NAMES,
     MATCHES_DECLARATION,
@@ -23,6 +32,7 @@ from dagster_dynamic_tables.queries import DynamicTableState, SchedulingState
 from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
+from local_snowflake import connection_args
 from snowflake.connector.errors import ProgrammingError
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -424,3 +434,277 @@ def test_executed_checks_fail_the_run_saying_why_when_the_stand_in_cannot_start(
         "The local Snowflake stand-in for tenant 'shop' did not start: cannot use "
         f"{blocker / 'data'} as the local-snowflake data directory: Not a directory."
     ) in message
+
+
+# One read per run: the checks of many DTs in one run ------------------------------------------
+
+
+class CountingSnowflakeResource(SnowflakeResource):
+    """Appends a line to `login_log` for every connection it opens (one login each)."""
+
+    login_log: str
+
+    @contextmanager
+    def get_connection(self, raw_conn: bool = True) -> Iterator[Any]:
+        with Path(self.login_log).open("a") as log:
+            log.write("login\n")
+        with super().get_connection(raw_conn=raw_conn) as conn:
+            yield conn
+
+
+def counting_resource(tmp_path: Path, connection_args: dict[str, Any]) -> SnowflakeResource:
+    return CountingSnowflakeResource(
+        account="local",
+        user="local",
+        password="local",
+        autocommit=True,
+        additional_snowflake_connection_args=connection_args,
+        login_log=str(tmp_path / "logins.txt"),
+    )
+
+
+def logins(tmp_path: Path) -> int:
+    path = tmp_path / "logins.txt"
+    return len(path.read_text().split()) if path.exists() else 0
+
+
+def statement_count(cursor: Any) -> int:
+    cursor.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
+    return int(cursor.fetchall()[0][0])
+
+
+@pytest.fixture
+def three_tables(database) -> tuple[Tenant, Any]:
+    """TOTALS in the fixture's database, DOUBLED in a second database, GHOST nowhere."""
+    name, cursor = database
+    for sql in (
+        f"CREATE DATABASE {name}_B",
+        f"CREATE SCHEMA {name}_B.S",
+        f"CREATE DYNAMIC TABLE {name}_B.S.DOUBLED TARGET_LAG = '2 minutes' WAREHOUSE = WH "
+        f"REFRESH_MODE = FULL AS SELECT ID, AMOUNT * 2 AS V FROM {name}.S.ORDERS",
+    ):
+        cursor.execute(sql)
+    tenant = Tenant(
+        "shop",
+        dynamic_tables=(
+            DynamicTable(
+                name="totals",
+                table=f"{name}.S.TOTALS",
+                target_lag="1 minute",
+                warehouse="WH",
+                refresh_mode="INCREMENTAL",
+                query=f"SELECT ID, SUM(AMOUNT) AS TOTAL FROM {name}.S.ORDERS GROUP BY ID",
+            ),
+            DynamicTable(
+                name="doubled",
+                table=f"{name}_B.S.DOUBLED",
+                target_lag="2 minutes",
+                warehouse="WH",
+                refresh_mode="FULL",
+                query=f"SELECT ID, AMOUNT * 2 AS V FROM {name}.S.ORDERS",
+            ),
+            DynamicTable(
+                name="ghost",
+                table=f"{name}.S.GHOST",
+                target_lag="1 minute",
+                warehouse="WH",
+                query="SELECT 1",
+            ),
+        ),
+    )
+    return tenant, cursor
+
+
+def check_definitions(
+    tenant: Tenant, resource: SnowflakeResource, **executor: Any
+) -> dg.Definitions:
+    return dg.Definitions(
+        assets=build_asset_specs(tenant),
+        asset_checks=build_dynamic_table_checks(tenant, clock=lambda: NOW),
+        resources={"snowflake": resource},
+        **executor,
+    )
+
+
+def evaluate_in_one_run(
+    defs: dg.Definitions, selection: dg.AssetSelection
+) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    job = dg.define_asset_job("health", selection=selection)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = (
+            dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+            .resolve_job_def("health")
+            .execute_in_process(instance=instance)
+        )
+        assert result.success
+        return {
+            (evaluation.asset_key.path[-1], evaluation.check_name): evaluation
+            for evaluation in result.get_asset_check_evaluations()
+        }
+
+
+MOVING_FIGURES = frozenset({"mean_lag_seconds", "maximum_lag_seconds"})
+"""Figures Snowflake (and the stand-in) compute from its own clock at each read."""
+
+
+def summary(evaluation: dg.AssetCheckEvaluation) -> tuple[Any, ...]:
+    """What a check evaluation reports, but the figures that move between two reads."""
+    metadata = {k: v for k, v in evaluation.metadata.items() if k not in MOVING_FIGURES}
+    return (evaluation.passed, evaluation.severity, evaluation.description, metadata)
+
+
+def test_checks_of_many_tables_in_one_run_read_snowflake_once(
+    three_tables, local_snowflake_connection_args, tmp_path
+):
+    tenant, cursor = three_tables
+    defs = check_definitions(tenant, counting_resource(tmp_path, local_snowflake_connection_args))
+    before = statement_count(cursor)
+    evaluations = evaluate_in_one_run(defs, dg.AssetSelection.all_asset_checks())
+    assert statement_count(cursor) - before - 1 == 1  # minus the first count statement
+    assert logins(tmp_path) == 1
+    assert set(evaluations) == {
+        (dt.name, check) for dt in tenant.dynamic_tables for check in CHECK_NAMES
+    }
+
+
+def test_checks_of_many_tables_in_one_run_report_what_each_run_alone_reports(
+    three_tables, local_snowflake_connection_args, tmp_path
+):
+    tenant, cursor = three_tables
+    cursor.execute(f"ALTER DYNAMIC TABLE {tenant.dynamic_tables[0].table} SUSPEND")
+    defs = check_definitions(tenant, counting_resource(tmp_path, local_snowflake_connection_args))
+    together = evaluate_in_one_run(defs, dg.AssetSelection.all_asset_checks())
+    alone: dict[tuple[str, str], dg.AssetCheckEvaluation] = {}
+    for dt in tenant.dynamic_tables:
+        key = dg.AssetKey(tenant.key_path(dt))
+        alone |= evaluate_in_one_run(defs, dg.AssetSelection.checks_for_assets(key))
+    assert logins(tmp_path) == 1 + len(tenant.dynamic_tables)  # one run, then one per DT
+    assert not together["totals", SCHEDULING_ACTIVE].passed
+    assert together["doubled", MATCHES_DECLARATION].passed
+    assert not together["ghost", REFRESH_SUCCEEDED].passed
+    assert {key: summary(e) for key, e in together.items()} == {
+        key: summary(e) for key, e in alone.items()
+    }
+
+
+def test_a_run_never_sees_the_read_of_an_earlier_run(
+    three_tables, local_snowflake_connection_args, tmp_path
+):
+    tenant, cursor = three_tables
+    defs = check_definitions(tenant, counting_resource(tmp_path, local_snowflake_connection_args))
+    first = evaluate_in_one_run(defs, dg.AssetSelection.all_asset_checks())
+    cursor.execute(f"ALTER DYNAMIC TABLE {tenant.dynamic_tables[0].table} SUSPEND")
+    second = evaluate_in_one_run(defs, dg.AssetSelection.all_asset_checks())
+    assert first["totals", SCHEDULING_ACTIVE].passed
+    assert not second["totals", SCHEDULING_ACTIVE].passed
+    assert logins(tmp_path) == 2
+
+
+def test_a_fault_of_the_shared_read_fails_every_step_without_asking_again(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    resource = counting_resource(
+        tmp_path, {"host": "127.0.0.1", "port": port, "protocol": "http", "login_timeout": 3}
+    )
+    other = declared(name="other", table="DB.S.OTHER")
+    defs = check_definitions(Tenant("shop", dynamic_tables=(declared(), other)), resource)
+    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = (
+            dg.Definitions.merge(defs, dg.Definitions(jobs=[job]))
+            .resolve_job_def("health")
+            .execute_in_process(instance=instance, raise_on_error=False)
+        )
+        failures = [e for e in result.all_events if e.is_step_failure]
+        messages = {str(e.step_failure_data.error) for e in failures}
+    assert len(failures) == 2
+    assert logins(tmp_path) == 1
+    assert all("cannot reach Snowflake at account 'local' as user 'local'" in m for m in messages)
+
+
+# The tenant's executor: a run of checks only executes in process ------------------------------
+
+_ENV = "TEST_CHECKS_EXECUTOR"
+"""Prefix of the environment variables the jobs are built from (in every process)."""
+
+
+@dg.asset
+def report() -> None:
+    """A Python asset of the tenant: its runs keep Dagster's default executor."""
+
+
+def checks_job() -> dg.JobDefinition:
+    """A reconstructable job of the tenant's checks (one function per job: Dagster caches a
+    reconstructable job by the function that builds it)."""
+    return executor_job(dg.AssetSelection.all_asset_checks())
+
+
+def assets_job() -> dg.JobDefinition:
+    """A reconstructable job of the tenant's Python asset."""
+    return executor_job(dg.AssetSelection.assets(report))
+
+
+def executor_job(selection: dg.AssetSelection) -> dg.JobDefinition:
+    """A job over the tenant's checks and a Python asset, with the executor of
+    `build_tenant_definitions`."""
+    tenant = Tenant(
+        "shop",
+        dynamic_tables=tuple(declared(name=f"dt{i}", table=f"DB.S.DT{i}") for i in range(3)),
+    )
+    resource = counting_resource(
+        Path(os.environ[f"{_ENV}_DIR"]),
+        connection_args("127.0.0.1", int(os.environ[f"{_ENV}_PORT"])),
+    )
+    defs = dg.Definitions.merge(
+        check_definitions(tenant, resource, executor=check_runs_in_process_executor),
+        dg.Definitions(
+            assets=[report], jobs=[dg.define_asset_job("selected", selection=selection)]
+        ),
+    )
+    return defs.resolve_job_def("selected")
+
+
+def execute_job(
+    job: Callable[[], dg.JobDefinition],
+    tmp_path: Path,
+    server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[bool, list[str], int]:
+    """Success, engine messages and check evaluations of one run of `job`."""
+    monkeypatch.setenv(f"{_ENV}_DIR", str(tmp_path))
+    monkeypatch.setenv(f"{_ENV}_PORT", str(server.port))
+    home = tmp_path / "instance"
+    home.mkdir()
+    with (
+        dg.DagsterInstance.local_temp(str(home)) as instance,  # multiprocess needs it stored
+        dg.execute_job(dg.reconstructable(job), instance) as result,
+    ):
+        engine = [str(e.message) for e in result.all_events if e.is_engine_event]
+        return result.success, engine, len(result.get_asset_check_evaluations())
+
+
+def test_tenant_definitions_use_the_check_runs_executor():
+    tenant = Tenant("shop", dynamic_tables=(declared(),))
+    defs = build_tenant_definitions(tenant, env={})
+    assert defs.executor is check_runs_in_process_executor
+
+
+def test_a_run_of_checks_only_executes_in_process_with_one_login(
+    local_snowflake_server, tmp_path, monkeypatch
+):
+    success, engine, evaluations = execute_job(
+        checks_job, tmp_path, local_snowflake_server, monkeypatch
+    )
+    assert success
+    assert any(m.startswith("Executing steps in process") for m in engine), engine
+    assert evaluations == 3 * len(CHECK_NAMES)
+    assert logins(tmp_path) == 1
+
+
+def test_a_run_of_assets_keeps_the_multiprocess_executor(
+    local_snowflake_server, tmp_path, monkeypatch
+):
+    success, engine, _ = execute_job(assets_job, tmp_path, local_snowflake_server, monkeypatch)
+    assert success
+    assert any(m.startswith("Executing steps using multiprocess executor") for m in engine), engine

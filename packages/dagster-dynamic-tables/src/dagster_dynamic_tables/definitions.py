@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
-from dagster_dynamic_tables.checks import build_dynamic_table_checks
+from dagster_dynamic_tables.checks import build_dynamic_table_checks, check_runs_in_process_executor
 from dagster_dynamic_tables.declarations import Tenant
 from dagster_dynamic_tables.gc_pause import without_gc
 from dagster_dynamic_tables.resources import (
@@ -26,7 +26,12 @@ def build_tenant_definitions(
 ) -> dg.Definitions:
     """Specs, freshness sensor, health checks, a RUNNING automation sensor and the `snowflake`
     resource for one tenant (and `snowflake_monitoring`, which the sensor then uses, when a
-    monitoring warehouse is set: see `resources.build_monitoring_resource`)."""
+    monitoring warehouse is set: see `resources.build_monitoring_resource`).
+
+    The executor is Dagster's default, except that a run made only of asset checks executes in
+    the run's process (see `checks`); it is the executor of the whole code location, so another
+    `Definitions` in the tenant's `defs/` folder cannot set one too (Dagster refuses two).
+    """
     resources: dict[str, SnowflakeResource] = {
         "snowflake": build_snowflake_resource(tenant, env=env)
     }
@@ -50,4 +55,5 @@ def build_tenant_definitions(
                 ),
             ],
             resources=resources,
+            executor=check_runs_in_process_executor,
         )
