@@ -15,6 +15,7 @@ from dagster_dynamic_tables.checks import build_dynamic_table_checks
 from dagster_dynamic_tables.cursor import SchemaDigests, SensorCursor, parse_data_version
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.definitions import build_tenant_definitions
+from dagster_dynamic_tables.faults import describe_snowflake_fault
 from dagster_dynamic_tables.health import (
     CHECK_NAMES,
     MATCHES_DECLARATION,
@@ -29,7 +30,6 @@ from dagster_dynamic_tables.queries import (
     HistoryRead,
     RefreshRecord,
     SchedulingState,
-    describe_snowflake_fault,
     requires_warehouse,
 )
 from dagster_dynamic_tables.resources import build_snowflake_resource
@@ -921,6 +921,17 @@ def test_history_longer_than_one_read_is_caught_up_in_pages_in_order(harness):
     assert reported == expected[1:]  # every refresh, oldest first, none twice
     assert harness.recorded_versions() == expected
     assert harness.tick().asset_events == []
+
+
+def test_the_daemons_way_of_evaluating_a_tick_reaches_the_resource(harness):
+    # The daemon calls evaluate_tick, which passes resources on the context only (a direct call
+    # passes them as keyword arguments too): both must work.
+    context = dg.build_sensor_context(
+        instance=harness.instance, resources={"snowflake": harness.resource}
+    )
+    data = harness.sensor.evaluate_tick(context)
+    assert data.cursor is not None
+    assert len(data.asset_events) > 0
 
 
 def test_an_idle_tick_sends_one_metadata_statement_and_no_warehouse_statement(harness):

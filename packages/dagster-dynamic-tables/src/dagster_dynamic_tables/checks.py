@@ -41,6 +41,7 @@ import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
+from dagster_dynamic_tables.faults import EXPECTED_FAULTS, describe_fault
 from dagster_dynamic_tables.health import (
     CHECK_NAMES,
     MATCHES_DECLARATION,
@@ -51,9 +52,7 @@ from dagster_dynamic_tables.health import (
     to_check_result,
 )
 from dagster_dynamic_tables.queries import (
-    EXPECTED_FAULTS,
     DynamicTableState,
-    describe_fault,
     fetch_states,
     read_snowflake,
 )

@@ -55,6 +55,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
@@ -69,6 +70,7 @@ from dagster_dynamic_tables.cursor import (
     parse_data_version,
 )
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
+from dagster_dynamic_tables.faults import EXPECTED_FAULTS, describe_fault
 from dagster_dynamic_tables.health import (
     evaluate_dynamic_table,
     stored_signature,
@@ -76,12 +78,10 @@ from dagster_dynamic_tables.health import (
     within_target_lag,
 )
 from dagster_dynamic_tables.queries import (
-    EXPECTED_FAULTS,
     RESULT_LIMIT,
     DynamicTableState,
     HistoryRead,
     RefreshRecord,
-    describe_fault,
     read_snowflake,
 )
 from dagster_dynamic_tables.reads import TickRead, fetch_tick, merge_states
@@ -520,7 +520,7 @@ def build_freshness_sensor(
     minimum_interval_seconds: int | None = None,
     clock: Callable[[], datetime] = _utc_now,
     result_limit: int = RESULT_LIMIT,
-    resource_key: str = "snowflake",
+    resource_key: Literal["snowflake", "snowflake_monitoring"] = "snowflake",
     full_read_interval: timedelta = FULL_READ_INTERVAL,
 ) -> dg.SensorDefinition:
     """The `dynamic_table_freshness` sensor (default RUNNING) watching every DT of the tenant.
@@ -535,25 +535,11 @@ def build_freshness_sensor(
     """
     dynamic_tables = list(tenant.dynamic_tables)
 
-    @dg.sensor(  # pyright: ignore[reportUnknownMemberType] -- dagster's signature has an unparameterised PathLike
-        name=SENSOR_NAME,
-        minimum_interval_seconds=tenant.sensor_interval_seconds
-        if minimum_interval_seconds is None
-        else minimum_interval_seconds,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=(
-            f"Records each completed refresh of {tenant.slug}'s Snowflake Dynamic Tables as a "
-            "materialization and reports their health checks."
-        ),
-        required_resource_keys={resource_key},
-    )
-    def dynamic_table_freshness(
-        context: dg.SensorEvaluationContext, **resources: object
+    def evaluate(
+        context: dg.SensorEvaluationContext, snowflake: SnowflakeResource
     ) -> dg.SensorResult | dg.SkipReason:
         if not dynamic_tables:
             return dg.SkipReason(f"Tenant {tenant.slug!r} declares no Dynamic Table.")
-        snowflake = resources[resource_key]  # (Dagster passes the required resources by key)
-        assert isinstance(snowflake, SnowflakeResource), type(snowflake)
         cursor = SensorCursor.from_json(context.cursor)
         readable, left_out = readable_tables(dynamic_tables, cursor)
         for database in sorted(left_out):
@@ -625,7 +611,36 @@ def build_freshness_sensor(
             asset_events=result.events, cursor=result.cursor.to_json(), skip_reason=summary
         )
 
-    return dynamic_table_freshness
+    # Dagster hands a sensor its resources by parameter name (on the daemon's path, only
+    # there): one signature per resource key.
+    if resource_key == "snowflake":
+
+        def on_snowflake(
+            context: dg.SensorEvaluationContext, snowflake: SnowflakeResource
+        ) -> dg.SensorResult | dg.SkipReason:
+            return evaluate(context, snowflake)
+
+        function = on_snowflake
+    else:
+
+        def on_monitoring(
+            context: dg.SensorEvaluationContext, snowflake_monitoring: SnowflakeResource
+        ) -> dg.SensorResult | dg.SkipReason:
+            return evaluate(context, snowflake_monitoring)
+
+        function = on_monitoring
+
+    return dg.sensor(  # pyright: ignore[reportUnknownMemberType] -- dagster's signature has an unparameterised PathLike
+        name=SENSOR_NAME,
+        minimum_interval_seconds=tenant.sensor_interval_seconds
+        if minimum_interval_seconds is None
+        else minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Records each completed refresh of {tenant.slug}'s Snowflake Dynamic Tables as a "
+            "materialization and reports their health checks."
+        ),
+    )(function)
 
 
 def _skip_for_fault(
