@@ -38,7 +38,8 @@ from dagster_dynamic_tables.queries import (
     SchedulingState,
     to_history_read,
 )
-from dagster_dynamic_tables.sensor import build_freshness_sensor, run_tick
+from dagster_dynamic_tables.sensor import build_freshness_sensor
+from dagster_dynamic_tables.tick import run_tick
 from dagster_dynamic_tables.window import RUNNING_HOLD_LIMIT
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args

@@ -36,15 +36,13 @@ from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.sensor import (
     FULL_READ_INTERVAL,
     SENSOR_NAME,
-    TickResult,
     build_freshness_sensor,
-    describe_events,
-    evaluate_tick,
     readable_tables,
     unreadable_database,
 )
 from dagster_dynamic_tables.show import build_show_statement
 from dagster_dynamic_tables.specs import build_asset_specs
+from dagster_dynamic_tables.tick import TickResult, describe_events, evaluate_tick
 from dagster_dynamic_tables.window import WINDOW_OVERLAP, next_starts, plan_pages
 from dagster_snowflake import SnowflakeResource
 from snowflake.connector import errors as sf_errors
