@@ -28,7 +28,7 @@ from dagster_dynamic_tables.health import (
     CheckOutcome,
     evaluate_dynamic_table,
 )
-from dagster_dynamic_tables.queries import DynamicTableState, SchedulingState
+from dagster_dynamic_tables.records import DynamicTableState, SchedulingState
 from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource

@@ -31,12 +31,12 @@ import dagster as dg
 import pytest
 from dagster_dynamic_tables.cursor import SensorCursor, history_ends
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
-from dagster_dynamic_tables.queries import (
+from dagster_dynamic_tables.queries import to_history_read
+from dagster_dynamic_tables.records import (
     RUNNING_STATES,
     DynamicTableState,
     RefreshRecord,
     SchedulingState,
-    to_history_read,
 )
 from dagster_dynamic_tables.sensor import build_freshness_sensor
 from dagster_dynamic_tables.tick import run_tick

@@ -517,7 +517,7 @@ def test_a_disabled_scheduler_gives_no_freshness_policy_and_passes_no_lag_on() -
 def _state(**fields: Any) -> Any:
     from datetime import UTC, datetime
 
-    from dagster_dynamic_tables.queries import DynamicTableState, SchedulingState
+    from dagster_dynamic_tables.records import DynamicTableState, SchedulingState
 
     values: dict[str, Any] = {
         "qualified_name": "SHOP.A.ORDERS",
@@ -544,7 +544,7 @@ def _outcomes(dt: DynamicTable, state: Any) -> dict[str, Any]:
 
 
 def test_a_disabled_scheduler_keeps_scheduling_and_lag_checks_green() -> None:
-    from dagster_dynamic_tables.queries import SchedulingState
+    from dagster_dynamic_tables.records import SchedulingState
 
     dt = DynamicTable.model_validate(FULL_DT)  # scheduler: DISABLE
     results = _outcomes(dt, _state(scheduling_state=SchedulingState("SUSPENDED")))

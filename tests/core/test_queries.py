@@ -7,21 +7,23 @@ import pytest
 from dagster_dynamic_tables.declarations import DynamicTable
 from dagster_dynamic_tables.queries import (
     RESULT_LIMIT,
-    DynamicTableState,
-    RefreshRecord,
-    SchedulingState,
     Statement,
     build_refresh_history_statement,
     build_state_statement,
     build_table_state_statement,
     format_timestamp,
-    parse_dynamic_table_state,
-    parse_refresh_record,
-    parse_scheduling_state,
     requires_warehouse,
     to_history_read,
 )
 from dagster_dynamic_tables.reads import build_tick_statement, fetch_tick, merge_states
+from dagster_dynamic_tables.records import (
+    DynamicTableState,
+    RefreshRecord,
+    SchedulingState,
+    parse_dynamic_table_state,
+    parse_refresh_record,
+    parse_scheduling_state,
+)
 from dagster_dynamic_tables.show import build_show_statement, fingerprint, parse_show_row
 
 

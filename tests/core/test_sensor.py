@@ -25,13 +25,8 @@ from dagster_dynamic_tables.health import (
     stored_signature,
 )
 from dagster_dynamic_tables.loader import load_tenant
-from dagster_dynamic_tables.queries import (
-    DynamicTableState,
-    HistoryRead,
-    RefreshRecord,
-    SchedulingState,
-    requires_warehouse,
-)
+from dagster_dynamic_tables.queries import HistoryRead, requires_warehouse
+from dagster_dynamic_tables.records import DynamicTableState, RefreshRecord, SchedulingState
 from dagster_dynamic_tables.resources import build_snowflake_resource
 from dagster_dynamic_tables.sensor import (
     FULL_READ_INTERVAL,

@@ -51,11 +51,8 @@ from dagster_dynamic_tables.health import (
     evaluate_dynamic_table,
     to_check_result,
 )
-from dagster_dynamic_tables.queries import (
-    DynamicTableState,
-    fetch_states,
-    read_snowflake,
-)
+from dagster_dynamic_tables.queries import fetch_states, read_snowflake
+from dagster_dynamic_tables.records import DynamicTableState
 
 CHECK_DESCRIPTIONS = {
     REFRESH_SUCCEEDED: (

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from dagster_dynamic_tables.queries import as_utc
+from dagster_dynamic_tables.records import as_utc
 
 CURSOR_VERSION = 2
 """Version 1 held a data timestamp and check signatures per DT (about 83 KB at 1,000 DTs)."""

@@ -39,7 +39,7 @@ from dagster_dynamic_tables import ddl
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations import DynamicTable
 from dagster_dynamic_tables.identifiers import parse_identifier
-from dagster_dynamic_tables.queries import (
+from dagster_dynamic_tables.records import (
     DOWNSTREAM,
     FAILED_STATES,
     SUCCEEDED,

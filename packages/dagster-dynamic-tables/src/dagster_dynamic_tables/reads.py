@@ -23,20 +23,22 @@ from datetime import datetime
 from dagster_dynamic_tables.declarations import DynamicTable
 from dagster_dynamic_tables.queries import (
     HISTORY_COLUMNS,
-    READ_PREFIX,
     RESULT_LIMIT,
     STATE_COLUMNS,
     Binder,
     Connection,
-    DynamicTableState,
     HistoryRead,
-    RefreshRecord,
     Statement,
     history_parts,
-    parse_dynamic_table_state,
-    parse_refresh_record,
     run,
     to_history_read,
+)
+from dagster_dynamic_tables.records import (
+    READ_PREFIX,
+    DynamicTableState,
+    RefreshRecord,
+    parse_dynamic_table_state,
+    parse_refresh_record,
 )
 
 ROW_KIND = "ROW_KIND"

@@ -24,13 +24,12 @@ from typing import Any
 
 from dagster_dynamic_tables.declarations import DynamicTable
 from dagster_dynamic_tables.lags import DOWNSTREAM, parse_target_lag
-from dagster_dynamic_tables.queries import (
-    Connection,
+from dagster_dynamic_tables.queries import Connection, Statement, run
+from dagster_dynamic_tables.records import (
     DynamicTableState,
     SchedulingState,
-    Statement,
+    parse_text,
     parse_timestamp,
-    run,
 )
 
 SHOW_LIMIT = 10_000
@@ -60,13 +59,6 @@ class ShowRead:
     """How many SHOW statements were sent (one per database, more for a database in pages)."""
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value)
-    return text or None
-
-
 def parse_show_row(row: Mapping[str, Any]) -> DynamicTableState:
     """A DT's state from one SHOW row (keys upper-cased): what SHOW knows, nothing more.
 
@@ -74,8 +66,8 @@ def parse_show_row(row: Mapping[str, Any]) -> DynamicTableState:
     DYNAMIC_TABLES(); `target_lag` is text (`1 minute`, `DOWNSTREAM`), read as seconds here.
     """
     name = ".".join(str(row[column]) for column in ("DATABASE_NAME", "SCHEMA_NAME", "NAME"))
-    scheduling = _text(row.get("SCHEDULING_STATE"))
-    lag_text = _text(row.get("TARGET_LAG"))
+    scheduling = parse_text(row.get("SCHEDULING_STATE"))
+    lag_text = parse_text(row.get("TARGET_LAG"))
     lag_seconds: int | None = None
     lag_type: str | None = None
     if lag_text is not None:
@@ -93,10 +85,10 @@ def parse_show_row(row: Mapping[str, Any]) -> DynamicTableState:
         target_lag_type=lag_type,
         scheduling_state=SchedulingState(scheduling.upper()) if scheduling else None,
         latest_data_timestamp=parse_timestamp(row.get("DATA_TIMESTAMP")),
-        refresh_mode=_text(row.get("REFRESH_MODE")),
-        warehouse=_text(row.get("WAREHOUSE")),
+        refresh_mode=parse_text(row.get("REFRESH_MODE")),
+        warehouse=parse_text(row.get("WAREHOUSE")),
         target_lag=lag_text,
-        text=_text(row.get("TEXT")),
+        text=parse_text(row.get("TEXT")),
     )
 
 

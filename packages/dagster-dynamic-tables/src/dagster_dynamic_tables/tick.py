@@ -20,12 +20,8 @@ from dagster_dynamic_tables.health import (
     to_check_evaluation,
     within_target_lag,
 )
-from dagster_dynamic_tables.queries import (
-    RESULT_LIMIT,
-    DynamicTableState,
-    HistoryRead,
-    RefreshRecord,
-)
+from dagster_dynamic_tables.queries import RESULT_LIMIT, HistoryRead
+from dagster_dynamic_tables.records import DynamicTableState, RefreshRecord
 from dagster_dynamic_tables.show import digest, fingerprint
 from dagster_dynamic_tables.window import RecordedVersions, next_starts, plan_pages
 

@@ -16,12 +16,8 @@ import dagster as dg
 
 from dagster_dynamic_tables.cursor import SensorCursor
 from dagster_dynamic_tables.declarations import Tenant
-from dagster_dynamic_tables.queries import (
-    RESULT_LIMIT,
-    RUNNING_STATES,
-    HistoryRead,
-    RefreshRecord,
-)
+from dagster_dynamic_tables.queries import RESULT_LIMIT, HistoryRead
+from dagster_dynamic_tables.records import RUNNING_STATES, RefreshRecord
 
 WINDOW_OVERLAP = timedelta(minutes=1)
 """How far before the last data timestamp seen the next history read starts (re-read rows are
