@@ -36,14 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from bench_sensor import build_tenant, create_objects  # (this script's folder)
 from dagster_dynamic_tables.checks import build_dynamic_table_checks
-from dagster_dynamic_tables.declarations import DynamicTable, Tenant
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 
-DATABASE = "BENCH"
 ENV = "BENCH_CHECK_RUNS"
 """Prefix of the environment variables that tell the step processes what to build."""
 
@@ -60,34 +59,6 @@ class CountingSnowflakeResource(SnowflakeResource):
             log.write(f"{os.getpid()}\n")
         with super().get_connection(raw_conn=raw_conn) as conn:
             yield conn
-
-
-def build_tenant(dts: int, schemas: int) -> Tenant:
-    tables = tuple(
-        DynamicTable(
-            name=f"dt_{i:04d}",
-            table=f"{DATABASE}.S{i % schemas}.DT_{i:04d}",
-            target_lag="1 minute",
-            warehouse="WH",
-            refresh_mode="INCREMENTAL",
-            query=f"SELECT ID, AMOUNT * {i} AS V FROM {DATABASE}.S{i % schemas}.SRC",
-        )
-        for i in range(dts)
-    )
-    return Tenant("bench", dynamic_tables=tables)
-
-
-def create_objects(cursor: Any, tenant: Tenant, schemas: int) -> None:
-    cursor.execute(f"CREATE DATABASE {DATABASE}")
-    for s in range(schemas):
-        cursor.execute(f"CREATE SCHEMA {DATABASE}.S{s}")
-        cursor.execute(f"CREATE TABLE {DATABASE}.S{s}.SRC (ID INT, AMOUNT INT)")
-        cursor.execute(f"INSERT INTO {DATABASE}.S{s}.SRC VALUES (1, 10), (2, 20)")
-    for dt in tenant.dynamic_tables:
-        cursor.execute(
-            f"CREATE DYNAMIC TABLE {dt.table} TARGET_LAG = '1 minute' WAREHOUSE = WH "
-            f"REFRESH_MODE = INCREMENTAL AS {dt.query}"
-        )
 
 
 def default_job() -> dg.JobDefinition:
