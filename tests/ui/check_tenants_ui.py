@@ -59,6 +59,7 @@ PAGES = {
         "scheduling_active",
         "within_target_lag",
         "matches_declaration",
+        "outcome",  # the kind the sensor compares to report a check only when it changes
     ],
 }
 
