@@ -987,3 +987,42 @@ def test_a_database_left_out_does_not_stop_the_others(harness):
     assert len(other_checks) == 4
     assert not any(e.passed for e in other_checks)
     assert json.loads(two.cursor or "{}")["x"] == {"OTHER_DB": 1}
+
+
+def test_a_table_of_a_database_left_out_is_reported_missing_even_when_nothing_else_moved(harness):
+    harness.tick()  # the harness's own schema is read and recorded
+    other = DynamicTable(
+        name="other", table="OTHER_DB.S.T", target_lag="1 minute", warehouse="WH", query="SELECT 1"
+    )
+    tenant = replace(harness.tenant, dynamic_tables=(*harness.tenant.dynamic_tables, other))
+    two = replace(harness, tenant=tenant)
+    cursor = SensorCursor.from_json(harness.cursor)
+    two.cursor = replace(cursor, unreadable={"OTHER_DB": 0}).to_json()
+    before = two.statement_count()
+    result = two.tick()
+    assert two.statement_count() - before - 1 == 1  # SHOW of the readable database only
+    other_checks = [e for e in two.events(result) if e.asset_key.path[-1] == "other"]
+    assert sorted(e.check_name for e in other_checks) == sorted(CHECK_NAMES)
+    assert not any(e.passed for e in other_checks)
+
+
+@pytest.mark.parametrize("per_schema", [1, 300])
+def test_the_cursor_does_not_grow_with_the_number_of_tables(per_schema):
+    tables = tuple(
+        DT.model_copy(update={"name": f"t{s}_{i}", "table": f"ANALYTICS.S{s}.T{i}"})
+        for s in range(3)
+        for i in range(per_schema)
+    )
+    tenant = Tenant("shop", dynamic_tables=tables)
+    states = {
+        dt.qualified_name.resolved: state(0, qualified_name=dt.qualified_name.resolved)
+        for dt in tables
+    }
+    refreshes = [
+        RefreshRecord(dt.qualified_name.resolved, "SUCCEEDED", T0, refresh_action="INCREMENTAL")
+        for dt in tables
+    ]
+    result = Memory().tick(SensorCursor(), refreshes, states, T0, tenant=tenant)
+    text = result.cursor.to_json()
+    # Per schema: its start and four digests, whatever the number of tables (3 x 300 here).
+    assert len(text) == 381

@@ -68,7 +68,7 @@ from dagster_dynamic_tables.cursor import SensorCursor, history_ends, parse_data
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
 from dagster_dynamic_tables.faults import EXPECTED_FAULTS, describe_fault
 from dagster_dynamic_tables.health import stored_signature
-from dagster_dynamic_tables.queries import RESULT_LIMIT, read_snowflake
+from dagster_dynamic_tables.queries import RESULT_LIMIT, HistoryRead, read_snowflake
 from dagster_dynamic_tables.reads import TickRead, fetch_tick, merge_states
 from dagster_dynamic_tables.show import ShowRead, fetch_show
 from dagster_dynamic_tables.tick import (
@@ -173,8 +173,10 @@ def _read(
     shown = fetch_show(connection, readable)  # pyright: ignore[reportArgumentType] -- a connector connection
     moved = moved_schemas(tenant, cursor, shown_digests(tenant, shown.states, now), full)
     tables = [dt for dt in readable if dt.qualified_name.schema_prefix in moved]
-    if not tables:
+    if not moved:
         return _Reads(shown, moved, None)
+    if not tables:  # only schemas of databases left out moved: their tables are reported missing
+        return _Reads(shown, moved, TickRead(HistoryRead([], {}), {}, frozenset()))
     ends = {prefix: end for prefix, end in history_ends(cursor).items() if prefix in moved}
     tick = fetch_tick(
         connection,  # pyright: ignore[reportArgumentType] -- a connector connection
