@@ -24,7 +24,12 @@ from dagster_dynamic_tables.records import (
     parse_refresh_record,
     parse_scheduling_state,
 )
-from dagster_dynamic_tables.show import build_show_statement, fingerprint, parse_show_row
+from dagster_dynamic_tables.show import (
+    build_show_statement,
+    fetch_show,
+    fingerprint,
+    parse_show_row,
+)
 
 
 def dt(name: str, table: str) -> DynamicTable:
@@ -415,3 +420,53 @@ def test_dynamic_tables_capped_account_wide_is_known_and_show_fills_in():
         RowsConnection([{**state_row, "FUNCTION_ROWS": 3}]), [CLV], {}, None, [CLV]
     )
     assert uncapped.capped == frozenset()
+
+
+class ScriptedConnection(RowsConnection):
+    """Answers each statement with the next list of rows."""
+
+    def __init__(self, answers: list[list[dict[str, object]]]) -> None:
+        super().__init__([])
+        self.answers = answers
+
+    def execute(self, text: str, params: object = None) -> None:
+        super().execute(text, params)
+        self.rows = self.answers[len(self.texts) - 1]
+
+
+def show_row(database: str, schema: str, name: str) -> dict[str, object]:
+    return {
+        "NAME": name,
+        "DATABASE_NAME": database,
+        "SCHEMA_NAME": schema,
+        "TARGET_LAG": "1 minute",
+    }
+
+
+def test_show_for_several_databases_is_one_account_read_unless_the_account_fills_it():
+    # A tenant in two databases: one SHOW IN ACCOUNT (at most 10,000 rows account-wide); when it
+    # comes back full, other tables may have crowded declared ones out: one SHOW per database.
+    tables = [CLV, OTHER]
+    few = ScriptedConnection(
+        [[show_row("ANALYTICS", "ECOMMERCE", "CLV"), show_row("OTHER_DB", "S", "Mixed")]]
+    )
+    read = fetch_show(few, tables)
+    assert few.texts == ["SHOW DYNAMIC TABLES IN ACCOUNT LIMIT 10000"]
+    assert set(read.states) == {"ANALYTICS.ECOMMERCE.CLV", "OTHER_DB.S.Mixed"}
+    crowded = [show_row("BIG", "S", f"T{i}") for i in range(RESULT_LIMIT)]
+    full = ScriptedConnection(
+        [crowded, [show_row("ANALYTICS", "ECOMMERCE", "CLV")], [show_row("OTHER_DB", "S", "Mixed")]]
+    )
+    read = fetch_show(full, tables)
+    assert full.texts == [
+        "SHOW DYNAMIC TABLES IN ACCOUNT LIMIT 10000",
+        'SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS" LIMIT 10000',
+        'SHOW DYNAMIC TABLES IN DATABASE "OTHER_DB" LIMIT 10000',
+    ]
+    assert (read.statements, set(read.states)) == (
+        3,
+        {"ANALYTICS.ECOMMERCE.CLV", "OTHER_DB.S.Mixed"},
+    )
+    single = ScriptedConnection([[show_row("ANALYTICS", "ECOMMERCE", "CLV")]])
+    fetch_show(single, [CLV])
+    assert single.texts == ['SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS" LIMIT 10000']

@@ -8,11 +8,12 @@ since the last tick, to evaluate `within_target_lag`, and to find the declared t
 What it does not report (the last refresh's state, Snowflake's lag statistics) comes from the
 second statement, which needs a warehouse and runs only when something moved.
 
-One statement per database, scoped IN DATABASE: `SHOW ... IN ACCOUNT` (and `DYNAMIC_TABLES()`
-without a name) return at most 10,000 rows account-wide, before any filter on the database, so in
-a large account declared tables could look missing. A database with more than `SHOW_LIMIT`
-Dynamic Tables visible to the role is read in pages (`LIMIT ... FROM '<last name>'`), each page a
-statement of its own.
+One statement, scoped to what the tenant needs: `IN DATABASE <db>` for a tenant in one database;
+for a tenant in several, `IN ACCOUNT`, and per database only when that read comes back full.
+`SHOW ... IN ACCOUNT` (like `DYNAMIC_TABLES()` without `NAME`) returns at most 10,000 rows for the
+whole account, before any filter on the database, so in a large account declared tables could
+otherwise look missing. A database with more than `SHOW_LIMIT` Dynamic Tables visible to the role
+is read in pages (`LIMIT ... FROM '<last name>'`), each page a statement of its own.
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ SHOW_LIMIT = 10_000
 DIGEST_BYTES = 6
 
 
-def build_show_statement(database_sql: str, after: str | None = None) -> Statement:
-    """`SHOW DYNAMIC TABLES IN DATABASE <db> LIMIT 10000 [FROM '<name>']` (metadata only).
+def build_show_statement(database_sql: str | None, after: str | None = None) -> Statement:
+    """`SHOW DYNAMIC TABLES IN DATABASE <db> LIMIT 10000 [FROM '<name>']` (metadata only), or
+    `IN ACCOUNT` for `database_sql` None.
 
     `after`: the last name of the previous page (SHOW's `FROM` is exclusive and compares names
     as Snowflake orders them). SHOW takes no bind parameters for `FROM`: the name is written as
     a string literal with its quotes doubled."""
-    text = f"SHOW DYNAMIC TABLES IN DATABASE {database_sql} LIMIT {SHOW_LIMIT}"
+    scope = "ACCOUNT" if database_sql is None else f"DATABASE {database_sql}"
+    text = f"SHOW DYNAMIC TABLES IN {scope} LIMIT {SHOW_LIMIT}"
     if after is not None:
         text += " FROM '" + after.replace("'", "''") + "'"
     return Statement(text)
@@ -93,26 +96,39 @@ def parse_show_row(row: Mapping[str, Any]) -> DynamicTableState:
 
 
 def fetch_show(connection: Connection, dynamic_tables: Sequence[DynamicTable]) -> ShowRead:
-    """SHOW for every database of the DTs; states of the declared ones that exist."""
+    """SHOW for the DTs' databases (see the module docstring); states of the declared ones that
+    exist."""
     wanted = {dt.qualified_name.resolved for dt in dynamic_tables}
     databases: dict[str, str] = {}
     for dt in dynamic_tables:
         databases.setdefault(dt.qualified_name.database.resolved, dt.qualified_name.database.sql)
     states: dict[str, DynamicTableState] = {}
     statements = 0
+    if len(databases) > 1:
+        rows = run(connection, build_show_statement(None))
+        statements += 1
+        if len(rows) < SHOW_LIMIT:  # the whole account fits: every database is in it
+            _keep(rows, wanted, states)
+            return ShowRead(states, statements)
     for database_sql in databases.values():
         after: str | None = None
         while True:
             rows = run(connection, build_show_statement(database_sql, after))
             statements += 1
-            for row in rows:
-                state = parse_show_row(row)
-                if state.qualified_name in wanted:
-                    states.setdefault(state.qualified_name, state)
+            _keep(rows, wanted, states)
             if len(rows) < SHOW_LIMIT:
                 break
             after = str(rows[-1]["NAME"])
     return ShowRead(states, statements)
+
+
+def _keep(
+    rows: Sequence[Mapping[str, Any]], wanted: set[str], states: dict[str, DynamicTableState]
+) -> None:
+    for row in rows:
+        state = parse_show_row(row)
+        if state.qualified_name in wanted:
+            states.setdefault(state.qualified_name, state)
 
 
 def digest(parts: Iterable[str]) -> str:
