@@ -146,6 +146,22 @@ def test_cold_start_without_a_data_change_in_history_uses_the_latest_data_timest
     assert lost.events == []
 
 
+def test_a_table_added_beside_others_does_not_materialize_their_no_data_refreshes():
+    memory = Memory()
+    first = memory.tick(SensorCursor(), [refresh(0)], {NAME: state(0)}, T0)
+    assert materialized_versions(first.events) == ["2026-11-20T10:00:00.000000+00:00"]
+    # TOTALS has refreshed with NO_DATA since (its data timestamp moved to 10:05) when COUNTS is
+    # declared beside it: COUNTS is new, TOTALS' data has not changed.
+    counts = DT.model_copy(update={"name": "counts", "table": "ANALYTICS.S.COUNTS"})
+    tenant = Tenant("shop", dynamic_tables=(DT, counts))
+    states = {NAME: state(5), "ANALYTICS.S.COUNTS": state(3, qualified_name="ANALYTICS.S.COUNTS")}
+    later = memory.tick(first.cursor, [], states, T0 + timedelta(minutes=5), tenant=tenant)
+    reported = [e for e in later.events if isinstance(e, dg.AssetMaterialization)]
+    assert [(e.asset_key.path[-1], materialized_versions([e])) for e in reported] == [
+        ("counts", ["2026-11-20T10:03:00.000000+00:00"])
+    ]
+
+
 def test_a_dt_new_to_a_schema_already_read_is_not_said_to_be_older_than_the_history():
     cursor = SensorCursor(starts={"ANALYTICS.S": T0})  # another DT of the schema, read before
     result = evaluate_tick(TENANT, cursor, [], {NAME: state(-30)}, T0, nothing_recorded)

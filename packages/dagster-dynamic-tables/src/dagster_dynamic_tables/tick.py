@@ -195,6 +195,7 @@ def evaluate_tick(
     for record in refreshes:
         by_name.setdefault(record.qualified_name, []).append(record)
     candidates: dict[str, list[RefreshRecord]] = {}
+    as_of: set[str] = set()
     for dt in tables:
         name = dt.qualified_name.resolved
         new = _new_refreshes(by_name.get(name, ()))
@@ -202,7 +203,8 @@ def evaluate_tick(
         if not new and (
             before is None or before.roster != current[dt.qualified_name.schema_prefix].roster
         ):
-            new = _data_as_of(states.get(name))  # a table new to the sensor
+            new = _data_as_of(states.get(name))  # perhaps a table new to the sensor
+            as_of.add(name)
         if new:
             candidates[name] = new
     recorded: Mapping[dg.AssetKey, datetime | None] = (
@@ -214,6 +216,10 @@ def evaluate_tick(
         name = dt.qualified_name.resolved
         new = candidates.get(name, [])
         already = recorded.get(keys[name])
+        if name in as_of and already is not None:
+            # The instance holds its data: a later data timestamp with no data-changing refresh
+            # in the history read is a NO_DATA refresh, not a materialization.
+            new = []
         new = [r for r in new if already is None or (r.data_timestamp or already) > already]
         if already is None:
             new = new[-1:]  # never reported: the latest refresh only
