@@ -237,3 +237,45 @@ def test_create_or_replace_with_other_columns_reinitializes(pipeline):
     pipeline.run_scheduler(advance_seconds=1)
     first = last(pipeline, "TOTALS")
     assert (first["REFRESH_TRIGGER"], first["REFRESH_ACTION"]) == ("SCHEDULED", "REINITIALIZE")
+
+
+def test_scheduler_disable_refreshes_only_when_asked(sf):
+    # Snowflake: a table created with SCHEDULER = DISABLE is left out of the refreshes its target
+    # lag would schedule; ALTER DYNAMIC TABLE ... REFRESH still refreshes it.
+    sf.cur.execute("CREATE TABLE src (id INT)")
+    sf.cur.execute("INSERT INTO src VALUES (1)")
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE manual TARGET_LAG = '1 minute' WAREHOUSE = wh SCHEDULER = DISABLE "
+        "AS SELECT id FROM src"
+    )
+    created = len(sf.history("MANUAL"))  # the creation refresh (INITIALIZE = ON_CREATE)
+    sf.run_scheduler(advance_seconds=300)
+    assert len(sf.history("MANUAL")) == created
+    sf.cur.execute("ALTER DYNAMIC TABLE manual REFRESH")
+    assert last(sf, "MANUAL")["REFRESH_TRIGGER"] == "MANUAL"
+    # CREATE OR ALTER ... SCHEDULER = ENABLE puts it back on its target lag.
+    sf.cur.execute(
+        "CREATE OR ALTER DYNAMIC TABLE manual TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        "SCHEDULER = ENABLE AS SELECT id FROM src"
+    )
+    sf.run_scheduler(advance_seconds=61)
+    assert last(sf, "MANUAL")["REFRESH_TRIGGER"] == "SCHEDULED"
+    with pytest.raises(ProgrammingError, match=r"invalid value \[SOMETIMES\] for SCHEDULER"):
+        sf.cur.execute(
+            "CREATE DYNAMIC TABLE other TARGET_LAG = '1 minute' WAREHOUSE = wh "
+            "SCHEDULER = SOMETIMES AS SELECT id FROM src"
+        )
+
+
+def test_a_catalog_from_before_scheduler_was_kept_gets_the_column(tmp_path):
+    import duckdb
+    from local_snowflake.catalog import CATALOG_NAME, create_catalog
+
+    conn = duckdb.connect()
+    create_catalog(conn, tmp_path)
+    table = f"{CATALOG_NAME}.dynamic_tables"
+    conn.execute(f"ALTER TABLE {table} DROP COLUMN SCHEDULER")  # as an older stand-in made it
+    create_catalog(conn, tmp_path)
+    columns = [row[0] for row in conn.execute(f"DESCRIBE {table}").fetchall()]
+    assert columns[-1] == "SCHEDULER"
+    conn.close()

@@ -84,6 +84,9 @@ CREATE TABLE IF NOT EXISTS {C}.graph_history (
 );
 
 CREATE SEQUENCE IF NOT EXISTS {C}.refresh_seq;
+
+-- Added after the first release: a catalog made before gets the column, every DT ENABLE.
+ALTER TABLE {C}.dynamic_tables ADD COLUMN IF NOT EXISTS SCHEDULER VARCHAR DEFAULT 'ENABLE';
 """
 
 _REFRESH_HISTORY_COLUMNS = (

@@ -225,7 +225,7 @@ class DynamicTableEngine:
         inputs = self._inputs(name, cmd.query)
         self.duck.execute(
             f"INSERT INTO {C}.dynamic_tables VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', NULL, NULL, NULL, 0, ?, ?)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', NULL, NULL, NULL, 0, ?, ?, ?)",
             [
                 name.database,
                 name.schema,
@@ -241,6 +241,7 @@ class DynamicTableEngine:
                 cmd.initialize,
                 now,
                 json.dumps(inputs),
+                cmd.scheduler,
             ],
         )
         self.new_graph_version(name.qualified, now)
@@ -261,12 +262,13 @@ class DynamicTableEngine:
             return None
         self.duck.execute(
             f"UPDATE {C}.dynamic_tables SET target_lag = ?, target_lag_sec = ?, warehouse = ?, "
-            "create_text = ? WHERE qualified_name = ?",
+            "create_text = ?, scheduler = ? WHERE qualified_name = ?",
             [
                 cmd.target_lag.text,
                 cmd.target_lag.seconds,
                 cmd.warehouse,
                 cmd.text,
+                cmd.scheduler,
                 cmd.name.qualified,
             ],
         )

@@ -301,7 +301,8 @@ def _count(engine: DynamicTableEngine, sql: str) -> int:
 
 def due(engine: DynamicTableEngine, now: datetime, database: str | None = None) -> list[str]:
     """DTs whose data is at least `REFRESH_AHEAD_FRACTION` of their target lag old (never
-    DOWNSTREAM ones on their own), optionally only those of one database.
+    DOWNSTREAM ones on their own, nor ones created with SCHEDULER = DISABLE), optionally only
+    those of one database.
 
     Snowflake schedules refreshes ahead of the lag so that the actual lag stays under it;
     refreshing only once the data is a full target lag old would put every DT above its
@@ -315,6 +316,7 @@ def due(engine: DynamicTableEngine, now: datetime, database: str | None = None) 
             GROUP BY h.qualified_name
         ) h USING (qualified_name)
         WHERE d.scheduling_state <> 'SUSPENDED' AND d.target_lag_sec IS NOT NULL
+          AND coalesce(d.scheduler, 'ENABLE') <> 'DISABLE'
           AND (? IS NULL OR d.database_name = ?)
           AND (h.latest IS NULL
                OR epoch(?::TIMESTAMPTZ) - epoch(h.latest) >= d.target_lag_sec * ?)

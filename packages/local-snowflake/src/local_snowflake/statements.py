@@ -31,9 +31,7 @@ _LAG_UNITS = {
     "days": 86400,
 }
 
-_ACCEPTED_NOT_KEPT = frozenset(
-    {"SCHEDULER", "INITIALIZATION_WAREHOUSE", "DATA_RETENTION_TIME_IN_DAYS"}
-)
+_ACCEPTED_NOT_KEPT = frozenset({"INITIALIZATION_WAREHOUSE", "DATA_RETENTION_TIME_IN_DAYS"})
 """CREATE DYNAMIC TABLE properties the stand-in accepts without emulating or reporting them."""
 
 # Anything that mentions a Dynamic Table and that this module does not parse is unsupported.
@@ -74,6 +72,8 @@ class CreateDynamicTable:
     if_not_exists: bool
     text: str
     or_alter: bool = False
+    scheduler: Literal["ENABLE", "DISABLE"] = "ENABLE"
+    """DISABLE: never refreshed on the target lag, only when asked (ALTER ... REFRESH)."""
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,9 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
         key = prop.name.upper()
         if key in _ACCEPTED_NOT_KEPT:
             continue
-        if key not in {"TARGET_LAG", "WAREHOUSE", "REFRESH_MODE", "INITIALIZE", "COMMENT"}:
+        if key not in {
+            "TARGET_LAG", "WAREHOUSE", "REFRESH_MODE", "INITIALIZE", "COMMENT", "SCHEDULER"
+        }:  # fmt: skip
             raise unsupported(f"CREATE DYNAMIC TABLE ... {key}")
         value = prop.args["value"]
         props[key] = value.sql("snowflake") if isinstance(value, exp.Literal) else value.name
@@ -247,6 +249,9 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
         raise sql_error(f"SQL compilation error:\ninvalid value [{refresh_mode}] for REFRESH_MODE")
     if initialize not in {"ON_CREATE", "ON_SCHEDULE"}:
         raise sql_error(f"SQL compilation error:\ninvalid value [{initialize}] for INITIALIZE")
+    scheduler = props.get("SCHEDULER", "ENABLE").strip("'").upper()
+    if scheduler not in {"ENABLE", "DISABLE"}:
+        raise sql_error(f"SQL compilation error:\ninvalid value [{scheduler}] for SCHEDULER")
     if refresh_mode == "INCREMENTAL" and (blocker := incremental_blocker(query.sql("snowflake"))):
         # "If the query can't perform an incremental refresh, dynamic table creation fails"
         raise sql_error(
@@ -270,6 +275,7 @@ def _parse_create(text: str, database: str | None, schema: str | None) -> Create
         if_not_exists=bool(expression.args.get("exists")),
         text=text,
         or_alter=or_alter,
+        scheduler=scheduler,  # pyright: ignore[reportArgumentType] -- checked just above
     )
 
 
