@@ -37,7 +37,13 @@ from dagster_dynamic_tables.sensor import (
 )
 from dagster_dynamic_tables.show import build_show_statement
 from dagster_dynamic_tables.specs import build_asset_specs
-from dagster_dynamic_tables.tick import TickResult, describe_events, evaluate_tick
+from dagster_dynamic_tables.tick import (
+    TickResult,
+    describe_events,
+    evaluate_tick,
+    moved_schemas,
+    shown_digests,
+)
 from dagster_dynamic_tables.window import WINDOW_OVERLAP, next_starts, plan_pages
 from dagster_snowflake import SnowflakeResource
 from snowflake.connector import errors as sf_errors
@@ -259,6 +265,22 @@ def test_a_long_refresh_scheduled_without_a_data_timestamp_is_reported():
     assert [(e.asset_key, materialized_versions([e])) for e in reported] == [
         (counts_key, ["2026-11-20T10:00:00.000000+00:00"])
     ]
+
+
+def test_a_refresh_show_reports_before_the_history_returns_it_is_read_again():
+    # SHOW already has TOTALS at 10:05; the history read (since 10:00) stops at 10:03: the
+    # schema is read again on the next tick, where the 10:05 refresh is reported.
+    memory = Memory()
+    first = memory.tick(SensorCursor(), [refresh(0)], {NAME: state(0)}, T0)
+    cursor = replace(first.cursor, starts={"ANALYTICS.S": T0})
+    behind = memory.tick(cursor, [refresh(3)], {NAME: state(5)}, T0 + timedelta(minutes=5))
+    digests = shown_digests(TENANT, {NAME: state(5)}, T0 + timedelta(minutes=5))
+    assert moved_schemas(TENANT, behind.cursor, digests, full=False) == {"ANALYTICS.S"}
+    caught_up = memory.tick(
+        behind.cursor, [refresh(3), refresh(5)], {NAME: state(5)}, T0 + timedelta(minutes=5)
+    )
+    assert materialized_versions(caught_up.events) == ["2026-11-20T10:05:00.000000+00:00"]
+    assert moved_schemas(TENANT, caught_up.cursor, digests, full=False) == set()
 
 
 def test_a_running_row_older_than_its_tables_data_holds_nothing_back():

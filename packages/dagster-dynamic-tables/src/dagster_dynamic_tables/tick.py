@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 
@@ -230,6 +230,7 @@ def evaluate_tick(
         )
 
     digests = dict(cursor.digests)
+    seen = states if shown is None else shown
     for prefix in sorted(read):
         outcomes = {
             dg.AssetCheckKey(keys[dt.qualified_name.resolved], outcome.check_name): outcome
@@ -249,8 +250,13 @@ def evaluate_tick(
                 if stored.get(key) != outcome.signature
             )
         digests[prefix] = replace(current[prefix], health=health)
-        if prefix in (floors or {}) or cursor.pages.get(prefix):
-            # Read up to a page's end only: what SHOW saw after it is still to be read.
+        if (
+            prefix in (floors or {})
+            or cursor.pages.get(prefix)
+            or _ahead_of_history(by_schema[prefix], cursor.starts.get(prefix), seen, refreshes)
+        ):
+            # Read up to a page's end only, or SHOW reports a refresh the history did not return
+            # yet: what SHOW saw is still to be read, on the next tick.
             digests[prefix] = replace(digests[prefix], shown="")
 
     known = _latest_per_name(
@@ -259,6 +265,38 @@ def evaluate_tick(
     )
     starts = next_starts(tenant, cursor.starts, refreshes, floors, known)
     return TickResult(events, replace(cursor, starts=starts, digests=digests))
+
+
+SHOW_HISTORY_TOLERANCE = timedelta(seconds=1)
+"""How far a table's history row may be from SHOW's data timestamp and still be the same refresh
+(the two may not be written with the same precision)."""
+
+
+def _ahead_of_history(
+    tables: Sequence[DynamicTable],
+    start: datetime | None,
+    shown: Mapping[str, DynamicTableState],
+    refreshes: Sequence[RefreshRecord],
+) -> bool:
+    """Whether SHOW reports, for a table of the schema, a data timestamp inside the window just
+    read (since `start`) that no row of the history read reaches: Snowflake listed the refresh
+    in SHOW before its history function returned it."""
+    if start is None:
+        return False
+    newest: dict[str, datetime] = {}
+    for record in refreshes:
+        if record.data_timestamp is not None:
+            name = record.qualified_name
+            newest[name] = max(newest.get(name, record.data_timestamp), record.data_timestamp)
+    for dt in tables:
+        name = dt.qualified_name.resolved
+        state = shown.get(name)
+        moment = state.latest_data_timestamp if state else None
+        if moment is None or moment < start:
+            continue
+        if name not in newest or newest[name] < moment - SHOW_HISTORY_TOLERANCE:
+            return True
+    return False
 
 
 def _latest_per_name(pairs: Iterable[tuple[str, datetime | None]]) -> dict[str, datetime]:
