@@ -5,7 +5,7 @@ and reported per schema.
 Stored by Dagster with every tick row (kept for days), so it holds nothing per Dynamic Table:
 a few hundred bytes per schema, whatever the number of tables (`bench_sensor.py` prints its size
 at 1,000 DTs). What the sensor reported per DT is what the instance already holds: the latest
-materialization's data version, the latest check evaluations (see `sensor.py`).
+materialization's data version, the latest check evaluations (see `tick.py`).
 
 A cursor that cannot be read (not JSON, another version, a damaged timestamp) reads as a fresh
 start: the sensor then compares with what the instance holds, so nothing is reported twice.

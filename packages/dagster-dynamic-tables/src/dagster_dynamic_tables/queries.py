@@ -1,20 +1,21 @@
-"""The two statements the freshness sensor sends to Snowflake, and their rows as typed records.
+"""Statements over Snowflake's Dynamic Table metadata, and running them.
 
-1. Refresh history of every declared Dynamic Table: one
+1. Refresh history of declared Dynamic Tables: one
    `TABLE(<DB>.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'DB.SCHEMA', ...))`
-   per database/schema prefix, joined with UNION ALL into one statement.
-2. Current state: `TABLE(<DB>.INFORMATION_SCHEMA.DYNAMIC_TABLES(...))` (lag, scheduling state,
-   last completed refresh). Snowflake's function has no refresh mode and no warehouse; only
-   `SHOW DYNAMIC TABLES` reports them. The statement therefore chains the SHOW into the SELECT
-   with Snowflake's pipe operator (`SHOW ... ->> SELECT ... LEFT JOIN $1`), which clients send and
-   Snowflake answers as one statement.
+   per database/schema prefix, joined with UNION ALL (`history_parts`: the sensor's second
+   statement unions them with `DYNAMIC_TABLES()`, see `reads`; its first is SHOW, see `show`).
+2. Current state, as the checks' own execution reads it: `TABLE(<DB>.INFORMATION_SCHEMA.
+   DYNAMIC_TABLES(...))` (lag, scheduling state, last completed refresh), with the refresh mode,
+   warehouse and query text that only `SHOW DYNAMIC TABLES` reports, chained into one statement
+   with Snowflake's pipe operator (`SHOW ... ->> SELECT ... LEFT JOIN $1`).
 
 Every identifier goes through `QualifiedName.sql` / `quote_identifier`; every value goes through
 `Binder`, which turns it into a connector parameter. Columns are always named (never `SELECT *`:
 Snowflake keeps adding columns), every call passes `RESULT_LIMIT` (the default is 100) and the
 history call passes a start time.
 
-The faults reading them may raise, and what to tell the user, are in `faults`.
+Typed rows are in `records`; the faults reading them may raise, and what to tell the user, in
+`faults`.
 """
 
 from __future__ import annotations

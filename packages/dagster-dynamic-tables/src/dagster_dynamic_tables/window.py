@@ -107,7 +107,7 @@ def _held_back(
             continue
         # A row without a data timestamp yet (SCHEDULED) will complete with one later than its
         # table's latest: hold back to that (a table with no data yet holds nothing back; its
-        # first refresh is found through its latest data timestamp, see `sensor._data_as_of`).
+        # first refresh is found through its latest data timestamp, see `tick._data_as_of`).
         moment = record.data_timestamp or known.get(record.qualified_name)
         if moment is None:
             continue
