@@ -19,14 +19,14 @@ everything it started is stopped (by pid) before it exits.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from check_tenants_ui import harness  # (this script's folder: the e2e harness, loaded once)
 
 HERE = Path(__file__).resolve().parent
 SENSOR = "dynamic_table_freshness"
@@ -41,16 +41,6 @@ query Ticks($selector: SensorSelector!) {
   }
 }
 """
-
-
-def harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("e2e_harness", HERE.parent / "e2e/conftest.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def screenshot(browser: str, url: str, path: Path) -> None:

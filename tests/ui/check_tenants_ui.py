@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import functools
 import importlib.util
 import itertools
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -64,7 +64,9 @@ PAGES = {
 }
 
 
+@functools.cache
 def harness() -> ModuleType:
+    """The end-to-end test's harness (a conftest, so loaded by path; once per process)."""
     spec = importlib.util.spec_from_file_location("e2e_harness", HERE.parent / "e2e/conftest.py")
     assert spec is not None
     assert spec.loader is not None
@@ -79,7 +81,7 @@ class Browser:
     community dialog, read what the page shows, take a screenshot."""
 
     def __init__(self, executable: str, profile: Path) -> None:
-        self.port = free_port()
+        self.port = int(harness().free_port())
         self.process = subprocess.Popen(
             [
                 executable,
@@ -161,12 +163,6 @@ for (const b of document.querySelectorAll('button')) {
   if (b.innerText.trim() === 'Skip') { b.click(); }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> int:
