@@ -470,3 +470,15 @@ def test_show_for_several_databases_is_one_account_read_unless_the_account_fills
     single = ScriptedConnection([[show_row("ANALYTICS", "ECOMMERCE", "CLV")]])
     fetch_show(single, [CLV])
     assert single.texts == ['SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS" LIMIT 10000']
+
+
+def test_a_database_with_more_tables_than_one_show_returns_is_read_in_pages():
+    page = [show_row("ANALYTICS", "ECOMMERCE", f"T{i:05d}") for i in range(RESULT_LIMIT)]
+    rest = [show_row("ANALYTICS", "ECOMMERCE", "CLV")]
+    paged = ScriptedConnection([page, rest])
+    read = fetch_show(paged, [CLV])
+    assert paged.texts == [
+        'SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS" LIMIT 10000',
+        """SHOW DYNAMIC TABLES IN DATABASE "ANALYTICS" LIMIT 10000 FROM 'T09999'""",
+    ]
+    assert (read.statements, set(read.states)) == (2, {"ANALYTICS.ECOMMERCE.CLV"})

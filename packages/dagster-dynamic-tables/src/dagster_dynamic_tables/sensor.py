@@ -64,12 +64,18 @@ from dagster_snowflake import SnowflakeResource
 from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables import metadata as md
-from dagster_dynamic_tables.cursor import SensorCursor, history_ends, parse_data_version
+from dagster_dynamic_tables.cursor import (
+    SchemaDigests,
+    SensorCursor,
+    history_ends,
+    parse_data_version,
+)
 from dagster_dynamic_tables.declarations import DynamicTable, Tenant
 from dagster_dynamic_tables.faults import EXPECTED_FAULTS, describe_fault
 from dagster_dynamic_tables.health import stored_signature
 from dagster_dynamic_tables.queries import RESULT_LIMIT, HistoryRead, read_snowflake
 from dagster_dynamic_tables.reads import TickRead, fetch_tick, merge_states
+from dagster_dynamic_tables.records import DynamicTableState
 from dagster_dynamic_tables.show import ShowRead, fetch_show
 from dagster_dynamic_tables.tick import (
     IDLE_MESSAGE,
@@ -156,8 +162,13 @@ def _recorded_checks(instance: dg.DagsterInstance) -> RecordedChecks:
 @dataclass(frozen=True)
 class _Reads:
     shown: ShowRead
+    digests: Mapping[str, SchemaDigests]
+    """Per schema, what SHOW reported this tick (`shown_digests`)."""
     moved: set[str]
     tick: TickRead | None
+    """The second statement's answer; None on an idle tick."""
+    states: Mapping[str, DynamicTableState]
+    """The merged state (`merge_states`) of the DTs of the schemas that moved."""
 
 
 def _read(
@@ -171,22 +182,31 @@ def _read(
 ) -> _Reads:
     """SHOW; then, if a schema moved, its history and DYNAMIC_TABLES() (one statement)."""
     shown = fetch_show(connection, readable)  # pyright: ignore[reportArgumentType] -- a connector connection
-    moved = moved_schemas(tenant, cursor, shown_digests(tenant, shown.states, now), full)
-    tables = [dt for dt in readable if dt.qualified_name.schema_prefix in moved]
+    digests = shown_digests(tenant, shown.states, now)
+    moved = moved_schemas(tenant, cursor, digests, full)
     if not moved:
-        return _Reads(shown, moved, None)
-    if not tables:  # only schemas of databases left out moved: their tables are reported missing
-        return _Reads(shown, moved, TickRead(HistoryRead([], {}), {}, frozenset()))
-    ends = {prefix: end for prefix, end in history_ends(cursor).items() if prefix in moved}
-    tick = fetch_tick(
-        connection,  # pyright: ignore[reportArgumentType] -- a connector connection
-        tables,
-        cursor.starts,
-        ends,
-        tables,
-        result_limit=result_limit,
-    )
-    return _Reads(shown, moved, tick)
+        return _Reads(shown, digests, moved, None, {})
+    tables = [dt for dt in readable if dt.qualified_name.schema_prefix in moved]
+    if tables:
+        ends = {prefix: end for prefix, end in history_ends(cursor).items() if prefix in moved}
+        tick = fetch_tick(
+            connection,  # pyright: ignore[reportArgumentType] -- a connector connection
+            tables,
+            cursor.starts,
+            ends,
+            tables,
+            result_limit=result_limit,
+        )
+    else:  # only schemas of databases left out moved: their tables are reported missing
+        tick = TickRead(HistoryRead([], {}), {}, frozenset())
+    states: dict[str, DynamicTableState] = {}
+    for dt in tenant.dynamic_tables:
+        name = dt.qualified_name.resolved
+        if dt.qualified_name.schema_prefix in moved:
+            state = merge_states(shown.states.get(name), tick.states.get(name))
+            if state is not None:
+                states[name] = state
+    return _Reads(shown, digests, moved, tick, states)
 
 
 def build_freshness_sensor(
@@ -242,29 +262,18 @@ def build_freshness_sensor(
         )
         if reads.tick is None:
             return dg.SensorResult(skip_reason=IDLE_MESSAGE, cursor=cursor.to_json())
-        states = {
-            name: state
-            for dt in dynamic_tables
-            if dt.qualified_name.schema_prefix in reads.moved
-            and (
-                state := merge_states(
-                    reads.shown.states.get(name := dt.qualified_name.resolved),
-                    reads.tick.states.get(name),
-                )
-            )
-            is not None
-        }
         result, messages = run_tick(
             tenant,
             cursor,
             reads.tick.history,
-            states,
+            reads.states,
             now,
             _recorded_versions(context.instance),
             result_limit,
             recorded_checks=_recorded_checks(context.instance),
             schemas=reads.moved,
             shown=reads.shown.states,
+            current=reads.digests,
         )
         for database in sorted(reads.tick.capped):
             messages.append(

@@ -178,17 +178,20 @@ def evaluate_tick(
     recorded_checks: RecordedChecks = _none_recorded,
     schemas: Iterable[str] | None = None,
     shown: Mapping[str, DynamicTableState] | None = None,
+    current: Mapping[str, SchemaDigests] | None = None,
 ) -> TickResult:
     """Events and next cursor for one tick, from what Snowflake answered.
 
     `schemas`: the schema prefixes read this tick (default: all); `states`: their DTs' merged
-    state; `shown`: what SHOW reported (default: `states`), for the cursor's digests; `floors`:
-    see `next_starts`.
+    state; `shown`: what SHOW reported (default: `states`); `current`: `shown_digests` of it, when
+    the caller already has them; `floors`: see `next_starts`.
     """
     by_schema = _by_schema(tenant)
     read = set(by_schema if schemas is None else schemas) & set(by_schema)
     tables = [dt for prefix in sorted(read) for dt in by_schema[prefix]]
-    current = shown_digests(tenant, states if shown is None else shown, now)
+    seen = states if shown is None else shown
+    if current is None:
+        current = shown_digests(tenant, seen, now)
     keys = {dt.qualified_name.resolved: dg.AssetKey(tenant.key_path(dt)) for dt in tables}
 
     by_name: dict[str, list[RefreshRecord]] = {}
@@ -230,7 +233,6 @@ def evaluate_tick(
         )
 
     digests = dict(cursor.digests)
-    seen = states if shown is None else shown
     for prefix in sorted(read):
         outcomes = {
             dg.AssetCheckKey(keys[dt.qualified_name.resolved], outcome.check_name): outcome
@@ -261,7 +263,7 @@ def evaluate_tick(
 
     known = _latest_per_name(
         [(n, s.latest_data_timestamp) for n, s in states.items()]
-        + [(n, s.latest_data_timestamp) for n, s in (shown or {}).items()]
+        + [(n, s.latest_data_timestamp) for n, s in seen.items()]
     )
     starts = next_starts(tenant, cursor.starts, refreshes, floors, known)
     return TickResult(events, replace(cursor, starts=starts, digests=digests))
@@ -319,6 +321,7 @@ def run_tick(
     recorded_checks: RecordedChecks = _none_recorded,
     schemas: Iterable[str] | None = None,
     shown: Mapping[str, DynamicTableState] | None = None,
+    current: Mapping[str, SchemaDigests] | None = None,
 ) -> tuple[TickResult, list[str]]:
     """One tick from what the statements returned: events, next cursor, warnings to log."""
     plan = plan_pages(tenant, cursor, read, result_limit, recorded_versions)
@@ -333,6 +336,7 @@ def run_tick(
         recorded_checks=recorded_checks,
         schemas=schemas,
         shown=shown,
+        current=current,
     )
     return result, plan.messages
 
