@@ -238,7 +238,7 @@ def test_local_start_with_missing_workspace_says_how_to_fix_and_starts_nothing(t
         timeout=120,
         check=False,
     )
-    assert result.returncode == 2
+    assert result.returncode == 4  # cli.EXIT_ERROR
     assert result.stderr.strip() == (
         "ERROR: Cannot read nope.yaml: No such file or directory. Fix: run from the repository "
         "root or pass --workspace PATH."

@@ -10,6 +10,15 @@ dynamic-tables deploy render                     regenerate every deployment fil
 dynamic-tables plan [--tenant SLUG]              what apply would change (exit 1: changes pending)
 dynamic-tables apply [--tenant SLUG] [--yes]     bring Snowflake in line with the declarations
 
+Exit statuses (the same for every command, so scripts and CI can tell them apart):
+
+0  ok: nothing pending, no findings
+1  `plan`: changes pending; `tenants check`: findings
+2  usage: an unknown command or option (argparse's own status)
+3  `local status`: the stand-in is not running (the LSB `status` convention)
+4  error: a bad declaration or settings file, Snowflake unreachable, a bad key file, a location
+   `local start` could not load; `ERROR:` lines, never a traceback
+
 Each command imports what it needs when it runs: `local status` and `tenants sync` must not pay
 for Dagster and dagster-snowflake (about 10 s to import here), which only `local start` (it loads
 the code locations) and `tenants check` (it reads their asset graphs) need.
@@ -28,7 +37,28 @@ from typing import cast
 from dagster_dynamic_tables.errors import DynamicTablesError
 from dagster_dynamic_tables.workspace import WorkspaceError, workspace_modules
 
-__all__ = ["WorkspaceError", "build_parser", "main", "workspace_modules"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_NOT_RUNNING",
+    "EXIT_OK",
+    "EXIT_PENDING",
+    "EXIT_USAGE",
+    "WorkspaceError",
+    "build_parser",
+    "main",
+    "workspace_modules",
+]
+
+EXIT_OK = 0
+EXIT_PENDING = 1
+"""`plan`: changes pending; `tenants check`: findings (CI gates on it)."""
+EXIT_USAGE = 2
+"""argparse's status for an unknown command or option."""
+EXIT_NOT_RUNNING = 3
+"""`local status`: the stand-in is not running."""
+EXIT_ERROR = 4
+"""An expected error (declarations, settings, Snowflake unreachable): distinct from 1, which CI
+reads as "changes pending"."""
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -62,7 +92,7 @@ def _start(args: argparse.Namespace) -> int:
             except DynamicTablesError as e:
                 print(f"ERROR: {e}")
                 failed += 1
-    return 1 if failed else 0
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -75,7 +105,7 @@ def _status(args: argparse.Namespace) -> int:
     info = local_snowflake.server_status(data_dir)
     if info is None:
         print(f"local Snowflake stand-in: not running (data dir {data_dir}, port {port})")
-        return 3
+        return EXIT_NOT_RUNNING
     print(
         f"local Snowflake stand-in: running on {info.host}:{info.port} (pid {info.pid}), "
         f"data in {info.data_dir}"
@@ -245,12 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except DynamicTablesError as e:
         print(f"ERROR: {e}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     except Exception as e:
         # The stand-in's own errors, without importing it for commands that do not use it.
         if type(e).__module__.startswith("local_snowflake"):
             print(f"ERROR: {e}", file=sys.stderr)
-            return 2
+            return EXIT_ERROR
         raise
 
 
