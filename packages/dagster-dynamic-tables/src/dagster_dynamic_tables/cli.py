@@ -32,10 +32,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 from dagster_dynamic_tables.errors import DynamicTablesError
-from dagster_dynamic_tables.workspace import WorkspaceError, workspace_modules
+
+if TYPE_CHECKING:  # at run time imported where used: PyYAML would double `local status` time
+    from dagster_dynamic_tables.workspace import WorkspaceError, workspace_modules
 
 __all__ = [
     "EXIT_ERROR",
@@ -61,6 +63,13 @@ EXIT_ERROR = 4
 reads as "changes pending"."""
 
 
+def __getattr__(name: str) -> Any:
+    """`WorkspaceError` and `workspace_modules`, re-exported on first use (they import PyYAML)."""
+    if name in {"WorkspaceError", "workspace_modules"}:
+        return getattr(importlib.import_module("dagster_dynamic_tables.workspace"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _start(args: argparse.Namespace) -> int:
     import local_snowflake
 
@@ -69,6 +78,7 @@ def _start(args: argparse.Namespace) -> int:
         local_stand_in_location,
         registered_tenants,
     )
+    from dagster_dynamic_tables.workspace import workspace_modules
 
     workspace = cast("Path", args.workspace)
     modules = workspace_modules(workspace)  # a broken workspace stops us before anything starts

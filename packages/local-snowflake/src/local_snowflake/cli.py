@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from local_snowflake.client import DEFAULT_PORT
+from local_snowflake.process import DEFAULT_PORT
 
 
 def main(argv: Sequence[str] | None = None) -> None:

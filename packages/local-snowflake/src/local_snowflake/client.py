@@ -6,8 +6,7 @@ from typing import Any
 
 import snowflake.connector
 
-DEFAULT_PORT = 47113
-"""The stand-in's default port (override with `LOCAL_SNOWFLAKE_PORT` in the callers)."""
+from local_snowflake.process import DEFAULT_PORT
 
 
 def connection_args(host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import snowflake.connector.errors
-
 
 class LocalSnowflakeError(Exception):
     """Base class for every error raised by local_snowflake's Python API."""
@@ -17,8 +15,12 @@ def sql_error(msg: str, *, errno: int = 2003, sqlstate: str = "42S02") -> Except
     """An error the server returns to the client, as the real connector's ProgrammingError.
 
     fakesnow's server turns ProgrammingError into Snowflake's JSON error response (code = errno,
-    sqlState, message), and the connector raises it again on the client side.
+    sqlState, message), and the connector raises it again on the client side. (The connector is
+    imported here, not at the top: `server_status` and `stop_server` raise this module's
+    exceptions and must not pay for it.)
     """
+    import snowflake.connector.errors
+
     return snowflake.connector.errors.ProgrammingError(msg=msg, errno=errno, sqlstate=sqlstate)
 
 

@@ -16,11 +16,10 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,11 +27,14 @@ from typing import Any, Literal
 
 from local_snowflake.errors import ServerStartError
 
+DEFAULT_PORT = 47113
+"""The stand-in's default port (override with `LOCAL_SNOWFLAKE_PORT` in the callers)."""
 STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
 LOG_FILE = "server.log"
 START_TIMEOUT_SECONDS = 60.0
 HEALTH_PATH = "/local-snowflake/health"  # kept equal to server.HEALTH_PATH (not imported: heavy)
+_MAX_HEALTH_BYTES = 1024 * 1024  # a health answer is small; never read without bound
 
 # Servers this process started. Holding the Popen objects keeps Python from warning that a
 # detached child is still running when they are garbage-collected, and lets stop_server reap.
@@ -215,8 +217,6 @@ def _adopt_or_check_port(data_dir: Path, port: int) -> ServerInfo | None:
             f"({health.get('data_dir')}, pid {health.get('pid')}), not {data_dir}: "
             "set LOCAL_SNOWFLAKE_PORT to a free port, or stop that server."
         )
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         if sock.connect_ex(("127.0.0.1", port)) == 0:
             raise ServerStartError(
@@ -226,10 +226,25 @@ def _adopt_or_check_port(data_dir: Path, port: int) -> ServerInfo | None:
 
 
 def _health(host: str, port: int) -> dict[str, Any] | None:
+    """The health endpoint's answer, or None. A plain HTTP/1.0 exchange over a socket: urllib
+    (and the email parser under http.client) would add a third to `local status`'s time."""
+    request = f"GET {HEALTH_PATH} HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode()
+    chunks: list[bytes] = []
     try:
-        with urllib.request.urlopen(f"http://{host}:{port}{HEALTH_PATH}", timeout=2) as response:
-            body: Any = json.loads(response.read())
-    except (OSError, ValueError, urllib.error.URLError):
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.sendall(request)
+            size = 0
+            while (chunk := sock.recv(65536)) and size < _MAX_HEALTH_BYTES:
+                chunks.append(chunk)
+                size += len(chunk)
+    except OSError:
+        return None
+    head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+    if not head.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 ")):
+        return None
+    try:
+        body: Any = json.loads(payload)
+    except ValueError:
         return None
     if isinstance(body, dict) and body.get("service") == "local-snowflake":  # pyright: ignore[reportUnknownMemberType] -- untyped JSON
         return body  # pyright: ignore[reportUnknownVariableType] -- untyped JSON
