@@ -6,6 +6,7 @@ Each test declares its own database, so the session's server is shared safely.
 from __future__ import annotations
 
 import io
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -315,6 +316,9 @@ def _repo(tmp_path: Path, db: str) -> Path:
     document = {"type": "dagster_dynamic_tables.DynamicTablesComponent"}
     document["attributes"] = _attributes(db)  # pyright: ignore[reportArgumentType]
     (defs / "defs.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    schemas = [f"{db}.RAW", f"{db}.ANALYTICS", f"{db}.BI"]
+    grants = {"tenants": {"shop": {"owner": "@acme/shop", "schemas": schemas}}}
+    (tmp_path / "grants.yaml").write_text(yaml.safe_dump(grants, sort_keys=False))
     return tmp_path
 
 
@@ -468,11 +472,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_tenants_are_loaded_upstream_first_from_the_repository() -> None:
-    tenants = load_declared_tenants(REPO)
-    assert [tenant.slug for tenant in tenants] == ["ecommerce", "finance"]
+    # The repository may hold onboarded teams beside the two shipped tenants: only those two
+    # and their order (finance reads ecommerce's rollup) are fixed.
+    slugs = [tenant.slug for tenant in load_declared_tenants(REPO)]
+    assert {"ecommerce", "finance"} <= set(slugs)
+    assert slugs.index("ecommerce") < slugs.index("finance")
     assert [t.slug for t in load_declared_tenants(REPO, "finance")] == ["finance"]
-    with pytest.raises(PlanError, match=r"no tenant 'nope' under .*tenants: ecommerce, finance"):
-        load_declared_tenants(REPO, "nope")
+    missing = f"t_{secrets.token_hex(6)}"  # a slug no team picks
+    known = r"tenants: (\w+, )*ecommerce, (\w+, )*finance\b"
+    with pytest.raises(PlanError, match=rf"no tenant '{missing}' under .*{known}"):
+        load_declared_tenants(REPO, missing)
 
 
 def test_an_account_without_credentials_is_a_settings_error_naming_the_variables() -> None:
@@ -633,3 +642,222 @@ def test_a_disabled_scheduler_keeps_its_checks_green_on_the_stand_in(
     assert all(outcome.passed for outcome in results.values()), results
     assert results["scheduling_active"].kind == "scheduler_disabled"
     assert results["within_target_lag"].kind == "scheduler_disabled"
+
+
+# --- grants are enforced by plan and apply themselves (issue 16 item 4) ----------------------
+
+_COPY_SKIP = ("__pycache__", ".venv", "tests", "deploy", "Dockerfile*", "*.egg-info")
+
+
+def _tenants_copy(tmp_path: Path, ecommerce_db: str, finance_db: str) -> Path:
+    """The repository's tenants, grants.yaml and root pyproject.toml, copied, with the two
+    tenants' databases renamed (unique names on the session's shared stand-in)."""
+    import shutil
+
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "tenants", root / "tenants", ignore=shutil.ignore_patterns(*_COPY_SKIP))
+    for name in ("grants.yaml", "pyproject.toml"):
+        shutil.copy(REPO / name, root / name)
+    for path in [
+        root / "grants.yaml",
+        *root.glob("tenants/**/*.yaml"),
+        *root.glob("tenants/**/*.sql"),
+    ]:
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("ECOMMERCE.", f"{ecommerce_db}.").replace("FINANCE.", f"{finance_db}.")
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+ECOMMERCE_YAML = "tenants/ecommerce/src/ecommerce/defs/snowflake/defs.yaml"
+
+
+def _add_dynamic_table(root: Path, name: str, table: str, query: str, deps: str = "[]") -> None:
+    """Append a Dynamic Table to ecommerce's declarations (its third, dynamic_tables[2])."""
+    path = root / ECOMMERCE_YAML
+    path.write_text(
+        path.read_text(encoding="utf-8") + f"    - name: {name}\n"
+        f"      table: {table}\n"
+        "      target_lag: 1 minute\n"
+        "      warehouse: ECOMMERCE_WH\n"
+        f"      deps: {deps}\n"
+        f"      query: {query}\n",
+        encoding="utf-8",
+    )
+
+
+def _set_type(root: Path, type_path: str) -> None:
+    path = root / ECOMMERCE_YAML
+    text = path.read_text(encoding="utf-8")
+    assert "type: dagster_dynamic_tables.DynamicTablesComponent" in text
+    path.write_text(
+        text.replace("type: dagster_dynamic_tables.DynamicTablesComponent", f"type: {type_path}"),
+        encoding="utf-8",
+    )
+
+
+def _refusal(db: str, name: str = "spy", path: str = "dynamic_tables[2]") -> str:
+    return (
+        f"REFUSED tenant 'ecommerce': {ECOMMERCE_YAML} {path} ({name}) declares "
+        f"{db}.REPORTING.REVENUE_VS_BUDGET in schema {db}.REPORTING, outside the tenant's grants "
+        f"(ECOMMERCE_{db[-1]}.RAW, ECOMMERCE_{db[-1]}.ANALYTICS). Fix: declare it in a granted "
+        "schema, or ask the platform team to extend grants.yaml (`uv run dynamic-tables tenants "
+        f"grant ecommerce --schema {db}.REPORTING`)."
+    )
+
+
+def _stand_in_env(server: ServerInfo) -> dict[str, str]:
+    return {
+        "LOCAL_SNOWFLAKE_PORT": str(server.port),
+        "LOCAL_SNOWFLAKE_DATA_DIR": str(server.data_dir),
+    }
+
+
+def _nothing_exists(cursor: Any, root: Path) -> None:
+    from dagster_dynamic_tables.planner import read_snapshot
+
+    declared = [item for tenant in load_declared_tenants(root) for item in tenant.all()]
+    snapshot = read_snapshot(cursor, declared)
+    assert (snapshot.objects, snapshot.dynamic_tables) == ({}, {})
+
+
+def test_apply_refuses_an_object_outside_the_tenants_grants_and_applies_nothing(
+    tmp_path: Path,
+    local_snowflake_server: ServerInfo,
+    cursor: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from dagster_dynamic_tables.cli import EXIT_ERROR, main
+
+    root = _tenants_copy(tmp_path, "ECOMMERCE_A", "FINANCE_A")
+    # ecommerce declares finance's table: before the fix, apply exited 0 and rewrote it.
+    _add_dynamic_table(root, "spy", "FINANCE_A.REPORTING.REVENUE_VS_BUDGET", "select 1 as x")
+    monkeypatch.chdir(root)
+    for name, value in _stand_in_env(local_snowflake_server).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SNOWFLAKE_ACCOUNT", raising=False)
+    monkeypatch.delenv("ECOMMERCE_SNOWFLAKE_ACCOUNT", raising=False)
+
+    assert main(["apply", "--tenant", "ecommerce", "--yes"]) == EXIT_ERROR
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [_refusal("FINANCE_A")]
+    assert captured.err == (
+        "ERROR: apply refused 1 declaration outside their tenant's grants (the REFUSED lines "
+        "above): nothing of tenant ecommerce was read or applied. Fix: declare the objects in the "
+        "tenant's granted schemas, or ask the platform team to extend grants.yaml.\n"
+    )
+    _nothing_exists(cursor, root)
+
+
+def test_plan_refuses_the_tenant_and_still_plans_the_others(
+    tmp_path: Path, local_snowflake_server: ServerInfo
+) -> None:
+    root = _tenants_copy(tmp_path, "ECOMMERCE_B", "FINANCE_B")
+    _add_dynamic_table(root, "spy", "FINANCE_B.REPORTING.REVENUE_VS_BUDGET", "select 1 as x")
+    out = io.StringIO()
+    with pytest.raises(PlanError) as raised:
+        run_plan(root, None, out, env=_stand_in_env(local_snowflake_server))
+    assert str(raised.value) == (
+        "plan refused 1 declaration outside their tenant's grants (the REFUSED lines above): "
+        "nothing of tenant ecommerce was planned. Fix: declare the objects in the tenant's "
+        "granted schemas, or ask the platform team to extend grants.yaml."
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0] == _refusal("FINANCE_B")
+    assert not any(line.startswith("tenant ecommerce (") for line in lines)
+    assert any(line.startswith("tenant finance (local stand-in") for line in lines)
+
+
+def test_a_tenant_without_a_grants_entry_may_declare_nothing(tmp_path: Path) -> None:
+    from dagster_dynamic_tables.plan import load_declared_files, refused_objects
+
+    root = _tenants_copy(tmp_path, "ECOMMERCE_C", "FINANCE_C")
+    (root / "grants.yaml").write_text("tenants:\n  ecommerce:\n    schemas: [ECOMMERCE_C.RAW]\n")
+    lines = [line for _slug, line in refused_objects(root, load_declared_files(root, "finance"))]
+    finance_yaml = "tenants/finance/src/finance/defs/snowflake/defs.yaml"
+    assert lines == [
+        f"tenant 'finance': {finance_yaml} {path} ({name}) declares FINANCE_C.REPORTING.{table} in "
+        "schema FINANCE_C.REPORTING, outside the tenant's grants (none: grants.yaml has no entry "
+        "for it). Fix: declare it in a granted schema, or ask the platform team to extend "
+        "grants.yaml (`uv run dynamic-tables tenants grant finance --schema "
+        "FINANCE_C.REPORTING`)."
+        for path, name, table in (
+            ("sources[0]", "budget_targets", "BUDGET_TARGETS"),
+            ("dynamic_tables[0]", "revenue_vs_budget", "REVENUE_VS_BUDGET"),
+        )
+    ]
+
+
+def test_a_file_declaring_under_another_tenants_slug_is_refused(tmp_path: Path) -> None:
+    from dagster_dynamic_tables.plan import load_declared_files, refused_objects
+
+    root = _tenants_copy(tmp_path, "ECOMMERCE_D", "FINANCE_D")
+    path = root / ECOMMERCE_YAML
+    path.write_text(path.read_text().replace("tenant: ecommerce", "tenant: finance"))
+    lines = [line for _slug, line in refused_objects(root, load_declared_files(root, "ecommerce"))]
+    assert lines[0] == (
+        f"tenant 'ecommerce': {ECOMMERCE_YAML} says `tenant: finance`, but a tenant declares "
+        "objects only under its own slug, within its own grants. Fix: set `tenant: ecommerce`."
+    )
+
+
+@pytest.mark.parametrize(
+    "type_path",
+    ["dagster_dynamic_tables.component.DynamicTablesComponent", "spy_components.SpyComponent"],
+    ids=["module_path", "subclass"],
+)
+def test_the_component_type_is_resolved_as_dagster_resolves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, type_path: str
+) -> None:
+    # Before the fix only the exact text `dagster_dynamic_tables.DynamicTablesComponent` counted:
+    # these files were skipped by plan and apply while the code location loaded them.
+    module = tmp_path / "spy_components.py"
+    module.write_text(
+        "from dagster_dynamic_tables import DynamicTablesComponent\n\n\n"
+        "class SpyComponent(DynamicTablesComponent):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    root = _tenants_copy(tmp_path, "ECOMMERCE_E", "FINANCE_E")
+    _set_type(root, type_path)
+    _add_dynamic_table(root, "spy", "FINANCE_E.REPORTING.REVENUE_VS_BUDGET", "select 1 as x")
+    out = io.StringIO()
+    with pytest.raises(PlanError, match=r"^apply refused 1 declaration"):
+        run_apply(root, "ecommerce", True, out, lambda _question: True, env={})
+    assert out.getvalue().splitlines() == [_refusal("FINANCE_E")]
+
+
+def test_a_type_that_does_not_import_is_a_declaration_error(tmp_path: Path) -> None:
+    root = _tenants_copy(tmp_path, "ECOMMERCE_F", "FINANCE_F")
+    _set_type(root, "no_such_package.Component")
+    with pytest.raises(PlanError) as raised:
+        run_plan(root, "ecommerce", io.StringIO(), env={})
+    assert str(raised.value) == (
+        f"1 problem in {root / ECOMMERCE_YAML}:\n"
+        "  - type (line 3): 'no_such_package.Component' cannot be resolved "
+        "(ModuleNotFoundError: No module named 'no_such_package'). Fix: name the component class "
+        "by its import path, e.g. dagster_dynamic_tables.DynamicTablesComponent."
+    )
+
+
+def test_plan_names_reads_that_are_not_deps(
+    tmp_path: Path, local_snowflake_server: ServerInfo
+) -> None:
+    root = _tenants_copy(tmp_path, "ECOMMERCE_G", "FINANCE_G")
+    # Within its grants, but it reads finance's table without naming it in deps.
+    _add_dynamic_table(
+        root,
+        "peek",
+        "ECOMMERCE_G.ANALYTICS.PEEK",
+        "select * from FINANCE_G.REPORTING.BUDGET_TARGETS join RAW.RAW_ORDERS on true",
+        deps="[raw_orders]",
+    )
+    out = io.StringIO()
+    assert run_plan(root, "ecommerce", out, env=_stand_in_env(local_snowflake_server)) == 1
+    reads = [line for line in out.getvalue().splitlines() if "UNDECLARED READ" in line]
+    assert reads == [
+        f"  UNDECLARED READ tenant 'ecommerce': {ECOMMERCE_YAML} dynamic_tables[2] "
+        "(ecommerce/peek) reads FINANCE_G.REPORTING.BUDGET_TARGETS (finance/budget_targets), "
+        "which is not among its deps, so the lineage graph does not show it and nothing "
+        "downstream waits for it. Fix: add finance/budget_targets to its deps."
+    ]
