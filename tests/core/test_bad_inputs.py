@@ -451,8 +451,8 @@ CASES: list[tuple[str, str, str]] = [
         "query_file_missing",
         _dt(query=_MISSING, query_file="sql/nope.sql"),
         "1 problem in <file>:\n"
-        "  - dynamic_tables[0].query_file (line 11): cannot read "
-        "'sql/nope.sql' (<dir>/sql/nope.sql): No such file or directory. Fix: give a "
+        "  - dynamic_tables[0].query_file (line 11): "
+        "'sql/nope.sql' (<dir>/sql/nope.sql) does not exist. Fix: give a "
         "path relative to the YAML file, or inline the SELECT as query.",
     ),
     (
@@ -806,8 +806,8 @@ def test_several_mistakes_are_reported_at_once_in_file_order(tmp_path: Path) -> 
         "(declared: dashboard, orders_clean, raw_orders, revenue). Fix: did you mean "
         "'raw_orders'? Otherwise declare it, or name another tenant's asset by its full key "
         "(other_tenant/asset).\n"
-        "  - dynamic_tables[1].query_file (line 21): cannot read 'sql/missing.sql' "
-        "(<dir>/sql/missing.sql): No such file or directory. Fix: give a path relative to the "
+        "  - dynamic_tables[1].query_file (line 21): 'sql/missing.sql' "
+        "(<dir>/sql/missing.sql) does not exist. Fix: give a path relative to the "
         "YAML file, or inline the SELECT as query.\n"
         "  - views[0].deps (line 25): dependency cycle: dashboard -> dashboard. Fix: remove one "
         "of these deps; Snowflake objects cannot depend on themselves."

@@ -280,7 +280,7 @@ def test_a_file_that_cannot_be_read_is_a_declaration_error(tmp_path: Path) -> No
         load_tenant(tmp_path / "nope.yaml")
     assert str(info.value) == (
         f"1 problem in {tmp_path / 'nope.yaml'}:\n"
-        "  - cannot read the declaration file: No such file or directory. Fix: check the path."
+        "  - the declaration file does not exist. Fix: give the path of an existing file."
     )
 
 

@@ -14,6 +14,12 @@ is the schema of `TenantDeclarations`: the real fields with their descriptions. 
 left to Dagster's pydantic pass, though: Dagster only hands the raw mapping over, and `load`
 validates it with `build_tenant`, so a mistake surfaces as this package's `DeclarationError`
 (file, YAML path, line, bad value, what is allowed, the fix; every problem at once).
+
+`query_file` and `local_seed_file` must resolve inside the project's `defs/` folder (Dagster's
+`defs_module_path`). Dagster parses `defs.yaml` before `load` runs; its result is checked for
+depth and alias expansion (`yamlbounds.check_data`) before anything here walks it, so an alias
+bomb fails at once. Through `location.load_tenant_definitions` (a tenant's code location) the
+file's text is checked before Dagster even parses it.
 """
 
 from __future__ import annotations
@@ -31,7 +37,13 @@ from pydantic_core import CoreSchema
 from dagster_dynamic_tables.declarations import Tenant, TenantDeclarations
 from dagster_dynamic_tables.errors import DeclarationProblem
 from dagster_dynamic_tables.gc_pause import without_gc
-from dagster_dynamic_tables.loader import YAML_LOADER, build_tenant, walk_yaml_node
+from dagster_dynamic_tables.loader import (
+    YAML_LOADER,
+    build_tenant,
+    read_declaration_file,
+    walk_yaml_node,
+)
+from dagster_dynamic_tables.yamlbounds import check_data, check_yaml_text
 
 DEFS_FILE_NAMES = ("defs.yaml", "defs.yml", "component.yaml")
 
@@ -79,6 +91,7 @@ class DynamicTablesComponent(dg.Component):
     def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Self:
         raw: Any = attributes.raw if isinstance(attributes, DynamicTablesAttributes) else {}
         file = _defs_file(context)
+        check_data(raw, file=file or context.path)  # before any walk: it may be an alias bomb
         lines: dict[str, int] = {}
         problems = _duplicate_keys(file, context, lines) if file is not None else []
         tenant = build_tenant(
@@ -87,6 +100,7 @@ class DynamicTablesComponent(dg.Component):
             base_dir=context.path,
             lines=lines,
             problems=problems,
+            defs_root=context.defs_module_path,
         )
         return cls(tenant)
 
@@ -113,11 +127,12 @@ def _duplicate_keys(
     silently keeps the last of duplicate keys)."""
     tree = context.resolution_context.source_position_tree
     start = tree.position.start.line if tree is not None else 1
+    text = read_declaration_file(file)  # bounded, never blocking
+    check_yaml_text(text, file=file)  # before libyaml's recursive composer sees it
     try:
-        text = file.read_text(encoding="utf-8")
         with without_gc():
             documents = cast("list[yaml.Node | None]", list(yaml.compose_all(text, YAML_LOADER)))  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] (PyYAML is untyped)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except yaml.YAMLError:
         return []  # Dagster has parsed the file already; lines are a nicety
     for document in documents:
         if document is None or document.start_mark.line + 1 > start:

@@ -4,7 +4,8 @@ Field names are Snowflake's and dbt-snowflake's (`table`, `target_lag`, `refresh
 `initialize`, `warehouse`, `scheduler`, `initialization_warehouse`, `cluster_by`, `transient`,
 `comment`, `data_retention_time_in_days`, `frozen_where`). The models validate single fields;
 `crosschecks.check_tenant` checks the whole set (duplicates, unknown deps, cycles);
-`read_query_file` resolves `query_file`.
+`read_query_file` resolves `query_file` (through `files.read_tenant_file`: confined to the
+tenant's `defs/` folder, bounded, never blocking).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from dagster_dynamic_tables.errors import DeclarationProblem
+from dagster_dynamic_tables.files import MAX_QUERY_FILE_BYTES, read_tenant_file
 from dagster_dynamic_tables.identifiers import QualifiedName, parse_identifier, parse_qualified_name
 from dagster_dynamic_tables.lags import TargetLag, parse_target_lag
 
@@ -255,7 +257,8 @@ class _Declaration(BaseModel):
     group: AssetName | None = Field(
         default=None,
         description="Dagster asset group (lowercase letters, digits and '_'); defaults to "
-        "sources, dynamic_tables or views.",
+        "<tenant>_sources, <tenant>_dynamic_tables or <tenant>_views. Start it with the tenant's "
+        "slug: group names are global in Dagster's lineage page.",
     )
 
     @property
@@ -283,7 +286,8 @@ class _Derived(_Declaration):
     query_file: str | None = Field(
         default=None,
         description="Path of a .sql file holding the SELECT, relative to the YAML file "
-        "(give this or query).",
+        "(give this or query): a UTF-8 regular file of at most 1 MiB inside the tenant's defs/ "
+        "folder (no absolute path, no link or ../ leading out of it).",
         examples=["sql/customer_lifetime_value.sql"],
     )
     deps: list[DepName] = Field(
@@ -421,6 +425,8 @@ class Tenant:
     views: tuple[View, ...] = ()
     base_dir: Path | None = field(default=None, compare=False)
     """Folder of the declaration file; `query_file` and `local_seed_file` are relative to it."""
+    defs_root: Path | None = field(default=None, compare=False)
+    """The tenant's `defs/` folder: `query_file` and `local_seed_file` must resolve inside it."""
     local_seed_file: Path | None = field(default=None, compare=False)
     """SQL creating and filling the source tables in the local stand-in (never run on Snowflake)."""
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
@@ -458,7 +464,8 @@ class TenantDeclarations(BaseModel):
     local_seed_file: str | None = Field(
         default=None,
         description="SQL file, relative to the YAML file, that creates and fills the source "
-        "tables in the local Snowflake stand-in (never run on Snowflake).",
+        "tables in the local Snowflake stand-in (never run on Snowflake): a UTF-8 regular file "
+        "of at most 8 MiB inside the tenant's defs/ folder.",
         examples=["local/seed.sql"],
     )
     sources: list[SourceTable] = Field(
@@ -485,48 +492,50 @@ SECTIONS: dict[str, type[SourceTable] | type[DynamicTable] | type[View]] = {
 
 
 def read_query_file(
-    item: DynamicTable | View, base_dir: Path | None, path: str
+    item: DynamicTable | View, base_dir: Path | None, path: str, defs_root: Path | None = None
 ) -> tuple[DynamicTable | View, DeclarationProblem | None]:
-    """Read `item.query_file` (relative to `base_dir`) into `item.query`.
+    """Read `item.query_file` (relative to `base_dir`, inside `defs_root`) into `item.query`.
 
-    `path` is the item's YAML path, used in the problem reported when the file cannot be read or
-    is empty. An item without `query_file` comes back as it is.
+    `path` is the item's YAML path, used in the problem reported when the file is refused (see
+    `files.read_tenant_file`) or empty. An item without `query_file` comes back as it is.
     """
     if item.query_file is None:
         return item, None
-    file = Path(item.query_file)
-    if not file.is_absolute() and base_dir is not None:
-        file = base_dir / file
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        return item, DeclarationProblem(
-            f"{path}.query_file",
-            f"cannot read {item.query_file!r} ({file}): {reason}.",
-            "give a path relative to the YAML file, or inline the SELECT as query",
-        )
+    text, problem = read_tenant_file(
+        item.query_file,
+        field=f"{path}.query_file",
+        base_dir=base_dir,
+        defs_root=defs_root,
+        limit=MAX_QUERY_FILE_BYTES,
+        limit_name="MAX_QUERY_FILE_BYTES",
+        missing_fix="give a path relative to the YAML file, or inline the SELECT as query",
+    )
+    if text is None:
+        return item, problem
     query = text.strip().rstrip(";").strip()
     if not query:
         return item, DeclarationProblem(
             f"{path}.query_file",
-            f"{item.query_file!r} ({file}) is empty.",
+            f"{item.query_file!r} ({(base_dir or Path()) / item.query_file}) is empty.",
             "put the SELECT that defines the object in the file",
         )
     return item.model_copy(update={"query": query}), None
 
 
 def resolve_queries(
-    items: Sequence[DynamicTable] | Sequence[View], base_dir: Path | None, section: str
+    items: Sequence[DynamicTable] | Sequence[View],
+    base_dir: Path | None,
+    section: str,
+    defs_root: Path | None = None,
 ) -> tuple[list[DynamicTable | View], list[DeclarationProblem]]:
-    """Read every `query_file` (relative to `base_dir`) into `query`.
+    """Read every `query_file` (relative to `base_dir`, inside `defs_root`) into `query`.
 
     Items whose file cannot be read are left out of the first list and reported in the second.
     """
     resolved: list[DynamicTable | View] = []
     problems: list[DeclarationProblem] = []
     for index, item in enumerate(items):
-        new, problem = read_query_file(item, base_dir, f"{section}[{index}]")
+        new, problem = read_query_file(item, base_dir, f"{section}[{index}]", defs_root)
         if problem is None:
             resolved.append(new)
         else:

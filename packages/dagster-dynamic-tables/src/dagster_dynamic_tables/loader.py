@@ -2,6 +2,10 @@
 
 Pydantic's errors are rewritten in this package's words (YAML path, line, bad value, what is
 allowed, the fix); nothing of pydantic's own wording reaches the user.
+
+Nothing here trusts the file: it is read bounded and without blocking (`files`), its YAML is
+checked for size, depth and alias expansion before anything walks it (`yamlbounds`), and the
+files it names are read only from inside the tenant's `defs/` folder.
 """
 
 from __future__ import annotations
@@ -31,7 +35,16 @@ from dagster_dynamic_tables.declarations import (
     read_query_file,
 )
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
+from dagster_dynamic_tables.files import (
+    MAX_DECLARATION_FILE_BYTES,
+    MAX_SEED_FILE_BYTES,
+    FileRefusedError,
+    defs_root_of,
+    read_bounded_file,
+    read_tenant_file,
+)
 from dagster_dynamic_tables.gc_pause import without_gc
+from dagster_dynamic_tables.yamlbounds import check_data, check_yaml_text
 
 _M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
@@ -62,32 +75,40 @@ class _FileShell(BaseModel):
     sensor_interval_seconds: SensorInterval = DEFAULT_SENSOR_INTERVAL_SECONDS
 
 
-def load_tenant(path: Path) -> Tenant:
+def load_tenant(path: Path, *, defs_root: Path | None = None) -> Tenant:
     """Read and validate one declaration file; raise `DeclarationError` listing every problem.
 
-    `query_file` and `local_seed_file` are relative to the file's folder.
+    `query_file` and `local_seed_file` are relative to the file's folder and must resolve inside
+    `defs_root` (default: the nearest enclosing folder named `defs`, else the file's folder).
     """
+    data, lines = load_declaration_yaml(path)
+    return build_tenant(data, file=path, base_dir=path.parent, lines=lines, defs_root=defs_root)
+
+
+def read_declaration_file(path: Path) -> str:
+    """The text of a declaration file, read bounded (`MAX_DECLARATION_FILE_BYTES`) and without
+    blocking; raise `DeclarationError` for anything but a regular UTF-8 file under the limit."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise DeclarationError(
-            path,
-            [
-                DeclarationProblem(
-                    "", f"cannot read the declaration file: {reason}.", "check the path"
-                )
-            ],
-        ) from e
-    data, lines = parse_declaration_yaml(text, file=path)
-    return build_tenant(data, file=path, base_dir=path.parent, lines=lines)
+        return read_bounded_file(path, MAX_DECLARATION_FILE_BYTES, "MAX_DECLARATION_FILE_BYTES")
+    except FileRefusedError as e:
+        problem = DeclarationProblem("", f"the declaration file {e.reason}.", e.fix)
+        raise DeclarationError(path, [problem]) from None
+
+
+def load_declaration_yaml(path: Path) -> tuple[Any, dict[str, int]]:
+    """`read_declaration_file` then `parse_declaration_yaml`: the one safe way from a path to
+    data and lines."""
+    return parse_declaration_yaml(read_declaration_file(path), file=path)
 
 
 def parse_declaration_yaml(text: str, *, file: Path | str | None) -> tuple[Any, dict[str, int]]:
     """Parse YAML text into data plus the line of every YAML path (`dynamic_tables[1].name`).
 
-    Rejects empty files, syntax errors, several documents and duplicate keys, with line numbers.
+    Rejects files over the size limit, nesting too deep or alias bombs (`yamlbounds`) before
+    parsing, then empty files, syntax errors, several documents and duplicate keys, with line
+    numbers.
     """
+    check_yaml_text(text, file=file)
     try:
         node, data = _compose(text, YAML_LOADER)
     except yaml.YAMLError as fast_error:
@@ -189,6 +210,7 @@ def build_tenant(
     base_dir: Path | None,
     lines: Mapping[str, int] | None = None,
     problems: Sequence[DeclarationProblem] = (),
+    defs_root: Path | None = None,
 ) -> Tenant:
     """Validate already-parsed declarations (a YAML file's mapping, or a component's
     `attributes:`) into a `Tenant`; raise one `DeclarationError` listing every problem.
@@ -196,8 +218,15 @@ def build_tenant(
     `file` names the source in the message, `base_dir` anchors `query_file` and
     `local_seed_file`, `lines` maps YAML paths (`dynamic_tables[1].target_lag`) to line numbers,
     `problems` are problems found before (duplicate keys, say), reported with the others.
+    `query_file` and `local_seed_file` must resolve inside `defs_root`, the tenant's `defs/`
+    folder (default: the nearest folder named `defs` enclosing `base_dir`, else `base_dir`).
+    `attributes` is checked first for depth and alias expansion (`yamlbounds.check_data`): data
+    parsed by someone else may be an alias bomb.
     """
-    builder = _TenantBuilder(base_dir)
+    check_data(attributes, file=file)
+    if defs_root is None and base_dir is not None:
+        defs_root = defs_root_of(base_dir)
+    builder = _TenantBuilder(base_dir, defs_root)
     builder.problems += problems
     tenant = builder.build(attributes)
     if builder.problems or tenant is None:
@@ -212,8 +241,9 @@ class _Item:
 
 
 class _TenantBuilder:
-    def __init__(self, base_dir: Path | None) -> None:
+    def __init__(self, base_dir: Path | None, defs_root: Path | None) -> None:
         self.base_dir = base_dir
+        self.defs_root = defs_root
         self.problems: list[DeclarationProblem] = []
 
     def build(self, data: Any) -> Tenant | None:
@@ -245,7 +275,9 @@ class _TenantBuilder:
                         declared_names.add(name)
                     continue
                 if not isinstance(declaration, SourceTable):
-                    declaration, problem = read_query_file(declaration, self.base_dir, path)
+                    declaration, problem = read_query_file(
+                        declaration, self.base_dir, path, self.defs_root
+                    )
                     if problem is not None:
                         self.problems.append(problem)
                 sections[section].append(_Item(path, declaration))
@@ -257,6 +289,7 @@ class _TenantBuilder:
             dynamic_tables=tuple(_only(sections["dynamic_tables"], DynamicTable)),
             views=tuple(_only(sections["views"], View)),
             base_dir=self.base_dir,
+            defs_root=self.defs_root,
             local_seed_file=self._seed_file(shell.local_seed_file),
             sensor_interval_seconds=shell.sensor_interval_seconds,
         )
@@ -291,18 +324,27 @@ class _TenantBuilder:
     def _seed_file(self, value: str | None) -> Path | None:
         if value is None:
             return None
-        path = Path(value)
-        if not path.is_absolute() and self.base_dir is not None:
-            path = self.base_dir / path
-        if not path.is_file():
-            self.problems.append(
-                DeclarationProblem(
-                    "local_seed_file",
-                    f"{value!r} ({path}) does not exist.",
-                    "give the path of the seed SQL relative to the YAML file, or remove the key",
-                )
-            )
-        return path
+        # Read now, so a bad seed file is a declaration error where every other one is; the
+        # stand-in's setup reads it again the same way (local._run_seed).
+        _text, problem = read_seed_file(value, self.base_dir, self.defs_root)
+        if problem is not None:
+            self.problems.append(problem)
+        return (self.base_dir or Path()) / value
+
+
+def read_seed_file(
+    value: str, base_dir: Path | None, defs_root: Path | None
+) -> tuple[str | None, DeclarationProblem | None]:
+    """The text of `local_seed_file` (relative to `base_dir`, inside `defs_root`), or why not."""
+    return read_tenant_file(
+        value,
+        field="local_seed_file",
+        base_dir=base_dir,
+        defs_root=defs_root,
+        limit=MAX_SEED_FILE_BYTES,
+        limit_name="MAX_SEED_FILE_BYTES",
+        missing_fix="give the path of the seed SQL relative to the YAML file, or remove the key",
+    )
 
 
 def _raw_name(item: Any) -> str | None:

@@ -278,7 +278,7 @@ def create_local_objects(
                 cursor.execute(statement)
             missing = [s for s in tenant.sources if not _exists(cursor, s)]
             if tenant.local_seed_file is not None and len(missing) == len(tenant.sources):
-                _run_seed(conn, tenant.local_seed_file)
+                _run_seed(conn, tenant)
                 report.seeded = True
             for source in tenant.sources:
                 if source not in missing:
@@ -329,16 +329,21 @@ def _exists(cursor: Any, declaration: Declaration) -> bool:
     return bool(row and row[0])
 
 
-def _run_seed(conn: Any, seed_file: Path) -> None:
+def _run_seed(conn: Any, tenant: Tenant) -> None:
+    """Run the tenant's `local_seed_file`, read as the loader reads it (inside the tenant's
+    `defs/` folder, bounded, never blocking): it may have changed since the declarations loaded."""
     from snowflake.connector.errors import Error as SnowflakeError
 
-    try:
-        text = seed_file.read_text(encoding="utf-8")
-    except OSError as e:
-        raise LocalSetupError(
-            f"Cannot read the local seed file {seed_file}: {e.strerror or e}. Fix: correct "
-            "local_seed_file in the tenant's declarations (it is relative to the YAML file)."
-        ) from e
+    from dagster_dynamic_tables.loader import read_seed_file
+
+    seed_file = tenant.local_seed_file
+    if seed_file is None:
+        return
+    value = str(seed_file.relative_to(tenant.base_dir) if tenant.base_dir else seed_file)
+    text, problem = read_seed_file(value, tenant.base_dir, tenant.defs_root)
+    if text is None:
+        detail = problem.render() if problem is not None else "it cannot be read."
+        raise LocalSetupError(f"Tenant {tenant.slug!r}'s local seed file is refused: {detail}")
     try:
         for _cursor in conn.execute_string(text):
             pass
