@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dagster_dynamic_tables import ddl
-from dagster_dynamic_tables.declarations import SourceTable, Tenant
+from dagster_dynamic_tables.declarations import Declaration, SourceTable, Tenant
 from dagster_dynamic_tables.errors import (
     DeclarationError,
     DynamicTablesError,
@@ -67,20 +67,20 @@ from dagster_dynamic_tables.planner import (
 __all__ = [
     "Action",
     "ApplyResult",
+    "DeclaredFile",
     "PlanError",
     "PlannedObject",
     "TenantPlan",
     "apply_plan",
     "confirm_on_terminal",
     "format_plan",
+    "load_declared_files",
     "load_declared_tenants",
     "plan_tenant",
+    "refused_objects",
     "run_apply",
     "run_plan",
 ]
-
-COMPONENT_TYPES = ("dagster_dynamic_tables.DynamicTablesComponent",)
-DEFS_FILES = ("defs.yaml", "defs.yml", "component.yaml")
 
 
 class PlanError(DynamicTablesError):
@@ -146,6 +146,7 @@ def format_plan(plan: TenantPlan, where: str) -> list[str]:
         lines.append("  before the creates, apply makes sure their databases and schemas exist:")
         lines += [f"      | {statement};" for statement in ddl.render_namespaces(created)]
     lines += [f"  note: {note}" for note in plan.notes]
+    lines += [f"  UNDECLARED READ {read}" for read in plan.reads]
     if plan.grants:
         lines.append(
             "  grants the role needs for the sensor and checks (an administrator runs them):"
@@ -266,10 +267,21 @@ def confirm_on_terminal(question: str) -> bool:
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
-def load_declared_tenants(root: Path, slug: str | None = None) -> list[Tenant]:
-    """Every tenant's declarations (defs.yaml files of the component type), or one tenant's;
-    ordered so that a tenant comes after the tenants whose assets it depends on."""
-    from dagster_dynamic_tables.loader import build_tenant, parse_declaration_yaml
+@dataclass(frozen=True)
+class DeclaredFile:
+    """One declaration file: the tenant folder holding it (whose grants apply), the file, and
+    its validated declarations."""
+
+    folder: str
+    path: Path
+    tenant: Tenant
+
+
+def load_declared_files(root: Path, slug: str | None = None) -> list[DeclaredFile]:
+    """Every tenant's declaration files (of the component type, or a subclass, as Dagster
+    resolves `type:`), or one tenant's; a tenant after the tenants whose assets it reads."""
+    from dagster_dynamic_tables.defsfiles import declaration_documents
+    from dagster_dynamic_tables.loader import build_tenant
     from dagster_dynamic_tables.repo import discover_tenants
 
     folders = discover_tenants(root)
@@ -278,22 +290,134 @@ def load_declared_tenants(root: Path, slug: str | None = None) -> list[Tenant]:
         if not folders:
             known = ", ".join(folder.slug for folder in discover_tenants(root)) or "none"
             raise PlanError(f"no tenant {slug!r} under {root / 'tenants'} (tenants: {known}).")
-    tenants: list[Tenant] = []
+    files: list[DeclaredFile] = []
     for folder in folders:
-        defs_dir = folder.defs_dir
-        if not defs_dir.is_dir():
+        documents, errors = declaration_documents(folder)
+        if errors:
+            raise errors[0]
+        for document in documents:
+            tenant = build_tenant(
+                document.attributes,
+                file=document.path,
+                base_dir=document.path.parent,
+                lines=document.lines,
+            )
+            files.append(DeclaredFile(folder.slug, document.path, tenant))
+    order = {
+        id(tenant): index
+        for index, tenant in enumerate(_tenants_upstream_first([file.tenant for file in files]))
+    }
+    return sorted(files, key=lambda file: order[id(file.tenant)])
+
+
+def load_declared_tenants(root: Path, slug: str | None = None) -> list[Tenant]:
+    """Every tenant's declarations (see `load_declared_files`), or one tenant's; ordered so that
+    a tenant comes after the tenants whose assets it depends on."""
+    return [file.tenant for file in load_declared_files(root, slug)]
+
+
+def _rel(root: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _yaml_paths(tenant: Tenant) -> Iterator[tuple[str, Declaration]]:
+    for section, items in (
+        ("sources", tenant.sources),
+        ("dynamic_tables", tenant.dynamic_tables),
+        ("views", tenant.views),
+    ):
+        for index, item in enumerate(items):
+            yield f"{section}[{index}]", item
+
+
+def refused_objects(root: Path, files: list[DeclaredFile]) -> list[tuple[str, str]]:
+    """One line per declared object outside the grants of the tenant whose folder declares it
+    (grants.yaml at the root; a tenant without an entry may declare nothing), and per file that
+    declares under another tenant's slug, as (tenant, line). Plan and apply touch nothing of
+    such a tenant."""
+    from dagster_dynamic_tables.registration import (
+        GRANTS_FILE,
+        RegistrationError,
+        load_grants,
+    )
+
+    try:
+        grants = load_grants(root)
+    except RegistrationError as e:
+        raise PlanError(str(e)) from e
+    lines: list[tuple[str, str]] = []
+    for file in files:
+        rel = _rel(root, file.path)
+        if file.tenant.slug != file.folder:
+            lines.append(
+                (
+                    file.folder,
+                    f"tenant {file.folder!r}: {rel} says `tenant: {file.tenant.slug}`, but a "
+                    "tenant declares objects only under its own slug, within its own grants. "
+                    f"Fix: set "
+                    f"`tenant: {file.folder}`.",
+                )
+            )
+        entry = grants.tenants.get(file.folder)
+        granted = (
+            ", ".join(entry.schemas) or "no schema"
+            if entry is not None
+            else f"none: {GRANTS_FILE} has no entry for it"
+        )
+        for path, item in _yaml_paths(file.tenant):
+            name = item.qualified_name
+            database, schema = name.database.resolved, name.schema.resolved
+            if entry is not None and entry.allows(database, schema):
+                continue
+            lines.append(
+                (
+                    file.folder,
+                    f"tenant {file.folder!r}: {rel} {path} ({item.name}) declares {name.resolved} "
+                    f"in schema {database}.{schema}, outside the tenant's grants ({granted}). Fix: "
+                    f"declare it in a granted schema, or ask the platform team to extend "
+                    f"{GRANTS_FILE} (`uv run dynamic-tables tenants grant {file.folder} --schema "
+                    f"{database}.{schema}`).",
+                )
+            )
+    return lines
+
+
+def _read_problems(root: Path, file: DeclaredFile, declared: Mapping[str, str]) -> list[str]:
+    """The reads of the file's queries that its deps do not name (see `sqlreads`)."""
+    from dagster_dynamic_tables.registration import RegistrationError, load_grants
+    from dagster_dynamic_tables.sqlreads import read_problems
+
+    try:
+        entry = load_grants(root).tenants.get(file.folder)
+    except RegistrationError:
+        entry = None  # refused_objects reports the file
+    problems = read_problems(
+        file.tenant,
+        declared,
+        lambda database, schema: entry is not None and entry.allows(database, schema),
+    )
+    rel = _rel(root, file.path)
+    return [f"tenant {file.folder!r}: {rel} {problem.render()}" for problem in problems]
+
+
+def _declared_everywhere(root: Path) -> dict[str, str]:
+    """Every object any tenant declares (resolved name -> asset key); a tenant whose files do not
+    load is left out (its own plan, or `tenants check`, reports it)."""
+    from dagster_dynamic_tables.repo import discover_tenants
+    from dagster_dynamic_tables.sqlreads import declared_objects
+
+    declared: dict[str, str] = {}
+    for folder in discover_tenants(root):
+        try:
+            files = load_declared_files(root, folder.slug)
+        except DynamicTablesError:
             continue
-        for path in sorted(defs_dir.rglob("*")):
-            if path.name not in DEFS_FILES:
-                continue
-            data, lines = parse_declaration_yaml(path.read_text(encoding="utf-8"), file=path)
-            if not isinstance(data, dict) or data.get("type") not in COMPONENT_TYPES:  # pyright: ignore[reportUnknownMemberType] (YAML data)
-                continue
-            prefix = "attributes."
-            shifted = {k[len(prefix) :]: v for k, v in lines.items() if k.startswith(prefix)}
-            attributes: Any = data.get("attributes")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType] (YAML data)
-            tenants.append(build_tenant(attributes, file=path, base_dir=path.parent, lines=shifted))
-    return _tenants_upstream_first(tenants)
+        for file in files:
+            declared.update(declared_objects(file.tenant))
+    return declared
 
 
 def _tenants_upstream_first(tenants: list[Tenant]) -> list[Tenant]:
@@ -402,21 +526,60 @@ def connect_tenant(
         conn.close()
 
 
+@dataclass
+class _Run:
+    """What `_plan_all` found before planning: the refusals, and the tenants left to plan."""
+
+    refused: list[str] = field(default_factory=lambda: list[str]())
+    refused_tenants: list[str] = field(default_factory=lambda: list[str]())
+
+
 def _plan_all(
-    root: Path, tenant: str | None, env: Mapping[str, str], out: TextIO
+    root: Path, tenant: str | None, env: Mapping[str, str], out: TextIO, run: _Run
 ) -> Iterator[tuple[Any, TenantPlan, Target]]:
+    """Plan each tenant in scope, upstream first. A tenant with an object outside its grants is
+    refused whole: its lines are written first, and nothing of it is read or applied."""
     try:
-        tenants = load_declared_tenants(root, tenant)
+        files = load_declared_files(root, tenant)
     except DeclarationError as e:
         raise PlanError(str(e)) from e
-    if not tenants:
+    if not files:
         out.write("no declared tenants found\n")
-    for declared in tenants:
-        with connect_tenant(declared, root, env) as (conn, target):
+    refusals = refused_objects(root, files)
+    refused = {slug for slug, _line in refusals}
+    for _slug, line in refusals:
+        out.write(f"REFUSED {line}\n")
+    run.refused += [line for _slug, line in refusals]
+    run.refused_tenants += sorted(refused)
+    declared = _declared_everywhere(root) if any(f.folder not in refused for f in files) else {}
+    for file in files:
+        if file.folder in refused:
+            continue
+        declared.update(_own_objects(file))
+        with connect_tenant(file.tenant, root, env) as (conn, target):
             cursor = conn.cursor()
-            plan = _read(cursor, declared, target)
-            plan.grants = required_grants(declared, target.role, target.warehouse)
+            plan = _read(cursor, file.tenant, target)
+            plan.grants = required_grants(file.tenant, target.role, target.warehouse)
+            plan.reads = _read_problems(root, file, declared)
             yield cursor, plan, target
+
+
+def _own_objects(file: DeclaredFile) -> dict[str, str]:
+    from dagster_dynamic_tables.sqlreads import declared_objects
+
+    return declared_objects(file.tenant)
+
+
+def _refusal_error(run: _Run, command: str) -> PlanError:
+    count = len(run.refused)
+    done = "read or applied" if command == "apply" else "planned"
+    return PlanError(
+        f"{command} refused {count} declaration{'s' if count != 1 else ''} outside their "
+        f"tenant's grants (the REFUSED lines above): nothing of tenant "
+        f"{', '.join(run.refused_tenants)} was {done}. "
+        "Fix: declare the objects in the tenant's granted schemas, or ask the platform team to "
+        "extend grants.yaml."
+    )
 
 
 def _read(cursor: Any, tenant: Tenant, target: Target) -> TenantPlan:
@@ -441,13 +604,16 @@ def run_plan(
     env = os.environ if env is None else env
     pending = 0
     started = time.perf_counter()
-    for _cursor, plan, target in _plan_all(root, tenant, env, out):
+    run = _Run()
+    for _cursor, plan, target in _plan_all(root, tenant, env, out, run):
         for line in format_plan(plan, target.description):
             out.write(line + "\n")
         pending += len(plan.pending)
     elapsed = time.perf_counter() - started
     verdict = f"{pending} change{'s' if pending != 1 else ''} pending" if pending else "no changes"
     out.write(f"plan: {verdict} ({elapsed:.1f} s)\n")
+    if run.refused:
+        raise _refusal_error(run, "plan")
     return 1 if pending else 0
 
 
@@ -467,7 +633,8 @@ def run_apply(
     those, or not converged)."""
     env = os.environ if env is None else env
     left = 0
-    for cursor, plan, target in _plan_all(root, tenant, env, out):
+    run = _Run()
+    for cursor, plan, target in _plan_all(root, tenant, env, out, run):
         for line in format_plan(plan, target.description):
             out.write(line + "\n")
         result = apply_plan(cursor, plan, yes=yes, ask=ask, out=out)
@@ -482,4 +649,6 @@ def run_apply(
             f"plan {plan.tenant.slug} after apply: "
             + (f"still pending: {', '.join(pending)}\n" if pending else "no changes\n")
         )
+    if run.refused:
+        raise _refusal_error(run, "apply")
     return 1 if left else 0

@@ -87,6 +87,8 @@ class TenantPlan:
     statements_read: int = 0
     databases: int = 0
     notes: list[str] = field(default_factory=lambda: list[str]())
+    reads: list[str] = field(default_factory=lambda: list[str]())
+    """Reads of the queries that deps do not name (`sqlreads`): printed, not applied."""
 
     @property
     def pending(self) -> list[PlannedObject]:
