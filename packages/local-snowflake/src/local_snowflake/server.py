@@ -213,14 +213,7 @@ class LocalSnowflake:
 
     def _system_call(self, fn: str, arg: str, count: int) -> Plan:
         if fn == "SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK":
-            try:
-                seconds = float(arg)
-            except ValueError:
-                raise sql_error(
-                    f"SQL compilation error:\n{fn} takes a number of seconds, got {arg!r}",
-                    errno=1044,
-                ) from None
-            result = self.engine.clock.advance(seconds).isoformat()
+            result = self.engine.clock.advance(arg).isoformat()
         elif fn == "SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT":
             return Plan(f'SELECT {count} AS "{fn}()"', intercepted=True)
         else:
