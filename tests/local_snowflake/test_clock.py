@@ -69,7 +69,7 @@ def test_a_bad_clock_offset_in_the_catalog_is_reset_at_start_with_a_warning(tmp_
         with connect(info.host, info.port, database="CLOCK", schema="S") as conn:
             cur = conn.cursor()
             cur.execute(f"SELECT {FN}(0)")
-            (now,) = cur.fetchone()
+            now = cur.fetchall()[0][0]
             assert abs(datetime.fromisoformat(now) - datetime.now(UTC)) < timedelta(minutes=1)
             cur.execute("CREATE TABLE src (id INT)")
             cur.execute(
