@@ -6,10 +6,18 @@ nothing of pydantic's wording leaks through.
 
 from __future__ import annotations
 
+import importlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from dagster_dynamic_tables.declarations import Tenant
 from dagster_dynamic_tables.errors import DeclarationError
+from dagster_dynamic_tables.files import MAX_QUERY_FILE_BYTES
 from dagster_dynamic_tables.loader import load_tenant
 
 # Line numbers of the DT fields in `_dt()`'s output, for reading the expected messages:
@@ -812,3 +820,347 @@ def test_several_mistakes_are_reported_at_once_in_file_order(tmp_path: Path) -> 
         "  - views[0].deps (line 25): dependency cycle: dashboard -> dashboard. Fix: remove one "
         "of these deps; Snowflake objects cannot depend on themselves."
     )
+
+
+# --- Files a declaration names, and hostile YAML, through every load path --------------------
+#
+# The three ways declarations are loaded: the code location (`<slug>.definitions`, through
+# `load_tenant_definitions` and Dagster's component loader), `dynamic-tables plan` and
+# `dynamic-tables tenants check`. Each must refuse what the declaration may not read, and fail fast
+# with the same message on YAML built to exhaust it.
+
+SECRET = "SNOWFLAKE_PASSWORD=hunter2-do-not-print"
+QUERY_LINE = 13  # the line of `query_file:` in _component()'s text
+
+
+def _component(slug: str, query_file: str, seed: str | None, extra: str) -> str:
+    seed_line = f"  local_seed_file: {seed}\n" if seed is not None else ""
+    return (
+        "type: dagster_dynamic_tables.DynamicTablesComponent\n"
+        "attributes:\n"
+        f"  tenant: {slug}\n"
+        "  sources:\n"
+        "    - name: raw_orders\n"
+        f"      table: {slug.upper()}.RAW.ORDERS\n"
+        "  dynamic_tables:\n"
+        "    - name: orders_clean\n"
+        f"      table: {slug.upper()}.ANALYTICS.ORDERS_CLEAN\n"
+        "      target_lag: 1 minute\n"
+        "      warehouse: TRANSFORMING\n"
+        "      deps: [raw_orders]\n"
+        f"      query_file: {query_file}\n" + seed_line + extra
+    )
+
+
+def _platform(root: Path, slugs: Sequence[str]) -> None:
+    """A platform repository at `root` (uv workspace, grants.yaml) for `slugs`' tenants."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "platform"\nversion = "0"\n\n'
+        '[tool.uv.workspace]\nmembers = ["tenants/*"]\n'
+    )
+    grants = "".join(
+        f"  {slug}:\n    owner: '@acme/{slug}'\n    schemas: [{slug.upper()}.RAW, "
+        f"{slug.upper()}.ANALYTICS]\n"
+        for slug in slugs
+    )
+    (root / "grants.yaml").write_text(f"platform_owner: '@acme/platform'\ntenants:\n{grants}")
+    (root / "tenants").mkdir(exist_ok=True)
+
+
+def _tenant_folder(
+    root: Path,
+    slug: str,
+    *,
+    query_file: str = "sql/orders.sql",
+    seed: str | None = None,
+    extra: str = "",
+) -> Path:
+    """tenants/<slug>/ as the template makes it; returns its component folder (defs/snowflake)."""
+    tenant = root / "tenants" / slug
+    package = tenant / "src" / slug
+    folder = package / "defs" / "snowflake"
+    (folder / "sql").mkdir(parents=True)
+    (tenant / "pyproject.toml").write_text(f'[project]\nname = "{slug}"\nversion = "0.1.0"\n')
+    (package / "__init__.py").write_text("")
+    (package / "defs" / "__init__.py").write_text("")
+    (package / "definitions.py").write_text(
+        "from dagster_dynamic_tables import load_tenant_definitions\n\n"
+        f"import {slug}.defs\n\ndefs = load_tenant_definitions({slug}.defs)\n"
+    )
+    (folder / "sql" / "orders.sql").write_text(f"select * from {slug}.raw.orders\n")
+    (folder / "defs.yaml").write_text(_component(slug, query_file, seed, extra))
+    return folder
+
+
+# (id, how to make the named file (component folder, a folder outside the tenant) -> the value,
+#  the problem with the component folder written <dir>, the tenant's defs/ <defs>, the tenant's
+#  package <pkg> and the outside folder <out>)
+def _outside(folder: Path, out: Path, name: str) -> Path:
+    del folder
+    (out / name).write_text(f"select 1 -- {SECRET}\n")
+    return out / name
+
+
+def _link(folder: Path, name: str, target: Path | str) -> str:
+    (folder / "sql" / name).symlink_to(target)
+    return f"sql/{name}"
+
+
+def _make_absolute(folder: Path, out: Path) -> str:
+    del folder, out
+    return "/proc/self/environ"
+
+
+def _make_dev_zero(folder: Path, out: Path) -> str:
+    del folder, out
+    return "/dev/zero"
+
+
+def _make_escape(folder: Path, out: Path) -> str:
+    del out
+    (folder.parent.parent / "secret.sql").write_text(f"select 1 -- {SECRET}\n")
+    return "../../secret.sql"
+
+
+def _make_link_outside(folder: Path, out: Path) -> str:
+    return _link(folder, "link.sql", _outside(folder, out, "secret.sql"))
+
+
+def _make_link_to_dev_zero(folder: Path, out: Path) -> str:
+    del out
+    return _link(folder, "zero.sql", "/dev/zero")
+
+
+def _make_fifo(folder: Path, out: Path) -> str:
+    del out
+    os.mkfifo(folder / "sql" / "pipe.sql")
+    return "sql/pipe.sql"
+
+
+def _make_directory(folder: Path, out: Path) -> str:
+    del out
+    (folder / "sql" / "folder.sql").mkdir()
+    return "sql/folder.sql"
+
+
+def _make_oversize(folder: Path, out: Path) -> str:
+    del out
+    (folder / "sql" / "big.sql").write_text("select 1 " + " " * MAX_QUERY_FILE_BYTES)
+    return "sql/big.sql"
+
+
+def _make_not_utf8(folder: Path, out: Path) -> str:
+    del out
+    (folder / "sql" / "latin1.sql").write_bytes(b"select 'caf\xe9' -- " + SECRET.encode())
+    return "sql/latin1.sql"
+
+
+_OUTSIDE = (
+    "must stay inside it, symbolic links included. Fix: move the file under <defs> and give its "
+    "path relative to the YAML file's folder (<dir>)."
+)
+_ABSOLUTE = (
+    "is an absolute path; query_file must name a file inside the tenant's defs/ folder (<defs>). "
+    "Fix: move the file under <defs> and give its path relative to the YAML file's folder (<dir>)."
+)
+Q = f"dynamic_tables[0].query_file (line {QUERY_LINE}): "
+FILE_CASES: list[tuple[str, Callable[[Path, Path], str], str]] = [
+    ("absolute", _make_absolute, f"{Q}'/proc/self/environ' {_ABSOLUTE}"),
+    ("dev_zero", _make_dev_zero, f"{Q}'/dev/zero' {_ABSOLUTE}"),
+    (
+        "dotdot_escape",
+        _make_escape,
+        f"{Q}'../../secret.sql' resolves to <pkg>/secret.sql, outside the tenant's defs/ "
+        f"folder (<defs>); query_file {_OUTSIDE}",
+    ),
+    (
+        "link_outside",
+        _make_link_outside,
+        f"{Q}'sql/link.sql' resolves to <out>/secret.sql, outside the tenant's defs/ folder "
+        f"(<defs>); query_file {_OUTSIDE}",
+    ),
+    (
+        "link_to_dev_zero",
+        _make_link_to_dev_zero,
+        f"{Q}'sql/zero.sql' resolves to /dev/zero, outside the tenant's defs/ folder (<defs>); "
+        f"query_file {_OUTSIDE}",
+    ),
+    (
+        "fifo",
+        _make_fifo,
+        f"{Q}'sql/pipe.sql' (<dir>/sql/pipe.sql) is a named pipe (FIFO), not a regular file. "
+        "Fix: point it at a regular file inside defs/.",
+    ),
+    (
+        "directory",
+        _make_directory,
+        f"{Q}'sql/folder.sql' (<dir>/sql/folder.sql) is a directory, not a regular file. Fix: "
+        "point it at a regular file inside defs/.",
+    ),
+    (
+        "oversize",
+        _make_oversize,
+        f"{Q}'sql/big.sql' (<dir>/sql/big.sql) is larger than 1 MiB, the limit "
+        "(MAX_QUERY_FILE_BYTES). Fix: keep the file under 1 MiB.",
+    ),
+    (
+        "not_utf8",
+        _make_not_utf8,
+        f"{Q}'sql/latin1.sql' (<dir>/sql/latin1.sql) is not UTF-8 text (invalid byte at offset "
+        "11). Fix: save the file as UTF-8.",
+    ),
+]
+SEED_CASES: list[tuple[str, Callable[[Path, Path], str], str]] = [
+    (
+        "seed_absolute",
+        _make_absolute,
+        "local_seed_file (line 14): '/proc/self/environ' is an absolute path; local_seed_file "
+        "must name a file inside the tenant's defs/ folder (<defs>). Fix: move the file under "
+        "<defs> and give its path relative to the YAML file's folder (<dir>).",
+    ),
+    (
+        "seed_link_outside",
+        _make_link_outside,
+        "local_seed_file (line 14): 'sql/link.sql' resolves to <out>/secret.sql, outside the "
+        f"tenant's defs/ folder (<defs>); local_seed_file {_OUTSIDE}",
+    ),
+    (
+        "seed_fifo",
+        _make_fifo,
+        "local_seed_file (line 14): 'sql/pipe.sql' (<dir>/sql/pipe.sql) is a named pipe (FIFO), "
+        "not a regular file. Fix: point it at a regular file inside defs/.",
+    ),
+]
+ALL_FILE_CASES = FILE_CASES + SEED_CASES
+
+
+def _make_case(root: Path, case: str, make: Callable[[Path, Path], str]) -> tuple[str, Path]:
+    """A tenant named after the case whose query_file (or local_seed_file) is the bad file."""
+    slug = f"t_{case}_{uuid.uuid4().hex[:8]}"
+    out = root.parent / f"outside_{slug}"
+    out.mkdir()
+    folder = _tenant_folder(root, slug)
+    value = make(folder, out)
+    if case.startswith("seed_"):
+        text = _component(slug, "sql/orders.sql", value, "")
+    else:
+        text = _component(slug, value, None, "")
+    (folder / "defs.yaml").write_text(text)
+    return slug, folder
+
+
+def _shown(text: str, root: Path, slug: str) -> str:
+    folder = root / "tenants" / slug / "src" / slug / "defs" / "snowflake"
+    for path, mark in (
+        (folder, "<dir>"),
+        (folder.parent, "<defs>"),
+        (folder.parent.parent, "<pkg>"),
+        (root.parent / f"outside_{slug}", "<out>"),
+    ):
+        text = text.replace(str(path), mark)
+    return text
+
+
+def _declaration_error(error: BaseException) -> DeclarationError:
+    """The DeclarationError that caused `error` (Dagster wraps a component's errors)."""
+    seen: BaseException | None = error
+    while seen is not None and not isinstance(seen, DeclarationError):
+        seen = seen.__cause__ or seen.__context__
+    assert isinstance(seen, DeclarationError), repr(error)
+    return seen
+
+
+def _load_location(root: Path, slug: str) -> None:
+    """Build the code location's definitions in this process, as a code server does."""
+    src = str(root / "tenants" / slug / "src")
+    sys.path.insert(0, src)
+    try:
+        from dagster_dynamic_tables.location import load_tenant_definitions
+
+        load_tenant_definitions(importlib.import_module(f"{slug}.defs"))
+    finally:
+        sys.path.remove(src)
+        for name in [name for name in sys.modules if name == slug or name.startswith(f"{slug}.")]:
+            del sys.modules[name]
+
+
+def _cli(root: Path, *args: str, tenants: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
+    env["PYTHONPATH"] = os.pathsep.join(str(root / "tenants" / s / "src") for s in tenants)
+    return subprocess.run(
+        [sys.executable, "-m", "dagster_dynamic_tables.cli", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("case", "make", "expected"), ALL_FILE_CASES, ids=[c[0] for c in ALL_FILE_CASES]
+)
+def test_code_location_refuses_a_named_file_it_may_not_read(
+    tmp_path: Path, case: str, make: Callable[[Path, Path], str], expected: str
+) -> None:
+    root = tmp_path / "repo"
+    _platform(root, [])
+    slug, _folder = _make_case(root, case, make)
+    with pytest.raises(Exception) as info:  # noqa: PT011 (Dagster wraps ours: checked below)
+        _load_location(root, slug)
+    error = _declaration_error(info.value)
+    assert _shown(str(error), root, slug) == (f"1 problem in <dir>/defs.yaml:\n  - {expected}")
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("case", "make", "expected"), ALL_FILE_CASES, ids=[c[0] for c in ALL_FILE_CASES]
+)
+def test_plan_refuses_a_named_file_it_may_not_read(
+    tmp_path: Path, case: str, make: Callable[[Path, Path], str], expected: str
+) -> None:
+    root = tmp_path / "repo"
+    _platform(root, [])
+    slug, _folder = _make_case(root, case, make)
+    result = _cli(root, "plan", "--tenant", slug)
+    assert result.returncode == 4, result.stdout + result.stderr  # cli.EXIT_ERROR
+    assert _shown(result.stderr, root, slug) == (
+        f"ERROR: 1 problem in <dir>/defs.yaml:\n  - {expected}\n"
+    )
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+@pytest.mark.timeout(300)
+def test_tenants_check_refuses_every_named_file_it_may_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    made = [(_make_case(root, case, make)[0], expected) for case, make, expected in ALL_FILE_CASES]
+    _platform(root, [slug for slug, _expected in made])
+    result = _cli(root, "tenants", "check", tenants=[slug for slug, _expected in made])
+    assert result.returncode == 1, result.stdout + result.stderr  # findings
+    for slug, expected in made:
+        assert _shown(expected, root, slug) in _shown(result.stdout, root, slug), slug
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_a_link_inside_defs_to_a_file_inside_defs_is_read(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _platform(root, [])
+    slug = f"t_link_inside_{uuid.uuid4().hex[:8]}"
+    folder = _tenant_folder(root, slug, query_file="sql/link.sql")
+    shared = folder.parent / "shared"
+    shared.mkdir()
+    (shared / "orders.sql").write_text("select 42 as answer\n")
+    (folder / "sql" / "link.sql").symlink_to(Path("..") / ".." / "shared" / "orders.sql")
+    tenant = load_tenant_through_plan(root, slug)
+    assert tenant.dynamic_tables[0].query == "select 42 as answer"
+
+
+def load_tenant_through_plan(root: Path, slug: str) -> Tenant:
+    from dagster_dynamic_tables.plan import load_declared_tenants
+
+    (tenant,) = load_declared_tenants(root, slug)
+    return tenant
