@@ -137,12 +137,14 @@ def _spec(
     intro = f"{declaration.description.strip()}\n\n" if declaration.description else ""
     asset_key = dg.AssetKey(list(key))
     owners = list(declaration.owners)
+    # Group names are global in Dagster's lineage page: a tenant's default groups carry its slug.
+    group = declaration.group or f"{key[0]}_{declaration.default_group}"
     if isinstance(declaration, SourceTable):
         return dg.AssetSpec(
             asset_key,
             description=f"{intro}Snowflake table {table}, loaded outside Dagster.",
             metadata=common,
-            group_name=declaration.group_name,
+            group_name=group,
             owners=owners,
             kinds=set(SOURCE_KINDS),
         )
@@ -153,7 +155,7 @@ def _spec(
             deps=dep_keys,
             description=f"{intro}Snowflake view {table}: always consistent with its inputs.",
             metadata=common,
-            group_name=declaration.group_name,
+            group_name=group,
             owners=owners,
             kinds=set(VIEW_KINDS),
             is_virtual=True,
@@ -169,7 +171,7 @@ def _spec(
             metadata.WAREHOUSE: declaration.warehouse,
             metadata.INITIALIZE: declaration.initialize,
         },
-        group_name=declaration.group_name,
+        group_name=group,
         owners=owners,
         kinds=set(DYNAMIC_TABLE_KINDS),
         is_virtual=True,

@@ -141,7 +141,7 @@ def read_problems(
                 ReadProblem(
                     f"{path}.{field}",
                     key,
-                    f"cannot be checked for undeclared reads: {e}.",
+                    f"cannot be checked for undeclared reads: {str(e).rstrip('.')}.",
                     "write the query as one plain SELECT naming its tables (sqlglot's Snowflake "
                     "dialect must parse it), or report the parse failure to the platform team",
                 )

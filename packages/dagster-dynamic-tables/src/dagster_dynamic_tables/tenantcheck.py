@@ -5,12 +5,18 @@ Each line names the tenant, the file and the fix. Checked:
 - registration: every tenant under `tenants/` is registered (workspace.yaml, the root
   pyproject's dev group and uv sources, dg.toml, CODEOWNERS, uv.lock, deployment files) and nothing
   stale is; every tenant has an entry in grants.yaml and no entry lacks a tenant;
-- declarations: each tenant's `defs.yaml` loads, names its own slug, and declares objects only in
-  the schemas grants.yaml gives it;
+- declarations: each tenant's `defs.yaml` of the component type (found as Dagster resolves
+  `type:`, subclasses and the `dagster_dynamic_tables.component` path included; see `defsfiles`)
+  loads, names its own slug, and declares objects only in the schemas grants.yaml gives it; the
+  same for every object with `snowflake_table` metadata in the loaded code location;
+- queries: every table a Dynamic Table's or view's query reads (sqlglot, Snowflake dialect; see
+  `sqlreads`) is among its deps, so the lineage graph shows what Snowflake reads; a query that
+  cannot be parsed is a finding too;
 - across tenants: no asset key and no Snowflake object is declared by two tenants (Dagster
   silently merges duplicate keys across code locations, picking one by location name: this check
-  is what stops it), every dependency names a key some tenant declares, and there is no cycle
-  through several tenants.
+  is what stops it), every dependency names a key some tenant declares, there is no cycle
+  through several tenants, and no asset group name is used by two tenants (the global lineage
+  page draws one box per group name, across code locations: a shared name mixes the teams).
 
 Asset keys and deps come from each code location's definitions (Python assets included), so this
 imports every tenant: the one repo command that pays for Dagster.
@@ -18,6 +24,7 @@ imports every tenant: the one repo command that pays for Dagster.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import subprocess
 import warnings
@@ -27,10 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-
+from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.defsfiles import declaration_documents
 from dagster_dynamic_tables.errors import DeclarationError
+from dagster_dynamic_tables.identifiers import parse_qualified_name
 from dagster_dynamic_tables.loader import build_tenant
+from dagster_dynamic_tables.metadata import SNOWFLAKE_TABLE
 from dagster_dynamic_tables.registration import (
     CODEOWNERS_FILE,
     DG_FILE,
@@ -39,6 +48,7 @@ from dagster_dynamic_tables.registration import (
     WORKSPACE_FILE,
     Grants,
     RegistrationError,
+    TenantGrants,
     expected_files,
     load_grants,
     uv_command,
@@ -50,7 +60,6 @@ from dagster_dynamic_tables.repo import (
     stray_tenant_folders,
 )
 
-COMPONENT_TYPES = ("dagster_dynamic_tables.DynamicTablesComponent",)
 STUB_METADATA_KEY = "dagster/auto_created_stub_asset"
 SYNC_FIX = "run `uv run dynamic-tables tenants sync`"
 _REGISTRATION_FILES = {
@@ -84,6 +93,16 @@ class TenantView:
     deps: dict[tuple[str, ...], set[tuple[str, ...]]] = field(
         default_factory=lambda: dict[tuple[str, ...], set[tuple[str, ...]]]()
     )
+    groups: dict[str, str] = field(default_factory=lambda: dict[str, str]())
+    """Asset group name -> the first file that puts an asset in it."""
+    declarations: list[tuple[Path, Tenant]] = field(
+        default_factory=lambda: list[tuple[Path, Tenant]]()
+    )
+    """Each declaration file and its validated declarations."""
+    located: dict[str, tuple[tuple[str, ...], str]] = field(
+        default_factory=lambda: dict[str, tuple[tuple[str, ...], str]]()
+    )
+    """Objects of the loaded location with `snowflake_table` metadata: name -> (key, file)."""
     loaded: bool = False
 
 
@@ -99,10 +118,12 @@ def check_tenants(root: Path) -> list[str]:
     findings += _grant_entries(grants, tenants)
     views = [_load(root, folder, findings) for folder in tenants]
     findings += _outside_grants(root, grants, views)
+    findings += _undeclared_reads(root, grants, views)
     findings += _duplicate_objects(root, views)
     findings += _duplicate_keys(root, views)
     findings += _unknown_deps(root, views)
     findings += _cycles(root, views)
+    findings += _shared_groups(views)
     return findings
 
 
@@ -196,29 +217,19 @@ def _grant_entries(grants: Grants, tenants: Sequence[TenantFolder]) -> list[str]
     return findings
 
 
-def _component_files(folder: TenantFolder) -> Iterator[tuple[Path, Any]]:
-    """The tenant's defs.yaml files of our component type, with their attributes."""
-    if not folder.defs_dir.is_dir():
-        return
-    for path in sorted(folder.defs_dir.rglob("*.y*ml")):
-        if path.name not in ("defs.yaml", "defs.yml", "component.yaml"):
-            continue
-        try:
-            documents = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-        except (OSError, yaml.YAMLError):
-            continue  # the code location's own load reports it, with its line
-        for document in documents:
-            if isinstance(document, dict):
-                data = cast("dict[str, Any]", document)
-                if data.get("type") in COMPONENT_TYPES:
-                    yield path, data.get("attributes")
-
-
 def _load(root: Path, folder: TenantFolder, findings: list[str]) -> TenantView:
     view = TenantView(folder)
-    for path, attributes in _component_files(folder):
+    documents, errors = declaration_documents(folder)
+    for error in errors:
+        problems = "; ".join(problem.render() for problem in error.problems)
+        file = _rel(root, Path(error.file)) if error.file is not None else folder.slug
+        findings.append(f"tenant {folder.slug!r}: {file} does not load: {problems}")
+    for document in documents:
+        path = document.path
         try:
-            tenant = build_tenant(attributes, file=path, base_dir=path.parent)
+            tenant = build_tenant(
+                document.attributes, file=path, base_dir=path.parent, lines=document.lines
+            )
         except DeclarationError as e:
             problems = "; ".join(problem.render() for problem in e.problems)
             findings.append(f"tenant {folder.slug!r}: {_rel(root, path)} does not load: {problems}")
@@ -229,6 +240,7 @@ def _load(root: Path, folder: TenantFolder, findings: list[str]) -> TenantView:
                 f"asset keys would not start with {folder.slug!r}. Fix: set `tenant: "
                 f"{folder.slug}`."
             )
+        view.declarations.append((path, tenant))
         for declaration in tenant.all():
             name = declaration.qualified_name
             key = tuple(tenant.key_path(declaration))
@@ -272,6 +284,11 @@ def _load_location(root: Path, view: TenantView, findings: list[str]) -> None:
         key = tuple(cast("Sequence[str]", spec.key.path))
         view.keys.setdefault(key, _source_file(root, defs, key) or default_file)
         view.deps[key] = {tuple(cast("Sequence[str]", dep.asset_key.path)) for dep in spec.deps}
+        if spec.group_name:
+            view.groups.setdefault(str(spec.group_name), view.keys[key])
+        table = spec.metadata.get(SNOWFLAKE_TABLE)
+        if isinstance(table, str):
+            view.located.setdefault(table, (key, view.keys[key]))
         if key[0] != folder.slug:
             findings.append(
                 f"tenant {folder.slug!r}: asset key {'/'.join(key)} ({view.keys[key]}) does not "
@@ -297,21 +314,92 @@ def _source_file(root: Path, defs: Any, key: tuple[str, ...]) -> str | None:
     return None
 
 
+def _grants_fix(slug: str, database: str, schema: str) -> str:
+    return (
+        f"Fix: declare it in a granted schema, or ask the platform team to extend {GRANTS_FILE} "
+        f"(`uv run dynamic-tables tenants grant {slug} --schema {database}.{schema}`); plan and "
+        "apply refuse the tenant until then."
+    )
+
+
 def _outside_grants(root: Path, grants: Grants, views: Sequence[TenantView]) -> list[str]:
     findings: list[str] = []
     for view in views:
         entry = grants.tenants.get(view.folder.slug)
         if entry is None:
             continue  # reported once, as a missing entry
+        granted = ", ".join(entry.schemas) or "nothing"
+        declared = {obj.qualified_name for obj in view.objects}
         for obj in view.objects:
             if not entry.allows(obj.database, obj.schema):
-                granted = ", ".join(entry.schemas) or "nothing"
                 findings.append(
                     f"tenant {obj.slug!r}: {_rel(root, obj.file)} declares {obj.qualified_name} "
                     f"in schema {obj.database}.{obj.schema}, outside its grants ({granted}). "
-                    f"Fix: move the object into a granted schema, or ask the platform team to "
-                    f"grant {obj.database}.{obj.schema} in {GRANTS_FILE}."
+                    + _grants_fix(obj.slug, obj.database, obj.schema)
                 )
+        for table, (key, file) in sorted(view.located.items()):
+            try:
+                name = parse_qualified_name(table)
+            except ValueError:
+                continue  # the declaration's own validation names it
+            database, schema = name.database.resolved, name.schema.resolved
+            if name.resolved in declared or entry.allows(database, schema):
+                continue
+            findings.append(
+                f"tenant {view.folder.slug!r}: asset {'/'.join(key)} ({file}) of its code "
+                f"location names Snowflake object {name.resolved} in schema {database}.{schema}, "
+                f"outside its grants ({granted}). "
+                + _grants_fix(view.folder.slug, database, schema)
+            )
+    return findings
+
+
+def _undeclared_reads(root: Path, grants: Grants, views: Sequence[TenantView]) -> list[str]:
+    """Tables the queries read that their deps do not name (see `sqlreads`)."""
+    from dagster_dynamic_tables.sqlreads import read_problems
+
+    declared = {obj.qualified_name: "/".join(obj.key) for view in views for obj in view.objects}
+    findings: list[str] = []
+    for view in views:
+        entry = grants.tenants.get(view.folder.slug)
+        for path, tenant in view.declarations:
+            problems = read_problems(
+                tenant,
+                declared,
+                functools.partial(_allows, entry),
+            )
+            findings += [
+                f"tenant {view.folder.slug!r}: {_rel(root, path)} {problem.render()}"
+                for problem in problems
+            ]
+    return findings
+
+
+def _allows(entry: TenantGrants | None, database: str, schema: str) -> bool:
+    return entry is not None and entry.allows(database, schema)
+
+
+def _shared_groups(views: Sequence[TenantView]) -> list[str]:
+    """Asset group names used by more than one tenant."""
+    users: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for view in views:
+        for group, file in view.groups.items():
+            users[group].append((view.folder.slug, file))
+    findings: list[str] = []
+    for group, used in sorted(users.items()):
+        if len(used) < 2:
+            continue
+        where = ", ".join(f"{slug} ({file})" for slug, file in used)
+        owner = next((slug for slug, _file in used if group.startswith(f"{slug}_")), None)
+        base = group.removeprefix(f"{owner}_") if owner else group
+        renames = ", ".join(f"{slug}_{base} in {slug}" for slug, _file in used if slug != owner)
+        keep = f"keep {group!r} in {owner} and rename it " if owner else "rename it "
+        findings.append(
+            f"asset group {group!r} is used by {len(used)} tenants: {where}. Dagster's global "
+            "lineage draws one box per group name across code locations, so it mixes their "
+            f"assets. Fix: every tenant's group names start with its slug: {keep}({renames}), "
+            "with `group:` in defs.yaml or `group_name=` in Python assets."
+        )
     return findings
 
 

@@ -9,7 +9,7 @@ DAILY_REVENUE_ROLLUP = dg.AssetKey(["ecommerce", "daily_revenue_rollup"])
 
 @dg.asset(
     key=["ecommerce", "executive_dashboard_report"],
-    group_name="analytics",
+    group_name="ecommerce_analytics",
     description="Customer count and 30-day revenue, read from both Dynamic Tables.",
     deps=[CUSTOMER_LIFETIME_VALUE, DAILY_REVENUE_ROLLUP],
     # Plain eager(), not eager().resolve_through_virtual(): a Dynamic Table is an asynchronous

@@ -8,7 +8,7 @@ REVENUE_VS_BUDGET = dg.AssetKey(["finance", "revenue_vs_budget"])
 
 @dg.asset(
     key=["finance", "budget_report"],
-    group_name="reports",
+    group_name="finance_reports",
     description="This month's revenue against its budget target, read from revenue_vs_budget.",
     deps=[REVENUE_VS_BUDGET],
     # Plain eager(): runs once the freshness sensor has recorded a refresh of revenue_vs_budget

@@ -15,7 +15,7 @@ DAILY_EVENT_COUNTS_TABLE = "{{ table | replace("\\", "\\\\") | replace('"', '\\"
 
 @dg.asset(
     key=["{{ cookiecutter.tenant_slug }}", "event_report"],
-    group_name="reports",
+    group_name="{{ cookiecutter.tenant_slug }}_reports",
     description="Events over the last 7 days, read from the daily_event_counts Dynamic Table.",
     deps=[DAILY_EVENT_COUNTS],
     # Plain eager(), not eager().resolve_through_virtual(): a Dynamic Table is an asynchronous
