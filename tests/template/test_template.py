@@ -5,12 +5,15 @@ Outside the repository the hooks validate and register nothing, so these bakes t
 
 from __future__ import annotations
 
-import re
+import importlib.util
+import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
+from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 from dagster_dynamic_tables.loader import build_tenant
 from dagster_dynamic_tables.repo import RESERVED_SLUGS, slug_problem
@@ -33,8 +36,8 @@ MATRIX = {
     },
     "quoted-identifiers": {
         "tenant_name": "Research",
-        "snowflake_database": '"Research Db"',
-        "snowflake_schema": '"It\'s Mixed"',
+        "snowflake_warehouse": '"Research Wh"',
+        "snowflake_role": '"It\'s Mixed"',
     },
 }
 EXPECTED_SLUG = {
@@ -103,6 +106,8 @@ def test_template_bakes_a_loadable_lint_clean_tenant(case: str, tmp_path: Path, 
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+LONG_SLUG = "a" * 100_000
+INJECTION = "{{ cycler.__init__.__globals__.os.system('touch MARKER') }}"
 BAD_ANSWERS = {
     "slug-uppercase": ({"tenant_slug": "Growth"}, "tenant_slug 'Growth' is not a lowercase"),
     "slug-digit-first": ({"tenant_slug": "1team"}, "tenant_slug '1team' is not a lowercase"),
@@ -115,9 +120,31 @@ BAD_ANSWERS = {
     ),
     "slug-stdlib": ({"tenant_slug": "json"}, "tenant_slug 'json' is reserved"),
     "slug-too-long": ({"tenant_slug": "a" * 41}, "characters long: use at most 40"),
+    # Too long for a file name: refused before cookiecutter creates the folder (was OSError).
+    "slug-100000-characters": (
+        {"tenant_slug": LONG_SLUG},
+        f"ERROR: tenant_slug {LONG_SLUG[:40]!r}... (100000 characters) is 100000 characters "
+        "long: use at most 40 (it names a Python package, environment variables and a "
+        "Kubernetes deployment).",
+    ),
     "database": (
         {"snowflake_database": "my-db"},
         "snowflake_database 'my-db' is not a valid Snowflake identifier",
+    ),
+    # Valid in Snowflake, but `local start` could not create it in the stand-in.
+    "database-quoted": (
+        {"snowflake_database": '"Mixed DB"'},
+        "ERROR: snowflake_database '\"Mixed DB\"' is a quoted name, which the local Snowflake "
+        "stand-in cannot host (`dynamic-tables local start` would refuse it): use letters, "
+        "digits, '_' and '$' starting with a letter or '_' (e.g. GROWTH).",
+    ),
+    "schema-quoted": (
+        {"snowflake_schema": '"Mixed"'},
+        "snowflake_schema '\"Mixed\"' is a quoted name, which the local Snowflake stand-in",
+    ),
+    "database-reserved-by-the-stand-in": (
+        {"snowflake_database": "memory"},
+        "snowflake_database 'memory' is reserved by the local Snowflake stand-in",
     ),
     "schema-control-char": (
         {"snowflake_schema": '"bad\x7fname"'},
@@ -127,10 +154,42 @@ BAD_ANSWERS = {
         {"snowflake_warehouse": "WH;DROP"},
         "snowflake_warehouse 'WH;DROP' is not a valid Snowflake identifier",
     ),
+    "warehouse-single-quote": (
+        {"snowflake_warehouse": '"It\'s"'},
+        "snowflake_warehouse '\"It\\'s\"' contains a single quote, which the local Snowflake",
+    ),
     "role": ({"snowflake_role": "1ROLE"}, "snowflake_role '1ROLE' is not a valid Snowflake"),
     "owner": ({"owner": "the growth team"}, "owner 'the growth team' is not a CODEOWNERS owner"),
     "name-quote": ({"tenant_name": 'The "A" Team'}, "tenant_name 'The \"A\" Team' contains"),
+    # Template syntax in an answer is refused before cookiecutter renders it (it ran as code).
+    "name-jinja-expression": (
+        {"tenant_name": INJECTION},
+        f"ERROR: tenant_name {INJECTION!r} contains Jinja "
+        "template syntax ('{{', '{%' or '{#'), which cookiecutter would run: answers are plain "
+        "text, remove it.",
+    ),
+    "slug-jinja-concatenation": (
+        {"tenant_slug": "{{ 'grow' ~ 'th' }}"},
+        "tenant_slug \"{{ 'grow' ~ 'th' }}\" contains Jinja template syntax",
+    ),
+    "owner-jinja-statement": (
+        {"owner": "@a{% if true %}b{% endif %}"},
+        "owner '@a{% if true %}b{% endif %}' contains Jinja template syntax",
+    ),
+    "database-jinja-comment": (
+        {"snowflake_database": "DB{# x #}"},
+        "snowflake_database 'DB{# x #}' contains Jinja template syntax",
+    ),
+    # Private keys are rendered too, and a command line can set them.
+    "private-key-jinja": (
+        {"__dagster_owner": INJECTION},
+        f"__dagster_owner {INJECTION!r} contains Jinja",
+    ),
 }
+
+
+def _errors(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("ERROR:")]
 
 
 @pytest.mark.parametrize("case", list(BAD_ANSWERS), ids=list(BAD_ANSWERS))
@@ -144,26 +203,77 @@ def test_bad_answer_stops_with_one_error_line_and_leaves_nothing(
     args = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(out), str(TEMPLATE)]
     result = sh(args + [f"{key}={value}" for key, value in answers.items()], tmp_path)
     output = result.stdout + result.stderr
-    # cookiecutter adds its own "ERROR: Stopping generation because pre_gen_project hook script
-    # didn't exit successfully" and a traceback; ours is the one line that names the answer.
-    errors = [
-        line
-        for line in output.splitlines()
-        if line.startswith("ERROR:") and "Stopping generation" not in line
-    ]
-    assert result.returncode != 0, output
-    assert len(errors) == 1, output
-    assert message in errors[0], errors[0]
+    # The answer check's line is all cookiecutter prints: no traceback, no line of its own.
+    assert result.returncode == 1, output[:2000]
+    assert len(output.strip().splitlines()) == 1, output[:2000]
+    (line,) = _errors(output)
+    assert (line == message) if message.startswith("ERROR:") else (message in line), line
     assert list(out.iterdir()) == [], "generation left files behind"
+    assert not (tmp_path / "MARKER").exists(), "an answer ran as code"
 
 
-def _hook_functions() -> dict[str, object]:
-    """The pre-gen hook's functions, without cookiecutter's rendering of its answers."""
-    source = (TEMPLATE / "hooks" / "pre_gen_project.py").read_text()
-    source = re.sub(r"json\.loads\(r\"\"\".*?\"\"\"\)", "{}", source)
-    namespace: dict[str, object] = {"__name__": "pre_gen_project"}
-    exec(compile(source, "pre_gen_project.py", "exec"), namespace)
-    return namespace
+def test_template_syntax_in_api_answers_is_refused_before_it_runs(tmp_path: Path) -> None:
+    """A self-service form would call cookiecutter's API: its answers are checked the same."""
+    marker = tmp_path / "MARKER"
+    extra = {"tenant_name": INJECTION.replace("MARKER", str(marker))}
+    with pytest.raises(FailedHookException) as raised:
+        cookiecutter(str(TEMPLATE), no_input=True, extra_context=extra, output_dir=str(tmp_path))
+    assert str(raised.value).startswith("ERROR: tenant_name '{{ cycler.__init__.__globals__.os.s")
+    assert str(raised.value).endswith("answers are plain text, remove it.")
+    assert not marker.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_typed_answer_with_template_syntax_is_refused(tmp_path: Path) -> None:
+    """Answers typed at the prompts are not rendered, but are refused as well."""
+    args = [sys.executable, "-m", "cookiecutter", "-o", str(tmp_path / "out"), str(TEMPLATE)]
+    typed = "{{ 7 * 7 }}\n" + "\n" * 10
+    result = subprocess.run(
+        args, input=typed, capture_output=True, text=True, timeout=120, check=False
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    # The prompts end without a newline: the error line follows the last one.
+    assert output.count("ERROR:") == 1, output
+    assert output.rstrip().endswith(
+        "ERROR: tenant_name '{{ 7 * 7 }}' contains Jinja template syntax ('{{', '{%' or '{#'), "
+        "which cookiecutter would run: answers are plain text, remove it."
+    ), output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("slug", "message"),
+    [
+        ("tests", "ERROR: tenant_slug 'tests' is reserved (a folder of this repository"),
+        ("docs", "ERROR: tenant_slug 'docs' names a folder that already exists: {out}/docs."),
+    ],
+)
+def test_a_slug_naming_an_existing_folder_gets_our_error_not_cookiecutters(
+    slug: str, message: str, tmp_path: Path, sh
+) -> None:
+    """From the repository root `tests` is a folder already (cookiecutter said "directory
+    already exists"); any existing folder is refused before generation, by the answer check."""
+    out = tmp_path / "out"
+    (out / slug).mkdir(parents=True)
+    (out / slug / "keep.txt").write_text("mine")
+    args = [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(out), str(TEMPLATE)]
+    result = sh([*args, f"tenant_slug={slug}"], tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    (line,) = _errors(output)
+    assert line.startswith(message.format(out=out)), output
+    assert sorted(p.name for p in out.rglob("*")) == sorted([slug, "keep.txt"])
+
+
+def _answer_rules() -> ModuleType:
+    """The template's answer check, imported as cookiecutter imports it (from the template)."""
+    spec = importlib.util.spec_from_file_location("tenant_answers", TEMPLATE / "tenant_answers.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize(
@@ -182,9 +292,12 @@ def _hook_functions() -> dict[str, object]:
         "json",
         "local_snowflake",
         "growth2",
+        LONG_SLUG,
+        "A" * 100,
     ],
+    ids=lambda slug: slug if len(slug) < 50 else f"{slug[0]}x{len(slug)}",
 )
-def test_hook_slug_rule_is_the_cores(slug: str) -> None:
-    hook = _hook_functions()
-    assert hook["RESERVED_SLUGS"] == RESERVED_SLUGS
-    assert hook["slug_problem"](slug) == slug_problem(slug)  # type: ignore[operator]
+def test_template_slug_rule_is_the_cores(slug: str) -> None:
+    rules = _answer_rules()
+    assert rules.RESERVED_SLUGS == RESERVED_SLUGS
+    assert rules.slug_problem(slug) == slug_problem(slug)

@@ -4,9 +4,10 @@ A tenant is a folder `tenants/<slug>/` holding a `pyproject.toml`; its code loca
 `<slug>.definitions` in `tenants/<slug>/src/<slug>/`, its location name is `<slug>`. Only the
 standard library: `tenants sync` and the template's hooks must stay fast.
 
-The slug rule is written twice on purpose: here, and in the template's `pre_gen_project` hook,
-which may only use the standard library and cookiecutter's own dependencies (it runs before the
-tenant exists, possibly outside this repository's environment). A test keeps the two equal.
+The slug rule is written twice on purpose: here, and in the template's answer check
+(`templates/tenant/tenant_answers.py`), which may only use the standard library and cookiecutter's
+own dependencies (it runs before the tenant exists, possibly outside this repository's
+environment). A test keeps the two equal.
 """
 
 from __future__ import annotations
@@ -55,24 +56,31 @@ class RepoError(DynamicTablesError):
     """The command does not run inside the platform repository, or a tenant folder is unusable."""
 
 
+def show(value: str) -> str:
+    """A value as messages quote it: whole when short, else its start and its length."""
+    if len(value) <= 60:
+        return repr(value)
+    return f"{value[:40]!r}... ({len(value)} characters)"
+
+
 def slug_problem(slug: str) -> str | None:
     """Why `slug` cannot name a tenant, or None when it can."""
     if not SLUG_PATTERN.match(slug):
         return (
-            f"tenant_slug {slug!r} is not a lowercase Python identifier: use lowercase letters, "
-            "digits and '_', starting with a letter (e.g. growth, data_science)"
+            f"tenant_slug {show(slug)} is not a lowercase Python identifier: use lowercase "
+            "letters, digits and '_', starting with a letter (e.g. growth, data_science)"
         )
     if len(slug) > MAX_SLUG_LENGTH:
         return (
-            f"tenant_slug {slug!r} is {len(slug)} characters long: use at most "
+            f"tenant_slug {show(slug)} is {len(slug)} characters long: use at most "
             f"{MAX_SLUG_LENGTH} (it names a Python package, environment variables and a "
             "Kubernetes deployment)"
         )
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
-        return f"tenant_slug {slug!r} is a Python keyword: choose another name"
+        return f"tenant_slug {show(slug)} is a Python keyword: choose another name"
     if slug in RESERVED_SLUGS or slug in sys.stdlib_module_names:
         return (
-            f"tenant_slug {slug!r} is reserved (a folder of this repository, a package the "
+            f"tenant_slug {show(slug)} is reserved (a folder of this repository, a package the "
             "platform imports or a standard-library module): choose another name, e.g. "
             f"{slug}_team"
         )
