@@ -2,7 +2,7 @@
 
 A downstream asset with plain `AutomationCondition.eager()` is requested after the sensor's
 runless materialization of the (virtual) DT, and never after a materialization of the raw table
-the DT reads.
+the DT reads, nor after the DT's NO_DATA refreshes over a quiet period.
 """
 
 import itertools
@@ -98,7 +98,7 @@ def test_eager_downstream_runs_after_the_dt_materialization_not_after_the_source
 _databases = itertools.count()
 
 
-def test_eager_downstream_runs_after_the_sensor_records_a_refresh(
+def test_eager_downstream_runs_after_the_sensor_records_a_refresh_and_not_after_no_data(
     instance, local_snowflake_connect, local_snowflake_connection_args
 ):
     sql = local_snowflake_connect().cursor()
@@ -149,5 +149,19 @@ def test_eager_downstream_runs_after_the_sensor_records_a_refresh(
     assert automation.requested() == set()  # the DT has not refreshed: downstream waits
 
     sql.execute(f"ALTER DYNAMIC TABLE {database}.S.TOTALS REFRESH")
+    tick()
+    assert automation.requested() == {REPORT}
+
+    # A quiet period: Snowflake keeps refreshing (NO_DATA), which keeps the DT within its lag
+    # (its freshness); downstream does not run again until the data changes.
+    for _ in range(10):
+        sql.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(61)")
+        sql.execute(f"SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER('{database}')")
+        assert "NO_DATA" in str(sql.fetchone())
+        tick()
+        assert automation.requested() == set()
+    sql.execute(f"INSERT INTO {database}.S.ORDERS VALUES (3, 30)")
+    sql.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(61)")
+    sql.execute(f"SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER('{database}')")
     tick()
     assert automation.requested() == {REPORT}

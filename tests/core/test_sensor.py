@@ -11,6 +11,8 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from dagster._core.definitions.asset_health.asset_health import AssetHealthStatus
+from dagster._core.definitions.freshness import FreshnessState
 from dagster_dynamic_tables.checks import build_dynamic_table_checks
 from dagster_dynamic_tables.cursor import SchemaDigests, SensorCursor, parse_data_version
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
@@ -1064,3 +1066,150 @@ def test_the_cursor_does_not_grow_with_the_number_of_tables(per_schema):
     text = result.cursor.to_json()
     # Per schema: its start and four digests, whatever the number of tables (3 x 300 here).
     assert len(text) == 381
+
+
+# What Dagster itself shows over a quiet period --------------------------------------------------
+
+_CODE_LOCATION = """
+import dagster as dg
+from dagster_dynamic_tables.checks import build_dynamic_table_checks
+from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.specs import build_asset_specs
+from dagster_snowflake import SnowflakeResource
+
+tenant = Tenant(
+    "shop",
+    sources=(SourceTable(name="orders", table="{database}.S.ORDERS"),),
+    dynamic_tables=(
+        DynamicTable(
+            name="totals",
+            table="{database}.S.TOTALS",
+            target_lag="1 minute",
+            warehouse="WH",
+            refresh_mode="INCREMENTAL",
+            query="SELECT ID, SUM(AMOUNT) AS TOTAL FROM {database}.S.ORDERS GROUP BY ID",
+            deps=["orders"],
+        ),
+    ),
+)
+defs = dg.Definitions(
+    assets=build_asset_specs(tenant),
+    asset_checks=build_dynamic_table_checks(tenant),
+    resources={{"snowflake": SnowflakeResource(account="local", user="local", password="local")}},
+)
+"""
+
+
+@dataclass
+class DagsterView:
+    """What the Dagster UI shows for the harness's DT: the freshness daemon's iteration, then the
+    asset health the webserver computes (freshness, checks, materialization, overall), all with
+    Dagster's own code, on a real in-process code location holding the harness's definitions."""
+
+    harness: Harness
+    code: Any
+
+    def health_at(self, moment: datetime) -> dict[str, Any]:
+        import asyncio
+
+        from dagster._core.definitions.asset_health.asset_check_health import (
+            get_asset_check_status_and_metadata,
+        )
+        from dagster._core.definitions.asset_health.asset_freshness_health import (
+            get_freshness_status_and_metadata,
+        )
+        from dagster._core.definitions.asset_health.asset_health import (
+            overall_status_from_component_statuses,
+        )
+        from dagster._core.definitions.asset_health.asset_materialization_health import (
+            get_materialization_status_and_metadata,
+        )
+        from dagster._core.test_utils import freeze_time
+        from dagster._daemon.freshness import FreshnessDaemon
+
+        async def statuses(context: Any) -> dict[str, Any]:
+            freshness, _ = await get_freshness_status_and_metadata(context, KEY)
+            checks, _ = await get_asset_check_status_and_metadata(context, KEY)
+            materialization, _ = await get_materialization_status_and_metadata(context, KEY)
+            return {
+                "freshness": freshness,
+                "checks": checks,
+                "overall": overall_status_from_component_statuses(
+                    checks, materialization, freshness
+                ),
+            }
+
+        with freeze_time(moment):
+            list(FreshnessDaemon().run_iteration(self.code))  # the daemon's own iteration
+            records = self.harness.instance.get_freshness_state_records([KEY])
+            found = asyncio.run(statuses(self.code.create_request_context()))
+        found["state"] = records[KEY].freshness_state if KEY in records else None
+        return found
+
+
+@pytest.fixture
+def dagster_view(harness, tmp_path) -> Iterator[DagsterView]:
+    import sys
+
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+
+    path = tmp_path / "shop_location.py"
+    path.write_text(_CODE_LOCATION.format(database=harness.database))
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(
+            executable_path=sys.executable, python_file=str(path), attribute="defs"
+        ),
+        location_name="shop",
+    )
+    target = InProcessWorkspaceLoadTarget(origin)
+    ephemeral = harness.instance
+    # The workspace hands the instance to code servers: it needs one on disk, not ephemeral.
+    with (
+        dg.instance_for_test(temp_dir=str(tmp_path)) as instance,
+        create_test_daemon_workspace_context(target, instance) as code,
+    ):
+        harness.instance = instance
+        yield DagsterView(harness, code)
+    harness.instance = ephemeral
+
+
+def test_a_quiet_table_within_its_lag_is_healthy_and_unhealthy_once_refreshes_stop(
+    harness, dagster_view
+):
+    def advance(seconds: int) -> datetime:
+        (moment,) = harness.run(f"SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK({seconds})")[0]
+        return datetime.fromisoformat(moment)
+
+    started = datetime.now(UTC)
+    (stand_in_start,) = harness.run("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(0)")[0]
+    harness.tick()  # cold start: the creation refresh is recorded
+    assert len(harness.recorded_versions()) == 1
+
+    # Ten minutes without a data change: Snowflake refreshes every minute (NO_DATA), which
+    # keeps the table within its 1-minute lag. Before, Dagster's freshness policy failed after
+    # 9 minutes without a materialization.
+    for _ in range(10):
+        harness.now[0] = advance(61)
+        harness.run(f"SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER('{harness.database}')")
+        assert harness.history()[-1][1:] == ("SUCCEEDED", "NO_DATA")
+        harness.tick()
+    assert len(harness.recorded_versions()) == 1  # NO_DATA refreshes are no materializations
+    elapsed = harness.now[0] - datetime.fromisoformat(stand_in_start)
+    quiet = dagster_view.health_at(started + elapsed)
+    assert quiet["state"] != FreshnessState.FAIL  # it was FAIL: the daemon's own evaluation
+    # No Dagster freshness policy: the within_target_lag check is the table's freshness.
+    assert quiet["freshness"] == AssetHealthStatus.NOT_APPLICABLE
+    assert quiet["overall"] == AssetHealthStatus.HEALTHY
+    assert quiet["checks"] == AssetHealthStatus.HEALTHY
+
+    # Refreshes stop: the data timestamp stays while time passes, past twice the target lag.
+    harness.now[0] = advance(150)
+    lag = harness.checks(harness.tick())[WITHIN_TARGET_LAG]
+    assert (lag.passed, lag.severity) == (False, dg.AssetCheckSeverity.ERROR)
+    elapsed = harness.now[0] - datetime.fromisoformat(stand_in_start)
+    stopped = dagster_view.health_at(started + elapsed)
+    assert stopped["checks"] == AssetHealthStatus.DEGRADED
+    assert stopped["overall"] == AssetHealthStatus.DEGRADED

@@ -1,9 +1,8 @@
-"""Declarations -> asset specs, table-driven: every field of every declaration model, the
-freshness policy rule, DOWNSTREAM lags, the Python builders and what Dagster does with the specs."""
+"""Declarations -> asset specs, table-driven: every field of every declaration model, no freshness
+policy on any spec, DOWNSTREAM lags, the Python builders and what Dagster does with the specs."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from dagster_dynamic_tables.specs import (
     build_spec,
     dynamic_table,
     effective_lags,
-    freshness_policy_for_lag,
     source_table,
     view,
 )
@@ -26,10 +24,6 @@ from dagster_dynamic_tables.specs import (
 RAW_ORDERS = {"name": "raw_orders", "table": "SHOP.RAW.ORDERS"}
 LONG_NAME = "T" * 255
 MODELS = {"sources": SourceTable, "dynamic_tables": DynamicTable, "views": View}
-
-
-def _policy(warn: timedelta, fail: timedelta) -> dg.FreshnessPolicy:
-    return dg.FreshnessPolicy.time_window(fail_window=fail, warn_window=warn)
 
 
 def _table_meta(written: str, resolved: str, object_type: str) -> dict[str, Any]:
@@ -59,7 +53,8 @@ def _dt_meta(
 def _dt_description(table: str, lag: str, mode: str = "AUTO") -> str:
     return (
         f"Snowflake Dynamic Table {table} (target lag: {lag}, refresh mode: {mode}), refreshed by "
-        "Snowflake, never run by Dagster."
+        "Snowflake, never run by Dagster. Freshness: the within_target_lag check (Snowflake's data "
+        "timestamp against the target lag)."
     )
 
 
@@ -137,7 +132,8 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
             "group_name": "shop_dynamic_tables",
             "description": _dt_description("SHOP.ANALYTICS.ORDERS_CLEAN", "1 minute"),
             "is_virtual": True,
-            "freshness_policy": _policy(timedelta(minutes=7), timedelta(minutes=9)),
+            # Freshness is the within_target_lag check: see test_sensor's quiet-period test.
+            "freshness_policy": None,
             "automation_condition": None,
         },
     ),
@@ -175,9 +171,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
             "group_name": "analytics",
             "description": "Completed orders.\n\n"
             + _dt_description("SHOP.ANALYTICS.ORDERS_CLEAN", "2 hours", "INCREMENTAL"),
-            "freshness_policy": _policy(
-                timedelta(hours=4, minutes=5), timedelta(hours=8, minutes=5)
-            ),
+            "freshness_policy": None,
         },
     ),
     (
@@ -203,7 +197,6 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
             "description": "Snowflake Dynamic Table SHOP.A.ORDERS_FROZEN (scheduler DISABLE, "
             "refresh mode: ADAPTIVE), refreshed only when asked (ALTER DYNAMIC TABLE ... "
             "REFRESH), never run by Dagster.",
-            # refreshed only when asked: its target lag promises nothing
             "freshness_policy": None,
         },
     ),
@@ -220,7 +213,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         },
         {
             "metadata": _dt_meta("SHOP.A.FAST", "60 seconds", mode="FULL"),
-            "freshness_policy": _policy(timedelta(minutes=7), timedelta(minutes=9)),
+            "freshness_policy": None,
         },
     ),
     (
@@ -235,7 +228,7 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         },
         {
             "metadata": _dt_meta("SHOP.A.SLOW", "1 day"),
-            "freshness_policy": _policy(timedelta(days=2, minutes=5), timedelta(days=4, minutes=5)),
+            "freshness_policy": None,
         },
     ),
     (
@@ -347,23 +340,7 @@ def test_build_spec_gives_the_same_spec_as_build_asset_specs(tmp_path: Path) -> 
     assert [build_spec(tenant, item) for item in tenant.all()] == build_asset_specs(tenant)
 
 
-# --- freshness policy -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("seconds", "warn", "fail"),
-    [
-        (60, timedelta(minutes=7), timedelta(minutes=9)),
-        (300, timedelta(minutes=15), timedelta(minutes=25)),
-        (3600, timedelta(hours=2, minutes=5), timedelta(hours=4, minutes=5)),
-        (86400, timedelta(days=2, minutes=5), timedelta(days=4, minutes=5)),
-    ],
-    ids=["1_minute", "5_minutes", "1_hour", "1_day"],
-)
-def test_freshness_policy_warns_after_twice_and_fails_after_four_times_the_lag_plus_5_minutes(
-    seconds: int, warn: timedelta, fail: timedelta
-) -> None:
-    assert freshness_policy_for_lag(seconds) == _policy(warn, fail)
+# --- DOWNSTREAM lags -------------------------------------------------------------------------
 
 
 def _dt(name: str, lag: str, deps: list[str]) -> dict[str, Any]:
@@ -409,11 +386,7 @@ def test_downstream_tables_take_the_lag_of_their_fastest_consumer() -> None:
         "other_tenant_reads_it": None,
         "foreign": 60,
     }
-    policies = {spec.key.path[-1]: spec.freshness_policy for spec in build_asset_specs(tenant)}
-    assert policies["base"] == freshness_policy_for_lag(300)
-    assert policies["chain_start"] == freshness_policy_for_lag(600)
-    assert policies["only_views"] is None
-    assert policies["other_tenant_reads_it"] is None
+    assert all(spec.freshness_policy is None for spec in build_asset_specs(tenant))
 
 
 # --- Python builders ------------------------------------------------------------------------

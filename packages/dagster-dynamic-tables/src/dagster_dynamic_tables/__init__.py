@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from dagster_dynamic_tables.specs import (
         build_asset_specs,
         dynamic_table,
-        freshness_policy_for_lag,
         source_table,
         view,
     )
@@ -69,7 +68,6 @@ __all__ = [
     "build_snowflake_resource",
     "build_tenant_definitions",
     "dynamic_table",
-    "freshness_policy_for_lag",
     "load_tenant",
     "load_tenant_definitions",
     "source_table",
@@ -98,7 +96,6 @@ _SUBMODULES: dict[str, str] = {
     "build_snowflake_resource": "resources",
     "build_tenant_definitions": "definitions",
     "dynamic_table": "specs",
-    "freshness_policy_for_lag": "specs",
     "load_tenant": "loader",
     "load_tenant_definitions": "location",
     "source_table": "specs",

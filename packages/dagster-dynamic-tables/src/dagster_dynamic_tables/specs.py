@@ -4,18 +4,21 @@ Usable from YAML (`build_asset_specs(tenant)`) and straight from Python (`source
 `dynamic_table`, `view`), both through the same pydantic models, so a bad argument fails with the
 same message as the same mistake in YAML.
 
-Freshness policy of a Dynamic Table (from its target lag L, see `freshness_policy_for_lag`):
-warn when the last landed refresh is older than 2 x L + 5 minutes, fail after 4 x L + 5 minutes.
-Snowflake aims to keep the data within L, so 2 x L means refreshes are being missed; the fixed
-5 minutes cover what delays the materialization event regardless of L (the refresh's own run
-time and the freshness sensor's polling interval), so a 1-minute DT does not flap.
+A Dynamic Table has no Dagster freshness policy: its freshness is the `within_target_lag` check,
+which the freshness sensor evaluates on every tick from the data timestamp SHOW reports (NO_DATA
+refreshes included), so a quiet table that Snowflake keeps within its lag passes, and one whose
+refreshes stop fails (WARN past 1.5 x the lag, ERROR past 2 x). Dagster 1.13.27 evaluates a
+`FreshnessPolicy` (time window or cron) from one input only, the time its latest
+*materialization* was written (`freshness_evaluator.py`, run by the freshness daemon, whose
+state the UI shows); observations and `dagster/last_updated_timestamp` metadata do not count.
+Materializations are what downstream `AutomationCondition.eager()` runs on, so the sensor
+records one only for a refresh that changed data: a policy would measure the time since the
+last data change and fail a healthy table whose sources are quiet (a 1-minute DT after 9
+minutes). See the library README ("Freshness").
 
-A DOWNSTREAM Dynamic Table has no lag of its own: Snowflake refreshes it whenever a Dynamic Table
-that reads it refreshes. It gets the policy of its most demanding (shortest-lag) consumer among
-the tenant's Dynamic Tables, following chains of DOWNSTREAM consumers; with no such consumer (only
-views, or consumers in other tenants) it gets no freshness policy.
+`effective_lags` gives the lag Snowflake holds each DOWNSTREAM table to through its consumers.
 
-Views are virtual and have no freshness policy or automation condition: a view is always
+Views are virtual and have no automation condition: a view is always
 consistent with its inputs, so assets downstream of a view should use
 `AutomationCondition.eager().resolve_through_virtual()` (assets downstream of a Dynamic Table use
 plain `AutomationCondition.eager()`, which fires on the DT's refresh materialization).
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import dagster as dg
@@ -45,11 +47,6 @@ from dagster_dynamic_tables.declarations import (
 from dagster_dynamic_tables.errors import DeclarationError
 from dagster_dynamic_tables.loader import translate_validation_error
 
-FRESHNESS_WARN_FACTOR = 2
-FRESHNESS_FAIL_FACTOR = 4
-FRESHNESS_ALLOWANCE = timedelta(minutes=5)
-"""Added to both windows: refresh run time plus the freshness sensor's polling interval."""
-
 DAGSTER_TABLE_NAME = "dagster/table_name"
 SOURCE_KINDS = frozenset({"snowflake"})
 DYNAMIC_TABLE_KINDS = frozenset({"snowflake", "dynamic_table"})
@@ -61,28 +58,15 @@ AssetDep = str | dg.AssetKey | dg.AssetSpec
 """A dep given to a Python builder: a name (`raw_orders`, `other_tenant/asset`), a key or a spec."""
 
 
-def freshness_policy_for_lag(seconds: int) -> dg.FreshnessPolicy:
-    """The freshness policy of a Dynamic Table whose target lag is `seconds`.
-
-    Warn after `2 x lag + 5 minutes` without a landed refresh, fail after `4 x lag + 5 minutes`.
-    """
-    lag = timedelta(seconds=seconds)
-    return dg.FreshnessPolicy.time_window(
-        fail_window=FRESHNESS_FAIL_FACTOR * lag + FRESHNESS_ALLOWANCE,
-        warn_window=FRESHNESS_WARN_FACTOR * lag + FRESHNESS_ALLOWANCE,
-    )
-
-
 def build_asset_specs(tenant: Tenant) -> list[dg.AssetSpec]:
     """Every spec of a tenant, in declaration order: sources, Dynamic Tables, views."""
-    lags = effective_lags(tenant)
-    return [_build(tenant, declaration, lags) for declaration in tenant.all()]
+    return [build_spec(tenant, declaration) for declaration in tenant.all()]
 
 
 def build_spec(tenant: Tenant, declaration: Declaration) -> dg.AssetSpec:
     """The spec of one of `tenant`'s declarations (key `[tenant.slug, name]`)."""
-    lags = effective_lags(tenant) if isinstance(declaration, DynamicTable) else {}
-    return _build(tenant, declaration, lags)
+    deps = [] if isinstance(declaration, SourceTable) else tenant.dep_keys(declaration)
+    return _spec(declaration, [tenant.slug, declaration.name], deps)
 
 
 def effective_lags(tenant: Tenant) -> dict[str, int | None]:
@@ -113,19 +97,10 @@ def effective_lags(tenant: Tenant) -> dict[str, int | None]:
     return resolved
 
 
-def _build(
-    tenant: Tenant, declaration: Declaration, lags: Mapping[str, int | None]
-) -> dg.AssetSpec:
-    deps = [] if isinstance(declaration, SourceTable) else tenant.dep_keys(declaration)
-    lag = lags.get(declaration.name) if isinstance(declaration, DynamicTable) else None
-    return _spec(declaration, [tenant.slug, declaration.name], deps, lag)
-
-
 def _spec(
     declaration: Declaration,
     key: Sequence[str],
     deps: Sequence[Sequence[str]],
-    effective_lag: int | None,
 ) -> dg.AssetSpec:
     table = declaration.qualified_name
     common: dict[str, Any] = {
@@ -175,9 +150,6 @@ def _spec(
         owners=owners,
         kinds=set(DYNAMIC_TABLE_KINDS),
         is_virtual=True,
-        freshness_policy=(
-            freshness_policy_for_lag(effective_lag) if effective_lag is not None else None
-        ),
     )
 
 
@@ -191,7 +163,8 @@ def _dynamic_table_line(dt: DynamicTable) -> str:
         )
     return (
         f"Snowflake Dynamic Table {table} (target lag: {dt.lag.text}, refresh mode: "
-        f"{dt.refresh_mode}), refreshed by Snowflake, never run by Dagster."
+        f"{dt.refresh_mode}), refreshed by Snowflake, never run by Dagster. Freshness: the "
+        "within_target_lag check (Snowflake's data timestamp against the target lag)."
     )
 
 
@@ -221,7 +194,7 @@ def source_table(
             "group": group,
         },
     )
-    return _spec(declaration, [*_prefix(key_prefix), declaration.name], [], None)
+    return _spec(declaration, [*_prefix(key_prefix), declaration.name], [])
 
 
 def dynamic_table(
@@ -239,11 +212,11 @@ def dynamic_table(
     owners: Sequence[str] | None = None,
     group: str | None = None,
 ) -> dg.AssetSpec:
-    """The virtual spec of a Snowflake Dynamic Table, with its freshness policy.
+    """The virtual spec of a Snowflake Dynamic Table (no freshness policy: see the module
+    docstring).
 
     String deps are names: a short name gets `key_prefix` (like a tenant's own object in YAML),
-    `other/asset` is a full key. A DOWNSTREAM table gets no freshness policy here (its consumers
-    are unknown to a single builder call). Raises `DeclarationError` for a bad argument.
+    `other/asset` is a full key. Raises `DeclarationError` for a bad argument.
     """
     deps = list(deps)
     named = [dep for dep in deps if isinstance(dep, str)]
@@ -264,12 +237,7 @@ def dynamic_table(
         },
     )
     prefix = _prefix(key_prefix)
-    return _spec(
-        declaration,
-        [*prefix, declaration.name],
-        _dep_paths(deps, prefix),
-        declaration.lag.seconds,
-    )
+    return _spec(declaration, [*prefix, declaration.name], _dep_paths(deps, prefix))
 
 
 def view(
@@ -303,7 +271,7 @@ def view(
         },
     )
     prefix = _prefix(key_prefix)
-    return _spec(declaration, [*prefix, declaration.name], _dep_paths(deps, prefix), None)
+    return _spec(declaration, [*prefix, declaration.name], _dep_paths(deps, prefix))
 
 
 def _validate(model: type[_M], arguments: Mapping[str, Any]) -> _M:

@@ -39,7 +39,7 @@ def test_dynamic_tables_are_virtual_with_metadata_and_freshness(graph):
         assert not node.is_executable
         assert node.metadata["snowflake_object_type"] == "DYNAMIC TABLE"
         assert node.metadata["snowflake_table"].count(".") >= 2
-        assert node.freshness_policy is not None
+        assert node.freshness_policy is None  # freshness: the within_target_lag check
 
 
 def test_every_dynamic_table_has_the_four_health_checks(graph):
