@@ -861,3 +861,63 @@ def test_plan_names_reads_that_are_not_deps(
         "which is not among its deps, so the lineage graph does not show it and nothing "
         "downstream waits for it. Fix: add finance/budget_targets to its deps."
     ]
+
+
+# --- the tables a query reads (sqlreads) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "tables"),
+    [
+        ("select * from T", {("DB", "SC", "T")}),
+        ("select * from other.t", {("DB", "OTHER", "T")}),
+        ('select * from x."Mixed".t', {("X", "Mixed", "T")}),
+        (
+            "with recent as (select * from RAW.ORDERS) select * from recent r "
+            "join FIN.REP.BUDGET b on true",
+            {("DB", "RAW", "ORDERS"), ("FIN", "REP", "BUDGET")},
+        ),
+        (
+            "select * from (select 1 from A.B.C) where 1 in (select 1 from D)",
+            {("A", "B", "C"), ("DB", "SC", "D")},
+        ),
+        (
+            "select f.value from A.B.C t, lateral flatten(input => t.v) f, "
+            "table(generator(rowcount => 3))",
+            {("A", "B", "C")},
+        ),
+        ("select 1 as one", set()),
+    ],
+    ids=["unqualified", "schema_only", "quoted", "cte", "subqueries", "table_functions", "none"],
+)
+def test_tables_read_resolves_names_as_snowflake_does(
+    query: str, tables: set[tuple[str, str, str]]
+) -> None:
+    from dagster_dynamic_tables.sqlreads import tables_read
+
+    assert tables_read(query, "DB", "SC") == tables
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "select ( from T",
+            "sqlglot (Snowflake dialect) cannot parse it: Expecting ). Line 1, Col: 15.",
+        ),
+        ("select 1; select 2", "it is not one SELECT (sqlglot reads: SELECT, SELECT)"),
+        ("delete from T", "it is not one SELECT (sqlglot reads: DELETE)"),
+        (
+            "select * from identifier('A.B.C')",
+            "it names a table at run time (IDENTIFIER('A.B.C')), so which table it reads cannot "
+            "be known before it runs",
+        ),
+    ],
+    ids=["unparseable", "two_statements", "not_a_select", "identifier"],
+)
+def test_a_query_that_cannot_be_read_says_why(query: str, message: str) -> None:
+    from dagster_dynamic_tables.sqlreads import QueryReadError, tables_read
+
+    with pytest.raises(QueryReadError) as raised:
+        tables_read(query, "DB", "SC")
+    assert str(raised.value) == message

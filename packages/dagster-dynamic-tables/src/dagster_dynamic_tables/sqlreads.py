@@ -79,7 +79,9 @@ def tables_read(query: str, database: str, schema: str) -> frozenset[tuple[str, 
     names: set[tuple[str, str, str]] = set()
     for table in _tables(statements[0]):
         if not isinstance(table.this, exp.Identifier):
-            if isinstance(table.this, exp.Func) and not isinstance(table.this, exp.Anonymous):
+            if isinstance(table.this, exp.Func) and not isinstance(
+                table.this, exp.Anonymous | exp.DynamicIdentifier
+            ):
                 continue  # a table function (GENERATOR, FLATTEN...): reads no table
             raise QueryReadError(
                 f"it names a table at run time ({table.sql(dialect=DIALECT)}), so which table it "
