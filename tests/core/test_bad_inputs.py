@@ -1164,3 +1164,116 @@ def load_tenant_through_plan(root: Path, slug: str) -> Tenant:
 
     (tenant,) = load_declared_tenants(root, slug)
     return tenant
+
+
+def _alias_bomb() -> str:
+    """11 lines, 9^9 values once expanded (the probe's file, under `attributes:`)."""
+    lines = ["  bomb:", "    a: &a [" + ", ".join(['"x"'] * 9) + "]"]
+    for before, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"    {name}: &{name} [" + ", ".join([f"*{before}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _nested(depth: int) -> str:
+    return "  deep: " + "[" * depth + "]" * depth + "\n"
+
+
+_DEPTH = (
+    "line 14: mappings and lists nest deeper than 64 levels here (MAX_YAML_DEPTH). Fix: "
+    "declarations nest a few levels; keep every file under 64 levels of mappings and lists "
+    "(MAX_YAML_DEPTH)."
+)
+# (id, YAML added under `attributes:`, the problem)
+YAML_CASES: list[tuple[str, str, str]] = [
+    (
+        "alias_bomb",
+        _alias_bomb(),
+        "line 20: aliases expand the document past 500,000 values here (MAX_YAML_NODES): a YAML "
+        "alias bomb? Fix: write the values out instead of aliases of aliases (&anchor / "
+        "*anchor), or split the file; a document may hold 500,000 values with its aliases "
+        "expanded (MAX_YAML_NODES).",
+    ),
+    ("nested_1000", _nested(1000), _DEPTH),
+    ("nested_50000", _nested(50_000), _DEPTH),
+    (
+        "recursive_alias",
+        "  loop: &loop [1, *loop]\n",
+        "line 14: the alias *loop refers to a node that contains it, a structure without end. "
+        "Fix: remove the alias *loop from inside &loop.",
+    ),
+    (
+        "oversize",
+        "# " + "x" * (4 * 1024 * 1024) + "\n",
+        "the file is larger than 4 MiB, the limit for declaration files "
+        "(MAX_DECLARATION_FILE_BYTES). Fix: keep it under 4 MiB: move long queries to "
+        "query_file, or split the declarations into several components.",
+    ),
+]
+
+# Loads a code location in a fresh interpreter (a segfault is an exit status, not a crashed test
+# run) and prints the DeclarationError behind the failure, as a code server would log it.
+_LOAD_LOCATION = """\
+import importlib, sys
+from dagster_dynamic_tables.errors import DeclarationError
+try:
+    importlib.import_module(sys.argv[1] + ".definitions")
+except Exception as e:
+    while e is not None and not isinstance(e, DeclarationError):
+        e = e.__cause__ or e.__context__
+    print(e)
+    sys.exit(3)
+"""
+
+
+def _yaml_case(root: Path, case: str, extra: str) -> str:
+    slug = f"y_{case}_{uuid.uuid4().hex[:8]}"
+    _tenant_folder(root, slug, extra=extra)
+    return slug
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("case", "extra", "expected"), YAML_CASES, ids=[c[0] for c in YAML_CASES])
+def test_code_location_fails_fast_on_hostile_yaml(
+    tmp_path: Path, case: str, extra: str, expected: str
+) -> None:
+    root = tmp_path / "repo"
+    _platform(root, [])
+    slug = _yaml_case(root, case, extra)
+    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
+    env["PYTHONPATH"] = str(root / "tenants" / slug / "src")
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_LOCATION, slug],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert _shown(result.stdout, root, slug) == f"1 problem in <dir>/defs.yaml:\n  - {expected}\n"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(("case", "extra", "expected"), YAML_CASES, ids=[c[0] for c in YAML_CASES])
+def test_plan_fails_fast_on_hostile_yaml_with_the_error_status(
+    tmp_path: Path, case: str, extra: str, expected: str
+) -> None:
+    root = tmp_path / "repo"
+    _platform(root, [])
+    slug = _yaml_case(root, case, extra)
+    result = _cli(root, "plan", "--tenant", slug)
+    assert result.returncode == 4, result.stdout + result.stderr  # cli.EXIT_ERROR, not 1
+    assert _shown(result.stderr, root, slug) == (
+        f"ERROR: 1 problem in <dir>/defs.yaml:\n  - {expected}\n"
+    )
+
+
+@pytest.mark.timeout(300)
+def test_tenants_check_reports_hostile_yaml_and_ends(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    made = [(_yaml_case(root, case, extra), expected) for case, extra, expected in YAML_CASES]
+    _platform(root, [slug for slug, _expected in made])
+    result = _cli(root, "tenants", "check", tenants=[slug for slug, _expected in made])
+    assert result.returncode == 1, result.stdout + result.stderr  # findings
+    for slug, expected in made:
+        assert expected in result.stdout, slug

@@ -58,10 +58,11 @@ _KINDS = {
 class FileRefusedError(Exception):
     """A file that is not read: `reason` says why (no content), `fix` what to do."""
 
-    def __init__(self, reason: str, fix: str) -> None:
+    def __init__(self, reason: str, fix: str, *, too_big: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.fix = fix
+        self.too_big = too_big
 
 
 def describe_bytes(size: int) -> str:
@@ -96,6 +97,7 @@ def read_bounded_file(path: Path, limit: int, limit_name: str, *, follow_links: 
         too_big = FileRefusedError(
             f"is larger than {describe_bytes(limit)}, the limit ({limit_name})",
             f"keep the file under {describe_bytes(limit)}",
+            too_big=True,
         )
         if info.st_size > limit:
             raise too_big

@@ -44,7 +44,7 @@ from dagster_dynamic_tables.files import (
     read_tenant_file,
 )
 from dagster_dynamic_tables.gc_pause import without_gc
-from dagster_dynamic_tables.yamlbounds import check_data, check_yaml_text
+from dagster_dynamic_tables.yamlbounds import check_data, check_yaml_text, oversize_problem
 
 _M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
@@ -91,7 +91,11 @@ def read_declaration_file(path: Path) -> str:
     try:
         return read_bounded_file(path, MAX_DECLARATION_FILE_BYTES, "MAX_DECLARATION_FILE_BYTES")
     except FileRefusedError as e:
-        problem = DeclarationProblem("", f"the declaration file {e.reason}.", e.fix)
+        problem = (
+            oversize_problem()
+            if e.too_big
+            else DeclarationProblem("", f"the declaration file {e.reason}.", e.fix)
+        )
         raise DeclarationError(path, [problem]) from None
 
 

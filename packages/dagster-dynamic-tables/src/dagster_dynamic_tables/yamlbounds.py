@@ -24,7 +24,13 @@ import yaml
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
 from dagster_dynamic_tables.files import MAX_DECLARATION_FILE_BYTES, describe_bytes
 
-__all__ = ["MAX_YAML_DEPTH", "MAX_YAML_NODES", "check_data", "check_yaml_text"]
+__all__ = [
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_NODES",
+    "check_data",
+    "check_yaml_text",
+    "oversize_problem",
+]
 
 MAX_YAML_DEPTH = 64
 """Deepest nesting of mappings and lists (a declaration file needs 6 levels)."""
@@ -51,24 +57,23 @@ def check_yaml_text(text: str, *, file: Path | str | None) -> None:
     `MAX_YAML_DEPTH` or expands (through aliases) past `MAX_YAML_NODES` nodes.
 
     Syntax errors are left to the parser that follows, which words them with their line."""
-    size = len(text.encode("utf-8", errors="surrogatepass"))
-    if size > MAX_DECLARATION_FILE_BYTES:
-        limit = describe_bytes(MAX_DECLARATION_FILE_BYTES)
-        raise DeclarationError(
-            file,
-            [
-                DeclarationProblem(
-                    "",
-                    f"the file is {size:,} bytes, over the {limit} limit for declaration files "
-                    "(MAX_DECLARATION_FILE_BYTES).",
-                    f"keep it under {limit}: move long queries to query_file, or split the "
-                    "declarations into several components",
-                )
-            ],
-        )
+    if len(text.encode("utf-8", errors="surrogatepass")) > MAX_DECLARATION_FILE_BYTES:
+        raise DeclarationError(file, [oversize_problem()])
     problem = _scan(text)
     if problem is not None:
         raise DeclarationError(file, [problem])
+
+
+def oversize_problem() -> DeclarationProblem:
+    """A declaration file over `MAX_DECLARATION_FILE_BYTES`."""
+    limit = describe_bytes(MAX_DECLARATION_FILE_BYTES)
+    return DeclarationProblem(
+        "",
+        f"the file is larger than {limit}, the limit for declaration files "
+        "(MAX_DECLARATION_FILE_BYTES).",
+        f"keep it under {limit}: move long queries to query_file, or split the declarations "
+        "into several components",
+    )
 
 
 def _scan(text: str) -> DeclarationProblem | None:
