@@ -27,6 +27,15 @@ says so. Plan also lists the grants the tenant's role needs for the freshness se
 checks (USAGE on databases, schemas and warehouses, MONITOR on its Dynamic Tables); apply does not
 grant (that needs an administrator's role).
 
+Grants are enforced here, where the SQL runs, not only by `tenants check`: before reading
+anything, every declaration file in scope (found as Dagster resolves `type:`, see `defsfiles`) is
+checked against grants.yaml, by the folder that holds it. A tenant with an object outside its
+grants (or without an entry, or with a file under another tenant's slug) is refused whole: one
+`REFUSED` line per object, nothing of it read or applied; the other tenants go on, and the command
+ends with a `PlanError` (exit 4). The tables each query reads that its deps do not name are
+printed under the tenant's plan (`UNDECLARED READ`, see `sqlreads`); they do not change the exit
+status (`tenants check` gates CI on them).
+
 Exit status of `run_plan`: 0 when nothing is pending, 1 when apply would change something (or a
 conflict needs a person), so CI can gate on it. `run_apply`: 0 when everything declared is in
 place, 1 when something was left pending (a declined reinitialization, a conflict). Failures
