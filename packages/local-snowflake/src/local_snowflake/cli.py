@@ -31,6 +31,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=10.0,
         help="how often the Dynamic Table scheduler runs; 0 disables it (manual passes only)",
     )
+    serve.add_argument(
+        "--session-idle-timeout-minutes",
+        type=float,
+        default=240.0,
+        help="close a client session after this many minutes without a request (default: 240)",
+    )
     args = parser.parse_args(argv)
     data_dir: Path = args.data_dir.resolve()
     try:
@@ -51,4 +57,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         host=args.host,
         idle_timeout_minutes=args.idle_timeout_minutes,
         scheduler_interval_seconds=args.scheduler_interval_seconds,
+        session_idle_timeout_minutes=args.session_idle_timeout_minutes,
     )

@@ -22,6 +22,7 @@ from local_snowflake.catalog import C, create_catalog
 from local_snowflake.clock import Clock
 from local_snowflake.errors import already_exists, does_not_exist, sql_error
 from local_snowflake.refresh import RefreshResult
+from local_snowflake.results import SessionResults
 from local_snowflake.rules import resolve_refresh_mode
 from local_snowflake.statements import (
     AlterDynamicTable,
@@ -187,7 +188,9 @@ class DynamicTableEngine:
     def session(self, database: str, schema: str) -> FakeSnowflakeConnection:
         key = (database, schema)
         if key not in self._sessions:
-            self._sessions[key] = self.fs.connect(database, schema)
+            conn = self.fs.connect(database, schema)
+            conn.results_cache = SessionResults()  # the instance's own would grow forever
+            self._sessions[key] = conn
         return self._sessions[key]
 
     def run_snowflake_sql(self, name: Name, sql: str) -> None:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,10 @@ def free_port() -> int:
 
 
 def start_test_server(
-    data_dir: Path, scheduler_interval_seconds: float = 0
+    data_dir: Path, scheduler_interval_seconds: float = 0, extra_args: Sequence[str] = ()
 ) -> tuple[ServerInfo, subprocess.Popen[bytes]]:
-    """Start `local-snowflake serve` as a child process and wait until it answers."""
+    """Start `local-snowflake serve` as a child process and wait until it answers (extra_args
+    go to `serve`, e.g. `["--session-idle-timeout-minutes", "0.05"]`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_file = data_dir / LOG_FILE
@@ -52,6 +53,7 @@ def start_test_server(
                 str(data_dir),
                 "--scheduler-interval-seconds",
                 str(scheduler_interval_seconds),
+                *extra_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

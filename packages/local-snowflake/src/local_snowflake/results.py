@@ -25,8 +25,24 @@ from fakesnow.cursor import FakeSnowflakeCursor
 from fakesnow.rowtype import ColumnInfo, describe_as_rowtype
 from fakesnow.statement_type import DML_TYPE_IDS
 
+RESULTS_KEPT_PER_SESSION = 20
+"""Results a session can read again (RESULT_SCAN, the connector's async polling): the newest."""
+
 pa: Any = importlib.import_module("pyarrow")
 pc: Any = importlib.import_module("pyarrow.compute")
+
+
+class SessionResults(dict[str, tuple[Any, ...]]):
+    """One session's results cache, bounded to the newest `RESULTS_KEPT_PER_SESSION`.
+
+    fakesnow keeps one cache for every connection of an instance, forever: any session could
+    RESULT_SCAN another's query id, and memory grew with every result. Each session (and each
+    of the engine's own) gets one of these instead."""
+
+    def __setitem__(self, key: str, value: tuple[Any, ...]) -> None:
+        super().__setitem__(key, value)
+        while len(self) > RESULTS_KEPT_PER_SESSION:
+            del self[next(iter(self))]
 
 
 def describe_only(cur: FakeSnowflakeCursor, sql: str) -> list[ColumnInfo] | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import uvicorn
 
 from local_snowflake.process import LOG_FILE, ServerInfo, remove_state, write_state
-from local_snowflake.server import LocalSnowflake
+from local_snowflake.server import SESSION_IDLE_TIMEOUT_SECONDS, LocalSnowflake
 
 logger = logging.getLogger("local_snowflake.server")
 
@@ -80,10 +80,11 @@ def serve(
     host: str = "127.0.0.1",
     idle_timeout_minutes: float | None = None,
     scheduler_interval_seconds: float = 10.0,
+    session_idle_timeout_minutes: float = SESSION_IDLE_TIMEOUT_SECONDS / 60,
 ) -> None:
     """Run the server in the foreground until SIGINT/SIGTERM (or idle timeout)."""
     _log_to_data_dir(data_dir)
-    server = LocalSnowflake(data_dir)
+    server = LocalSnowflake(data_dir, session_idle_timeout_minutes * 60)
     config = uvicorn.Config(server.app(), host=host, port=port, log_level="warning")
     info = ServerInfo(host, port, os.getpid(), data_dir, data_dir / LOG_FILE)
     web = _Uvicorn(config, on_started=lambda: write_state(info))

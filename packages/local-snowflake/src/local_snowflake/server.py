@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import snowflake.connector.errors
 import sqlglot
 from fakesnow import info_schema, macros
@@ -48,6 +49,13 @@ from local_snowflake.wire import HttpError
 logger = logging.getLogger("local_snowflake.server")
 
 RUN_SCHEDULER = "SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER"
+FILE_ACCESS_REFUSED = (
+    "SQL compilation error:\nUnsupported feature 'reading or writing files': not supported by "
+    "local-snowflake (the embedded Snowflake stand-in)"
+)
+SESSION_IDLE_TIMEOUT_SECONDS = 4 * 3600
+"""A session without a request for this long is closed (its token then gets 390104)."""
+
 HEALTH_PATH = "/local-snowflake/health"
 SERVICE_NAME = "local-snowflake"
 _SYSTEM_CALL = re.compile(
@@ -76,7 +84,9 @@ class Plan:
 class LocalSnowflake:
     """The server's state: the database, the DT engine, the sessions and the statement count."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, session_idle_timeout_seconds: float = SESSION_IDLE_TIMEOUT_SECONDS
+    ) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.fs = FakeSnow(db_path=data_dir)
@@ -84,9 +94,24 @@ class LocalSnowflake:
         self._hide_catalog()
         self._attach_existing_databases()
         self.engine = DynamicTableEngine(self.fs, data_dir, self.lock)
+        self._confine()
         self.sessions: dict[str, FakeSnowflakeConnection] = {}
+        self.session_used: dict[str, float] = {}
+        self.session_idle_timeout = session_idle_timeout_seconds
+        self._next_sweep = 0.0
         self.statement_count = 0
         self.last_activity = time.monotonic()
+
+    def _confine(self) -> None:
+        """No file outside the data directory, no extension install, no Python object scan, for
+        any client statement or DT query; clients cannot change the settings back.
+
+        Runs once the engine has attached what it needs. New databases are files in the data
+        directory (allowed); fakesnow sets its only global setting (TimeZone) before this."""
+        duck = self.fs.duck_conn
+        duck.execute("SET allowed_directories = [?]", [f"{self.data_dir.resolve()}/"])
+        duck.execute("SET enable_external_access = false")
+        duck.execute("SET lock_configuration = true")
 
     def _hide_catalog(self) -> None:
         hidden = SQL_CREATE_VIEW_SHOW_DATABASES.replace(
@@ -287,11 +312,15 @@ class LocalSnowflake:
         token = secrets.token_urlsafe(32)
 
         def connect() -> FakeSnowflakeConnection:
+            self._expire_idle_sessions()
             with self.lock:
                 self.last_activity = time.monotonic()
-                return self.fs.connect(database, schema, autocommit=autocommit)
+                conn = self.fs.connect(database, schema, autocommit=autocommit)
+                conn.results_cache = results.SessionResults()
+                return conn
 
         self.sessions[token] = await run_in_threadpool(connect)
+        self.session_used[token] = time.monotonic()
         return JSONResponse(
             {
                 "data": {
@@ -331,6 +360,17 @@ class LocalSnowflake:
                     "success": False,
                 }
             )
+        except duckdb.PermissionException as e:
+            # enable_external_access is off (see _confine): a file outside the data directory
+            denied = str(e).split("\n", 1)[0]
+            return JSONResponse(
+                {
+                    "data": {"errorCode": "000002", "sqlState": "0A000"},
+                    "code": "000002",
+                    "message": f"{FILE_ACCESS_REFUSED} ({denied})",
+                    "success": False,
+                }
+            )
         except ParseError as e:
             return JSONResponse(
                 {
@@ -352,6 +392,7 @@ class LocalSnowflake:
         self._conn(request)
         if request.query_params.get("delete"):
             closed = self.sessions.pop(wire.token(request), None)
+            self.session_used.pop(wire.token(request), None)
             if closed is not None:
                 await run_in_threadpool(self._close_session, closed)
         return JSONResponse({"data": None, "code": None, "message": None, "success": True})
@@ -363,6 +404,7 @@ class LocalSnowflake:
                 "pid": os.getpid(),
                 "data_dir": str(self.data_dir),
                 "refreshing": sorted(self.engine.refreshing),
+                "sessions": len(self.sessions),
             }
         )
 
@@ -381,10 +423,32 @@ class LocalSnowflake:
             conn.close()
 
     def _conn(self, request: Request) -> FakeSnowflakeConnection:
-        conn = self.sessions.get(wire.token(request))
-        if conn is None:
+        token = wire.token(request)
+        conn = self.sessions.get(token)
+        now = time.monotonic()
+        if conn is None or now - self.session_used.get(token, now) > self.session_idle_timeout:
             raise HttpError("390104", "User must login again to access the service.", 401)
+        self.session_used[token] = now
         return conn
+
+    def _expire_idle_sessions(self) -> None:
+        """Close the sessions idle longer than the timeout (clients that never log out, such
+        as killed processes, would otherwise hold a DuckDB connection each, forever). Runs on
+        logins, at most every minute (or half the timeout)."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + min(60.0, self.session_idle_timeout / 2)
+        idle = [
+            t
+            for t, used in list(self.session_used.items())
+            if now - used > self.session_idle_timeout
+        ]
+        for token in idle:
+            self.session_used.pop(token, None)
+            if (conn := self.sessions.pop(token, None)) is not None:
+                logger.info("session idle for over %.0f s: closed", self.session_idle_timeout)
+                self._close_session(conn)
 
     def app(self) -> Starlette:
         return Starlette(
