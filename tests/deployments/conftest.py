@@ -1,4 +1,5 @@
-"""Deployment tests' harness: a tenant's image environment without Docker, and a code server.
+"""Deployment tests' harness: a tenant's image environment without Docker, a code server, and a
+real PostgreSQL server for Dagster's storage.
 
 `build_isolated_env` does what `tenants/<slug>/Dockerfile` does, without a container engine: it
 takes the build context the way BuildKit would (the repository root filtered by
@@ -15,13 +16,16 @@ processes start in their own session and are stopped by pid.
 from __future__ import annotations
 
 import os
+import pwd
 import re
+import secrets
 import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -270,14 +274,21 @@ class CodeServer:
 
 @contextmanager
 def run_code_server(
-    slug: str, workdir: Path, dagster: Path = BIN / "dagster"
+    slug: str,
+    workdir: Path,
+    dagster: Path = BIN / "dagster",
+    env: dict[str, str] | None = None,
 ) -> Iterator[CodeServer]:
-    """`dagster code-server start` for one tenant on a loopback port, healthy when yielded."""
-    home = workdir / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    """`dagster code-server start` for one tenant on a loopback port, healthy when yielded.
+
+    `env`: the server's environment (default: a fresh DAGSTER_HOME and production-like
+    Snowflake settings that never connect)."""
+    if env is None:
+        home = workdir / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "dagster.yaml").touch()
+        env = clean_env(DAGSTER_HOME=str(home), PYTHONUNBUFFERED="1", **SNOWFLAKE_ENV)
     port = free_port()
-    env = clean_env(DAGSTER_HOME=str(home), PYTHONUNBUFFERED="1", **SNOWFLAKE_ENV)
     command = [str(dagster), "code-server", "start", "-h", "127.0.0.1", "-p", str(port)]
     command += ["-m", f"{slug}.definitions", "--location-name", slug]
     server = CodeServer(slug, port, env, workdir / f"code-server-{slug}.log")
@@ -299,4 +310,136 @@ def run_code_server(
 def code_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeServer]:
     """One ecommerce code server shared by a module's tests (starting one costs seconds)."""
     with run_code_server("ecommerce", tmp_path_factory.mktemp("code-server")) as server:
+        yield server
+
+
+# --- PostgreSQL (Dagster's production storage) ----------------------------------------------
+
+POSTGRES_MISSING = (
+    "PostgreSQL is needed by this test and was not found: no initdb on PATH or in "
+    "/usr/lib/postgresql/*/bin. Fix: apt-get install -y postgresql (bash .ci/run does it)."
+)
+
+
+def postgres_bin() -> Path | None:
+    """The folder of initdb / pg_ctl: PATH first, then Debian's versioned folders (newest)."""
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=_version_key)
+    return found[-1].parent if found else None
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", str(path)))
+
+
+@dataclass(frozen=True)
+class Postgres:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def env(self) -> dict[str, str]:
+        """The variables deploy/dagster.yaml reads (deploy.POSTGRES_ENV)."""
+        return {
+            "DAGSTER_PG_USERNAME": self.user,
+            "DAGSTER_PG_PASSWORD": self.password,
+            "DAGSTER_PG_HOST": self.host,
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_DB": self.database,
+        }
+
+    def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        import psycopg2  # the driver deploy/dagster.yaml names
+
+        with (
+            psycopg2.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password,
+                dbname=self.database,
+                connect_timeout=10,
+            ) as conn,
+            conn.cursor() as cursor,
+        ):
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+
+@contextmanager
+def run_postgres() -> Iterator[Postgres]:
+    """A private PostgreSQL cluster on a free loopback port, as an unprivileged user.
+
+    The server refuses to run as root: under root (CI) it runs as the `postgres` user (Debian's
+    package creates it), in a temporary folder that user owns; password authentication only."""
+    bindir = postgres_bin()
+    if bindir is None:
+        pytest.fail(POSTGRES_MISSING)
+    as_user: list[str] = []
+    owner: tuple[int, int] | None = None
+    if os.geteuid() == 0:
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            no_user = "PostgreSQL refuses to run as root and there is no 'postgres' user. "
+            pytest.fail(no_user + POSTGRES_MISSING)
+        owner = (account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    base = Path(tempfile.mkdtemp(prefix="dynamic-tables-pg-"))
+    server = Postgres("127.0.0.1", free_port(), "dagster", secrets.token_urlsafe(16), "dagster")
+    data, log = base / "data", base / "server.log"
+    password_file = base / "password"
+    password_file.write_text(server.password + "\n")
+    if owner:
+        for path in (base, password_file):
+            os.chown(path, *owner)
+
+    def pg(tool: str, *args: str) -> None:
+        result = subprocess.run(
+            [*as_user, str(bindir / tool), *args], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, f"{tool} {args}: {result.stdout}{result.stderr}"
+
+    options = f"-h {server.host} -p {server.port} -k {base} -c fsync=off"
+    try:
+        pg(
+            "initdb", "-D", str(data), "-U", server.user, f"--pwfile={password_file}",
+            "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync",
+        )  # fmt: skip
+        pg("pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")
+        try:
+            _create_database(server)
+            yield server
+        finally:
+            pg("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", "60", "stop")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _create_database(server: Postgres) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=server.host,
+        port=server.port,
+        user=server.user,
+        password=server.password,
+        dbname="postgres",
+        connect_timeout=10,
+    )
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{server.database}"')
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    with run_postgres() as server:
         yield server

@@ -16,10 +16,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from dagster_dynamic_tables.deploy import (
     CODE_SERVER_PORT,
+    POSTGRES_SCHEME,
+    RELEASE_TAG_HINT,
     DeployError,
     check_deployments,
     discover_tenants,
@@ -30,8 +33,12 @@ from dagster_dynamic_tables.deploy import (
 from dagster_dynamic_tables.deploy_models import (
     ContainerContext,
     DagsterChartValues,
+    DeploySettings,
     DgBuildConfig,
     GrpcWorkspace,
+    InstanceConfig,
+    RequiredTag,
+    RunContainerContext,
     UserDeploymentsValues,
 )
 from pydantic import BaseModel
@@ -59,7 +66,8 @@ PER_TENANT = [
     "build.yaml",
     "container_context.yaml",
 ]
-SHARED = ["deploy/helm-values.yaml", "deploy/workspace.yaml"]
+SHARED = ["deploy/helm-values.yaml", "deploy/workspace.yaml", "deploy/dagster.yaml"]
+LISTING_TENANTS = ["deploy/helm-values.yaml", "deploy/workspace.yaml"]  # change with the tenants
 
 
 def _make_repo(root: Path, slugs: list[str]) -> Path:
@@ -178,7 +186,7 @@ def test_check_reports_a_new_tenant_until_rendered(tmp_path: Path) -> None:
         *(f"tenant growth: tenants/growth/{name} is missing. {FIX}" for name in PER_TENANT),
         *(
             f"shared: {name} is stale (differs from what deploy render generates). {FIX}"
-            for name in SHARED
+            for name in LISTING_TENANTS
         ),
     ]
 
@@ -243,8 +251,22 @@ def test_tenant_helm_values_carry_the_chart_keys(slug: str) -> None:
     assert deployment.codeServerArgs == ["-m", f"{slug}.definitions", "--location-name", slug]
     assert deployment.port == CODE_SERVER_PORT
     assert [s.name for s in deployment.envSecrets] == [f"{slug.replace('_', '-')}-snowflake"]
-    assert deployment.includeConfigInLaunchedRuns.enabled is True
     assert deployment.resources.requests.memory
+    # Run pods get the context the code server reports, not the chart's copy of its resources.
+    assert deployment.includeConfigInLaunchedRuns.enabled is False
+    assert [var.name for var in deployment.env] == ["DAGSTER_CONTAINER_CONTEXT"]
+    context = RunContainerContext.model_validate_json(deployment.env[0].value)
+    assert context.k8s.env_secrets == [f"{slug.replace('_', '-')}-snowflake"]
+    settings = DeploySettings.model_validate(
+        yaml.safe_load((REPO_ROOT / "deploy/settings.yaml").read_text())
+    )
+    assert context.k8s.run_k8s_config.container_config.resources == settings.run_resources
+    # Ready only when the location loads (grpc-health-check passes on a load error).
+    assert deployment.readinessProbe.enabled is True
+    assert deployment.readinessProbe.exec_.command == [
+        "python", "-m", "dagster_dynamic_tables.readiness", "-p", str(CODE_SERVER_PORT)
+    ]  # fmt: skip
+    assert deployment.image.tag == RequiredTag(required=RELEASE_TAG_HINT)
 
 
 @pytest.mark.parametrize("slug", harness.tenant_slugs())
@@ -278,6 +300,7 @@ def test_main_chart_values_list_every_tenant_and_disable_the_subchart() -> None:
     assert raw["dagster-user-deployments"] == {"enabled": True, "enableSubchart": False}
     assert values.runLauncher.type == "K8sRunLauncher"
     assert values.postgresql.postgresqlHost
+    assert values.postgresql.postgresqlScheme == POSTGRES_SCHEME == "postgresql+psycopg2"
     assert values.dagsterDaemon.enabled is True
 
 
@@ -300,6 +323,65 @@ def test_every_generated_file_parses() -> None:
             assert isinstance(yaml.safe_load(generated.text), dict), generated.path
 
 
+# The user-deployments chart 1.13.27's values schema for `deployments[].image.tag` (its
+# values.schema.json, `$defs.Image.properties.tag`): what Helm checks before rendering.
+CHART_TAG_SCHEMA = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
+
+
+@pytest.mark.parametrize("slug", harness.tenant_slugs())
+def test_a_release_without_a_tag_is_refused_by_the_chart_schema(slug: str) -> None:
+    raw = yaml.safe_load((REPO_ROOT / "tenants" / slug / "deploy/helm-values.yaml").read_text())
+    tag = raw["deployments"][0]["image"]["tag"]
+
+    # As committed (no --set-string), Helm refuses the values: the placeholder is an object.
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(tag, CHART_TAG_SCHEMA)
+    assert tag == {
+        "required": "set at release: --set-string deployments[0].image.tag=<tag> (deploy/README.md)"
+    }
+    # The release command's --set-string replaces it with a string, which the schema accepts.
+    jsonschema.validate("3f2c1ab", CHART_TAG_SCHEMA)
+    assert (
+        "--set-string 'deployments[0].image.tag='" in (REPO_ROOT / "deploy/README.md").read_text()
+    )
+    assert "latest" not in yaml.safe_dump(raw)
+
+
+def test_vm_dagster_yaml_names_the_driver_and_reads_the_connection_from_the_environment() -> None:
+    text = (REPO_ROOT / "deploy/dagster.yaml").read_text()
+    config = InstanceConfig.model_validate(yaml.safe_load(text))
+
+    db = config.storage.postgres.postgres_db
+    assert db.scheme == POSTGRES_SCHEME
+    assert [db.username.env, db.password.env, db.hostname.env, db.port.env, db.db_name.env] == [
+        "DAGSTER_PG_USERNAME", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST", "DAGSTER_PG_PORT",
+        "DAGSTER_PG_DB",
+    ]  # fmt: skip
+
+
+def test_deploy_readme_shows_the_vm_dagster_yaml_as_generated() -> None:
+    readme = (REPO_ROOT / "deploy/README.md").read_text()
+    body = "".join(
+        line + "\n"
+        for line in (REPO_ROOT / "deploy/dagster.yaml").read_text().splitlines()
+        if not line.startswith("#")
+    )
+
+    assert f"```yaml\n{body}```" in readme
+
+
+def test_kubernetes_extra_depends_on_the_driver_the_scheme_names() -> None:
+    pyproject = tomllib.loads(
+        (REPO_ROOT / "packages/dagster-dynamic-tables/pyproject.toml").read_text()
+    )
+    extra = pyproject["project"]["optional-dependencies"]["kubernetes"]
+
+    assert POSTGRES_SCHEME.split("+")[1] == "psycopg2"
+    assert [req for req in extra if req.startswith("psycopg2-binary")] == [
+        "psycopg2-binary>=2.9,<3"
+    ]
+
+
 # --- the Dockerfile and its context -----------------------------------------------------------
 
 
@@ -307,6 +389,10 @@ def test_every_generated_file_parses() -> None:
 def test_dockerfile_follows_the_uv_workspace_pattern(slug: str) -> None:
     text = (REPO_ROOT / "tenants" / slug / "Dockerfile").read_text()
     steps = harness.builder_steps(text)
+
+    # No `# syntax=` directive: BuildKit's built-in frontend runs RUN --mount, and a directive
+    # would pull a frontend image (an offline build fails).
+    assert not [line for line in text.splitlines() if line.lower().startswith("# syntax")]
 
     env = " ".join(s.args for s in steps if s.kind == "ENV")
     assert "UV_COMPILE_BYTECODE=1" in env

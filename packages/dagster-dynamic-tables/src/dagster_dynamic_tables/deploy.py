@@ -11,6 +11,7 @@ Each tenant ships, releases and rolls back on its own, so each gets its own imag
     deploy/helm-values.yaml                 main `dagster` chart: webserver, daemon, K8s run
                                             launcher, Postgres; lists every tenant's code server
     deploy/workspace.yaml                   grpc_server entries, for a webserver outside Kubernetes
+    deploy/dagster.yaml                     instance config (Postgres storage) outside Kubernetes
 
 Inputs: the tenants (folders `tenants/<slug>/` holding a `pyproject.toml`; module
 `<slug>.definitions`, location name `<slug>`), `deploy/settings.yaml` (optional; see
@@ -23,6 +24,7 @@ and pydantic only: this runs in `tenants sync` / `tenants check` and must not im
 
 from __future__ import annotations
 
+import json
 import tomllib
 import zlib
 from collections.abc import Mapping
@@ -40,20 +42,31 @@ from dagster_dynamic_tables.deploy_models import (
     DagsterWebserver,
     DeploySettings,
     DgBuildConfig,
+    EnvRef,
+    EnvVar,
+    ExecAction,
     GrpcServer,
     GrpcServerEntry,
     GrpcWorkspace,
     Image,
     IncludeConfigInLaunchedRuns,
+    InstanceConfig,
     K8sContainerConfig,
     K8sContainerContext,
     K8sPodConfig,
+    K8sRunContainerContext,
     K8sRunLauncherConfig,
     NamedRef,
+    PostgresDb,
     Postgresql,
     PostgresqlService,
+    PostgresStorage,
+    ReadinessProbe,
+    RequiredTag,
+    RunContainerContext,
     RunLauncher,
     RunLauncherConfig,
+    Storage,
     UserDeployment,
     UserDeploymentsSubchart,
     UserDeploymentsValues,
@@ -68,7 +81,25 @@ RENDER_COMMAND = "uv run dynamic-tables deploy render"
 SETTINGS_FILE = Path("deploy/settings.yaml")
 SHARED_CHART_VALUES = Path("deploy/helm-values.yaml")
 SHARED_WORKSPACE = Path("deploy/workspace.yaml")
+SHARED_INSTANCE = Path("deploy/dagster.yaml")
 CODE_SERVER_PORT = 4000
+# Dagster's storage URL names its driver. dagster-postgres builds `<scheme>://...` with the scheme
+# `postgresql` unless told otherwise, and SQLAlchemy picks the driver of a bare `postgresql://`
+# itself: psycopg2 up to 2.0, psycopg (v3) from 2.1, which nothing installs. Naming the driver
+# here, and depending on it in the `kubernetes` extra, keeps the storage working whichever
+# SQLAlchemy or dagster-postgres the lock moves to.
+POSTGRES_SCHEME = "postgresql+psycopg2"
+# The environment variables the VM dagster.yaml reads (the chart's run pods get theirs from it).
+POSTGRES_ENV = {
+    "username": "DAGSTER_PG_USERNAME",
+    "password": "DAGSTER_PG_PASSWORD",
+    "hostname": "DAGSTER_PG_HOST",
+    "port": "DAGSTER_PG_PORT",
+    "db_name": "DAGSTER_PG_DB",
+}
+RELEASE_TAG_HINT = "set at release: --set-string deployments[0].image.tag=<tag> (deploy/README.md)"
+# Ready only when the location serves its definitions (grpc-health-check passes on a load error).
+READINESS_COMMAND = ["python", "-m", "dagster_dynamic_tables.readiness", "-p"]
 # Code servers on one VM need a port each; a slug's port is derived from its name so that adding
 # a tenant never moves another one (collisions probe upwards, in slug order).
 VM_PORT_BASE = 4000
@@ -172,6 +203,14 @@ def generate_files(repo_root: Path) -> list[GeneratedFile]:
                 "workspace of code servers on one host (start each as in deploy/README.md)",
             ),
         ),
+        GeneratedFile(
+            SHARED_INSTANCE,
+            None,
+            _yaml_text(
+                build_instance_config(),
+                "dagster.yaml of processes outside Kubernetes (deploy/README.md, A plain VM)",
+            ),
+        ),
     ]
     return files
 
@@ -250,19 +289,51 @@ def code_server_args(slug: str) -> list[str]:
     return ["-m", f"{slug}.definitions", "--location-name", slug]
 
 
+def build_run_container_context(slug: str, settings: DeploySettings) -> RunContainerContext:
+    """What the K8s run launcher applies to this tenant's run pods under Helm."""
+    return RunContainerContext(
+        k8s=K8sRunContainerContext(
+            env_secrets=[snowflake_secret(slug)],
+            image_pull_policy="Always",
+            run_k8s_config=K8sPodConfig(
+                container_config=K8sContainerConfig(resources=settings.run_resources)
+            ),
+        )
+    )
+
+
 def build_user_deployments_values(slug: str, settings: DeploySettings) -> UserDeploymentsValues:
+    # includeConfigInLaunchedRuns would hand run pods the code server's resources (the chart has
+    # no key for run resources): the code server reports this context itself instead.
+    context = build_run_container_context(slug, settings).model_dump(mode="json")
     return UserDeploymentsValues(
         deployments=[
             UserDeployment(
                 name=kubernetes_name(slug),
                 image=Image(
-                    repository=image_repository(slug, settings), tag="latest", pullPolicy="Always"
+                    repository=image_repository(slug, settings),
+                    tag=RequiredTag(required=RELEASE_TAG_HINT),
+                    pullPolicy="Always",
                 ),
                 codeServerArgs=code_server_args(slug),
                 port=CODE_SERVER_PORT,
                 envSecrets=[NamedRef(name=snowflake_secret(slug))],
+                env=[
+                    EnvVar(
+                        name="DAGSTER_CONTAINER_CONTEXT",
+                        value=json.dumps(context, separators=(",", ":")),
+                    )
+                ],
                 resources=settings.code_server_resources,
-                includeConfigInLaunchedRuns=IncludeConfigInLaunchedRuns(enabled=True),
+                includeConfigInLaunchedRuns=IncludeConfigInLaunchedRuns(enabled=False),
+                readinessProbe=ReadinessProbe(
+                    enabled=True,
+                    exec_=ExecAction(command=[*READINESS_COMMAND, str(CODE_SERVER_PORT)]),
+                    periodSeconds=20,
+                    timeoutSeconds=10,
+                    successThreshold=1,
+                    failureThreshold=3,
+                ),
             )
         ]
     )
@@ -289,8 +360,23 @@ def build_dagster_chart_values(slugs: list[str], settings: DeploySettings) -> Da
             postgresqlHost=settings.postgresql_host,
             postgresqlUsername=settings.postgresql_username,
             postgresqlDatabase=settings.postgresql_database,
+            postgresqlScheme=POSTGRES_SCHEME,
             service=PostgresqlService(port=settings.postgresql_port),
         ),
+    )
+
+
+def build_instance_config() -> InstanceConfig:
+    """dagster.yaml for processes outside Kubernetes; connection details from the environment."""
+    return InstanceConfig(
+        storage=Storage(
+            postgres=PostgresStorage(
+                postgres_db=PostgresDb(
+                    scheme=POSTGRES_SCHEME,
+                    **{field: EnvRef(env=name) for field, name in POSTGRES_ENV.items()},
+                )
+            )
+        )
     )
 
 
@@ -360,11 +446,13 @@ def render_dockerfile(slug: str, settings: DeploySettings) -> str:
     start = ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", str(CODE_SERVER_PORT)]
     cmd = ", ".join(f'"{arg}"' for arg in [*start, *code_server_args(slug)])
     return f"""\
-# syntax=docker/dockerfile:1
 {_header(f"image of the {slug!r} code location")}#
 # Build from the repository root (the uv workspace); tenants/{slug}/Dockerfile.dockerignore
 # keeps every other tenant and local data out of the context:
 #   docker build -f tenants/{slug}/Dockerfile -t <registry>/{slug}:<tag> .
+# `RUN --mount` and the per-Dockerfile ignore file need BuildKit (Docker's default builder since
+# 23.0); its built-in Dockerfile frontend has both, so no `# syntax=` line (which would pull a
+# frontend image, and fail offline).
 
 FROM ghcr.io/astral-sh/uv:python{python}-bookworm-slim AS builder
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=0

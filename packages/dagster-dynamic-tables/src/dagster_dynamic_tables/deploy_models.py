@@ -9,7 +9,10 @@ fails here, in a test, rather than being silently ignored by Helm or `dg plus de
   Postgres) with the user-deployments subchart disabled.
 - `DgBuildConfig`, `ContainerContext`: a dg project's `build.yaml` and `container_context.yaml`
   for Dagster+ Hybrid.
+- `RunContainerContext`: what each code server reports under Helm, so that the K8s run launcher
+  gives its run pods the tenant's secret and the run resources.
 - `GrpcWorkspace`: a `workspace.yaml` of `grpc_server` entries, for webservers outside Kubernetes.
+- `InstanceConfig`: the `dagster.yaml` of a webserver and daemon outside Kubernetes (Postgres).
 - `DeploySettings`: the operator's input, `deploy/settings.yaml` (registry, Postgres, resources).
 
 Standard library and pydantic only: repo commands import this, never the Dagster runtime.
@@ -52,18 +55,60 @@ class Resources(_Model):
 # --- dagster-user-deployments chart ---------------------------------------------------------
 
 
+class RequiredTag(_Model):
+    """Stands where the release tag goes until the release command sets it.
+
+    The chart's values schema allows a string, an integer or null for `image.tag` (null or empty:
+    the chart's own version, an image that does not exist), so an object here makes `helm
+    install/upgrade/template` refuse the values until `--set-string
+    deployments[0].image.tag=<tag>` replaces it: a release without a tag cannot be rendered.
+    """
+
+    required: str = Field(min_length=1, description="How to set the tag (shown in the file).")
+
+
 class Image(_Model):
     """`deployments[].image` of the user-deployments chart."""
 
     repository: str = Field(min_length=1, description="Image repository, without tag.")
-    tag: str = Field(min_length=1, description="Image tag; set a unique one per release.")
+    tag: RequiredTag | str = Field(
+        description="Image tag: set a unique one per release (a commit), never `latest`."
+    )
     pullPolicy: Literal["Always", "IfNotPresent", "Never"]
 
 
 class IncludeConfigInLaunchedRuns(_Model):
-    """Whether run pods launched from this deployment get its env, secrets and resources."""
+    """Whether the chart passes this deployment's env, secrets and resources to its run pods.
+
+    Off in the generated values: the chart would give run pods the code server's resources, and
+    it has no key for run pod resources. The code server gets the container context the renderer
+    writes instead (`DAGSTER_CONTAINER_CONTEXT`, see `RunContainerContext`).
+    """
 
     enabled: bool
+
+
+class EnvVar(_Model):
+    """One `env` entry of a container."""
+
+    name: str = Field(min_length=1)
+    value: str
+
+
+class ExecAction(_Model):
+    command: list[str] = Field(min_length=1)
+
+
+class ReadinessProbe(_Model):
+    """`deployments[].readinessProbe`: the chart's schema requires `enabled`; with `exec` set,
+    the chart uses this probe instead of `dagster api grpc-health-check`."""
+
+    enabled: bool
+    exec_: ExecAction = Field(validation_alias="exec", serialization_alias="exec")
+    periodSeconds: int = Field(ge=1)
+    timeoutSeconds: int = Field(ge=1)
+    successThreshold: int = Field(ge=1)
+    failureThreshold: int = Field(ge=1)
 
 
 class UserDeployment(_Model):
@@ -76,8 +121,10 @@ class UserDeployment(_Model):
     )
     port: int = Field(ge=1, le=65535)
     envSecrets: list[NamedRef] = Field(description="Secrets loaded as environment variables.")
-    resources: Resources
+    env: list[EnvVar] = Field(description="Environment variables of the code server container.")
+    resources: Resources = Field(description="Resources of the code server container.")
     includeConfigInLaunchedRuns: IncludeConfigInLaunchedRuns
+    readinessProbe: ReadinessProbe
 
 
 class UserDeploymentsValues(_Model):
@@ -139,6 +186,10 @@ class Postgresql(_Model):
     postgresqlHost: str = Field(min_length=1)
     postgresqlUsername: str = Field(min_length=1)
     postgresqlDatabase: str = Field(min_length=1)
+    postgresqlScheme: str = Field(
+        min_length=1,
+        description="SQLAlchemy URL scheme with the driver (dagster.yaml `postgres_db.scheme`).",
+    )
     service: PostgresqlService
 
 
@@ -197,6 +248,23 @@ class ContainerContext(_Model):
     k8s: K8sContainerContext
 
 
+class K8sRunContainerContext(_Model):
+    env_secrets: list[str] = Field(description="Secrets loaded into the run pods.")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"]
+    run_k8s_config: K8sPodConfig
+
+
+class RunContainerContext(_Model):
+    """The container context a code server reports under Helm (`DAGSTER_CONTAINER_CONTEXT`).
+
+    The K8s run launcher reads it from the code location when it launches a run, and merges it
+    over its own `runLauncher.config.k8sRunLauncher` settings: the tenant's secret and the run
+    pod resources of `deploy/settings.yaml` (dagster_k8s `K8sContainerContext.create_for_run`).
+    """
+
+    k8s: K8sRunContainerContext
+
+
 # --- workspace.yaml ---------------------------------------------------------------------------
 
 
@@ -214,6 +282,40 @@ class GrpcWorkspace(_Model):
     """A `workspace.yaml` whose code locations are running code servers."""
 
     load_from: list[GrpcServerEntry]
+
+
+# --- dagster.yaml (outside Kubernetes) ----------------------------------------------------------
+
+
+class EnvRef(_Model):
+    """A Dagster config value read from an environment variable (`{env: NAME}`)."""
+
+    env: str = Field(min_length=1)
+
+
+class PostgresDb(_Model):
+    """`postgres_db` of dagster-postgres: the URL is `<scheme>://user:pw@host:port/db_name`."""
+
+    scheme: str = Field(min_length=1)
+    username: EnvRef
+    password: EnvRef
+    hostname: EnvRef
+    port: EnvRef
+    db_name: EnvRef
+
+
+class PostgresStorage(_Model):
+    postgres_db: PostgresDb
+
+
+class Storage(_Model):
+    postgres: PostgresStorage
+
+
+class InstanceConfig(_Model):
+    """The instance's `dagster.yaml`: run, event log and schedule storage on Postgres."""
+
+    storage: Storage
 
 
 # --- the operator's settings ------------------------------------------------------------------
@@ -250,7 +352,8 @@ class DeploySettings(_Model):
             requests=Quantities(cpu="250m", memory="512Mi"),
             limits=Quantities(cpu="2", memory="2Gi"),
         ),
-        description="Resources of each run pod (Dagster+ container context).",
+        description="Resources of each run pod (Helm: the code server's container context; "
+        "Dagster+: container_context.yaml).",
     )
     vm_host: str = Field(
         default="localhost",

@@ -1,0 +1,122 @@
+"""Production storage, for real: a tenant's code server and the Dagster daemon with exactly the
+`dagster.yaml` deploy/README.md gives (deploy/dagster.yaml: storage on Postgres, driver named in
+the URL scheme) against a private PostgreSQL 15 server, plus the embedded stand-in.
+
+From a cold start the freshness sensor creates the tenant's objects in the stand-in, records the
+Dynamic Tables' creation refreshes as runless materializations, and the automation sensor runs
+the downstream dashboard (a run launched by the daemon through the code server, its worker
+writing to the same storage). Both are then read with SQL from Postgres itself: the
+materialization in `event_logs` (run id '' = runless), the run's SUCCESS in `runs`.
+
+Before the fix the daemon and the code server died at start with `ModuleNotFoundError: No module
+named 'psycopg'` (SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg v3, not installed).
+About a minute and a half on the 2-core machine; Postgres is started by the fixture (see
+conftest.py), never skipped: a machine without it fails with how to install it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import local_snowflake
+import pytest
+import yaml
+
+
+def _load_harness() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "deployments_harness", Path(__file__).with_name("conftest.py")
+    )
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+harness = _load_harness()
+REPO_ROOT: Path = harness.REPO_ROOT
+BIN: Path = harness.BIN
+SLUG = "ecommerce"
+DT_KEY = '["ecommerce", "customer_lifetime_value"]'
+DOWNSTREAM_KEY = '["ecommerce", "executive_dashboard_report"]'
+
+RUNLESS_MATERIALIZATIONS = """
+SELECT COUNT(*) FROM event_logs
+WHERE dagster_event_type = 'ASSET_MATERIALIZATION' AND run_id = '' AND asset_key = %s
+"""
+SUCCEEDED_RUNS_MATERIALIZING = """
+SELECT runs.run_id FROM runs
+WHERE runs.status = 'SUCCESS' AND EXISTS (
+    SELECT 1 FROM event_logs
+    WHERE event_logs.run_id = runs.run_id
+      AND event_logs.dagster_event_type = 'ASSET_MATERIALIZATION'
+      AND event_logs.asset_key = %s
+)
+"""
+
+
+@pytest.fixture
+def environment(tmp_path: Path, postgres: Any) -> Iterator[dict[str, str]]:
+    """DAGSTER_HOME holding deploy/dagster.yaml as is, Postgres and a private stand-in."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    data_dir = tmp_path / "snowflake"
+    env = harness.clean_env(
+        DAGSTER_HOME=str(home),
+        PYTHONUNBUFFERED="1",
+        LOCAL_SNOWFLAKE_PORT=str(harness.free_port()),
+        LOCAL_SNOWFLAKE_DATA_DIR=str(data_dir),
+        **postgres.env(),
+    )
+    try:
+        yield env
+    finally:
+        local_snowflake.stop_server(data_dir)
+
+
+def _workspace(path: Path, port: int) -> Path:
+    server = {"host": "127.0.0.1", "port": port, "location_name": SLUG}
+    path.write_text(yaml.safe_dump({"load_from": [{"grpc_server": server}]}))
+    return path
+
+
+def test_refresh_and_downstream_run_are_recorded_in_postgres(
+    tmp_path: Path, postgres: Any, environment: dict[str, str]
+) -> None:
+    with harness.run_code_server(SLUG, tmp_path, env=environment) as server:
+        workspace = _workspace(tmp_path / "workspace.yaml", server.port)
+        command = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
+        log = tmp_path / "daemon.log"
+        with harness.started(command, log, environment, tmp_path) as daemon:
+            try:
+                harness.wait_for(
+                    "a runless materialization of the Dynamic Table in Postgres",
+                    lambda: daemon.poll() is None
+                    and postgres.query(RUNLESS_MATERIALIZATIONS, DT_KEY)[0][0],
+                    timeout=240,
+                    every=2,
+                )
+                runs = harness.wait_for(
+                    "a successful downstream run in Postgres",
+                    lambda: daemon.poll() is None
+                    and postgres.query(SUCCEEDED_RUNS_MATERIALIZING, DOWNSTREAM_KEY),
+                    timeout=240,
+                    every=2,
+                )
+            except TimeoutError:
+                print(f"--- daemon log ---\n{log.read_text(errors='replace')[-4000:]}")
+                print(f"--- code server log ---\n{server.log_tail()}")
+                raise
+
+    (run_id,) = {row[0] for row in runs}
+    assert postgres.query("SELECT status FROM runs WHERE run_id = %s", run_id) == [("SUCCESS",)]
+    assert postgres.query(RUNLESS_MATERIALIZATIONS, DT_KEY)[0][0] >= 1
