@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 import subprocess
@@ -213,3 +214,72 @@ def test_dg_check_yaml_uses_the_component_schema(project: Project) -> None:
     output = result.stdout + result.stderr
     assert "attributes.dynamic_tables.0.refreshmode Additional properties are not allowed" in output
     assert "attributes.dynamic_tables.0.target_lag 30 is not of type 'string'" in output
+
+
+def _bomb_attributes() -> str:
+    """The tenant plus an 11-line alias bomb (9^9 values once expanded) under `attributes:`."""
+    lines = ["  tenant: shop", "  bomb:", "    a: &a [" + ", ".join(['"x"'] * 9) + "]"]
+    for before, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"    {name}: &{name} [" + ", ".join([f"*{before}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        (
+            _bomb_attributes(),
+            "line 10: aliases expand the document past 500,000 values here (MAX_YAML_NODES): a "
+            "YAML alias bomb? Fix: write the values out instead of aliases of aliases (&anchor / "
+            "*anchor), or split the file; a document may hold 500,000 values with its aliases "
+            "expanded (MAX_YAML_NODES).",
+        ),
+        (
+            "  tenant: shop\n  loop: &loop [1, *loop]\n",
+            "line 4: the alias *loop refers to a node that contains it, a structure without end. "
+            "Fix: remove the alias *loop from inside &loop.",
+        ),
+    ],
+    ids=["alias_bomb", "recursive_alias"],
+)
+def test_code_location_refuses_hostile_yaml_before_dagster_parses_it(
+    project: Project, attributes: str, expected: str
+) -> None:
+    """`load_tenant_definitions` (every tenant's definitions.py) checks each defs.yaml before
+    Dagster's loader, which walks an alias bomb expanded (dg's own commands, which skip it, hang
+    in Dagster's source-position walk: an upstream limit the README states)."""
+    from dagster_dynamic_tables.location import load_tenant_definitions
+
+    root = project(attributes)
+    defs_yaml = next(root.glob("src/*/defs/shop/defs.yaml"))
+    module = defs_yaml.parents[2].name
+    for name in [n for n in sys.modules if n == module or n.startswith(f"{module}.")]:
+        del sys.modules[name]  # the same module name for every case of this test
+    package = importlib.import_module(f"{module}.defs")
+    with pytest.raises(DeclarationError) as info:
+        load_tenant_definitions(package)
+    assert str(info.value) == f"1 problem in {defs_yaml}:\n  - {expected}"
+
+
+def test_query_file_outside_the_defs_folder_is_refused(project: Project) -> None:
+    """The component confines files to Dagster's defs folder (defs_module_path), which holds
+    more than the component's own folder: ../other/ is fine, ../../ is not."""
+    root = project(
+        "  tenant: shop\n  views:\n    - name: v\n      table: SHOP.A.V\n"
+        "      query_file: ../shared/v.sql\n    - name: w\n      table: SHOP.A.W\n"
+        "      query_file: ../../secret.sql\n"
+    )
+    defs = next(root.glob("src/*/defs"))
+    (defs / "shared").mkdir()
+    (defs / "shared" / "v.sql").write_text("select 1 as v\n")
+    (defs.parent / "secret.sql").write_text("select 'hunter2'\n")
+    with pytest.raises(ComponentTreeException) as info:
+        dg.load_from_defs_folder(path_within_project=root)
+    assert str(info.value.__cause__) == (
+        f"1 problem in {defs / 'shop' / 'defs.yaml'}:\n"
+        f"  - views[1].query_file (line 10): '../../secret.sql' resolves to "
+        f"{defs.parent / 'secret.sql'}, outside the tenant's defs/ folder ({defs}); query_file "
+        f"must stay inside it, symbolic links included. Fix: move the file under {defs} and "
+        f"give its path relative to the YAML file's folder ({defs / 'shop'})."
+    )

@@ -363,3 +363,58 @@ def test_declaration_error_message(
     problems: list[DeclarationProblem], file: str | None, message: str
 ) -> None:
     assert str(DeclarationError(file, problems)) == message
+
+
+def _shared_bomb() -> list[object]:
+    """What a YAML parser returns for an alias bomb: nine levels of one list shared nine times
+    (9^9 values once expanded, 90 objects in memory)."""
+    level: list[object] = ["x"] * 9
+    for _ in range(8):
+        level = [level] * 9
+    return level
+
+
+def _recursive() -> list[object]:
+    loop: list[object] = [1]
+    loop.append(loop)
+    return loop
+
+
+def _deep(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            _shared_bomb(),
+            "aliases expand the document past 500,000 values (MAX_YAML_NODES): a YAML alias "
+            "bomb? Fix: write the values out instead of aliases of aliases (&anchor / *anchor), "
+            "or split the file; a document may hold 500,000 values with its aliases expanded "
+            "(MAX_YAML_NODES).",
+        ),
+        (
+            _recursive(),
+            "a mapping or list contains itself (a recursive YAML alias), a structure without "
+            "end. Fix: remove the alias that points into its own anchor.",
+        ),
+        (
+            _deep(50_000),
+            "mappings and lists nest deeper than 64 levels (MAX_YAML_DEPTH). Fix: declarations "
+            "nest a few levels; keep every file under 64 levels of mappings and lists "
+            "(MAX_YAML_DEPTH).",
+        ),
+    ],
+    ids=["alias_bomb", "recursive", "nested_50000"],
+)
+def test_build_tenant_refuses_parsed_data_too_big_to_walk(data: object, expected: str) -> None:
+    """Attributes parsed elsewhere (Dagster's parser hands a component shared objects) are
+    bounded before pydantic or any walk sees them."""
+    with pytest.raises(DeclarationError) as info:
+        build_tenant({"tenant": "shop", "extra": data}, file="defs.yaml", base_dir=None)
+    assert str(info.value) == f"1 problem in defs.yaml:\n  - {expected}"
