@@ -6,6 +6,12 @@
    stock fakesnow's server (`fakesnow.server()`, same run); prints both and the ratio (goal <= 1.2).
 2. The Dagster sensor's refresh-history statement over 1,000 DTs x 50 refreshes each (history
    rows written straight into the server's catalog before it starts); goal under 200 ms.
+3. Bulk insert: `executemany` of `--bulk-rows` rows (default 100,000; qmark paramstyle, which the
+   connector sends as one request of array bindings) while another client runs `SELECT 1` on an
+   open connection and logs in (connect + `SELECT 1` + close) in a loop: the insert's time and the
+   other client's latencies meanwhile (median, 95th percentile, max). Then the same with the
+   connector's default pyformat paramstyle (`--pyformat-rows`, default 10,000), which the
+   connector rewrites into one multi-row INSERT statement. `--only-bulk` runs this part alone.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import argparse
 import logging
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -120,10 +127,92 @@ def seed_history(data_dir: Path, now: datetime) -> None:
     duck.close()
 
 
+def _percentiles(times: list[float]) -> str:
+    if not times:
+        return "no sample"
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return (
+        f"median {statistics.median(ordered) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+        f"max {ordered[-1] * 1000:.0f} ms ({len(ordered)} samples)"
+    )
+
+
+def bulk_insert(host: str, port: int, rows: int, paramstyle: str) -> dict[str, Any]:
+    """executemany of rows into a fresh table while another client queries and logs in."""
+    table = f"BULK_{paramstyle.upper()}_{rows}"
+    marker = "?, ?, ?" if paramstyle == "qmark" else "%s, %s, %s"
+    data = [(i, f"name {i}", i * 0.5) for i in range(rows)]
+    queries: list[float] = []
+    logins: list[float] = []
+    done = threading.Event()
+
+    def other_client() -> None:
+        with connect(host, port) as conn:
+            cur = conn.cursor()
+            while not done.is_set():
+                start = time.perf_counter()
+                fetch(cur, "SELECT 1")
+                queries.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                with connect(host, port) as fresh:
+                    fetch(fresh.cursor(), "SELECT 1")
+                logins.append(time.perf_counter() - start)
+                time.sleep(0.05)
+
+    with connect(host, port, database="BULK", schema="S", paramstyle=paramstyle) as conn:
+        cur = conn.cursor()
+        cur.execute(f"CREATE TABLE {table} (id INT, name VARCHAR, amount DOUBLE)")
+        watcher = threading.Thread(target=other_client)
+        watcher.start()
+        time.sleep(0.5)
+        start = time.perf_counter()
+        cur.executemany(f"INSERT INTO {table} VALUES ({marker})", data)
+        elapsed = time.perf_counter() - start
+        done.set()
+        watcher.join()
+        inserted = cur.rowcount
+        counted = fetch(cur, f"SELECT count(*) FROM {table}")[0][0]
+    return {
+        "elapsed": elapsed,
+        "rowcount": inserted,
+        "counted": counted,
+        "queries": queries,
+        "logins": logins,
+    }
+
+
+def print_bulk(rows: int, paramstyle: str, figures: dict[str, Any]) -> None:
+    print(
+        f"executemany of {rows:,} rows ({paramstyle}): {figures['elapsed']:.2f} s "
+        f"(rowcount {figures['rowcount']}, count(*) {figures['counted']})"
+    )
+    print(f"  another client's SELECT 1 meanwhile: {_percentiles(figures['queries'])}")
+    print(f"  another client's login + SELECT 1:   {_percentiles(figures['logins'])}")
+
+
+def bulk_figures(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        info, process = start_test_server(Path(tmp))
+        try:
+            qmark = bulk_insert(info.host, info.port, args.bulk_rows, "qmark")
+            pyformat = bulk_insert(info.host, info.port, args.pyformat_rows, "pyformat")
+        finally:
+            stop_test_server(process)
+    print_bulk(args.bulk_rows, "qmark: one request of array bindings", qmark)
+    print_bulk(args.pyformat_rows, "pyformat: one multi-row INSERT statement", pyformat)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--round-trips", type=int, default=300)
+    parser.add_argument("--bulk-rows", type=int, default=100_000)
+    parser.add_argument("--pyformat-rows", type=int, default=10_000)
+    parser.add_argument("--only-bulk", action="store_true")
     args = parser.parse_args()
+    if args.only_bulk:
+        bulk_figures(args)
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -183,6 +272,7 @@ def main() -> None:
         f"  median {statistics.median(dt_times) * 1000:.0f} ms, "
         f"min {min(dt_times) * 1000:.0f} ms of 10"
     )
+    bulk_figures(args)
 
 
 if __name__ == "__main__":

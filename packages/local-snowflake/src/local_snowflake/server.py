@@ -40,7 +40,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from local_snowflake import databases, guards, metadata, names, pipes, results, statements, wire
+from local_snowflake import (
+    bulk,
+    databases,
+    guards,
+    metadata,
+    names,
+    pipes,
+    results,
+    statements,
+    wire,
+)
 from local_snowflake.catalog import CATALOG_FILE, CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
 from local_snowflake.errors import does_not_exist, sql_error, unsupported
@@ -53,6 +63,8 @@ FILE_ACCESS_REFUSED = (
     "SQL compilation error:\nUnsupported feature 'reading or writing files': not supported by "
     "local-snowflake (the embedded Snowflake stand-in)"
 )
+_ROWS_PER_LOCK = 100  # array bindings run row by row (not an INSERT ... VALUES): ~0.3 s a hold
+_YIELD_SECONDS = 0.001
 SESSION_IDLE_TIMEOUT_SECONDS = 4 * 3600
 """A session without a request for this long is closed (its token then gets 390104)."""
 
@@ -253,6 +265,10 @@ class LocalSnowflake:
         batch: list[tuple[Any, ...]] | None,
         describe_only: bool,
     ) -> dict[str, Any]:
+        # the connector's pyformat executemany: one statement of many literal rows
+        is_insert = batch is None and params is None and sql.lstrip()[:6].upper() == "INSERT"
+        if is_insert and (split := bulk.split_multi_row_insert(sql)) is not None:
+            sql, batch = split
         system = _SYSTEM_CALL.fullmatch(sql)
         prepared = None
         if system and system[1].upper() == RUN_SCHEDULER:
@@ -269,30 +285,44 @@ class LocalSnowflake:
                 rowtype = results.describe_only(cur, plan.sql)
                 if rowtype is not None:
                     return _describe_response(conn, cur, rowtype, type_id)
-            batch_rowcount = None
             if batch is None:
                 cur.execute(plan.sql, binding_params=params, server=True)
-            else:
-                batch_rowcount = 0
-                for row in batch:
-                    cur.execute(plan.sql, binding_params=row, server=True)
-                    batch_rowcount += cur.rowcount or 0
-            rowtype, result, total = results.encode_result(
-                cur, type_id, batch_rowcount, plan.ltz, plan.semi_structured
-            )
-            return {
-                "data": {
-                    "parameters": [{"name": "TIMEZONE", "value": "Etc/UTC"}],
-                    "rowtype": rowtype,
-                    "total": total,
-                    "queryId": cur.sfqid,
-                    "statementTypeId": type_id,
-                    "finalDatabaseName": conn.database,
-                    "finalSchemaName": conn.schema,
-                    **result,
-                },
-                "success": True,
-            }
+                return _response(conn, cur, plan, type_id, None)
+            own_transaction = bulk.begin(conn, cur)
+        try:
+            batch_rowcount = self._run_batch(cur, plan.sql, batch)
+            with self.lock:
+                if own_transaction:
+                    bulk.end(cur, commit=True)
+                return _response(conn, cur, plan, type_id, batch_rowcount)
+        except BaseException:
+            if own_transaction:
+                with self.lock:
+                    bulk.end(cur, commit=False)
+            raise
+
+    def _run_batch(self, cur: FakeSnowflakeCursor, sql: str, batch: list[tuple[Any, ...]]) -> int:
+        """Array bindings: fakesnow runs the first row, the rest go in chunks (in bulk when the
+        statement allows it, see bulk.py), releasing the lock between chunks so that logins and
+        other sessions' statements are not starved by a large executemany."""
+        with self.lock:
+            cur.execute(sql, binding_params=batch[0], server=True)
+            count = cur.rowcount or 0
+            inserter = bulk.plan_for(cur, len(batch[0]))
+        step = bulk.CHUNK_ROWS if inserter is not None else _ROWS_PER_LOCK
+        for start in range(1, len(batch), step):
+            chunk = batch[start : start + step]
+            time.sleep(_YIELD_SECONDS)  # a request waiting for the lock gets it now
+            with self.lock:
+                self.last_activity = time.monotonic()
+                inserted = inserter.insert(cur, chunk) if inserter is not None else None
+                if inserted is None:
+                    inserted = 0
+                    for row in chunk:
+                        cur.execute(sql, binding_params=row, server=True)
+                        inserted += cur.rowcount or 0
+                count += inserted
+        return count
 
     # -- HTTP endpoints ------------------------------------------------------------------------
 
@@ -341,7 +371,9 @@ class LocalSnowflake:
         conn = self._conn(request)
         body = await wire.json_body(request)
         sql = wire.sql_text(body)
-        params, batch = wire.bindings(body)
+        # decoding 100,000 rows of bindings takes a while: not on the event loop, which serves
+        # every other client (and the health endpoint) meanwhile
+        params, batch = await run_in_threadpool(wire.bindings, body)
         try:
             response = await run_in_threadpool(
                 self.execute, conn, sql, params, batch, bool(body.get("describeOnly"))
@@ -502,6 +534,31 @@ def _require_one_statement(sql: str) -> None:
 
 def _literal(value: str | None) -> str:
     return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _response(
+    conn: FakeSnowflakeConnection,
+    cur: FakeSnowflakeCursor,
+    plan: Plan,
+    type_id: int,
+    batch_rowcount: int | None,
+) -> dict[str, Any]:
+    rowtype, result, total = results.encode_result(
+        cur, type_id, batch_rowcount, plan.ltz, plan.semi_structured
+    )
+    return {
+        "data": {
+            "parameters": [{"name": "TIMEZONE", "value": "Etc/UTC"}],
+            "rowtype": rowtype,
+            "total": total,
+            "queryId": cur.sfqid,
+            "statementTypeId": type_id,
+            "finalDatabaseName": conn.database,
+            "finalSchemaName": conn.schema,
+            **result,
+        },
+        "success": True,
+    }
 
 
 def _describe_response(
