@@ -1277,3 +1277,35 @@ def test_tenants_check_reports_hostile_yaml_and_ends(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr  # findings
     for slug, expected in made:
         assert expected in result.stdout, slug
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        (lambda path: os.mkfifo(path), "a named pipe (FIFO)"),
+        (lambda path: path.symlink_to("/dev/zero"), "a character device"),
+    ],
+    ids=["fifo", "link_to_dev_zero"],
+)
+def test_a_defs_yaml_that_is_not_a_regular_file_blocks_no_load_path(
+    tmp_path: Path, make: Callable[[Path], None], kind: str
+) -> None:
+    root = tmp_path / "repo"
+    slug = f"t_defs_{uuid.uuid4().hex[:8]}"
+    _platform(root, [slug])
+    defs_yaml = _tenant_folder(root, slug) / "defs.yaml"
+    defs_yaml.unlink()
+    make(defs_yaml)
+    with pytest.raises(DeclarationError) as info:
+        _load_location(root, slug)
+    assert str(info.value) == (
+        f"1 problem in {defs_yaml}:\n  - the declaration file is {kind}, not a regular file. "
+        "Fix: point it at a regular file inside defs/."
+    )
+    plan = _cli(root, "plan", "--tenant", slug)  # not a declaration file: nothing to plan
+    assert (plan.returncode, plan.stdout.splitlines()[0]) == (0, "no declared tenants found")
+    check = _cli(root, "tenants", "check", tenants=[slug])
+    assert check.returncode == 1
+    # the location's load fails, and the finding quotes the first line of our error
+    assert f"does not load: 1 problem in {defs_yaml}:." in check.stdout

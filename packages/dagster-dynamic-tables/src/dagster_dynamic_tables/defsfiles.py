@@ -89,13 +89,13 @@ def declaration_documents(
 ) -> tuple[list[DefsDocument], list[DeclarationError]]:
     """The tenant's declaration files of this package's component type (subclasses included),
     and an error per file whose YAML or `type:` cannot be read."""
-    from dagster_dynamic_tables.loader import parse_declaration_yaml
+    from dagster_dynamic_tables.loader import load_declaration_yaml
 
     documents: list[DefsDocument] = []
     problems: list[DeclarationError] = []
     for path in defs_files(folder):
         try:
-            data, lines = parse_declaration_yaml(path.read_text(encoding="utf-8"), file=path)
+            data, lines = load_declaration_yaml(path)  # bounded, never blocking (a FIFO)
         except (OSError, UnicodeDecodeError) as e:
             problem = DeclarationProblem("", f"cannot be read: {e}.", "check the file")
             problems.append(DeclarationError(path, [problem]))
