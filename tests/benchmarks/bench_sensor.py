@@ -19,6 +19,14 @@ goal <= 2), how many of them need a warehouse (all but the SHOW statement:
 `requires_warehouse` says SHOW alone needs none and the tick's SELECT does), wall time (goal
 <= 1 s), events, and the cursor Dagster stores with every tick row (goal: a few KB at 1,000 DTs).
 Then the daily cost model those figures give (statements and warehouse-seconds per day).
+
+Last, the event budget of a quiet tenant (`--quiet-minutes`, default a whole day): one DT with
+a 1-minute target lag whose source never changes, in a database of its own; every minute the
+stand-in's clock moves 61 s, its scheduler refreshes the DT (NO_DATA, the data timestamp
+advances) and the sensor ticks. Printed: events the sensor wrote (materializations, check
+evaluations, anything else) per day, statements and those needing a warehouse per day. A
+Dynamic Table has no Dagster freshness policy (its freshness is `within_target_lag`), so keeping
+a quiet table fresh costs no event: the goal is 0 events a day in a steady quiet period.
 """
 
 from __future__ import annotations
@@ -158,10 +166,84 @@ def cost_model(idle: tuple[int, int], busy: tuple[int, int], interval: int = 60)
         )
 
 
+QUIET_DATABASE = "BENCH_QUIET"
+
+
+def quiet_period(cursor: Any, resource: SnowflakeResource, minutes: int) -> None:
+    """Events and statements per day for one quiet 1-minute DT (see the module docstring)."""
+    tenant = Tenant(
+        "quiet",
+        dynamic_tables=(
+            DynamicTable(
+                name="totals",
+                table=f"{QUIET_DATABASE}.S.TOTALS",
+                target_lag="1 minute",
+                warehouse="WH",
+                refresh_mode="INCREMENTAL",
+                query=f"SELECT ID, SUM(AMOUNT) AS TOTAL FROM {QUIET_DATABASE}.S.SRC GROUP BY ID",
+            ),
+        ),
+    )
+    for statement in (
+        f"CREATE DATABASE {QUIET_DATABASE}",
+        f"CREATE SCHEMA {QUIET_DATABASE}.S",
+        f"CREATE TABLE {QUIET_DATABASE}.S.SRC (ID INT, AMOUNT INT)",
+        f"INSERT INTO {QUIET_DATABASE}.S.SRC VALUES (1, 10)",
+        f"CREATE DYNAMIC TABLE {QUIET_DATABASE}.S.TOTALS TARGET_LAG = '1 minute' WAREHOUSE = WH "
+        f"REFRESH_MODE = INCREMENTAL AS {tenant.dynamic_tables[0].query}",
+    ):
+        cursor.execute(statement)
+    ticker = Ticker(tenant, resource, cursor)
+    cursor.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(0)")
+    ticker.now = datetime.fromisoformat(str(cursor.fetchall()[0][0]))
+    quiet_run(ticker, cursor, 1)  # the cold start's materialization and checks: not counted
+    counts, statements, warehouse, no_data = quiet_run(ticker, cursor, minutes)
+    scale = 1_440 / minutes
+    print(
+        f"quiet 1-minute DT over {minutes} minutes of the stand-in's clock ({no_data} NO_DATA "
+        "refreshes, one tick a minute), per day:"
+    )
+    for kind in ("AssetMaterialization", "AssetCheckEvaluation", "other"):
+        print(f"   {kind + ' events':<34} {counts.get(kind, 0) * scale:7.0f}")
+    print(
+        f"   {'statements':<34} {statements * scale:7.0f} "
+        f"(needing a warehouse: {warehouse * scale:.0f})"
+    )
+    ticker.instance.dispose()
+
+
+def quiet_run(ticker: Ticker, cursor: Any, minutes: int) -> tuple[dict[str, int], int, int, int]:
+    """`minutes` quiet minutes: (events by kind, statements, warehouse statements, NO_DATA)."""
+    counts: dict[str, int] = {}
+    statements = warehouse = no_data = 0
+    for _ in range(minutes):
+        cursor.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(61)")
+        ticker.now = datetime.fromisoformat(str(cursor.fetchall()[0][0]))
+        cursor.execute(f"SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER('{QUIET_DATABASE}')")
+        no_data += str(cursor.fetchall()[0][0]).count("NO_DATA")
+        before = ticker.count()
+        context = dg.build_sensor_context(
+            instance=ticker.instance, cursor=ticker.cursor, resources={"snowflake": ticker.resource}
+        )
+        result = ticker.sensor(context)
+        sent = ticker.count() - before - 1  # minus the count statement itself
+        statements += sent
+        warehouse += sent - ticker.show_statements()
+        if isinstance(result, dg.SensorResult):
+            for event in result.asset_events:
+                kind = type(event).__name__
+                kind = kind if kind in ("AssetMaterialization", "AssetCheckEvaluation") else "other"
+                counts[kind] = counts.get(kind, 0) + 1
+                ticker.instance.report_runless_asset_event(event)
+            ticker.cursor = result.cursor or ticker.cursor
+    return counts, statements, warehouse, no_data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--dts", type=int, default=1000)
     parser.add_argument("--schemas", type=int, default=10)
+    parser.add_argument("--quiet-minutes", type=int, default=1_440)
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # preview/beta warnings of virtual assets are not the point
 
@@ -205,6 +287,7 @@ def main() -> None:
             ticker.tick("5. full read, nothing moved")
             cost_model(idle, busy)
             ticker.instance.dispose()
+            quiet_period(cursor, resource, args.quiet_minutes)
             conn.close()
         finally:
             stop_test_server(process)

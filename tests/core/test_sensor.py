@@ -1102,9 +1102,10 @@ defs = dg.Definitions(
 
 @dataclass
 class DagsterView:
-    """What the Dagster UI shows for the harness's DT: the freshness daemon's iteration, then the
-    asset health the webserver computes (freshness, checks, materialization, overall), all with
-    Dagster's own code, on a real in-process code location holding the harness's definitions."""
+    """What Dagster makes of the harness's DT, with its own code on a real in-process code
+    location holding the harness's definitions: the freshness daemon's iteration (the state the
+    asset page shows as "Freshness policy: ..."), then the asset health the webserver computes
+    (freshness, checks, materialization, and the overall status Dagster derives from them)."""
 
     harness: Harness
     code: Any
