@@ -1309,3 +1309,29 @@ def test_a_defs_yaml_that_is_not_a_regular_file_blocks_no_load_path(
     assert check.returncode == 1
     # the location's load fails, and the finding quotes the first line of our error
     assert f"does not load: 1 problem in {defs_yaml}:." in check.stdout
+
+
+def test_local_start_reads_the_seed_file_confined_again(local_snowflake_connect, tmp_path: Path):
+    """The stand-in's setup reads local_seed_file when it runs, the way the loader does: a seed
+    replaced after loading by a link to a file outside defs/ is refused, not run."""
+    from dagster_dynamic_tables.local import LocalSetupError, create_local_objects
+
+    root = tmp_path / "repo"
+    _platform(root, [])
+    slug = f"t_seed_{uuid.uuid4().hex[:8]}"
+    folder = _tenant_folder(root, slug, seed="local/seed.sql")
+    (folder / "local").mkdir()
+    seed = folder / "local" / "seed.sql"
+    seed.write_text(f"CREATE TABLE {slug}.RAW.ORDERS (id INTEGER);\n")
+    tenant = load_tenant_through_plan(root, slug)
+    seed.unlink()
+    seed.symlink_to(_outside(folder, tmp_path, "secret.sql"))
+    with pytest.raises(LocalSetupError) as info:
+        create_local_objects(local_snowflake_connect(), tenant, lock_dir=tmp_path)
+    defs = folder.parent
+    assert str(info.value) == (
+        f"Tenant {slug!r}'s local seed file is refused: local_seed_file: 'local/seed.sql' "
+        f"resolves to {tmp_path / 'secret.sql'}, outside the tenant's defs/ folder ({defs}); "
+        "local_seed_file must stay inside it, symbolic links included. Fix: move the file under "
+        f"{defs} and give its path relative to the YAML file's folder ({folder})."
+    )

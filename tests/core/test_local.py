@@ -118,7 +118,7 @@ def test_create_local_objects_reports_a_broken_seed(local_snowflake_connect, tmp
     with pytest.raises(LocalSetupError) as excinfo:
         create_local_objects(conn, tenant)
     assert str(excinfo.value) == (
-        f"Cannot read the local seed file {tmp_path / 'missing.sql'}: No such file or directory. "
+        f"Cannot read the local seed file {tmp_path / 'missing.sql'}: it does not exist. "
         "Fix: correct local_seed_file in the tenant's declarations (it is relative to the YAML "
         "file)."
     )

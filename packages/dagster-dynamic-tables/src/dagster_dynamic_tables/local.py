@@ -334,16 +334,31 @@ def _run_seed(conn: Any, tenant: Tenant) -> None:
     `defs/` folder, bounded, never blocking): it may have changed since the declarations loaded."""
     from snowflake.connector.errors import Error as SnowflakeError
 
+    from dagster_dynamic_tables.files import (
+        MAX_SEED_FILE_BYTES,
+        FileRefusedError,
+        read_bounded_file,
+    )
     from dagster_dynamic_tables.loader import read_seed_file
 
     seed_file = tenant.local_seed_file
     if seed_file is None:
         return
-    value = str(seed_file.relative_to(tenant.base_dir) if tenant.base_dir else seed_file)
-    text, problem = read_seed_file(value, tenant.base_dir, tenant.defs_root)
-    if text is None:
-        detail = problem.render() if problem is not None else "it cannot be read."
-        raise LocalSetupError(f"Tenant {tenant.slug!r}'s local seed file is refused: {detail}")
+    if tenant.base_dir is None:  # declared in Python, not in a file: no defs/ folder to confine to
+        try:
+            text = read_bounded_file(seed_file, MAX_SEED_FILE_BYTES, "MAX_SEED_FILE_BYTES")
+        except FileRefusedError as e:
+            raise LocalSetupError(
+                f"Cannot read the local seed file {seed_file}: it {e.reason}. Fix: correct "
+                "local_seed_file in the tenant's declarations (it is relative to the YAML file)."
+            ) from None
+    else:
+        value = str(seed_file.relative_to(tenant.base_dir))
+        read, problem = read_seed_file(value, tenant.base_dir, tenant.defs_root)
+        if read is None:
+            detail = problem.render() if problem is not None else "it cannot be read."
+            raise LocalSetupError(f"Tenant {tenant.slug!r}'s local seed file is refused: {detail}")
+        text = read
     try:
         for _cursor in conn.execute_string(text):
             pass
