@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -123,3 +125,45 @@ def test_isolated_env_can_run_kubernetes_runs(isolated: tuple[str, Path], tmp_pa
     result = _python(venv, code, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["K8sRunLauncher", "PostgresRunStorage"]
+
+
+def test_isolated_env_opens_the_postgres_storage(
+    isolated: tuple[str, Path], tmp_path: Path, postgres: Any
+) -> None:
+    """Importing is not enough (the driver is chosen when the URL is first used): open the
+    storage of deploy/dagster.yaml on a real Postgres with the image's packages only."""
+    _slug, venv = isolated
+    shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
+    code = (
+        "from dagster import DagsterInstance\n"
+        "with DagsterInstance.get() as instance:\n"
+        "    print(type(instance.run_storage).__name__, len(instance.get_runs()))"
+    )
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code],
+        cwd=tmp_path,
+        env=clean_env(DAGSTER_HOME=str(tmp_path), **postgres.env()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ["PostgresRunStorage", "0"]
+
+
+def test_isolated_env_has_the_readiness_probe(isolated: tuple[str, Path], tmp_path: Path) -> None:
+    """The Helm values' readiness probe runs `python -m dagster_dynamic_tables.readiness`."""
+    _slug, venv = isolated
+    port = harness.free_port()  # nothing listens: the probe must say so and fail
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "dagster_dynamic_tables.readiness", "-p", str(port)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stdout.startswith(f"not ready: code server at localhost:{port} does not answer")
