@@ -49,13 +49,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # imported here so that `--help` stays fast and the package root stays light
+    from local_snowflake.damage import EXIT_DAMAGED, DataDirDamagedError
     from local_snowflake.runner import serve as run_server
 
-    run_server(
-        data_dir=data_dir,
-        port=args.port,
-        host=args.host,
-        idle_timeout_minutes=args.idle_timeout_minutes,
-        scheduler_interval_seconds=args.scheduler_interval_seconds,
-        session_idle_timeout_minutes=args.session_idle_timeout_minutes,
-    )
+    try:
+        run_server(
+            data_dir=data_dir,
+            port=args.port,
+            host=args.host,
+            idle_timeout_minutes=args.idle_timeout_minutes,
+            scheduler_interval_seconds=args.scheduler_interval_seconds,
+            session_idle_timeout_minutes=args.session_idle_timeout_minutes,
+        )
+    except DataDirDamagedError as e:
+        # one line, which ensure_server repeats from the log
+        parser.exit(EXIT_DAMAGED, f"ERROR: {e}\n")

@@ -35,6 +35,7 @@ LOG_FILE = "server.log"
 START_TIMEOUT_SECONDS = 60.0
 HEALTH_PATH = "/local-snowflake/health"  # kept equal to server.HEALTH_PATH (not imported: heavy)
 _MAX_HEALTH_BYTES = 1024 * 1024  # a health answer is small; never read without bound
+_MAX_LOG_BYTES = 1024 * 1024  # what a failed start wrote: read for its ERROR line
 
 # Servers this process started. Holding the Popen objects keeps Python from warning that a
 # detached child is still running when they are garbage-collected, and lets stop_server reap.
@@ -175,6 +176,7 @@ def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> Ser
     if idle_timeout_minutes:
         command += ["--idle-timeout-minutes", str(idle_timeout_minutes)]
     with log_file.open("ab") as log:
+        log_offset = log.tell()
         process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
@@ -192,7 +194,7 @@ def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> Ser
                 return adopted
             raise ServerStartError(
                 f"local-snowflake exited with code {process.returncode} while starting on port "
-                f"{port}; see {log_file}"
+                f"{port}{_logged_error(log_file, log_offset)}; see {log_file}"
             )
         health = _health(info.host, port)
         if health is not None and health.get("pid") == process.pid:
@@ -204,6 +206,19 @@ def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> Ser
         f"local-snowflake did not answer on port {port} within {START_TIMEOUT_SECONDS:.0f} s; "
         f"see {log_file}"
     )
+
+
+def _logged_error(log_file: Path, offset: int) -> str:
+    """': <the ERROR line>' the server wrote to its log since offset (e.g. a damaged data
+    directory), or ''."""
+    try:
+        with log_file.open("rb") as log:
+            log.seek(offset)
+            text = log.read(_MAX_LOG_BYTES).decode(errors="replace")
+    except OSError:
+        return ""
+    errors = [line for line in text.splitlines() if line.startswith("ERROR: ")]
+    return f": {errors[-1].removeprefix('ERROR: ').rstrip('.')}" if errors else ""
 
 
 def _adopt_or_check_port(data_dir: Path, port: int) -> ServerInfo | None:

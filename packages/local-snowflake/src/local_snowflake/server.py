@@ -42,6 +42,7 @@ from starlette.routing import Route
 
 from local_snowflake import (
     bulk,
+    damage,
     databases,
     guards,
     metadata,
@@ -101,10 +102,13 @@ class LocalSnowflake:
     ) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        damage.check_catalog_present(data_dir, CATALOG_FILE)
         self.fs = FakeSnow(db_path=data_dir)
         self.lock = threading.RLock()
         self._hide_catalog()
         self._attach_existing_databases()
+        self._attach(data_dir / CATALOG_FILE, CATALOG_NAME)
+        damage.check_tables_readable(self.fs.duck_conn, data_dir)
         self.engine = DynamicTableEngine(self.fs, data_dir, self.lock)
         self._confine()
         self.sessions: dict[str, FakeSnowflakeConnection] = {}
@@ -143,10 +147,17 @@ class LocalSnowflake:
             except snowflake.connector.errors.ProgrammingError:
                 logger.warning("not a database file of local-snowflake, ignored: %s", path)
                 continue
-            # the path is bound, the name a checked plain identifier
-            self.fs.duck_conn.execute(f'ATTACH IF NOT EXISTS ? AS "{name}"', [str(path)])
+            self._attach(path, name)
             self.fs.duck_conn.execute(info_schema.per_db_creation_sql(name))
             self.fs.duck_conn.execute(macros.creation_sql(name))
+
+    def _attach(self, path: Path, name: str) -> None:
+        """Attach a file of the data directory (refusing one DuckDB cannot open)."""
+        try:
+            # the path is bound, the name a checked plain identifier (or the catalog's)
+            self.fs.duck_conn.execute(f'ATTACH IF NOT EXISTS ? AS "{name}"', [str(path)])
+        except duckdb.Error as e:
+            raise damage.attach_error(self.data_dir, path, e) from e
 
     # -- statements ----------------------------------------------------------------------------
 
