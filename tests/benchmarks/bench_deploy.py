@@ -9,6 +9,9 @@ not collected by pytest).
 2. Seconds from process start to a healthy code server (`dagster code-server start`, loopback),
    probed every 50 ms over gRPC, then checked to have loaded the location, not an error. Run from
    the isolated environment (what the image runs) and from the development environment.
+3. Seconds one readiness probe takes against that healthy server, as Kubernetes runs it (a
+   fresh process each time): the generated values' `python -m dagster_dynamic_tables.readiness`
+   against the chart's default `dagster api grpc-health-check`. The probe's timeout is 10 s.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import io
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,7 +67,19 @@ def largest_packages(venv: Path, count: int = 6) -> list[tuple[str, int]]:
     return sorted(sizes, key=lambda item: -item[1])[:count]
 
 
-def seconds_to_healthy(h: ModuleType, slug: str, dagster: Path, workdir: Path) -> float:
+def probe_seconds(command: list[str], env: dict[str, str]) -> float:
+    """Wall time of one probe process; it must pass (the server is healthy and loaded)."""
+    start = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])}... failed: {result.stdout}{result.stderr}")
+    return elapsed
+
+
+def seconds_to_healthy(
+    h: ModuleType, slug: str, dagster: Path, workdir: Path, probes: dict[str, list[float]]
+) -> float:
     # The probe `dagster api grpc-health-check` makes, without a CLI start per probe.
     from dagster._grpc.client import DagsterGrpcClient
 
@@ -85,6 +101,17 @@ def seconds_to_healthy(h: ModuleType, slug: str, dagster: Path, workdir: Path) -
         h.wait_for("a healthy code server", healthy, timeout=180, every=0.05)
         elapsed = time.perf_counter() - start
         loaded: Any = client.list_repositories()
+        python = str(dagster.parent / "python")
+        commands = {
+            "readiness (generated values)": [
+                python, "-m", "dagster_dynamic_tables.readiness", "-p", str(port)
+            ],
+            "grpc-health-check (chart default)": [
+                str(dagster), "api", "grpc-health-check", "-p", str(port)
+            ],
+        }  # fmt: skip
+        for name, probe in commands.items():
+            probes.setdefault(name, []).append(probe_seconds(probe, env))
     if "SerializableErrorInfo" in loaded:
         message = str(json.loads(loaded).get("message", loaded)).strip().splitlines()[0]
         raise RuntimeError(message[:200])
@@ -126,9 +153,11 @@ def main() -> int:
             }
             for label, dagster in setups.items():
                 times: list[float] = []
+                probes: dict[str, list[float]] = {}
                 try:
                     for n in range(args.rounds):
-                        times.append(seconds_to_healthy(h, slug, dagster, Path(tmp) / f"{slug}{n}"))
+                        workdir = Path(tmp) / f"{slug}{n}"
+                        times.append(seconds_to_healthy(h, slug, dagster, workdir, probes))
                 except RuntimeError as e:
                     print(f"{slug} ({label}): code server does not load: {e}")
                     continue
@@ -137,6 +166,11 @@ def main() -> int:
                     f"{len(times)} rounds: median {statistics.median(times):.1f} s, "
                     f"min {min(times):.1f} s, max {max(times):.1f} s"
                 )
+                for name, seconds in probes.items():
+                    print(
+                        f"  one probe, {name}: median {statistics.median(seconds):.1f} s, "
+                        f"max {max(seconds):.1f} s (probe timeout 10 s)"
+                    )
     return 0
 
 
