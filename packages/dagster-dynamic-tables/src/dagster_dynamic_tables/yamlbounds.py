@@ -77,16 +77,21 @@ def oversize_problem() -> DeclarationProblem:
 
 
 def _scan(text: str) -> DeclarationProblem | None:
-    frames: list[list[Any]] = []  # [expanded size so far, anchor] per open mapping or list
+    # Every node adds to `total` once, aliases their anchor's expanded size: a collection's
+    # expanded size is the growth of `total` between its start and its end.
+    frames: list[tuple[int, str | None]] = []  # (total before it, anchor) per open collection
     sizes: dict[str, int] = {}  # expanded size of each anchored node, once closed
     total = 0
     try:
-        events = cast("Iterator[yaml.Event]", yaml.parse(text, Loader=_PARSER))  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
+        events = cast("Iterator[Any]", yaml.parse(text, Loader=_PARSER))  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
         for event in events:
-            line = cast("int", event.start_mark.line) + 1  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
-            anchor = cast("str | None", getattr(event, "anchor", None))
-            if isinstance(event, yaml.CollectionStartEvent):
-                frames.append([1, anchor])
+            kind = cast("type[object]", type(event))
+            if kind is yaml.ScalarEvent:
+                total += 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                frames.append((total, event.anchor))
                 total += 1
                 if len(frames) > MAX_YAML_DEPTH:
                     return DeclarationProblem(
@@ -94,46 +99,42 @@ def _scan(text: str) -> DeclarationProblem | None:
                         f"mappings and lists nest deeper than {MAX_YAML_DEPTH} levels here "
                         "(MAX_YAML_DEPTH).",
                         _DEPTH_FIX,
-                        line,
+                        _line(event),
                     )
-                continue
-            if isinstance(event, yaml.CollectionEndEvent):
-                size, anchor = frames.pop()
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                before, anchor = frames.pop()
                 if anchor is not None:
-                    sizes[anchor] = size
-            elif isinstance(event, yaml.AliasEvent):
-                if anchor is not None and anchor not in sizes:
+                    sizes[anchor] = total - before
+            elif kind is yaml.AliasEvent:
+                anchor = cast("str", event.anchor)
+                if anchor not in sizes:
                     if any(frame[1] == anchor for frame in frames):
                         return DeclarationProblem(
                             "",
                             f"the alias *{anchor} refers to a node that contains it, a "
                             "structure without end.",
                             f"remove the alias *{anchor} from inside &{anchor}",
-                            line,
+                            _line(event),
                         )
                     continue  # an unknown alias: the composer reports it
-                size = sizes[anchor] if anchor is not None else 1
-                total += size
-            elif isinstance(event, yaml.ScalarEvent):
-                size = 1
-                total += 1
-                if anchor is not None:
-                    sizes[anchor] = 1
+                total += sizes[anchor]
             else:
                 continue
-            if frames:
-                frames[-1][0] += size
             if total > MAX_YAML_NODES:
                 return DeclarationProblem(
                     "",
                     f"aliases expand the document past {MAX_YAML_NODES:,} values here "
                     "(MAX_YAML_NODES): a YAML alias bomb?",
                     _NODES_FIX,
-                    line,
+                    _line(event),
                 )
     except yaml.YAMLError:
         return None  # a syntax error: the parser that follows reports it, with its line
     return None
+
+
+def _line(event: Any) -> int:
+    return cast("int", event.start_mark.line) + 1
 
 
 def check_data(data: Any, *, file: Path | str | None) -> None:
