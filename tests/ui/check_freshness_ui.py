@@ -16,9 +16,10 @@ no data change (Dagster's freshness daemon and the sensor run on the wall clock;
 scheduler keeps refreshing the table, NO_DATA). It checks, through GraphQL and the stand-in's
 refresh history: NO_DATA refreshes happened, no new materialization was recorded, the asset has
 no freshness status that could say "Failed", and `within_target_lag` passes; then takes
-screenshots of the asset's overview and checks. Then refreshes stop (the table is suspended in
-the stand-in): once its lag passes twice the target, `within_target_lag` fails (ERROR) and the
-checks page says so; a last screenshot.
+screenshots of the asset's overview and of its `within_target_lag` check. Then refreshes stop
+(the table is suspended in the stand-in): once its lag passes twice the target,
+`within_target_lag` fails (ERROR) and the check's page says "Failed"; a last screenshot.
+(The check's page is `?view=checks&checkDetail=within_target_lag`, the UI's own link.)
 
 `--attach` uses a `dagster dev` already running on the repository's workspace (its URL, its
 stand-in's port and data dir) instead of starting one: on a loaded machine `dagster dev` may take
@@ -53,6 +54,7 @@ query Freshness($path: [String!]!) {
 }
 """
 PAGE = "/assets/" + "/".join(CLV)
+CHECK_PAGE = f"{PAGE}?view=checks&checkDetail={LAG_CHECK}"
 
 
 def refreshes_since(dev: Any, start: str) -> list[tuple[str, str]]:
@@ -167,7 +169,7 @@ def check(dev: Any, browser: str, out: Path, work: Path, quiet_minutes: float) -
     try:
         for name, page, expected in (
             ("1-quiet-overview", PAGE, ["customer_lifetime_value", LAG_CHECK]),
-            ("2-quiet-checks", f"{PAGE}?view=checks", [LAG_CHECK]),
+            ("2-quiet-checks", CHECK_PAGE, [LAG_CHECK]),
         ):
             path = out / f"{name}.png"
             text = chromium.show(dev.url + page, expected, path)
@@ -186,8 +188,8 @@ def check(dev: Any, browser: str, out: Path, work: Path, quiet_minutes: float) -
         )
         print(f"checked: {LAG_CHECK} {found[0]} ({found[1]}): {found[2]}")
         path = out / "3-stopped-checks.png"
-        chromium.show(dev.url + f"{PAGE}?view=checks", [LAG_CHECK, "Failed"], path)
-        print(f"screenshot: {path} ({PAGE}?view=checks)")
+        chromium.show(dev.url + CHECK_PAGE, [LAG_CHECK, "Failed"], path)
+        print(f"screenshot: {path} ({CHECK_PAGE})")
     finally:
         chromium.close()
     return problems
