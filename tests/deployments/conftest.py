@@ -266,6 +266,10 @@ class CodeServer:
     port: int
     env: dict[str, str]
     log_file: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def process_alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
@@ -293,13 +297,15 @@ def run_code_server(
     command += ["-m", f"{slug}.definitions", "--location-name", slug]
     server = CodeServer(slug, port, env, workdir / f"code-server-{slug}.log")
     with started(command, server.log_file, env, workdir) as process:
+        server.process = process
+
+        def healthy() -> bool:
+            if process.poll() is not None:  # fail now, with the reason, not after the timeout
+                raise AssertionError(f"the code server exited:\n{server.log_tail()}")
+            return grpc_healthy(dagster, port, env)
+
         try:
-            wait_for(
-                "the code server to pass grpc-health-check",
-                lambda: process.poll() is None and grpc_healthy(dagster, port, env),
-                timeout=180,
-                every=1.0,
-            )
+            wait_for("the code server to pass grpc-health-check", healthy, timeout=180, every=1.0)
         except TimeoutError:
             print(f"--- code server log ---\n{server.log_tail()}")
             raise

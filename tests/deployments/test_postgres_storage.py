@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import Any
 
 import local_snowflake
+import psycopg2.errors
 import pytest
 import yaml
 
@@ -83,6 +84,11 @@ def environment(tmp_path: Path, postgres: Any) -> Iterator[dict[str, str]]:
         local_snowflake.stop_server(data_dir)
 
 
+def _tail(log: Path) -> str:
+    """The log's end, where a Python traceback names its exception."""
+    return log.read_text(errors="replace")[-4000:]
+
+
 def _workspace(path: Path, port: int) -> Path:
     server = {"host": "127.0.0.1", "port": port, "location_name": SLUG}
     path.write_text(yaml.safe_dump({"load_from": [{"grpc_server": server}]}))
@@ -97,23 +103,31 @@ def test_refresh_and_downstream_run_are_recorded_in_postgres(
         command = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
         log = tmp_path / "daemon.log"
         with harness.started(command, log, environment, tmp_path) as daemon:
+
+            def query(sql: str, *params: object) -> list[tuple[object, ...]]:
+                # A process that died (e.g. on a storage it cannot open) fails the test now.
+                assert daemon.poll() is None, f"the daemon exited:\n{_tail(log)}"
+                assert server.process_alive(), f"the code server exited:\n{server.log_tail()}"
+                try:
+                    return postgres.query(sql, *params)
+                except psycopg2.errors.UndefinedTable:  # the first process creates the schema
+                    return []
+
             try:
                 harness.wait_for(
                     "a runless materialization of the Dynamic Table in Postgres",
-                    lambda: daemon.poll() is None
-                    and postgres.query(RUNLESS_MATERIALIZATIONS, DT_KEY)[0][0],
+                    lambda: [n for (n,) in query(RUNLESS_MATERIALIZATIONS, DT_KEY) if n],
                     timeout=240,
                     every=2,
                 )
                 runs = harness.wait_for(
                     "a successful downstream run in Postgres",
-                    lambda: daemon.poll() is None
-                    and postgres.query(SUCCEEDED_RUNS_MATERIALIZING, DOWNSTREAM_KEY),
+                    lambda: query(SUCCEEDED_RUNS_MATERIALIZING, DOWNSTREAM_KEY),
                     timeout=240,
                     every=2,
                 )
             except TimeoutError:
-                print(f"--- daemon log ---\n{log.read_text(errors='replace')[-4000:]}")
+                print(f"--- daemon log ---\n{_tail(log)}")
                 print(f"--- code server log ---\n{server.log_tail()}")
                 raise
 
