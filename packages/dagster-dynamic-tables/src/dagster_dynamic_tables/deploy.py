@@ -451,8 +451,8 @@ def render_dockerfile(slug: str, settings: DeploySettings) -> str:
 # keeps every other tenant and local data out of the context:
 #   docker build -f tenants/{slug}/Dockerfile -t <registry>/{slug}:<tag> .
 # `RUN --mount` and the per-Dockerfile ignore file need BuildKit (Docker's default builder since
-# 23.0); its built-in Dockerfile frontend has both, so no `# syntax=` line (which would pull a
-# frontend image, and fail offline).
+# 23.0), which handles both with its built-in Dockerfile frontend: no `# syntax=` line, which
+# would make every build pull a frontend image first (and an offline build fail).
 
 FROM ghcr.io/astral-sh/uv:python{python}-bookworm-slim AS builder
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=0
