@@ -1,13 +1,18 @@
 """Which `snowflake` resource a tenant gets from its environment."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 import local_snowflake
 import pytest
+from dagster_dynamic_tables.cli import EXIT_ERROR
 from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.definitions import build_tenant_definitions
 from dagster_dynamic_tables.errors import SnowflakeSettingsError
+from dagster_dynamic_tables.plan import connect_tenant
 from dagster_dynamic_tables.resources import (
     MONITORING_RESOURCE_KEY,
     LocalSnowflakeResource,
@@ -16,7 +21,8 @@ from dagster_dynamic_tables.resources import (
     find_repo_root,
     local_stand_in_location,
 )
-from dagster_dynamic_tables.sensor import SENSOR_NAME
+from dagster_dynamic_tables.sensor import SENSOR_NAME, build_freshness_sensor
+from dagster_dynamic_tables.settings import PrivateKeyError
 from dagster_snowflake import SnowflakeResource
 
 DT = DynamicTable(
@@ -254,3 +260,155 @@ def test_the_sensor_uses_the_monitoring_resource_when_one_is_set():
     assert resources[MONITORING_RESOURCE_KEY].warehouse == "MON"
     without = build_tenant_definitions(tenant, env={**BASE, "SNOWFLAKE_PASSWORD": "s3cret"})
     assert without.resolve_sensor_def(SENSOR_NAME).required_resource_keys == {"snowflake"}
+
+
+# --- a private key file that is not a key -------------------------------------------------------
+
+KEY_PASSWORD = "right-horse-battery"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _pem(password: str | None) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    encryption = (
+        serialization.BestAvailableEncryption(password.encode())
+        if password
+        else serialization.NoEncryption()
+    )
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+
+
+def _key_file(tmp_path: Path, case: str) -> tuple[str, str | None]:
+    """The key path and the password setting (None: unset) of one bad case."""
+    path = tmp_path / "rsa_key.p8"
+    if case == "garbage":
+        path.write_bytes(b"this is not a key\n")
+    elif case == "empty":
+        path.write_bytes(b"")
+    elif case == "directory":
+        path.mkdir()
+    elif case == "fifo":
+        os.mkfifo(path)  # opening it to read would wait for a writer for ever
+    elif case == "public-key":
+        path.write_bytes(
+            b"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQ==\n-----END PUBLIC KEY-----\n"
+        )
+    elif case in ("encrypted-no-password", "encrypted-wrong-password"):
+        path.write_bytes(_pem(KEY_PASSWORD))
+    elif case == "password-for-plain-key":
+        path.write_bytes(_pem(None))
+    passwords = {"encrypted-wrong-password": "wrong-pony", "password-for-plain-key": "spare-pw"}
+    return str(path), passwords.get(case)
+
+
+NEW_KEY = (
+    "point it at the PEM file of the key pair registered for the user ('-----BEGIN PRIVATE "
+    "KEY-----' or '-----BEGIN ENCRYPTED PRIVATE KEY-----'; `openssl genrsa 2048 | openssl pkcs8 "
+    "-topk8 -nocrypt -out rsa_key.p8` makes one)"
+)
+KEY_CASES = {
+    "garbage": ("it is not a PEM private key", NEW_KEY),
+    "empty": ("the file is empty", NEW_KEY),
+    "directory": ("it is a directory", NEW_KEY),
+    "missing": ("no such file", NEW_KEY),
+    "fifo": ("it is not a regular file", NEW_KEY),
+    "public-key": ("it is not a PEM private key", NEW_KEY),
+    "encrypted-no-password": (
+        "it is encrypted and {password} is not set",
+        "set {password} to the key's password",
+    ),
+    "encrypted-wrong-password": (
+        "the password in {password} does not decrypt it",
+        "set {password} to the key's password",
+    ),
+    "password-for-plain-key": (
+        "it is not encrypted, but {password} is set",
+        "unset {password}",
+    ),
+}
+
+
+def _key_message(path: str, case: str, path_variable: str, password_variable: str) -> str:
+    reason, fix = KEY_CASES[case]
+    return (
+        f"The private key file at {path} ({path_variable}) could not be read as a private key: "
+        f"{reason.format(password=password_variable)}. "
+        f"Fix: {fix.format(password=password_variable)}."
+    )
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", list(KEY_CASES))
+def test_a_key_file_that_is_not_a_key_ends_the_tick_with_how_to_fix(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read before any connection (nothing is sent anywhere): the tick skips, saying which file
+    and how to fix it, never the key or the password."""
+    path, password = _key_file(tmp_path, case)
+    env = {**BASE, "SNOWFLAKE_PRIVATE_KEY_PATH": path}
+    if password is not None:
+        env["SNOWFLAKE_PRIVATE_KEY_PASSWORD"] = password
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)  # the resource reads its secrets as dg.EnvVar
+    tenant = Tenant("ecommerce", dynamic_tables=(DT,))
+    resource = build_snowflake_resource(tenant, env=env)
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"snowflake": resource})
+        skipped = build_freshness_sensor(tenant)(context)
+    assert isinstance(skipped, dg.SkipReason)
+    message = _key_message(
+        path, case, "SNOWFLAKE_PRIVATE_KEY_PATH", "SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+    )
+    assert skipped.skip_message == (
+        f"Dynamic Table state not read: {message} The cursor is kept: refreshes that land "
+        "meanwhile are reported once Snowflake answers."
+    )
+    for secret in ("wrong-pony", "spare-pw", "MII"):  # passwords, and a PEM key's first bytes
+        assert secret not in (skipped.skip_message or "")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("case", list(KEY_CASES))
+def test_plan_refuses_a_key_file_that_is_not_a_key_naming_the_variables(
+    case: str, tmp_path: Path
+) -> None:
+    path, password = _key_file(tmp_path, case)
+    env = {**BASE, "ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PATH": path}
+    password_variable = "ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+    if password is not None:
+        env["SNOWFLAKE_PRIVATE_KEY_PASSWORD"] = password
+        password_variable = "SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+    with pytest.raises(PrivateKeyError) as excinfo, connect_tenant(TENANT, tmp_path, env):
+        pass
+    assert str(excinfo.value) == _key_message(
+        path, case, "ECOMMERCE_SNOWFLAKE_PRIVATE_KEY_PATH", password_variable
+    )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("case", ["garbage", "encrypted-wrong-password"])
+def test_the_plan_command_prints_one_error_line_and_exits_4(case: str, tmp_path: Path) -> None:
+    """Exit 4 (`cli.EXIT_ERROR`), not 1 ("changes pending") and not a traceback."""
+    path, password = _key_file(tmp_path, case)
+    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
+    env |= {**BASE, "SNOWFLAKE_PRIVATE_KEY_PATH": path}
+    if password is not None:
+        env["SNOWFLAKE_PRIVATE_KEY_PASSWORD"] = password
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster_dynamic_tables.cli", "plan", "--tenant", "finance"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    message = _key_message(
+        path, case, "SNOWFLAKE_PRIVATE_KEY_PATH", "SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+    )
+    assert (done.returncode, done.stderr) == (EXIT_ERROR, f"ERROR: {message}\n"), done.stdout

@@ -453,13 +453,11 @@ def _tenants_upstream_first(tenants: list[Tenant]) -> list[Tenant]:
 
 
 def _setting(slug: str, name: str, env: Mapping[str, str]) -> str | None:
-    """`<SLUG>_SNOWFLAKE_<NAME>`, else `SNOWFLAKE_<NAME>` (the rule of resources.find_setting,
-    which imports Dagster)."""
-    for variable in (f"{slug.upper()}_SNOWFLAKE_{name}", f"SNOWFLAKE_{name}"):
-        value = env.get(variable, "").strip()
-        if value:
-            return value
-    return None
+    """`<SLUG>_SNOWFLAKE_<NAME>`, else `SNOWFLAKE_<NAME>` (`settings.find_setting`'s value)."""
+    from dagster_dynamic_tables.settings import find_setting
+
+    setting = find_setting(slug, name, env)
+    return None if setting is None else setting.value
 
 
 @dataclass(frozen=True)
@@ -475,10 +473,17 @@ class Target:
 
 @contextmanager
 def connect_tenant(
-    tenant: Tenant, root: Path, env: Mapping[str, str]
+    tenant: Tenant,
+    root: Path,
+    env: Mapping[str, str],
+    *,
+    connection_args: Mapping[str, Any] | None = None,
 ) -> Iterator[tuple[Any, Target]]:
     """A connector connection for the tenant: Snowflake when an account is configured, else the
-    local stand-in (started if needed; the tenant's objects are not created: that is apply's)."""
+    local stand-in (started if needed; the tenant's objects are not created: that is apply's).
+    `connection_args`: more connector arguments for Snowflake (`host`, `port`, `protocol`: a
+    PrivateLink host, or a loopback endpoint in tests). The timeouts are the tenants' resource's
+    (`settings.timeout_settings`); a private key file is read before connecting."""
     slug = tenant.slug
     account = _setting(slug, "ACCOUNT", env)
     if account is None:
@@ -498,6 +503,8 @@ def connect_tenant(
     else:
         import snowflake.connector
 
+        from dagster_dynamic_tables.settings import timeout_settings
+
         user = _setting(slug, "USER", env)
         password = _setting(slug, "PASSWORD", env)
         key_path = _setting(slug, "PRIVATE_KEY_PATH", env)
@@ -511,10 +518,7 @@ def connect_tenant(
             )
         args: dict[str, Any] = {"account": account, "user": user, "autocommit": True}
         if key_path is not None:
-            args["private_key_file"] = key_path
-            key_password = _setting(slug, "PRIVATE_KEY_PASSWORD", env)
-            if key_password is not None:
-                args["private_key_file_pwd"] = key_password
+            args["private_key"] = _private_key(slug, env)
         else:
             args["password"] = password
         role = _setting(slug, "ROLE", env)
@@ -522,12 +526,20 @@ def connect_tenant(
         for key, value in (("role", role), ("warehouse", warehouse)):
             if value is not None:
                 args[key] = value
-        args["login_timeout"] = int(_setting(slug, "LOGIN_TIMEOUT", env) or 10)
+        # the tenants' resource's timeouts: login, socket, and SNOWFLAKE_NETWORK_TIMEOUT for
+        # apply's DDL (a CREATE runs the first refresh); plan's reads are bounded in `_read`
+        timeouts = timeout_settings(slug, env)
+        args.update(timeouts, **(connection_args or {}))
         try:
             conn = snowflake.connector.SnowflakeConnection(**args)
         except snowflake.connector.errors.Error as e:
             # the connector's messages name the account and user, never the secret
-            raise PlanError(f"cannot connect to Snowflake for tenant {slug!r}: {e}") from e
+            raise PlanError(
+                f"cannot connect to Snowflake for tenant {slug!r}: {e} (login_timeout "
+                f"{timeouts['login_timeout']} s, socket_timeout {timeouts['socket_timeout']} s). "
+                f"Fix: check {prefix}_ACCOUNT or SNOWFLAKE_ACCOUNT, the credentials and the "
+                "network path to Snowflake."
+            ) from e
         target = Target(f"Snowflake account {account}", role, warehouse, False)
     try:
         yield conn, target
@@ -591,13 +603,51 @@ def _refusal_error(run: _Run, command: str) -> PlanError:
     )
 
 
+def _private_key(slug: str, env: Mapping[str, str]) -> bytes:
+    """The tenant's private key file read as a key (`PrivateKeyError`, a `SnowflakeSettingsError`
+    naming the file and the variables, when it is not one)."""
+    from dagster_dynamic_tables.settings import find_setting, load_private_key
+
+    path = find_setting(slug, "PRIVATE_KEY_PATH", env)
+    assert path is not None
+    password = find_setting(slug, "PRIVATE_KEY_PASSWORD", env)
+    return load_private_key(
+        path.value,
+        None if password is None else password.value,
+        path_variable=path.variable,
+        password_variable=(
+            password.variable
+            if password is not None
+            else f"{slug.upper()}_SNOWFLAKE_PRIVATE_KEY_PASSWORD or SNOWFLAKE_PRIVATE_KEY_PASSWORD"
+        ),
+    )
+
+
 def _read(cursor: Any, tenant: Tenant, target: Target) -> TenantPlan:
+    """What exists for the tenant, with the platform's read timeout on the connection
+    (`settings.bounded_reads`: the statements stop retrying, and are cancelled, after 15 s)."""
     from snowflake.connector.errors import Error as SnowflakeError
 
+    from dagster_dynamic_tables.settings import (
+        READ_STATEMENT_TIMEOUT,
+        bounded_reads,
+        read_timeout,
+    )
+
+    prefix = f"{tenant.slug.upper()}_SNOWFLAKE"
+    connection = getattr(cursor, "connection", None)
     try:
-        return plan_tenant(cursor, tenant, role=target.role, stand_in=target.local)
+        with bounded_reads(connection, request_seconds=READ_STATEMENT_TIMEOUT):
+            return plan_tenant(cursor, tenant, role=target.role, stand_in=target.local)
     except SnowflakeError as e:
-        prefix = f"{tenant.slug.upper()}_SNOWFLAKE"
+        if 250000 <= (e.errno or 0) < 252000:  # the connector's own: the network, not SQL
+            seconds = read_timeout(getattr(connection, "network_timeout", None))
+            raise PlanError(
+                f"cannot read what exists for tenant {tenant.slug!r} ({target.description}): "
+                f"{e} (statements stop retrying after {seconds} s). Fix: check the "
+                "network path to Snowflake; locally, `uv run dynamic-tables local start` starts "
+                "the stand-in."
+            ) from e
         raise PlanError(
             f"cannot read what exists for tenant {tenant.slug!r} ({target.description}): {e}. "
             "Fix: the role needs USAGE on the declared databases and schemas, and reading "

@@ -20,6 +20,8 @@ Typed rows are in `records`; the faults reading them may raise, and what to tell
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +30,7 @@ from typing import Any, Protocol, TypeVar, cast
 from dagster_snowflake import SnowflakeResource
 
 from dagster_dynamic_tables.declarations import DynamicTable
+from dagster_dynamic_tables.errors import DynamicTablesError
 from dagster_dynamic_tables.identifiers import quote_identifier
 from dagster_dynamic_tables.records import (
     READ_PREFIX,
@@ -38,6 +41,7 @@ from dagster_dynamic_tables.records import (
     parse_dynamic_table_state,
     parse_refresh_record,
 )
+from dagster_dynamic_tables.settings import bounded_reads, load_private_key, statement_timeout
 
 T = TypeVar("T")
 
@@ -268,10 +272,15 @@ class Connection(Protocol):
 
 
 def run(connection: Connection, statement: Statement) -> list[dict[str, Any]]:
-    """Execute one statement; rows as dicts keyed by upper-case column name."""
+    """Execute one statement; rows as dicts keyed by upper-case column name. Inside a platform
+    read (`read_snowflake`) the statement is cancelled after the read's statement timeout."""
     cursor = connection.cursor()
+    timeout = statement_timeout()  # the read's (`settings.bounded_reads`), if any
     try:
-        cursor.execute(statement.text, dict(statement.params))
+        if timeout is None:
+            cursor.execute(statement.text, dict(statement.params))
+        else:
+            cursor.execute(statement.text, dict(statement.params), timeout=timeout)
         names = [str(column[0]).upper() for column in cursor.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
@@ -352,18 +361,79 @@ def fetch_states(
     return states
 
 
-def read_snowflake(snowflake: SnowflakeResource, work: Callable[[Connection], T]) -> T:
-    """Run `work` on a connection from the resource, closing it even when `work` fails.
+READ_DEADLINE = 40
+"""Seconds a platform read (login, statements, logout) may take before the caller gives up on
+it: under Dagster's 60-s sensor timeout, above what a healthy read takes (about 1 s)."""
 
+
+_LOGOUT_AFTER_FAILURE = 1.0
+
+
+class SnowflakeDeadlineError(DynamicTablesError):
+    """Snowflake did not answer a platform read within its deadline; `phase` says where it was."""
+
+    def __init__(self, phase: str, seconds: float) -> None:
+        self.phase = phase
+        self.seconds = seconds
+        super().__init__(f"no answer from Snowflake within {seconds:g} s while {phase}")
+
+
+def read_snowflake(
+    snowflake: SnowflakeResource,
+    work: Callable[[Connection], T],
+    *,
+    deadline: float = READ_DEADLINE,
+) -> T:
+    """Run `work` on a connection from the resource, closing it even when `work` fails, and
+    give up after `deadline` seconds.
+
+    - The private key file, if any, is read first (`settings.load_private_key`): a file that is
+      not a key raises `PrivateKeyError` instead of the connector's `ValueError`.
+    - `work` runs with the platform's read timeout on the connection (`settings.bounded_reads`):
+      a statement's retries against an endpoint that drops connections end after it.
+    - The whole read runs on a daemon thread, and the caller waits at most `deadline` for it:
+      past it, `SnowflakeDeadlineError` says whether the login or a statement was under way
+      (the thread ends by itself, within the connector's own timeouts). The logout is waited
+      for within the same deadline (a second at most after a failure): `work`'s result or
+      error is returned, not lost, when the logout hangs (the connector gives it up to 4
+      answers of `socket_timeout` each).
     (`SnowflakeResource.get_connection()` does not close its connection when the block raises.)
     """
-    failure: Exception | None = None
-    result: T | None = None
-    with snowflake.get_connection() as connection:
+    key_path = snowflake.private_key_path
+    if key_path:
+        load_private_key(key_path, snowflake.private_key_password)
+    phase = ["logging in to Snowflake"]
+    outcome: list[tuple[bool, Any]] = []
+    worked = threading.Event()
+
+    def read() -> None:
         try:
-            result = work(connection)
-        except Exception as error:  # re-raised below, once the connection is closed
-            failure = error
-    if failure is not None:
-        raise failure
-    return cast("T", result)
+            with snowflake.get_connection() as connection:
+                phase[0] = "running a statement"
+                try:
+                    with bounded_reads(connection):
+                        outcome.append((True, work(connection)))
+                except Exception as error:  # re-raised by the caller, once the connection closes
+                    outcome.append((False, error))
+                phase[0] = "closing the session"
+                worked.set()
+        except Exception as error:
+            outcome.append((False, error))
+        finally:
+            worked.set()
+
+    thread = threading.Thread(target=read, name="dagster-dynamic-tables-read", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    worked.wait(deadline)
+    if not outcome:
+        raise SnowflakeDeadlineError(phase[0], deadline)
+    ok, value = outcome[0]
+    # The logout takes milliseconds when Snowflake answers. After a success it is waited for
+    # within the deadline; after a failure (most often the network's) for a second at most:
+    # the connector's logout against a lost endpoint retries for seconds more.
+    remaining = max(0.0, deadline - (time.monotonic() - started))
+    thread.join(remaining if ok else min(remaining, _LOGOUT_AFTER_FAILURE))
+    if not ok:
+        raise cast("Exception", value)
+    return cast("T", value)

@@ -6,13 +6,17 @@ Production: `SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_USER`, `SNOWFLAKE_PASSWORD` or
 (`ECOMMERCE_SNOWFLAKE_ROLE`). Secrets are passed as `dg.EnvVar`, so their values never reach
 Dagster's stored config, the UI, logs or error messages.
 
-Timeouts, in whole seconds, overridable the same way (`timeout_settings`):
+Timeouts, in whole seconds, overridable the same way (`settings.timeout_settings`):
 `SNOWFLAKE_LOGIN_TIMEOUT` (default 10: no new login attempt after that), `SNOWFLAKE_SOCKET_TIMEOUT`
 (default 15: the longest wait for one answer, login included) and `SNOWFLAKE_NETWORK_TIMEOUT`
-(default none: retries of other requests end, and a statement is cancelled, after that). The
-connector's own defaults (120 s, 60 s per answer) kept a tick against an account endpoint that
-accepts connections and never answers busy for about two minutes, past Dagster's sensor timeout,
-so its skip reason was never seen; with these it ends in 15 to 25 s.
+(default none: retries of other requests end, and a statement is cancelled, after that; for the
+tenant's own assets, whose statements may run long). The platform's own reads through this
+resource (the freshness sensor, the health checks) are bounded whatever these say:
+their statements stop retrying and are cancelled after 15 s (`settings.bounded_reads`), and the
+whole read gives up after 40 s (`queries.read_snowflake`), so a tick against an endpoint that
+never answers, drops connections or refuses them ends with a skip reason that says what timed
+out, under Dagster's 60-s sensor timeout. A private key file is read before the connection: a
+file that is not a key is a skip reason naming the file, not a `ValueError`.
 
 With no account configured, the tenant uses the embedded stand-in (`local_snowflake`, the
 optional extra `dagster-dynamic-tables[local]`) on `127.0.0.1:$LOCAL_SNOWFLAKE_PORT`, started on
@@ -26,7 +30,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +49,23 @@ from dagster_dynamic_tables.local import (
     require_stand_in,
     stand_in_connection_args,
 )
+from dagster_dynamic_tables.settings import (
+    DEFAULT_LOGIN_TIMEOUT,
+    DEFAULT_SOCKET_TIMEOUT,
+    TIMEOUT_SETTINGS,
+    Setting,
+    find_setting,
+    timeout_settings,
+)
 
-__all__ = [  # the stand-in's location is defined in `local`; kept importable from here
+__all__ = [  # the stand-in's location is defined in `local`, the settings in `settings`
+    "DEFAULT_LOGIN_TIMEOUT",
+    "DEFAULT_SOCKET_TIMEOUT",
     "LOCAL_DATA_DIR_NAME",
     "LOCAL_DATA_DIR_VAR",
     "LOCAL_PORT_VAR",
     "MONITORING_RESOURCE_KEY",
+    "TIMEOUT_SETTINGS",
     "LocalSnowflakeResource",
     "Setting",
     "build_local_resource",
@@ -64,39 +78,12 @@ __all__ = [  # the stand-in's location is defined in `local`; kept importable fr
     "uses_local_stand_in",
 ]
 
-DEFAULT_LOGIN_TIMEOUT = 10
-DEFAULT_SOCKET_TIMEOUT = 15
-# (setting, connector argument, default): login_timeout stops further login attempts, but the
-# attempt under way waits for its answer up to socket_timeout, so a silent endpoint ends a login
-# after socket_timeout (one attempt) and at worst after login_timeout + socket_timeout.
-# network_timeout also cancels any statement that runs longer, so it has no default: a tenant's
-# own assets may run long statements.
-TIMEOUT_SETTINGS: tuple[tuple[str, str, int | None], ...] = (
-    ("LOGIN_TIMEOUT", "login_timeout", DEFAULT_LOGIN_TIMEOUT),
-    ("SOCKET_TIMEOUT", "socket_timeout", DEFAULT_SOCKET_TIMEOUT),
-    ("NETWORK_TIMEOUT", "network_timeout", None),
-)
 _SECRET_SETTINGS = frozenset({"PASSWORD", "PRIVATE_KEY_PATH", "PRIVATE_KEY_PASSWORD"})
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One Snowflake setting found in the environment: the variable that held it and its value."""
-
-    variable: str
-    value: str
-
-    def config(self, name: str) -> str | dg.EnvVar:
-        return dg.EnvVar(self.variable) if name in _SECRET_SETTINGS else self.value
-
-
-def find_setting(slug: str, name: str, env: Mapping[str, str]) -> Setting | None:
-    """`<SLUG>_SNOWFLAKE_<NAME>` if set and not empty, else `SNOWFLAKE_<NAME>`, else None."""
-    for variable in (f"{slug.upper()}_SNOWFLAKE_{name}", f"SNOWFLAKE_{name}"):
-        value = env.get(variable, "").strip()
-        if value:
-            return Setting(variable, value)
-    return None
+def _config(setting: Setting, name: str) -> str | dg.EnvVar:
+    """A secret as `dg.EnvVar` (its value never reaches Dagster's stored config), else the value."""
+    return dg.EnvVar(setting.variable) if name in _SECRET_SETTINGS else setting.value
 
 
 def uses_local_stand_in(slug: str, env: Mapping[str, str] | None = None) -> bool:
@@ -185,32 +172,12 @@ def build_snowflake_resource(
         ("WAREHOUSE", warehouse or find_setting(slug, "WAREHOUSE", env)),
     ):
         if setting is not None:
-            config[name.lower()] = setting.config(name)
+            config[name.lower()] = _config(setting, name)
     timeouts = timeout_settings(slug, env)
     # socket_timeout has no field of its own in SnowflakeResource
     socket_timeout = timeouts.pop("socket_timeout")
     config.update(timeouts, additional_snowflake_connection_args={"socket_timeout": socket_timeout})
     return SnowflakeResource(**config)
-
-
-def timeout_settings(slug: str, env: Mapping[str, str]) -> dict[str, int]:
-    """The connector's `login_timeout`, `socket_timeout` and (if set) `network_timeout`, from
-    `<SLUG>_SNOWFLAKE_<NAME>` or `SNOWFLAKE_<NAME>`, else the defaults."""
-    timeouts: dict[str, int] = {}
-    for name, argument, default in TIMEOUT_SETTINGS:
-        setting = find_setting(slug, name, env)
-        if setting is None:
-            if default is not None:
-                timeouts[argument] = default
-            continue
-        if not setting.value.isdigit() or int(setting.value) < 1:
-            unset = f"use the default {default}" if default is not None else "have none"
-            raise SnowflakeSettingsError(
-                f"{setting.variable}={setting.value!r} is not a number of seconds. Fix: set it "
-                f"to a whole number of seconds, 1 or more, or unset it to {unset}."
-            )
-        timeouts[argument] = int(setting.value)
-    return timeouts
 
 
 def build_local_resource(tenant: Tenant, env: Mapping[str, str]) -> LocalSnowflakeResource:
