@@ -13,7 +13,10 @@ tests only check that each ends (pytest-timeout fails a hang) and what it says.
 """
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +42,7 @@ from dagster_dynamic_tables.sensor import build_freshness_sensor
 from dagster_dynamic_tables.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TENANT = Tenant(
     "shop",
     dynamic_tables=(
@@ -453,3 +457,35 @@ def test_tick_with_the_stand_in_settings_against_a_dropping_endpoint_ends():
         "statements 15 s: the connection was lost after the login and retries ran out) "
         "(OperationalError 250003: Failed to execute request: "
     ), message
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", KINDS)
+def test_local_status_ends_when_the_recorded_stand_in_misbehaves(kind: str, tmp_path: Path):
+    """`dynamic-tables local status` asks the stand-in recorded in the data directory for its
+    health: an endpoint in its place that never answers, drops or refuses is "not running"
+    (exit 3), not a hang. (The recorded pid is this test's: alive, and never signalled.)"""
+    with endpoint(kind) as served:
+        record = {
+            "host": "127.0.0.1",
+            "port": served.port,
+            "pid": os.getpid(),
+            "data_dir": str(tmp_path),
+            "log_file": str(tmp_path / "server.log"),
+        }
+        (tmp_path / "server.json").write_text(json.dumps(record))
+        env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
+        env |= {"LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path), "LOCAL_SNOWFLAKE_PORT": str(served.port)}
+        done = subprocess.run(
+            [sys.executable, "-m", "dagster_dynamic_tables.cli", "local", "status"],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=100,
+            check=False,
+        )
+    assert (done.returncode, done.stdout) == (
+        3,
+        f"local Snowflake stand-in: not running (data dir {tmp_path}, port {served.port})\n",
+    ), done.stderr
