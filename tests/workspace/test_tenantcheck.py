@@ -119,8 +119,9 @@ def test_a_query_sqlglot_cannot_parse_is_a_finding(findings: list[str]) -> None:
     assert line == (
         f"ERROR: tenant 'ecommerce': {ECOMMERCE_YAML} dynamic_tables[4].query (ecommerce/broken) "
         "cannot be checked for undeclared reads: sqlglot (Snowflake dialect) cannot parse it: "
-        "Expecting ). Line 1, Col: 28. Fix: write the query as one plain SELECT naming its tables (sqlglot's "
-        "Snowflake dialect must parse it), or report the parse failure to the platform team."
+        "Expecting ). Line 1, Col: 28. Fix: write the query as one plain SELECT naming its tables "
+        "(sqlglot's Snowflake dialect must parse it), or report the parse failure to the platform "
+        "team."
     )
 
 
