@@ -543,8 +543,17 @@ def connect_tenant(
         target = Target(f"Snowflake account {account}", role, warehouse, False)
     try:
         yield conn, target
-    finally:
-        conn.close()
+    except BaseException:
+        # The logout after a failure (most often the network's) is not waited for beyond a
+        # second: against a lost endpoint the connector retries it for up to 4 answers of
+        # socket_timeout each. It goes on in a daemon thread.
+        import threading
+
+        closing = threading.Thread(target=conn.close, name="plan-logout", daemon=True)
+        closing.start()
+        closing.join(1.0)
+        raise
+    conn.close()
 
 
 @dataclass
