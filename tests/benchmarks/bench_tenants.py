@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -149,9 +150,10 @@ def main() -> None:
         python = str(root / ".venv" / "bin" / "python")
         existing = len([p for p in (root / "tenants").iterdir() if (p / "pyproject.toml").exists()])
         onboard: list[float] = []
+        prefix = f"bench_{secrets.token_hex(3)}"  # no team's slug: a team may be called team00
         for index in range(max(0, args.tenants - existing)):
             cookie = [python, "-m", "cookiecutter", "templates/tenant", "--no-input"]
-            onboard.append(timed([*cookie, f"tenant_slug=team{index:02d}"], root))
+            onboard.append(timed([*cookie, f"tenant_slug={prefix}_{index:02d}"], root))
         if onboard:
             print(
                 f"cookiecutter --no-input to a registered tenant: first {onboard[0]:.1f} s, "
