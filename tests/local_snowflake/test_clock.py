@@ -58,7 +58,9 @@ def test_advance_clock_refuses_to_go_more_than_ten_years_ahead(tmp_path):
     assert "clock offset" not in info.log_file.read_text()
 
 
-@pytest.mark.parametrize("stored", ["nan", "inf", "-1e308", "1e15", "not a number"])
+# Each case starts a server (about 5 s): one non-finite, one out of range, one not a number; the
+# refusal of every other value before it is saved is test_advance_clock_refuses_arguments_....
+@pytest.mark.parametrize("stored", ["nan", "1e15", "not a number"])
 def test_a_bad_clock_offset_in_the_catalog_is_reset_at_start_with_a_warning(tmp_path, stored):
     info, process = start_test_server(tmp_path)
     stop_test_server(process)
