@@ -25,9 +25,9 @@ which does not hand the context to extensions: it is read from that frame (cooki
 locked version). If the frame is not found, generation stops (fail closed).
 
 Standard library, jinja2 and cookiecutter only: this runs in whatever Python runs cookiecutter.
-The slug rule is `dagster_dynamic_tables.repo.slug_problem`'s (a test keeps the two equal); the
-identifier rule is `dagster_dynamic_tables.identifiers.parse_identifier`'s, narrowed for database
-and schema to the names the local Snowflake stand-in can host.
+The slug rule is `dagster_dynamic_tables.platform.repo.slug_problem`'s (a test keeps the two
+equal); the identifier rule is `dagster_dynamic_tables.declarations.identifiers.parse_identifier`'s,
+narrowed for database and schema to the names the local Snowflake stand-in can host.
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ from typing import Any
 
 import dagster as dg
 from bench_sensor import build_tenant, create_objects  # (this script's folder)
-from dagster_dynamic_tables.checks import build_dynamic_table_checks
-from dagster_dynamic_tables.specs import build_asset_specs
+from dagster_dynamic_tables.definitions.specs import build_asset_specs
+from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
@@ -87,7 +87,7 @@ def health_job(*, tenant_executor: bool) -> dg.JobDefinition:
     )
     executor: dg.ExecutorDefinition | None = None
     if tenant_executor:
-        from dagster_dynamic_tables.checks import check_runs_in_process_executor
+        from dagster_dynamic_tables.health.checks import check_runs_in_process_executor
 
         executor = check_runs_in_process_executor
     job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
@@ -102,7 +102,7 @@ def health_job(*, tenant_executor: bool) -> dg.JobDefinition:
 
 
 def has_tenant_executor() -> bool:
-    from dagster_dynamic_tables import checks
+    from dagster_dynamic_tables.health import checks
 
     return hasattr(checks, "check_runs_in_process_executor")
 

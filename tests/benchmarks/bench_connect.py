@@ -52,7 +52,7 @@ CHILD = textwrap.dedent(
     sys.addaudithook(refuse_non_loopback)
 
     import snowflake.connector
-    from dagster_dynamic_tables.local import stand_in_connection_args
+    from dagster_dynamic_tables.standin import stand_in_connection_args
 
     if how == "stand-in":
         args = stand_in_connection_args(port)

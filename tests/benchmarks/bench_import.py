@@ -5,7 +5,7 @@ Run: `uv run python tests/benchmarks/bench_import.py [--module ecommerce.definit
 Each figure is the median of `--repeat` fresh interpreters (wall time of `python -c "import X"`,
 interpreter start included, and Python's own `-X importtime` for the breakdown).
 
-1. Wall time of: the interpreter alone; `dagster_dynamic_tables.local` (what the `dynamic-tables
+1. Wall time of: the interpreter alone; `dagster_dynamic_tables.standin` (what the `dynamic-tables
    local status|stop` commands need from the core), with and without `local_snowflake`;
    `dagster_dynamic_tables` (the package root: its names load on first use); `dagster`;
    `dagster_snowflake`; and the tenant's code location (`ecommerce.definitions`), with no Snowflake
@@ -93,10 +93,10 @@ def main() -> None:
     print(f"wall time, median of {repeat} fresh interpreters:")
     for label, code in (
         ("python -c pass", "pass"),
-        ("dagster_dynamic_tables.local", "import dagster_dynamic_tables.local"),
+        ("dagster_dynamic_tables.standin", "import dagster_dynamic_tables.standin"),
         (
-            "dagster_dynamic_tables.local + local_snowflake",
-            "import dagster_dynamic_tables.local, local_snowflake",
+            "dagster_dynamic_tables.standin + local_snowflake",
+            "import dagster_dynamic_tables.standin, local_snowflake",
         ),
         ("dagster_dynamic_tables (root)", "import dagster_dynamic_tables"),
         ("dagster", "import dagster"),

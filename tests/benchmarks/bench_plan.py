@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dagster_dynamic_tables.loader import build_tenant
-from dagster_dynamic_tables.plan import apply_plan, plan_tenant
-from dagster_dynamic_tables.planner import TenantPlan
+from dagster_dynamic_tables.declarations.loader import build_tenant
+from dagster_dynamic_tables.platform.plan.apply import apply_plan, plan_tenant
+from dagster_dynamic_tables.platform.plan.build import TenantPlan
 from local_snowflake import connect
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 

@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dynamic_tables.cursor import SensorCursor, history_ends
-from dagster_dynamic_tables.declarations import DynamicTable, Tenant
-from dagster_dynamic_tables.queries import requires_warehouse
-from dagster_dynamic_tables.reads import build_tick_statement
-from dagster_dynamic_tables.sensor import FULL_READ_INTERVAL, build_freshness_sensor
-from dagster_dynamic_tables.show import build_show_statement
+from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
+from dagster_dynamic_tables.freshness.cursor import SensorCursor, history_ends
+from dagster_dynamic_tables.freshness.history import build_tick_statement
+from dagster_dynamic_tables.freshness.sensor import FULL_READ_INTERVAL, build_freshness_sensor
+from dagster_dynamic_tables.freshness.show import build_show_statement
+from dagster_dynamic_tables.sql.statements import requires_warehouse
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server

@@ -34,9 +34,9 @@ from typing import Any
 
 import dagster as dg
 import yaml
-from dagster_dynamic_tables.definitions import build_tenant_definitions
-from dagster_dynamic_tables.loader import load_tenant
-from dagster_dynamic_tables.specs import build_asset_specs
+from dagster_dynamic_tables.declarations.loader import load_tenant
+from dagster_dynamic_tables.definitions.specs import build_asset_specs
+from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
 from dagster_shared.yaml_utils import parse_yamls_with_source_position
 
 LAGS = ["1 minute", "5 minutes", "1 hour", "2 hours", "DOWNSTREAM"]

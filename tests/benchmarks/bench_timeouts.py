@@ -29,8 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the fakes live there
 
-from dagster_dynamic_tables.plan import PlanError, _read, connect_tenant
-from dagster_dynamic_tables.resources import build_snowflake_resource
+from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
+from dagster_dynamic_tables.errors import PlanError
+from dagster_dynamic_tables.platform.plan.apply import _read, connect_tenant
 from test_timeouts import (  # pyright: ignore[reportMissingImports] -- on sys.path above
     KINDS,
     LOOPBACK,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import yaml
 from bench_specs import declarations  # the benchmark tenant (this script's folder)
+from dagster_dynamic_tables.declarations.loader import load_tenant
+from dagster_dynamic_tables.declarations.yamlbounds import check_yaml_text
 from dagster_dynamic_tables.errors import DeclarationError
-from dagster_dynamic_tables.loader import load_tenant
-from dagster_dynamic_tables.yamlbounds import check_yaml_text
 
 
 def timed(repeat: int, run: Callable[[], object]) -> float:

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
-from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
-from dagster_dynamic_tables.records import RefreshRecord
-from dagster_dynamic_tables.sensor import build_freshness_sensor
-from dagster_dynamic_tables.specs import build_asset_specs
-from dagster_dynamic_tables.tick import materialization
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.definitions.specs import build_asset_specs
+from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
+from dagster_dynamic_tables.freshness.tick import materialization
+from dagster_dynamic_tables.sql.records import RefreshRecord
 from dagster_snowflake import SnowflakeResource
 from snowflake.connector.errors import ProgrammingError
 

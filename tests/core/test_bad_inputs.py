@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from dagster_dynamic_tables.declarations import Tenant
+from dagster_dynamic_tables.declarations.files import MAX_QUERY_FILE_BYTES
+from dagster_dynamic_tables.declarations.loader import load_tenant
+from dagster_dynamic_tables.declarations.models import Tenant
 from dagster_dynamic_tables.errors import DeclarationError
-from dagster_dynamic_tables.files import MAX_QUERY_FILE_BYTES
-from dagster_dynamic_tables.loader import load_tenant
 
 # Line numbers of the DT fields in `_dt()`'s output, for reading the expected messages:
 # 1 tenant, 2 sources, 3 - name, 4 table, 5 dynamic_tables, 6 - name, 7 table, 8 target_lag,
@@ -1076,7 +1076,7 @@ def _load_location(root: Path, slug: str) -> None:
     src = str(root / "tenants" / slug / "src")
     sys.path.insert(0, src)
     try:
-        from dagster_dynamic_tables.location import load_tenant_definitions
+        from dagster_dynamic_tables.definitions.location import load_tenant_definitions
 
         load_tenant_definitions(importlib.import_module(f"{slug}.defs"))
     finally:
@@ -1160,7 +1160,7 @@ def test_a_link_inside_defs_to_a_file_inside_defs_is_read(tmp_path: Path) -> Non
 
 
 def load_tenant_through_plan(root: Path, slug: str) -> Tenant:
-    from dagster_dynamic_tables.plan import load_declared_tenants
+    from dagster_dynamic_tables.platform.plan.apply import load_declared_tenants
 
     (tenant,) = load_declared_tenants(root, slug)
     return tenant
@@ -1314,7 +1314,7 @@ def test_a_defs_yaml_that_is_not_a_regular_file_blocks_no_load_path(
 def test_local_start_reads_the_seed_file_confined_again(local_snowflake_connect, tmp_path: Path):
     """The stand-in's setup reads local_seed_file when it runs, the way the loader does: a seed
     replaced after loading by a link to a file outside defs/ is refused, not run."""
-    from dagster_dynamic_tables.local import LocalSetupError, create_local_objects
+    from dagster_dynamic_tables.standin import LocalSetupError, create_local_objects
 
     root = tmp_path / "repo"
     _platform(root, [])

@@ -12,14 +12,16 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_dynamic_tables.checks import (
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
+from dagster_dynamic_tables.definitions.specs import build_asset_specs
+from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
+from dagster_dynamic_tables.health.checks import (
     build_check_specs,
     build_dynamic_table_checks,
     check_runs_in_process_executor,
 )
-from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
-from dagster_dynamic_tables.definitions import build_tenant_definitions
-from dagster_dynamic_tables.health import (
+from dagster_dynamic_tables.health.rules import (
     CHECK_NAMES,
     MATCHES_DECLARATION,
     REFRESH_SUCCEEDED,
@@ -28,9 +30,7 @@ from dagster_dynamic_tables.health import (
     CheckOutcome,
     evaluate_dynamic_table,
 )
-from dagster_dynamic_tables.records import DynamicTableState, SchedulingState
-from dagster_dynamic_tables.resources import build_snowflake_resource
-from dagster_dynamic_tables.specs import build_asset_specs
+from dagster_dynamic_tables.sql.records import DynamicTableState, SchedulingState
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connection_args
 from snowflake.connector.errors import ProgrammingError

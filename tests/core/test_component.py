@@ -13,10 +13,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster.components.core.component_tree import ComponentTreeException
-from dagster_dynamic_tables.component import DynamicTablesAttributes, DynamicTablesComponent
-from dagster_dynamic_tables.declarations import TenantDeclarations
+from dagster_dynamic_tables.declarations.loader import load_tenant
+from dagster_dynamic_tables.declarations.models import TenantDeclarations
+from dagster_dynamic_tables.definitions.component import (
+    DynamicTablesAttributes,
+    DynamicTablesComponent,
+)
 from dagster_dynamic_tables.errors import DeclarationError
-from dagster_dynamic_tables.loader import load_tenant
 
 pytestmark = [
     # Dagster 1.13.27 parses every defs.yaml with pydantic's deprecated `parse_obj_as`
@@ -249,7 +252,7 @@ def test_code_location_refuses_hostile_yaml_before_dagster_parses_it(
     """`load_tenant_definitions` (every tenant's definitions.py) checks each defs.yaml before
     Dagster's loader, which walks an alias bomb expanded (dg's own commands, which skip it, hang
     in Dagster's source-position walk: an upstream limit the README states)."""
-    from dagster_dynamic_tables.location import load_tenant_definitions
+    from dagster_dynamic_tables.definitions.location import load_tenant_definitions
 
     root = project(attributes)
     defs_yaml = next(root.glob("src/*/defs/shop/defs.yaml"))

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dagster_dynamic_tables import ddl
-from dagster_dynamic_tables.declarations import DynamicTable, View
+from dagster_dynamic_tables.declarations.loader import build_tenant
+from dagster_dynamic_tables.declarations.models import DynamicTable, View
 from dagster_dynamic_tables.errors import DeclarationError
-from dagster_dynamic_tables.loader import build_tenant
+from dagster_dynamic_tables.sql import ddl
 
 GOLDEN = Path(__file__).parent / "data" / "ddl"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -6,8 +6,15 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from dagster_dynamic_tables.crosschecks import check_tenant
-from dagster_dynamic_tables.declarations import (
+from dagster_dynamic_tables.declarations.consistency import check_tenant
+from dagster_dynamic_tables.declarations.identifiers import (
+    parse_identifier,
+    parse_qualified_name,
+    quote_identifier,
+)
+from dagster_dynamic_tables.declarations.lags import parse_target_lag
+from dagster_dynamic_tables.declarations.loader import build_tenant, load_tenant
+from dagster_dynamic_tables.declarations.models import (
     DynamicTable,
     SourceTable,
     Tenant,
@@ -16,13 +23,6 @@ from dagster_dynamic_tables.declarations import (
     resolve_queries,
 )
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
-from dagster_dynamic_tables.identifiers import (
-    parse_identifier,
-    parse_qualified_name,
-    quote_identifier,
-)
-from dagster_dynamic_tables.lags import parse_target_lag
-from dagster_dynamic_tables.loader import build_tenant, load_tenant
 
 DATA = Path(__file__).parent / "data"
 
@@ -285,7 +285,7 @@ def test_a_file_that_cannot_be_read_is_a_declaration_error(tmp_path: Path) -> No
 
 
 def test_the_file_format_model_and_the_loader_agree_on_the_top_level_keys() -> None:
-    from dagster_dynamic_tables.loader import (
+    from dagster_dynamic_tables.declarations.loader import (
         _FileShell,  # pyright: ignore[reportPrivateUsage] (the drift this guards against is private)
     )
 

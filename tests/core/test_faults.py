@@ -29,18 +29,18 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_dynamic_tables.cursor import SensorCursor, history_ends
-from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
-from dagster_dynamic_tables.queries import to_history_read
-from dagster_dynamic_tables.records import (
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.freshness.cursor import SensorCursor, history_ends
+from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
+from dagster_dynamic_tables.freshness.tick import run_tick
+from dagster_dynamic_tables.freshness.window import RUNNING_HOLD_LIMIT
+from dagster_dynamic_tables.sql.records import (
     RUNNING_STATES,
     DynamicTableState,
     RefreshRecord,
     SchedulingState,
 )
-from dagster_dynamic_tables.sensor import build_freshness_sensor
-from dagster_dynamic_tables.tick import run_tick
-from dagster_dynamic_tables.window import RUNNING_HOLD_LIMIT
+from dagster_dynamic_tables.sql.statements import to_history_read
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.process import HEALTH_PATH

@@ -1,6 +1,6 @@
 """What importing the core costs, and what it leaves out.
 
-- A submodule (`dagster_dynamic_tables.local`, `.errors`, `.identifiers`) imports neither Dagster
+- A submodule (`dagster_dynamic_tables.standin`, `.errors`, `.identifiers`) imports neither Dagster
   nor dagster-snowflake (nor pydantic): the package root loads its public names on first use
   (PEP 562), so the `dynamic-tables local status|stop` commands stay quick.
 - The stand-in (`local_snowflake`) is an optional extra: nothing imports it unless a tenant has no
@@ -53,8 +53,8 @@ def _python(code: str, env: dict[str, str] | None = None) -> subprocess.Complete
 def test_submodules_import_without_dagster_or_snowflake():
     result = _python(
         "import sys\n"
-        "import dagster_dynamic_tables.errors, dagster_dynamic_tables.identifiers\n"
-        "from dagster_dynamic_tables.local import (\n"
+        "import dagster_dynamic_tables.errors, dagster_dynamic_tables.declarations.identifiers\n"
+        "from dagster_dynamic_tables.standin import (\n"
         "    LocalSetupError, create_local_objects, local_stand_in_location)\n"
         "heavy = ('dagster', 'dagster_snowflake', 'snowflake.connector', 'local_snowflake',\n"
         "         'pydantic')\n"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from dagster_dynamic_tables.cli import WorkspaceError, workspace_modules
-from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant, View
-from dagster_dynamic_tables.local import LocalSetupError, LocalSetupReport, create_local_objects
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant, View
+from dagster_dynamic_tables.standin import LocalSetupError, LocalSetupReport, create_local_objects
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

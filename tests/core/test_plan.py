@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 import snowflake.connector
-from dagster_dynamic_tables import ddl
-from dagster_dynamic_tables.declarations import DynamicTable, Tenant
+from dagster_dynamic_tables.declarations.loader import build_tenant
+from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
 from dagster_dynamic_tables.errors import SnowflakeSettingsError
-from dagster_dynamic_tables.loader import build_tenant
-from dagster_dynamic_tables.plan import (
+from dagster_dynamic_tables.platform.plan.apply import (
     Action,
     ApplyResult,
     PlanError,
@@ -32,12 +31,13 @@ from dagster_dynamic_tables.plan import (
     run_apply,
     run_plan,
 )
-from dagster_dynamic_tables.planner import (
+from dagster_dynamic_tables.platform.plan.build import (
     ExistingDynamicTable,
     ExistingObject,
     Snapshot,
     plan_dynamic_table,
 )
+from dagster_dynamic_tables.sql import ddl
 from local_snowflake import ServerInfo
 
 Connect = Callable[..., snowflake.connector.SnowflakeConnection]
@@ -497,7 +497,7 @@ def test_an_account_without_credentials_is_a_settings_error_naming_the_variables
 
 
 def test_a_disabled_scheduler_gives_no_freshness_policy_and_passes_no_lag_on() -> None:
-    from dagster_dynamic_tables.specs import effective_lags
+    from dagster_dynamic_tables.definitions.specs import effective_lags
 
     def dt(name: str, lag: str, deps: list[str], **fields: Any) -> dict[str, Any]:
         table = f"SHOP.A.{name.upper()}"
@@ -526,7 +526,7 @@ def test_a_disabled_scheduler_gives_no_freshness_policy_and_passes_no_lag_on() -
 def _state(**fields: Any) -> Any:
     from datetime import UTC, datetime
 
-    from dagster_dynamic_tables.records import DynamicTableState, SchedulingState
+    from dagster_dynamic_tables.sql.records import DynamicTableState, SchedulingState
 
     values: dict[str, Any] = {
         "qualified_name": "SHOP.A.ORDERS",
@@ -546,14 +546,14 @@ def _state(**fields: Any) -> Any:
 def _outcomes(dt: DynamicTable, state: Any) -> dict[str, Any]:
     from datetime import UTC, datetime
 
-    from dagster_dynamic_tables.health import evaluate_dynamic_table
+    from dagster_dynamic_tables.health.rules import evaluate_dynamic_table
 
     now = datetime(2026, 12, 2, tzinfo=UTC)  # a day after the last refresh
     return {outcome.check_name: outcome for outcome in evaluate_dynamic_table(dt, state, now)}
 
 
 def test_a_disabled_scheduler_keeps_scheduling_and_lag_checks_green() -> None:
-    from dagster_dynamic_tables.records import SchedulingState
+    from dagster_dynamic_tables.sql.records import SchedulingState
 
     dt = DynamicTable.model_validate(FULL_DT)  # scheduler: DISABLE
     results = _outcomes(dt, _state(scheduling_state=SchedulingState("SUSPENDED")))
@@ -601,8 +601,8 @@ def test_query_drift_fails_matches_declaration_and_names_the_file() -> None:
 def test_the_check_catches_a_changed_query_before_apply_on_the_stand_in(
     local_snowflake_connect: Connect,
 ) -> None:
-    from dagster_dynamic_tables.health import matches_declaration
-    from dagster_dynamic_tables.queries import fetch_states
+    from dagster_dynamic_tables.health.rules import matches_declaration
+    from dagster_dynamic_tables.sql.statements import fetch_states
 
     db = "PLAN_DRIFT_CHECK"
     conn = local_snowflake_connect()
@@ -623,8 +623,8 @@ def test_a_disabled_scheduler_keeps_its_checks_green_on_the_stand_in(
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from dagster_dynamic_tables.health import evaluate_dynamic_table
-    from dagster_dynamic_tables.queries import fetch_states
+    from dagster_dynamic_tables.health.rules import evaluate_dynamic_table
+    from dagster_dynamic_tables.sql.statements import fetch_states
 
     db = "PLAN_SCHEDULER"
     conn = local_snowflake_connect()
@@ -714,7 +714,7 @@ def _stand_in_env(server: ServerInfo) -> dict[str, str]:
 
 
 def _nothing_exists(cursor: Any, root: Path) -> None:
-    from dagster_dynamic_tables.planner import read_snapshot
+    from dagster_dynamic_tables.platform.plan.build import read_snapshot
 
     declared = [item for tenant in load_declared_tenants(root) for item in tenant.all()]
     snapshot = read_snapshot(cursor, declared)
@@ -770,7 +770,7 @@ def test_plan_refuses_the_tenant_and_still_plans_the_others(
 
 
 def test_a_tenant_without_a_grants_entry_may_declare_nothing(tmp_path: Path) -> None:
-    from dagster_dynamic_tables.plan import load_declared_files, refused_objects
+    from dagster_dynamic_tables.platform.plan.apply import load_declared_files, refused_objects
 
     root = _tenants_copy(tmp_path, "ECOMMERCE_C", "FINANCE_C")
     (root / "grants.yaml").write_text("tenants:\n  ecommerce:\n    schemas: [ECOMMERCE_C.RAW]\n")
@@ -790,7 +790,7 @@ def test_a_tenant_without_a_grants_entry_may_declare_nothing(tmp_path: Path) -> 
 
 
 def test_a_file_declaring_under_another_tenants_slug_is_refused(tmp_path: Path) -> None:
-    from dagster_dynamic_tables.plan import load_declared_files, refused_objects
+    from dagster_dynamic_tables.platform.plan.apply import load_declared_files, refused_objects
 
     root = _tenants_copy(tmp_path, "ECOMMERCE_D", "FINANCE_D")
     path = root / ECOMMERCE_YAML
@@ -804,7 +804,10 @@ def test_a_file_declaring_under_another_tenants_slug_is_refused(tmp_path: Path) 
 
 @pytest.mark.parametrize(
     "type_path",
-    ["dagster_dynamic_tables.component.DynamicTablesComponent", "spy_components.SpyComponent"],
+    [
+        "dagster_dynamic_tables.definitions.component.DynamicTablesComponent",
+        "spy_components.SpyComponent",
+    ],
     ids=["module_path", "subclass"],
 )
 def test_the_component_type_is_resolved_as_dagster_resolves_it(
@@ -893,7 +896,7 @@ def test_plan_names_reads_that_are_not_deps(
 def test_tables_read_resolves_names_as_snowflake_does(
     query: str, tables: set[tuple[str, str, str]]
 ) -> None:
-    from dagster_dynamic_tables.sqlreads import tables_read
+    from dagster_dynamic_tables.sql.lineage import tables_read
 
     assert tables_read(query, "DB", "SC") == tables
 
@@ -916,7 +919,8 @@ def test_tables_read_resolves_names_as_snowflake_does(
     ids=["unparseable", "two_statements", "not_a_select", "identifier"],
 )
 def test_a_query_that_cannot_be_read_says_why(query: str, message: str) -> None:
-    from dagster_dynamic_tables.sqlreads import QueryReadError, tables_read
+    from dagster_dynamic_tables.errors import QueryReadError
+    from dagster_dynamic_tables.sql.lineage import tables_read
 
     with pytest.raises(QueryReadError) as raised:
         tables_read(query, "DB", "SC")

@@ -35,7 +35,7 @@ CHILD = textwrap.dedent(
     sys.addaudithook(refuse_non_loopback)
 
     import snowflake.connector
-    from dagster_dynamic_tables.local import stand_in_connection_args
+    from dagster_dynamic_tables.standin import stand_in_connection_args
 
     port, how = int(sys.argv[1]), sys.argv[2]
     if how == "stand_in_connection_args":  # what the tenant's resource and local setup pass

@@ -4,8 +4,23 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from dagster_dynamic_tables.declarations import DynamicTable
-from dagster_dynamic_tables.queries import (
+from dagster_dynamic_tables.declarations.models import DynamicTable
+from dagster_dynamic_tables.freshness.history import build_tick_statement, fetch_tick, merge_states
+from dagster_dynamic_tables.freshness.show import (
+    build_show_statement,
+    fetch_show,
+    fingerprint,
+    parse_show_row,
+)
+from dagster_dynamic_tables.sql.records import (
+    DynamicTableState,
+    RefreshRecord,
+    SchedulingState,
+    parse_dynamic_table_state,
+    parse_refresh_record,
+    parse_scheduling_state,
+)
+from dagster_dynamic_tables.sql.statements import (
     RESULT_LIMIT,
     Statement,
     build_refresh_history_statement,
@@ -14,21 +29,6 @@ from dagster_dynamic_tables.queries import (
     format_timestamp,
     requires_warehouse,
     to_history_read,
-)
-from dagster_dynamic_tables.reads import build_tick_statement, fetch_tick, merge_states
-from dagster_dynamic_tables.records import (
-    DynamicTableState,
-    RefreshRecord,
-    SchedulingState,
-    parse_dynamic_table_state,
-    parse_refresh_record,
-    parse_scheduling_state,
-)
-from dagster_dynamic_tables.show import (
-    build_show_statement,
-    fetch_show,
-    fingerprint,
-    parse_show_row,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster_dynamic_tables.registration import (
+from dagster_dynamic_tables.platform.registration import (
     Grants,
     RegistrationError,
     TenantGrants,
@@ -16,8 +16,8 @@ from dagster_dynamic_tables.registration import (
     render_pyproject,
     split_grant,
 )
-from dagster_dynamic_tables.repo import TenantFolder, find_platform_root, slug_problem
-from dagster_dynamic_tables.workspace import render_workspace, workspace_modules
+from dagster_dynamic_tables.platform.repo import TenantFolder, find_platform_root, slug_problem
+from dagster_dynamic_tables.platform.workspace import render_workspace, workspace_modules
 
 PYPROJECT = """\
 [project]

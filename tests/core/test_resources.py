@@ -9,11 +9,8 @@ import dagster as dg
 import local_snowflake
 import pytest
 from dagster_dynamic_tables.cli import EXIT_ERROR
-from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
-from dagster_dynamic_tables.definitions import build_tenant_definitions
-from dagster_dynamic_tables.errors import SnowflakeSettingsError
-from dagster_dynamic_tables.plan import connect_tenant
-from dagster_dynamic_tables.resources import (
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.definitions.resources import (
     MONITORING_RESOURCE_KEY,
     LocalSnowflakeResource,
     build_monitoring_resource,
@@ -21,8 +18,11 @@ from dagster_dynamic_tables.resources import (
     find_repo_root,
     local_stand_in_location,
 )
-from dagster_dynamic_tables.sensor import SENSOR_NAME, build_freshness_sensor
-from dagster_dynamic_tables.settings import PrivateKeyError
+from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
+from dagster_dynamic_tables.errors import SnowflakeSettingsError
+from dagster_dynamic_tables.freshness.sensor import SENSOR_NAME, build_freshness_sensor
+from dagster_dynamic_tables.platform.plan.apply import connect_tenant
+from dagster_dynamic_tables.errors import PrivateKeyError
 from dagster_snowflake import SnowflakeResource
 
 DT = DynamicTable(

@@ -13,12 +13,30 @@ import dagster as dg
 import pytest
 from dagster._core.definitions.asset_health.asset_health import AssetHealthStatus
 from dagster._core.definitions.freshness import FreshnessState
-from dagster_dynamic_tables.checks import build_dynamic_table_checks
-from dagster_dynamic_tables.cursor import SchemaDigests, SensorCursor, parse_data_version
-from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
-from dagster_dynamic_tables.definitions import build_tenant_definitions
-from dagster_dynamic_tables.faults import describe_snowflake_fault
-from dagster_dynamic_tables.health import (
+from dagster_dynamic_tables.declarations.loader import load_tenant
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
+from dagster_dynamic_tables.definitions.specs import build_asset_specs
+from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
+from dagster_dynamic_tables.freshness.cursor import SchemaDigests, SensorCursor, parse_data_version
+from dagster_dynamic_tables.freshness.sensor import (
+    FULL_READ_INTERVAL,
+    SENSOR_NAME,
+    build_freshness_sensor,
+    readable_tables,
+    unreadable_database,
+)
+from dagster_dynamic_tables.freshness.show import build_show_statement
+from dagster_dynamic_tables.freshness.tick import (
+    TickResult,
+    describe_events,
+    evaluate_tick,
+    moved_schemas,
+    shown_digests,
+)
+from dagster_dynamic_tables.freshness.window import WINDOW_OVERLAP, next_starts, plan_pages
+from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
+from dagster_dynamic_tables.health.rules import (
     CHECK_NAMES,
     MATCHES_DECLARATION,
     REFRESH_SUCCEEDED,
@@ -26,27 +44,9 @@ from dagster_dynamic_tables.health import (
     WITHIN_TARGET_LAG,
     stored_signature,
 )
-from dagster_dynamic_tables.loader import load_tenant
-from dagster_dynamic_tables.queries import HistoryRead, requires_warehouse
-from dagster_dynamic_tables.records import DynamicTableState, RefreshRecord, SchedulingState
-from dagster_dynamic_tables.resources import build_snowflake_resource
-from dagster_dynamic_tables.sensor import (
-    FULL_READ_INTERVAL,
-    SENSOR_NAME,
-    build_freshness_sensor,
-    readable_tables,
-    unreadable_database,
-)
-from dagster_dynamic_tables.show import build_show_statement
-from dagster_dynamic_tables.specs import build_asset_specs
-from dagster_dynamic_tables.tick import (
-    TickResult,
-    describe_events,
-    evaluate_tick,
-    moved_schemas,
-    shown_digests,
-)
-from dagster_dynamic_tables.window import WINDOW_OVERLAP, next_starts, plan_pages
+from dagster_dynamic_tables.snowflake_io.faults import describe_snowflake_fault
+from dagster_dynamic_tables.sql.records import DynamicTableState, RefreshRecord, SchedulingState
+from dagster_dynamic_tables.sql.statements import HistoryRead, requires_warehouse
 from dagster_snowflake import SnowflakeResource
 from snowflake.connector import errors as sf_errors
 
@@ -1072,9 +1072,9 @@ def test_the_cursor_does_not_grow_with_the_number_of_tables(per_schema):
 
 _CODE_LOCATION = """
 import dagster as dg
-from dagster_dynamic_tables.checks import build_dynamic_table_checks
-from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant
-from dagster_dynamic_tables.specs import build_asset_specs
+from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.definitions.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
 
 tenant = Tenant(

@@ -9,10 +9,9 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster_dynamic_tables import metadata
-from dagster_dynamic_tables.declarations import DynamicTable, SourceTable, Tenant, View
-from dagster_dynamic_tables.errors import DeclarationError
-from dagster_dynamic_tables.loader import build_tenant
-from dagster_dynamic_tables.specs import (
+from dagster_dynamic_tables.declarations.loader import build_tenant
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant, View
+from dagster_dynamic_tables.definitions.specs import (
     build_asset_specs,
     build_spec,
     dynamic_table,
@@ -20,6 +19,7 @@ from dagster_dynamic_tables.specs import (
     source_table,
     view,
 )
+from dagster_dynamic_tables.errors import DeclarationError
 
 RAW_ORDERS = {"name": "raw_orders", "table": "SHOP.RAW.ORDERS"}
 LONG_NAME = "T" * 255

@@ -25,21 +25,17 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_dynamic_tables.checks import build_dynamic_table_checks
-from dagster_dynamic_tables.declarations import DynamicTable, Tenant
-from dagster_dynamic_tables.errors import SnowflakeSettingsError
-from dagster_dynamic_tables.faults import describe_fault
-from dagster_dynamic_tables.local import stand_in_connection_args
-from dagster_dynamic_tables.plan import PlanError, _read, connect_tenant
-from dagster_dynamic_tables.queries import (
-    SnowflakeDeadlineError,
-    Statement,
-    read_snowflake,
-    run,
-)
-from dagster_dynamic_tables.resources import build_snowflake_resource
-from dagster_dynamic_tables.sensor import build_freshness_sensor
-from dagster_dynamic_tables.specs import build_asset_specs
+from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
+from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
+from dagster_dynamic_tables.definitions.specs import build_asset_specs
+from dagster_dynamic_tables.errors import PlanError, SnowflakeDeadlineError, SnowflakeSettingsError
+from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
+from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
+from dagster_dynamic_tables.platform.plan.apply import _read, connect_tenant
+from dagster_dynamic_tables.snowflake_io.faults import describe_fault
+from dagster_dynamic_tables.snowflake_io.session import read_snowflake
+from dagster_dynamic_tables.sql.statements import Statement, run
+from dagster_dynamic_tables.standin import stand_in_connection_args
 from dagster_snowflake import SnowflakeResource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

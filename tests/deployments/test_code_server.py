@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from dagster_dynamic_tables import AUTOMATION_SENSOR_NAME, SENSOR_NAME
-from dagster_dynamic_tables.deploy_models import GrpcWorkspace
+from dagster_dynamic_tables.platform.deploy.models import GrpcWorkspace
 
 
 def _load_harness() -> ModuleType:

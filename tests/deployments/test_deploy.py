@@ -19,18 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from dagster_dynamic_tables.deploy import (
-    CODE_SERVER_PORT,
-    POSTGRES_SCHEME,
-    RELEASE_TAG_HINT,
-    DeployError,
-    check_deployments,
-    discover_tenants,
-    generate_files,
-    render_deployments,
-    vm_ports,
-)
-from dagster_dynamic_tables.deploy_models import (
+from dagster_dynamic_tables.platform.deploy.models import (
     ContainerContext,
     DagsterChartValues,
     DeploySettings,
@@ -40,6 +29,17 @@ from dagster_dynamic_tables.deploy_models import (
     RequiredTag,
     RunContainerContext,
     UserDeploymentsValues,
+)
+from dagster_dynamic_tables.platform.deploy.render import (
+    CODE_SERVER_PORT,
+    POSTGRES_SCHEME,
+    RELEASE_TAG_HINT,
+    DeployError,
+    check_deployments,
+    discover_tenants,
+    generate_files,
+    render_deployments,
+    vm_ports,
 )
 from pydantic import BaseModel
 
@@ -477,7 +477,7 @@ def test_deploy_modules_import_only_stdlib_yaml_and_pydantic(module: str) -> Non
 
 def test_importing_deploy_loads_no_dagster() -> None:
     code = (
-        "import sys, dagster_dynamic_tables.deploy\n"
+        "import sys, dagster_dynamic_tables.platform.deploy.render\n"
         "heavy = ('dagster', 'dagster_snowflake', 'local_snowflake')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
     )

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 import yaml
-from dagster_dynamic_tables.deploy import load_settings
-from dagster_dynamic_tables.deploy_models import UserDeploymentsValues
+from dagster_dynamic_tables.platform.deploy.models import UserDeploymentsValues
+from dagster_dynamic_tables.platform.deploy.render import load_settings
 
 
 def _load_harness() -> ModuleType:

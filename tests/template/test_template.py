@@ -15,8 +15,8 @@ import pytest
 import yaml
 from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
-from dagster_dynamic_tables.loader import build_tenant
-from dagster_dynamic_tables.repo import RESERVED_SLUGS, slug_problem
+from dagster_dynamic_tables.declarations.loader import build_tenant
+from dagster_dynamic_tables.platform.repo import RESERVED_SLUGS, slug_problem
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "templates" / "tenant"

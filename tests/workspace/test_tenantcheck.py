@@ -4,7 +4,8 @@ One copy, one run of the real command (a subprocess importing the copy's tenants
 locations would load them), four kinds of findings, each a test:
 
 - ecommerce's defs.yaml names its component by the module path
-  (`dagster_dynamic_tables.component.DynamicTablesComponent`, which Dagster loads) and declares a
+  (`dagster_dynamic_tables.definitions.component.DynamicTablesComponent`, which Dagster loads)
+  and declares a
   Dynamic Table on finance's table: before the fix, 0 findings;
 - a Dynamic Table reads finance's table without naming it in deps: before the fix, 0 findings;
 - a query sqlglot cannot parse: a finding, not a crash;
@@ -65,7 +66,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     _edit(
         ecommerce,
         "type: dagster_dynamic_tables.DynamicTablesComponent",
-        "type: dagster_dynamic_tables.component.DynamicTablesComponent",
+        "type: dagster_dynamic_tables.definitions.component.DynamicTablesComponent",
     )
     ecommerce.write_text(ecommerce.read_text(encoding="utf-8") + _EXTRA_TABLES, encoding="utf-8")
     _edit(root / FINANCE_ASSET, 'group_name="finance_reports"', 'group_name="ecommerce_analytics"')

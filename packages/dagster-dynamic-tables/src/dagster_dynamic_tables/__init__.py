@@ -5,7 +5,7 @@ Callers import from here: the spec builders (`source_table`, `dynamic_table`, `v
 definitions) and the errors. `dagster_dynamic_tables.metadata` holds the metadata key constants.
 
 The names are loaded on first use (PEP 562 `__getattr__`), so importing one submodule
-(`dagster_dynamic_tables.local`, `.errors`, `.identifiers`) does not import Dagster and
+(`dagster_dynamic_tables.standin`, `.errors`, `.identifiers`) does not import Dagster and
 dagster-snowflake (about 7 s here, mostly dagster-snowflake pulling in Snowpark): the
 `dynamic-tables local status|stop` commands answer without them.
 """
@@ -16,16 +16,24 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from dagster_dynamic_tables.checks import build_check_specs, build_dynamic_table_checks
-    from dagster_dynamic_tables.component import DynamicTablesComponent
-    from dagster_dynamic_tables.declarations import (
+    from dagster_dynamic_tables.declarations.loader import load_tenant
+    from dagster_dynamic_tables.declarations.models import (
         DynamicTable,
         SourceTable,
         Tenant,
         TenantDeclarations,
         View,
     )
-    from dagster_dynamic_tables.definitions import (
+    from dagster_dynamic_tables.definitions.component import DynamicTablesComponent
+    from dagster_dynamic_tables.definitions.location import load_tenant_definitions
+    from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
+    from dagster_dynamic_tables.definitions.specs import (
+        build_asset_specs,
+        dynamic_table,
+        source_table,
+        view,
+    )
+    from dagster_dynamic_tables.definitions.tenant import (
         AUTOMATION_SENSOR_NAME,
         build_tenant_definitions,
     )
@@ -35,17 +43,9 @@ if TYPE_CHECKING:
         DynamicTablesError,
         SnowflakeSettingsError,
     )
-    from dagster_dynamic_tables.health import CHECK_NAMES
-    from dagster_dynamic_tables.loader import load_tenant
-    from dagster_dynamic_tables.location import load_tenant_definitions
-    from dagster_dynamic_tables.resources import build_snowflake_resource
-    from dagster_dynamic_tables.sensor import SENSOR_NAME, build_freshness_sensor
-    from dagster_dynamic_tables.specs import (
-        build_asset_specs,
-        dynamic_table,
-        source_table,
-        view,
-    )
+    from dagster_dynamic_tables.freshness.sensor import SENSOR_NAME, build_freshness_sensor
+    from dagster_dynamic_tables.health.checks import build_check_specs, build_dynamic_table_checks
+    from dagster_dynamic_tables.health.rules import CHECK_NAMES
 
 __all__ = [
     "AUTOMATION_SENSOR_NAME",
@@ -76,30 +76,30 @@ __all__ = [
 
 # Public name -> the submodule that defines it (the same pairs as the imports above).
 _SUBMODULES: dict[str, str] = {
-    "AUTOMATION_SENSOR_NAME": "definitions",
-    "CHECK_NAMES": "health",
-    "SENSOR_NAME": "sensor",
+    "AUTOMATION_SENSOR_NAME": "definitions.tenant",
+    "CHECK_NAMES": "health.rules",
+    "SENSOR_NAME": "freshness.sensor",
     "DeclarationError": "errors",
     "DeclarationProblem": "errors",
-    "DynamicTable": "declarations",
-    "DynamicTablesComponent": "component",
+    "DynamicTable": "declarations.models",
+    "DynamicTablesComponent": "definitions.component",
     "DynamicTablesError": "errors",
     "SnowflakeSettingsError": "errors",
-    "SourceTable": "declarations",
-    "Tenant": "declarations",
-    "TenantDeclarations": "declarations",
-    "View": "declarations",
-    "build_asset_specs": "specs",
-    "build_check_specs": "checks",
-    "build_dynamic_table_checks": "checks",
-    "build_freshness_sensor": "sensor",
-    "build_snowflake_resource": "resources",
-    "build_tenant_definitions": "definitions",
-    "dynamic_table": "specs",
-    "load_tenant": "loader",
-    "load_tenant_definitions": "location",
-    "source_table": "specs",
-    "view": "specs",
+    "SourceTable": "declarations.models",
+    "Tenant": "declarations.models",
+    "TenantDeclarations": "declarations.models",
+    "View": "declarations.models",
+    "build_asset_specs": "definitions.specs",
+    "build_check_specs": "health.checks",
+    "build_dynamic_table_checks": "health.checks",
+    "build_freshness_sensor": "freshness.sensor",
+    "build_snowflake_resource": "definitions.resources",
+    "build_tenant_definitions": "definitions.tenant",
+    "dynamic_table": "definitions.specs",
+    "load_tenant": "declarations.loader",
+    "load_tenant_definitions": "definitions.location",
+    "source_table": "definitions.specs",
+    "view": "definitions.specs",
 }
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, cast
 from dagster_dynamic_tables.errors import DynamicTablesError
 
 if TYPE_CHECKING:  # at run time imported where used: PyYAML would double `local status` time
-    from dagster_dynamic_tables.workspace import WorkspaceError, workspace_modules
+    from dagster_dynamic_tables.platform.workspace import WorkspaceError, workspace_modules
 
 __all__ = [
     "EXIT_ERROR",
@@ -66,24 +66,24 @@ reads as "changes pending"."""
 def __getattr__(name: str) -> Any:
     """`WorkspaceError` and `workspace_modules`, re-exported on first use (they import PyYAML)."""
     if name in {"WorkspaceError", "workspace_modules"}:
-        return getattr(importlib.import_module("dagster_dynamic_tables.workspace"), name)
+        return getattr(importlib.import_module("dagster_dynamic_tables.platform.workspace"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _start(args: argparse.Namespace) -> int:
-    import local_snowflake
-
-    from dagster_dynamic_tables.local import (
+    from dagster_dynamic_tables.platform.workspace import workspace_modules
+    from dagster_dynamic_tables.standin import (
+        connect_stand_in,
         create_local_objects,
         local_stand_in_location,
         registered_tenants,
+        start_stand_in,
     )
-    from dagster_dynamic_tables.workspace import workspace_modules
 
     workspace = cast("Path", args.workspace)
     modules = workspace_modules(workspace)  # a broken workspace stops us before anything starts
     data_dir, port = local_stand_in_location(os.environ, workspace.parent)
-    info = local_snowflake.ensure_server(data_dir, port)
+    info = start_stand_in(data_dir, port)
     print(
         f"local Snowflake stand-in: running on {info.host}:{info.port} (pid {info.pid}), "
         f"data in {info.data_dir}, log {info.log_file}"
@@ -95,7 +95,7 @@ def _start(args: argparse.Namespace) -> int:
         except Exception as e:  # report every broken location, not just the first
             print(f"ERROR: code location {location!r} ({module}) failed to load: {e}")
             failed += 1
-    with local_snowflake.connect(host=info.host, port=info.port) as conn:
+    with connect_stand_in(info) as conn:
         for tenant in registered_tenants():
             try:
                 print(create_local_objects(conn, tenant, lock_dir=data_dir).summary())
@@ -107,12 +107,10 @@ def _start(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     del args
-    import local_snowflake
-
-    from dagster_dynamic_tables.local import local_stand_in_location
+    from dagster_dynamic_tables.standin import local_stand_in_location, stand_in_status
 
     data_dir, port = local_stand_in_location(os.environ, Path.cwd())
-    info = local_snowflake.server_status(data_dir)
+    info = stand_in_status(data_dir)
     if info is None:
         print(f"local Snowflake stand-in: not running (data dir {data_dir}, port {port})")
         return EXIT_NOT_RUNNING
@@ -125,12 +123,10 @@ def _status(args: argparse.Namespace) -> int:
 
 def _stop(args: argparse.Namespace) -> int:
     del args
-    import local_snowflake
-
-    from dagster_dynamic_tables.local import local_stand_in_location
+    from dagster_dynamic_tables.standin import local_stand_in_location, stop_stand_in
 
     data_dir, _port = local_stand_in_location(os.environ, Path.cwd())
-    stopped = local_snowflake.stop_server(data_dir)
+    stopped = stop_stand_in(data_dir)
     print(
         "local Snowflake stand-in: stopped" if stopped else "local Snowflake stand-in: not running"
     )
@@ -138,8 +134,8 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.registration import sync_tenants
-    from dagster_dynamic_tables.repo import find_platform_root
+    from dagster_dynamic_tables.platform.registration import sync_tenants
+    from dagster_dynamic_tables.platform.repo import find_platform_root
 
     report = sync_tenants(find_platform_root(Path.cwd()), lock=not bool(args.no_lock))
     for line in report.lines():
@@ -153,8 +149,8 @@ def _check(args: argparse.Namespace) -> int:
 
     from dagster import BetaWarning
 
-    from dagster_dynamic_tables.repo import find_platform_root
-    from dagster_dynamic_tables.tenantcheck import check_tenants
+    from dagster_dynamic_tables.platform.repo import find_platform_root
+    from dagster_dynamic_tables.platform.tenant_check import check_tenants
 
     root = find_platform_root(Path.cwd())
     with warnings.catch_warnings():
@@ -178,8 +174,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _grant(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.registration import record_grants
-    from dagster_dynamic_tables.repo import find_platform_root
+    from dagster_dynamic_tables.platform.registration import record_grants
+    from dagster_dynamic_tables.platform.repo import find_platform_root
 
     root = find_platform_root(Path.cwd())
     schemas = cast("list[str]", args.schema or [])
@@ -190,8 +186,8 @@ def _grant(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     del args
-    from dagster_dynamic_tables.deploy import render_deployments
-    from dagster_dynamic_tables.repo import find_platform_root
+    from dagster_dynamic_tables.platform.deploy.render import render_deployments
+    from dagster_dynamic_tables.platform.repo import find_platform_root
 
     root = find_platform_root(Path.cwd())
     written = render_deployments(root)
@@ -202,15 +198,15 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.plan import run_plan
-    from dagster_dynamic_tables.repo import find_platform_root
+    from dagster_dynamic_tables.platform.plan.apply import run_plan
+    from dagster_dynamic_tables.platform.repo import find_platform_root
 
     return run_plan(find_platform_root(Path.cwd()), cast("str | None", args.tenant), sys.stdout)
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.plan import confirm_on_terminal, run_apply
-    from dagster_dynamic_tables.repo import find_platform_root
+    from dagster_dynamic_tables.platform.plan.apply import confirm_on_terminal, run_apply
+    from dagster_dynamic_tables.platform.repo import find_platform_root
 
     root = find_platform_root(Path.cwd())
     tenant = cast("str | None", args.tenant)
@@ -303,7 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The stand-in's and the connector's errors (Snowflake unreachable, a statement refused),
         # matched by module so that commands which do not use them do not import them. Their
         # messages name the account and user, never a secret.
-        if type(e).__module__.startswith(("local_snowflake", "snowflake.connector")):
+        from dagster_dynamic_tables.standin import is_stand_in_error
+
+        if is_stand_in_error(e) or type(e).__module__.startswith("snowflake.connector"):
             print(f"ERROR: {e}", file=sys.stderr)
             return EXIT_ERROR
         raise

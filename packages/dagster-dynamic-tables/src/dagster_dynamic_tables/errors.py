@@ -1,4 +1,5 @@
-"""The package's exceptions: one base class, and a declaration error that lists every problem."""
+"""The package's exceptions, all of them: one base class (`DynamicTablesError`), a declaration error
+that lists every problem, and one class per kind of failure the subpackages raise."""
 
 from __future__ import annotations
 
@@ -50,3 +51,55 @@ class DeclarationError(DynamicTablesError):
 
 class SnowflakeSettingsError(DynamicTablesError):
     """The environment's Snowflake settings are incomplete or contradictory."""
+
+
+class SnowflakeDeadlineError(DynamicTablesError):
+    """Snowflake did not answer a platform read within its deadline; `phase` says where it was."""
+
+    def __init__(self, phase: str, seconds: float) -> None:
+        self.phase = phase
+        self.seconds = seconds
+        super().__init__(f"no answer from Snowflake within {seconds:g} s while {phase}")
+
+
+class LocalSetupError(DynamicTablesError):
+    """The stand-in could not be started, or a tenant's local objects could not be created."""
+
+
+class PrivateKeyError(SnowflakeSettingsError):
+    """The private key file cannot be used: says which file, why, and how to fix it."""
+
+
+class QueryReadError(DynamicTablesError, ValueError):
+    """The query cannot be read: not SQL sqlglot parses, not one SELECT, or a table named at run
+    time. The message says which."""
+
+
+class RepoError(DynamicTablesError):
+    """The command does not run inside the platform repository, or a tenant folder is unusable."""
+
+
+class RegistrationError(DynamicTablesError):
+    """grants.yaml or the root pyproject.toml cannot be read or written."""
+
+
+class DeployError(DynamicTablesError):
+    """The repository cannot be rendered: bad settings, a bad tenant folder, a broken uv.lock."""
+
+
+class PlanError(DynamicTablesError):
+    """Plan or apply could not do its job (declarations, connection, a failed statement)."""
+
+
+class WorkspaceError(DynamicTablesError):
+    """workspace.yaml is missing or malformed."""
+
+
+class FileRefusedError(DynamicTablesError):
+    """A file that is not read: `reason` says why (no content), `fix` what to do."""
+
+    def __init__(self, reason: str, fix: str, *, too_big: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.fix = fix
+        self.too_big = too_big

@@ -1,0 +1,566 @@
+"""Load a tenant's declaration file: YAML -> validated models -> `Tenant`, every problem at once.
+
+Pydantic's errors are rewritten in this package's words (YAML path, line, bad value, what is
+allowed, the fix); nothing of pydantic's own wording reaches the user.
+
+Nothing here trusts the file: it is read bounded and without blocking (`files`), its YAML is
+checked for size, depth and alias expansion before anything walks it (`yamlbounds`), and the
+files it names are read only from inside the tenant's `defs/` folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+
+from dagster_dynamic_tables.declarations.consistency import check_tenant
+from dagster_dynamic_tables.declarations.files import (
+    MAX_DECLARATION_FILE_BYTES,
+    MAX_SEED_FILE_BYTES,
+    FileRefusedError,
+    defs_root_of,
+    read_bounded_file,
+    read_tenant_file,
+)
+from dagster_dynamic_tables.declarations.models import (
+    DEFAULT_SENSOR_INTERVAL_SECONDS,
+    SECTIONS,
+    DynamicTable,
+    SensorInterval,
+    SourceTable,
+    Tenant,
+    TenantDeclarations,
+    View,
+    read_query_file,
+)
+from dagster_dynamic_tables.declarations.yamlbounds import (
+    check_data,
+    check_yaml_text,
+    oversize_problem,
+)
+from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
+from dagster_dynamic_tables.gc_pause import without_gc
+
+_M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
+# libyaml's parser when PyYAML has it: about ten times faster on a large tenant.
+YAML_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
+_TOP_LEVEL_SCALARS = ("tenant", "local_seed_file", "sensor_interval_seconds")
+_PARENT = re.compile(r"(?:\.[^.\[\]]+|\[\d+\])$")
+
+
+class _FileShell(BaseModel):
+    """The top level of a declaration file; the items are validated one by one afterwards."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str
+    local_seed_file: str | None = None
+    sources: list[Any] = Field(
+        default_factory=list[Any], description="a list of source tables (name:, table:, ...)"
+    )
+    dynamic_tables: list[Any] = Field(
+        default_factory=list[Any], description="a list of dynamic tables (name:, table:, ...)"
+    )
+    views: list[Any] = Field(
+        default_factory=list[Any], description="a list of views (name:, table:, ...)"
+    )
+    sensor_interval_seconds: SensorInterval = DEFAULT_SENSOR_INTERVAL_SECONDS
+
+
+def load_tenant(path: Path, *, defs_root: Path | None = None) -> Tenant:
+    """Read and validate one declaration file; raise `DeclarationError` listing every problem.
+
+    `query_file` and `local_seed_file` are relative to the file's folder and must resolve inside
+    `defs_root` (default: the nearest enclosing folder named `defs`, else the file's folder).
+    """
+    data, lines = load_declaration_yaml(path)
+    return build_tenant(data, file=path, base_dir=path.parent, lines=lines, defs_root=defs_root)
+
+
+def read_declaration_file(path: Path) -> str:
+    """The text of a declaration file, read bounded (`MAX_DECLARATION_FILE_BYTES`) and without
+    blocking; raise `DeclarationError` for anything but a regular UTF-8 file under the limit."""
+    try:
+        return read_bounded_file(path, MAX_DECLARATION_FILE_BYTES, "MAX_DECLARATION_FILE_BYTES")
+    except FileRefusedError as e:
+        problem = (
+            oversize_problem()
+            if e.too_big
+            else DeclarationProblem("", f"the declaration file {e.reason}.", e.fix)
+        )
+        raise DeclarationError(path, [problem]) from None
+
+
+def load_declaration_yaml(path: Path) -> tuple[Any, dict[str, int]]:
+    """`read_declaration_file` then `parse_declaration_yaml`: the one safe way from a path to
+    data and lines."""
+    return parse_declaration_yaml(read_declaration_file(path), file=path)
+
+
+def parse_declaration_yaml(text: str, *, file: Path | str | None) -> tuple[Any, dict[str, int]]:
+    """Parse YAML text into data plus the line of every YAML path (`dynamic_tables[1].name`).
+
+    Rejects files over the size limit, nesting too deep or alias bombs (`yamlbounds`) before
+    parsing, then empty files, syntax errors, several documents and duplicate keys, with line
+    numbers.
+    """
+    check_yaml_text(text, file=file)
+    try:
+        node, data = _compose(text, YAML_LOADER)
+    except yaml.YAMLError as fast_error:
+        try:  # PyYAML's own parser words syntax errors better than libyaml: ask it
+            node, data = _compose(text, yaml.SafeLoader)
+        except yaml.MarkedYAMLError as e:
+            raise DeclarationError(file, [_yaml_problem(e)]) from None
+        except yaml.YAMLError as e:
+            problem = DeclarationProblem("", f"not valid YAML: {e}.", "fix the YAML syntax")
+            raise DeclarationError(file, [problem]) from None
+        if node is None:
+            raise DeclarationError(
+                file, [DeclarationProblem("", f"not valid YAML: {fast_error}.", "fix the syntax")]
+            ) from None
+    if node is None:
+        raise DeclarationError(
+            file,
+            [
+                DeclarationProblem(
+                    "",
+                    "the file is empty.",
+                    "declare at least `tenant: <slug>` and the tenant's sources, "
+                    "dynamic_tables and views",
+                )
+            ],
+        )
+    lines: dict[str, int] = {}
+    problems = list(walk_yaml_node(node, "", lines))
+    if problems:
+        raise DeclarationError(file, problems)
+    return data, lines
+
+
+def _compose(
+    text: str, loader_class: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
+) -> tuple[yaml.Node | None, Any]:
+    loader = loader_class(text)
+    try:
+        with without_gc():
+            node = loader.get_single_node()
+            data = cast(Any, loader.construct_document(node)) if node is not None else None  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
+        return node, data
+    finally:
+        loader.dispose()  # pyright: ignore[reportUnknownMemberType] (PyYAML is untyped)
+
+
+def _yaml_problem(error: yaml.MarkedYAMLError) -> DeclarationProblem:
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark is not None else None
+    if error.context == "expected a single document in the stream":
+        return DeclarationProblem(
+            "",
+            "the file holds more than one YAML document (a second one starts here).",
+            "keep one document: remove the `---` separator and what follows, or merge them",
+            line,
+        )
+    column = f" at column {mark.column + 1}" if mark is not None else ""
+    what = "; ".join(part for part in (error.context, error.problem) if part)
+    return DeclarationProblem(
+        "", f"not valid YAML{column}: {what}.", "fix the YAML syntax at that place", line
+    )
+
+
+def walk_yaml_node(
+    node: yaml.Node, path: str, lines: dict[str, int]
+) -> Iterator[DeclarationProblem]:
+    """Record in `lines` the line of every YAML path under `node` (`dynamic_tables[1].name`);
+    yield a problem for each duplicate key."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        pairs: list[tuple[yaml.Node, yaml.Node]] = node.value  # pyright: ignore[reportUnknownMemberType] (PyYAML nodes are untyped)
+        for key_node, value_node in pairs:
+            key = str(key_node.value)  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] (PyYAML nodes are untyped)
+            child = f"{path}.{key}" if path else key
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                yield DeclarationProblem(
+                    child,
+                    f"duplicate key {key!r} (first given at line {seen[key]}).",
+                    "give each key once; YAML would silently keep only the last value",
+                    line,
+                )
+                continue
+            seen[key] = line
+            lines[child] = line
+            yield from walk_yaml_node(value_node, child, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        items: list[yaml.Node] = node.value  # pyright: ignore[reportUnknownMemberType] (PyYAML nodes are untyped)
+        for index, item in enumerate(items):
+            child = f"{path}[{index}]"
+            lines[child] = item.start_mark.line + 1
+            yield from walk_yaml_node(item, child, lines)
+
+
+def build_tenant(
+    attributes: Any,
+    *,
+    file: Path | str | None,
+    base_dir: Path | None,
+    lines: Mapping[str, int] | None = None,
+    problems: Sequence[DeclarationProblem] = (),
+    defs_root: Path | None = None,
+) -> Tenant:
+    """Validate already-parsed declarations (a YAML file's mapping, or a component's
+    `attributes:`) into a `Tenant`; raise one `DeclarationError` listing every problem.
+
+    `file` names the source in the message, `base_dir` anchors `query_file` and
+    `local_seed_file`, `lines` maps YAML paths (`dynamic_tables[1].target_lag`) to line numbers,
+    `problems` are problems found before (duplicate keys, say), reported with the others.
+    `query_file` and `local_seed_file` must resolve inside `defs_root`, the tenant's `defs/`
+    folder (default: the nearest folder named `defs` enclosing `base_dir`, else `base_dir`).
+    `attributes` is checked first for depth and alias expansion (`yamlbounds.check_data`): data
+    parsed by someone else may be an alias bomb.
+    """
+    check_data(attributes, file=file)
+    if defs_root is None and base_dir is not None:
+        defs_root = defs_root_of(base_dir)
+    builder = _TenantBuilder(base_dir, defs_root)
+    builder.problems += problems
+    tenant = builder.build(attributes)
+    if builder.problems or tenant is None:
+        raise DeclarationError(file, _with_lines(builder.problems, lines or {}))
+    return tenant
+
+
+@dataclass
+class _Item:
+    path: str
+    declaration: SourceTable | DynamicTable | View
+
+
+class _TenantBuilder:
+    def __init__(self, base_dir: Path | None, defs_root: Path | None) -> None:
+        self.base_dir = base_dir
+        self.defs_root = defs_root
+        self.problems: list[DeclarationProblem] = []
+
+    def build(self, data: Any) -> Tenant | None:
+        if not isinstance(data, Mapping):
+            self.problems.append(
+                DeclarationProblem(
+                    "",
+                    "the top level must be a mapping with the keys tenant, local_seed_file, "
+                    f"sources, dynamic_tables and views; got {_describe(data)}.",
+                    "start the file with `tenant: <slug>` and list the objects under sources:, "
+                    "dynamic_tables: and views:",
+                )
+            )
+            return None
+        attributes = cast("Mapping[str, Any]", data)
+        shell = self._validate(_FileShell, attributes, "")
+        sections: dict[str, list[_Item]] = {}
+        declared_names: set[str] = set()
+        for section, model in SECTIONS.items():
+            raw = attributes.get(section)
+            items = cast("list[Any]", raw) if isinstance(raw, list) else []
+            sections[section] = []
+            for index, item in enumerate(items):
+                path = f"{section}[{index}]"
+                declaration = self._validate_item(model, item, path)
+                if declaration is None:
+                    name = _raw_name(item)
+                    if name is not None:
+                        declared_names.add(name)
+                    continue
+                if not isinstance(declaration, SourceTable):
+                    declaration, problem = read_query_file(
+                        declaration, self.base_dir, path, self.defs_root
+                    )
+                    if problem is not None:
+                        self.problems.append(problem)
+                sections[section].append(_Item(path, declaration))
+        if shell is None:
+            return None
+        tenant = Tenant(
+            slug=shell.tenant,
+            sources=tuple(_only(sections["sources"], SourceTable)),
+            dynamic_tables=tuple(_only(sections["dynamic_tables"], DynamicTable)),
+            views=tuple(_only(sections["views"], View)),
+            base_dir=self.base_dir,
+            defs_root=self.defs_root,
+            local_seed_file=self._seed_file(shell.local_seed_file),
+            sensor_interval_seconds=shell.sensor_interval_seconds,
+        )
+        locations = [item.path for items in sections.values() for item in items]
+        self.problems += check_tenant(
+            tenant, locations=locations, declared_names=declared_names - {shell.tenant}
+        )
+        return tenant
+
+    def _validate(self, model: type[_M], data: Any, path: str) -> _M | None:
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            self.problems += translate_validation_error(e, model, path)
+            return None
+
+    def _validate_item(self, model: type[_M], data: Any, path: str) -> _M | None:
+        """Validate one item; for an invalid one, report its problems and return what is left
+        of it (its valid keys, unvalidated), so the cross-checks (duplicates, deps, cycles,
+        query files) still see it and every problem is reported at once."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            self.problems += translate_validation_error(e, model, path)
+            if not isinstance(data, Mapping):
+                return None
+            bad = {error["loc"][0] for error in e.errors() if error["loc"]}
+            raw = cast("Mapping[str, Any]", data)
+            kept = {k: v for k, v in raw.items() if k in model.model_fields and k not in bad}
+            return model.model_construct(**kept)
+
+    def _seed_file(self, value: str | None) -> Path | None:
+        if value is None:
+            return None
+        # Read now, so a bad seed file is a declaration error where every other one is; the
+        # stand-in's setup reads it again the same way (local._run_seed).
+        _text, problem = read_seed_file(value, self.base_dir, self.defs_root)
+        if problem is not None:
+            self.problems.append(problem)
+        return (self.base_dir or Path()) / value
+
+
+def read_seed_file(
+    value: str, base_dir: Path | None, defs_root: Path | None
+) -> tuple[str | None, DeclarationProblem | None]:
+    """The text of `local_seed_file` (relative to `base_dir`, inside `defs_root`), or why not."""
+    return read_tenant_file(
+        value,
+        field="local_seed_file",
+        base_dir=base_dir,
+        defs_root=defs_root,
+        limit=MAX_SEED_FILE_BYTES,
+        limit_name="MAX_SEED_FILE_BYTES",
+        missing_fix="give the path of the seed SQL relative to the YAML file, or remove the key",
+    )
+
+
+def _raw_name(item: Any) -> str | None:
+    """The `name` of an item that failed validation, if it has a usable one."""
+    name = cast("Mapping[str, Any]", item).get("name") if isinstance(item, Mapping) else None
+    return name if isinstance(name, str) else None
+
+
+def _only(items: Sequence[_Item], kind: type[_T]) -> Iterator[_T]:
+    for item in items:
+        if isinstance(item.declaration, kind):
+            yield item.declaration
+
+
+def _with_lines(
+    problems: Sequence[DeclarationProblem], lines: Mapping[str, int]
+) -> list[DeclarationProblem]:
+    located: list[DeclarationProblem] = []
+    for problem in problems:
+        line = problem.line
+        path = problem.path
+        while line is None and path:
+            line = lines.get(path)
+            parent = _PARENT.sub("", path)
+            path = parent if parent != path else ""
+        located.append(
+            DeclarationProblem(problem.path, problem.message, problem.fix, line)
+            if line != problem.line
+            else problem
+        )
+    # Read top to bottom: problems in file order, those without a line (file-wide) last.
+    return sorted(located, key=lambda p: (p.line is None, p.line or 0))
+
+
+# --- pydantic errors in our words ------------------------------------------------------------
+
+
+def translate_validation_error(
+    error: ValidationError, model: type[BaseModel], path: str
+) -> list[DeclarationProblem]:
+    """Pydantic's errors for `model` (validated at YAML path `path`) in this package's words."""
+    return [_translate(details, model, path) for details in error.errors()]
+
+
+def _translate(error: ErrorDetails, model: type[BaseModel], base: str) -> DeclarationProblem:
+    loc = error["loc"]
+    path = _join(base, loc)
+    field = loc[0] if loc and isinstance(loc[0], str) else None
+    kind = error["type"]
+    value = error["input"]
+    if kind == "extra_forbidden":
+        return _unknown_key(path, str(loc[-1]), model)
+    if kind == "missing":
+        key = str(loc[-1])
+        return DeclarationProblem(
+            path,
+            f"required key {key!r} is missing.",
+            f"add `{key}: {_example(model, key) or '...'}` ({_description(model, key)})",
+        )
+    if kind == "literal_error":
+        allowed = _literal_values(error)
+        close = _case_match(value, allowed)
+        return DeclarationProblem(
+            path,
+            f"{_show(value)} is not allowed; allowed: {', '.join(allowed)}.",
+            f"write {close}" if close else f"use one of {', '.join(allowed)}",
+        )
+    if kind == "value_error":
+        ctx = error.get("ctx") or {}
+        text = str(ctx.get("error", error["msg"])).rstrip(".")
+        return DeclarationProblem(path, f"{text}.", "")
+    if kind in _EXPECTED:
+        return DeclarationProblem(
+            path,
+            f"expected {_EXPECTED[kind]}, got {_describe(value)}.",
+            _type_fix(kind, model, field, loc),
+        )
+    return DeclarationProblem(path, f"{error['msg']} (got {_describe(value)}).", "")
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "a boolean",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "dict_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _type_fix(kind: str, model: type[BaseModel], field: str | None, loc: tuple[Any, ...]) -> str:
+    if kind == "list_type":
+        return f"write a YAML list, e.g. `{loc[-1]}: [a, b]` ({_description(model, field)})"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"write a mapping with the keys {', '.join(model.model_fields)}"
+    if kind == "bool_type":
+        return f"write true or false without quotes ({_description(model, field)})"
+    if kind == "int_type":
+        example = _example(model, field) if field is not None else None
+        shown = f", e.g. `{field}: {example}`" if example else ""
+        return f"write a whole number without quotes{shown} ({_description(model, field)})"
+    example = _example(model, field) if field is not None and len(loc) == 1 else None
+    shown = f", e.g. `{field}: {example}`" if example else f" ({_description(model, field)})"
+    return f"write a string{shown}; quote a value that YAML reads as a number, boolean or null"
+
+
+RENAMED_KEYS = {
+    "immutable_where": (
+        "frozen_where",
+        "Snowflake renamed IMMUTABLE WHERE to FROZEN WHERE; the declarations use the new name only",
+    ),
+}
+"""Keys under an old Snowflake name: the new name, and why."""
+
+
+def _unknown_key(path: str, key: str, model: type[BaseModel]) -> DeclarationProblem:
+    allowed = list(model.model_fields)
+    renamed = RENAMED_KEYS.get(key.lower())
+    if renamed is not None and renamed[0] in allowed:
+        return DeclarationProblem(
+            path,
+            f"unknown key {key!r}; allowed keys: {', '.join(allowed)}.",
+            f"write {renamed[0]!r} instead ({renamed[1]})",
+        )
+    close = difflib.get_close_matches(key.lower().replace("-", "_"), allowed, n=1, cutoff=0.6)
+    owners = [
+        section
+        for section, other in SECTIONS.items()
+        if other is not model and key in other.model_fields
+    ]
+    if close:
+        fix = f"did you mean {close[0]!r}?"
+    elif owners and model in SECTIONS.values():
+        fix = (
+            f"{key!r} belongs to {' and '.join(owners)} items: remove it, or declare the "
+            f"object under {owners[0]}"
+        )
+    else:
+        fix = "remove it or use one of the allowed keys"
+    return DeclarationProblem(
+        path, f"unknown key {key!r}; allowed keys: {', '.join(allowed)}.", fix
+    )
+
+
+def _field(model: type[BaseModel], field: str | None) -> FieldInfo | None:
+    if field is None:
+        return None
+    if model is _FileShell and field in _TOP_LEVEL_SCALARS:
+        model = TenantDeclarations  # the shell's scalars are documented on the real model
+    return model.model_fields.get(field)
+
+
+def _description(model: type[BaseModel], field: str | None) -> str:
+    info = _field(model, field)
+    description = info.description if info is not None else None
+    return (description or "see the package README").rstrip(".")
+
+
+def _example(model: type[BaseModel], field: str | None) -> str | None:
+    info = _field(model, field)
+    examples = info.examples if info is not None else None
+    return str(examples[0]) if examples else None
+
+
+def _literal_values(error: ErrorDetails) -> list[str]:
+    expected = str((error.get("ctx") or {}).get("expected", ""))
+    return re.findall(r"'([^']*)'", expected)
+
+
+def _case_match(value: Any, allowed: Sequence[str]) -> str | None:
+    if not isinstance(value, str):
+        return None
+    for option in allowed:
+        if option.replace(" ", "_").upper() == value.strip().replace(" ", "_").upper():
+            return option
+    return None
+
+
+def _join(base: str, loc: tuple[int | str, ...]) -> str:
+    path = base
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path = f"{path}.{part}" if path else part
+    return path
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _describe(value: Any) -> str:
+    """`an integer (60)`: the YAML type and the value, for messages."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int):
+        return f"an integer ({value})"
+    if isinstance(value, float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"a string ({shown!r})"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"a {type(value).__name__}"

@@ -1,0 +1,3 @@
+"""SQL without Dagster: the statements over Snowflake's Dynamic Table metadata, the typed rows they
+return, the DDL the declarations render to, the tables a query reads, and the connection settings.
+"""
