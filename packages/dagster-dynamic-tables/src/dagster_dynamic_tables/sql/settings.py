@@ -258,8 +258,8 @@ def bounded_reads(
     and takes them only as `connect()` arguments: they are set on the connection for the block
     and restored after. Without the cap, its backoff (up to 16 s, random) makes a request
     against an endpoint that refuses connections end anywhere between its timeout and 16 s
-    later. `tests/core/test_timeouts.py` runs this against endpoints that drop or refuse
-    connections, so a connector that stops honouring it fails there.
+    later. `tests/core/snowflake_io/test_timeouts.py` runs this against endpoints that drop or
+    refuse connections, so a connector that stops honouring it fails there.
     """
     if not hasattr(connection, "_network_timeout") or not hasattr(connection, "_backoff_policy"):
         yield  # not a connector connection

@@ -2,7 +2,7 @@
 helpers, and the errors for bad values of every new Dynamic Table option.
 
 Regenerate the golden files after an intended change with
-`UPDATE_GOLDEN=1 uv run pytest tests/core/test_ddl.py` and review the diff.
+`UPDATE_GOLDEN=1 uv run pytest tests/core/sql/test_ddl.py` and review the diff.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dagster_dynamic_tables.declarations.models import DynamicTable, View
 from dagster_dynamic_tables.errors import DeclarationError
 from dagster_dynamic_tables.sql import ddl
 
-GOLDEN = Path(__file__).parent / "data" / "ddl"
+GOLDEN = Path(__file__).parents[1] / "data" / "ddl"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 MINIMAL: dict[str, Any] = {

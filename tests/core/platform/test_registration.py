@@ -145,7 +145,7 @@ def test_slug_rule(slug, problem):
 
 
 def test_platform_root_is_found_from_a_tenant_and_refused_elsewhere(tmp_path):
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     assert find_platform_root(root / "tenants" / "finance" / "src") == root
     with pytest.raises(Exception, match="is not inside the platform repository"):
         find_platform_root(tmp_path)

@@ -24,7 +24,7 @@ from dagster_dynamic_tables.declarations.models import (
 )
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 # --- target lags ----------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 ECOMMERCE_YAML = "tenants/ecommerce/src/ecommerce/defs/snowflake/defs.yaml"
 FINANCE_ASSET = "tenants/finance/src/finance/defs/assets/budget_report.py"
 _SKIP = shutil.ignore_patterns(

@@ -10,7 +10,7 @@ from dagster_dynamic_tables.cli import WorkspaceError, workspace_modules
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant, View
 from dagster_dynamic_tables.standin import LocalSetupError, LocalSetupReport, create_local_objects
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _tenant(tmp_path: Path, seed: str | None) -> Tenant:

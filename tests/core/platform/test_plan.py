@@ -468,7 +468,7 @@ def test_properties_snowflake_does_not_report_are_named_not_guessed() -> None:
 
 # --- tenants and settings -------------------------------------------------------------------
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_tenants_are_loaded_upstream_first_from_the_repository() -> None:

@@ -19,10 +19,9 @@ from dagster_dynamic_tables.definitions.resources import (
     local_stand_in_location,
 )
 from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
-from dagster_dynamic_tables.errors import SnowflakeSettingsError
+from dagster_dynamic_tables.errors import PrivateKeyError, SnowflakeSettingsError
 from dagster_dynamic_tables.freshness.sensor import SENSOR_NAME, build_freshness_sensor
 from dagster_dynamic_tables.platform.plan.apply import connect_tenant
-from dagster_dynamic_tables.errors import PrivateKeyError
 from dagster_snowflake import SnowflakeResource
 
 DT = DynamicTable(
@@ -265,7 +264,7 @@ def test_the_sensor_uses_the_monitoring_resource_when_one_is_set():
 # --- a private key file that is not a key -------------------------------------------------------
 
 KEY_PASSWORD = "right-horse-battery"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _pem(password: str | None) -> bytes:

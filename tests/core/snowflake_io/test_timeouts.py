@@ -38,7 +38,7 @@ from dagster_dynamic_tables.sql.statements import Statement, run
 from dagster_dynamic_tables.standin import stand_in_connection_args
 from dagster_snowflake import SnowflakeResource
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 TENANT = Tenant(
     "shop",
     dynamic_tables=(

@@ -30,7 +30,7 @@ pytestmark = [
 ]
 
 COMPONENT_TYPE = "dagster_dynamic_tables.DynamicTablesComponent"
-SHOP = Path(__file__).parent / "data" / "shop"
+SHOP = Path(__file__).parents[1] / "data" / "shop"
 
 Project = Callable[[str], Path]
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from dagster_dynamic_tables import CHECK_NAMES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
 
