@@ -56,7 +56,8 @@ def test_onboarding_two_teams_in_a_fresh_copy_keeps_ci_green(repo_copy: Path, sh
     """Two teams onboard with the README's commands, then every `.ci/run` step that depends on
     the set of tenants passes in the copy: `tenants check`, `dagster definitions validate`, and
     the tests that enumerate tenants (the plan's repository test, the tenant-check and
-    workspace tests, the new tenants' own tests). The copy gets its own environment, as a fresh clone does."""
+    workspace tests, the new tenants' own tests). The copy gets its own environment, as a fresh
+    clone does."""
     uv, root, env = _uv(), repo_copy, make_env()
     if (root / "tenants" / "growth").exists():  # the README's example team was onboarded here
         _remove_tenant(root, "growth", sh, env)
