@@ -13,7 +13,7 @@ Timeouts, in whole seconds, overridable the same way (`settings.timeout_settings
 tenant's own assets, whose statements may run long). The platform's own reads through this
 resource (the freshness sensor, the health checks) are bounded whatever these say:
 their statements stop retrying and are cancelled after 15 s (`settings.bounded_reads`), and the
-whole read gives up after 40 s (`queries.read_snowflake`), so a tick against an endpoint that
+whole read gives up after 40 s (`session.read_snowflake`), so a tick against an endpoint that
 never answers, drops connections or refuses them ends with a skip reason that says what timed
 out, under Dagster's 60-s sensor timeout. A private key file is read before the connection: a
 file that is not a key is a skip reason naming the file, not a `ValueError`.
@@ -38,45 +38,14 @@ from dagster_snowflake import SnowflakeResource
 
 from dagster_dynamic_tables.declarations.models import Tenant
 from dagster_dynamic_tables.errors import SnowflakeSettingsError
-from dagster_dynamic_tables.sql.settings import (
-    DEFAULT_LOGIN_TIMEOUT,
-    DEFAULT_SOCKET_TIMEOUT,
-    TIMEOUT_SETTINGS,
-    Setting,
-    find_setting,
-    timeout_settings,
-)
+from dagster_dynamic_tables.sql.settings import Setting, find_setting, timeout_settings
 from dagster_dynamic_tables.standin import (
-    LOCAL_DATA_DIR_NAME,
-    LOCAL_DATA_DIR_VAR,
-    LOCAL_PORT_VAR,
     ensure_local_stand_in,
-    find_repo_root,
     local_stand_in_location,
     register_local_tenant,
     require_stand_in,
     stand_in_connection_args,
 )
-
-__all__ = [  # the stand-in's location is defined in `local`, the settings in `settings`
-    "DEFAULT_LOGIN_TIMEOUT",
-    "DEFAULT_SOCKET_TIMEOUT",
-    "LOCAL_DATA_DIR_NAME",
-    "LOCAL_DATA_DIR_VAR",
-    "LOCAL_PORT_VAR",
-    "MONITORING_RESOURCE_KEY",
-    "TIMEOUT_SETTINGS",
-    "LocalSnowflakeResource",
-    "Setting",
-    "build_local_resource",
-    "build_monitoring_resource",
-    "build_snowflake_resource",
-    "find_repo_root",
-    "find_setting",
-    "local_stand_in_location",
-    "timeout_settings",
-    "uses_local_stand_in",
-]
 
 _SECRET_SETTINGS = frozenset({"PASSWORD", "PRIVATE_KEY_PATH", "PRIVATE_KEY_PASSWORD"})
 

@@ -218,26 +218,19 @@ def dynamic_table(
     String deps are names: a short name gets `key_prefix` (like a tenant's own object in YAML),
     `other/asset` is a full key. Raises `DeclarationError` for a bad argument.
     """
-    deps = list(deps)
-    named = [dep for dep in deps if isinstance(dep, str)]
-    declaration = _validate(
-        DynamicTable,
-        {
-            "name": name,
-            "table": table,
-            "target_lag": target_lag,
-            "warehouse": warehouse,
-            "deps": named,
-            "refresh_mode": refresh_mode,
-            "initialize": initialize,
-            "query": query,
-            "description": description,
-            "owners": owners,
-            "group": group,
-        },
-    )
-    prefix = _prefix(key_prefix)
-    return _spec(declaration, [*prefix, declaration.name], _dep_paths(deps, prefix))
+    arguments = {
+        "name": name,
+        "table": table,
+        "target_lag": target_lag,
+        "warehouse": warehouse,
+        "refresh_mode": refresh_mode,
+        "initialize": initialize,
+        "query": query,
+        "description": description,
+        "owners": owners,
+        "group": group,
+    }
+    return _virtual_spec(DynamicTable, arguments, deps, key_prefix)
 
 
 def view(
@@ -256,20 +249,27 @@ def view(
     Assets downstream of a view should use `AutomationCondition.eager().resolve_through_virtual()`.
     Raises `DeclarationError` for a bad argument.
     """
+    arguments = {
+        "name": name,
+        "table": table,
+        "query": query,
+        "description": description,
+        "owners": owners,
+        "group": group,
+    }
+    return _virtual_spec(View, arguments, deps, key_prefix)
+
+
+def _virtual_spec(
+    model: type[DynamicTable | View],
+    arguments: Mapping[str, Any],
+    deps: Iterable[AssetDep],
+    key_prefix: str | Sequence[str] | None,
+) -> dg.AssetSpec:
+    """A Python builder's spec: string deps are declared by name, every dep keys the spec."""
     deps = list(deps)
     named = [dep for dep in deps if isinstance(dep, str)]
-    declaration = _validate(
-        View,
-        {
-            "name": name,
-            "table": table,
-            "query": query,
-            "deps": named,
-            "description": description,
-            "owners": owners,
-            "group": group,
-        },
-    )
+    declaration = _validate(model, {**arguments, "deps": named})
     prefix = _prefix(key_prefix)
     return _spec(declaration, [*prefix, declaration.name], _dep_paths(deps, prefix))
 
