@@ -1160,7 +1160,7 @@ def test_a_link_inside_defs_to_a_file_inside_defs_is_read(tmp_path: Path) -> Non
 
 
 def load_tenant_through_plan(root: Path, slug: str) -> Tenant:
-    from dagster_dynamic_tables.platform.plan.apply import load_declared_tenants
+    from dagster_dynamic_tables.platform.plan.declared import load_declared_tenants
 
     (tenant,) = load_declared_tenants(root, slug)
     return tenant
@@ -1314,7 +1314,8 @@ def test_a_defs_yaml_that_is_not_a_regular_file_blocks_no_load_path(
 def test_local_start_reads_the_seed_file_confined_again(local_snowflake_connect, tmp_path: Path):
     """The stand-in's setup reads local_seed_file when it runs, the way the loader does: a seed
     replaced after loading by a link to a file outside defs/ is refused, not run."""
-    from dagster_dynamic_tables.standin import LocalSetupError, create_local_objects
+    from dagster_dynamic_tables.errors import LocalSetupError
+    from dagster_dynamic_tables.standin import create_local_objects
 
     root = tmp_path / "repo"
     _platform(root, [])

@@ -16,12 +16,13 @@ from dagster_dynamic_tables.declarations.lags import parse_target_lag
 from dagster_dynamic_tables.declarations.loader import build_tenant, load_tenant
 from dagster_dynamic_tables.declarations.models import (
     DynamicTable,
+    FileShell,
     SourceTable,
     Tenant,
     TenantDeclarations,
     View,
-    resolve_queries,
 )
+from dagster_dynamic_tables.declarations.sqlfiles import read_query_file
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
 
 DATA = Path(__file__).parents[1] / "data"
@@ -285,11 +286,7 @@ def test_a_file_that_cannot_be_read_is_a_declaration_error(tmp_path: Path) -> No
 
 
 def test_the_file_format_model_and_the_loader_agree_on_the_top_level_keys() -> None:
-    from dagster_dynamic_tables.declarations.loader import (
-        _FileShell,  # pyright: ignore[reportPrivateUsage] (the drift this guards against is private)
-    )
-
-    assert list(_FileShell.model_fields) == list(TenantDeclarations.model_fields)
+    assert list(FileShell.model_fields) == list(TenantDeclarations.model_fields)
 
 
 def test_the_data_folder_example_loads(tmp_path: Path) -> None:
@@ -330,14 +327,16 @@ def test_check_tenant_names_default_paths_and_accepts_other_tenants_assets() -> 
     ]
 
 
-def test_resolve_queries_reads_files_and_reports_unreadable_ones(tmp_path: Path) -> None:
+def test_read_query_file_reads_files_and_reports_unreadable_ones(tmp_path: Path) -> None:
     (tmp_path / "a.sql").write_text("select 1;")
     items = [
         View(name="a", table="D.S.A", query_file="a.sql"),
         View(name="b", table="D.S.B", query_file="b.sql"),
         View(name="c", table="D.S.C", query="select 3"),
     ]
-    resolved, problems = resolve_queries(items, tmp_path, "views")
+    results = [read_query_file(item, tmp_path, f"views[{i}]") for i, item in enumerate(items)]
+    resolved = [item for item, problem in results if problem is None]
+    problems = [problem for _, problem in results if problem is not None]
     assert [(item.name, item.query) for item in resolved] == [("a", "select 1"), ("c", "select 3")]
     assert [problem.path for problem in problems] == ["views[1].query_file"]
 

@@ -13,8 +13,8 @@ import dagster as dg
 import pytest
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.definitions.specs import build_asset_specs
+from dagster_dynamic_tables.freshness.events import materialization
 from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
-from dagster_dynamic_tables.freshness.tick import materialization
 from dagster_dynamic_tables.sql.records import RefreshRecord
 from dagster_snowflake import SnowflakeResource
 from snowflake.connector.errors import ProgrammingError

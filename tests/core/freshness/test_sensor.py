@@ -19,6 +19,8 @@ from dagster_dynamic_tables.definitions.resources import build_snowflake_resourc
 from dagster_dynamic_tables.definitions.specs import build_asset_specs
 from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
 from dagster_dynamic_tables.freshness.cursor import SchemaDigests, SensorCursor, parse_data_version
+from dagster_dynamic_tables.freshness.events import describe_events
+from dagster_dynamic_tables.freshness.moved import moved_schemas, shown_digests
 from dagster_dynamic_tables.freshness.sensor import (
     FULL_READ_INTERVAL,
     SENSOR_NAME,
@@ -27,13 +29,7 @@ from dagster_dynamic_tables.freshness.sensor import (
     unreadable_database,
 )
 from dagster_dynamic_tables.freshness.show import build_show_statement
-from dagster_dynamic_tables.freshness.tick import (
-    TickResult,
-    describe_events,
-    evaluate_tick,
-    moved_schemas,
-    shown_digests,
-)
+from dagster_dynamic_tables.freshness.tick import TickResult, evaluate_tick
 from dagster_dynamic_tables.freshness.window import WINDOW_OVERLAP, next_starts, plan_pages
 from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
 from dagster_dynamic_tables.health.rules import (

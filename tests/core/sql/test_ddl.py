@@ -1,5 +1,5 @@
-"""DDL rendering (golden files checked against Snowflake's documented syntax), query drift
-helpers, and the errors for bad values of every new Dynamic Table option.
+"""DDL rendering (golden files checked against Snowflake's documented syntax), the query a
+rendered statement gives back, and the errors for bad values of every new Dynamic Table option.
 
 Regenerate the golden files after an intended change with
 `UPDATE_GOLDEN=1 uv run pytest tests/core/sql/test_ddl.py` and review the diff.
@@ -16,7 +16,7 @@ import pytest
 from dagster_dynamic_tables.declarations.loader import build_tenant
 from dagster_dynamic_tables.declarations.models import DynamicTable, View
 from dagster_dynamic_tables.errors import DeclarationError
-from dagster_dynamic_tables.sql import ddl
+from dagster_dynamic_tables.sql import ddl, query_text
 
 GOLDEN = Path(__file__).parents[1] / "data" / "ddl"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -187,57 +187,16 @@ def test_sql_string_escapes_for_snowflake(value: str, literal: str) -> None:
     assert ddl.sql_string(value) == literal
 
 
-# --- query drift helpers ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("declared", "reported", "same"),
-    [
-        ("select a, b from T where x = 1", "SELECT a,b\n  FROM t -- note\n WHERE x=1;", True),
-        ("select a from t /* why */", "select A from T", True),
-        ("select 'Done' from t", "select 'done' from t", False),
-        ('select "Mixed" from t', 'select "MIXED" from t', False),
-        ("select a from t where x = 1", "select a from t where x = 2", False),
-        ("select a from t", "select a, b from t", False),
-    ],
-    ids=["layout_case_comments", "block_comment", "literal", "quoted", "number", "column"],
-)
-def test_same_query_ignores_layout_and_keyword_case_only(
-    declared: str, reported: str, same: bool
-) -> None:
-    assert ddl.same_query(declared, reported) is same
-
-
-@pytest.mark.parametrize(
-    ("text", "query"),
-    [
-        (
-            "create dynamic table x target_lag='1 minute' warehouse=w as select 1",
-            "select 1",
-        ),
-        (
-            'CREATE OR ALTER DYNAMIC TABLE "A"."B"."C"\n  COMMENT = \'built as a test\'\n'
-            "  CLUSTER BY (cast(a AS int))\nAS\nselect a as b from t;",
-            "select a as b from t",
-        ),
-        ("CREATE VIEW S.V AS SELECT A FROM S.T;", "SELECT A FROM S.T"),
-        ("CREATE DYNAMIC TABLE x TARGET_LAG = DOWNSTREAM WAREHOUSE = w", None),
-    ],
-    ids=["inline", "strings_and_parentheses", "view", "no_query"],
-)
-def test_extract_query_takes_the_select_after_the_top_level_as(
-    text: str, query: str | None
-) -> None:
-    assert ddl.extract_query(text) == query
+# --- the query of a rendered statement -------------------------------------------------------
 
 
 def test_every_rendered_statement_gives_back_its_query() -> None:
     dt = _dt(**EVERY_OPTION)
     rendered = ddl.render_dynamic_table(dt)
-    extracted = ddl.extract_query(rendered)
+    extracted = query_text.extract_query(rendered)
     assert extracted is not None
     assert dt.query is not None
-    assert ddl.same_query(dt.query, extracted)
+    assert query_text.same_query(dt.query, extracted)
 
 
 # --- bad values for every new field: the same clear errors as today's fields -----------------

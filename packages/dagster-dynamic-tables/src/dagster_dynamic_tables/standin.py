@@ -376,7 +376,7 @@ def _run_seed(conn: Any, tenant: Tenant) -> None:
         FileRefusedError,
         read_bounded_file,
     )
-    from dagster_dynamic_tables.declarations.loader import read_seed_file
+    from dagster_dynamic_tables.declarations.sqlfiles import read_seed_file
 
     seed_file = tenant.local_seed_file
     if seed_file is None:

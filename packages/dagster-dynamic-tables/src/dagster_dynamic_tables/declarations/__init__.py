@@ -1,3 +1,4 @@
-"""What a tenant declares: models, identifiers, lags, the bounded YAML loader and its problems,
-the files a declaration names, and the checks across one tenant's declarations. No Dagster.
+"""What a tenant declares: models and the types of their fields, identifiers, lags, the bounded YAML
+loader and its problems in our words, the files a declaration names, and the checks across one
+tenant's declarations. No Dagster.
 """

@@ -1,7 +1,7 @@
 """Checks across one tenant's declarations: duplicate names and tables, unknown deps, cycles.
 
-The models (`declarations`) validate one field at a time; these checks need the whole tenant and
-report every problem they find, each with its YAML path and the fix.
+The models (`models`, with the types of `fields`) validate one field at a time; these checks need
+the whole tenant and report every problem they find, each with its YAML path and the fix.
 """
 
 from __future__ import annotations
@@ -9,12 +9,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
-from dagster_dynamic_tables.declarations.models import (
-    Declaration,
-    SourceTable,
-    Tenant,
-    check_asset_name,
-)
+from dagster_dynamic_tables.declarations.fields import check_asset_name
+from dagster_dynamic_tables.declarations.models import Declaration, SourceTable, Tenant
 from dagster_dynamic_tables.errors import DeclarationProblem
 
 

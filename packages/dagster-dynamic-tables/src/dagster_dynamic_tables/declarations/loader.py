@@ -1,47 +1,44 @@
 """Load a tenant's declaration file: YAML -> validated models -> `Tenant`, every problem at once.
 
-Pydantic's errors are rewritten in this package's words (YAML path, line, bad value, what is
-allowed, the fix); nothing of pydantic's own wording reaches the user.
+Pydantic's errors are rewritten in this package's words (`problems`: YAML path, line, bad value,
+what is allowed, the fix); nothing of pydantic's own wording reaches the user.
 
 Nothing here trusts the file: it is read bounded and without blocking (`files`), its YAML is
 checked for size, depth and alias expansion before anything walks it (`yamlbounds`), and the
-files it names are read only from inside the tenant's `defs/` folder.
+files it names are read only from inside the tenant's `defs/` folder (`sqlfiles`).
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, ValidationError
 
 from dagster_dynamic_tables.declarations.consistency import check_tenant
 from dagster_dynamic_tables.declarations.files import (
     MAX_DECLARATION_FILE_BYTES,
-    MAX_SEED_FILE_BYTES,
     FileRefusedError,
     defs_root_of,
     read_bounded_file,
-    read_tenant_file,
 )
 from dagster_dynamic_tables.declarations.models import (
-    DEFAULT_SENSOR_INTERVAL_SECONDS,
     SECTIONS,
     DynamicTable,
-    SensorInterval,
+    FileShell,
     SourceTable,
     Tenant,
-    TenantDeclarations,
     View,
-    read_query_file,
 )
+from dagster_dynamic_tables.declarations.problems import (
+    describe,
+    translate_validation_error,
+    with_lines,
+)
+from dagster_dynamic_tables.declarations.sqlfiles import read_query_file, read_seed_file
 from dagster_dynamic_tables.declarations.yamlbounds import (
     check_data,
     check_yaml_text,
@@ -56,27 +53,6 @@ _T = TypeVar("_T")
 YAML_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
 )
-_TOP_LEVEL_SCALARS = ("tenant", "local_seed_file", "sensor_interval_seconds")
-_PARENT = re.compile(r"(?:\.[^.\[\]]+|\[\d+\])$")
-
-
-class _FileShell(BaseModel):
-    """The top level of a declaration file; the items are validated one by one afterwards."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tenant: str
-    local_seed_file: str | None = None
-    sources: list[Any] = Field(
-        default_factory=list[Any], description="a list of source tables (name:, table:, ...)"
-    )
-    dynamic_tables: list[Any] = Field(
-        default_factory=list[Any], description="a list of dynamic tables (name:, table:, ...)"
-    )
-    views: list[Any] = Field(
-        default_factory=list[Any], description="a list of views (name:, table:, ...)"
-    )
-    sensor_interval_seconds: SensorInterval = DEFAULT_SENSOR_INTERVAL_SECONDS
 
 
 def load_tenant(path: Path, *, defs_root: Path | None = None) -> Tenant:
@@ -238,7 +214,7 @@ def build_tenant(
     builder.problems += problems
     tenant = builder.build(attributes)
     if builder.problems or tenant is None:
-        raise DeclarationError(file, _with_lines(builder.problems, lines or {}))
+        raise DeclarationError(file, with_lines(builder.problems, lines or {}))
     return tenant
 
 
@@ -260,14 +236,14 @@ class _TenantBuilder:
                 DeclarationProblem(
                     "",
                     "the top level must be a mapping with the keys tenant, local_seed_file, "
-                    f"sources, dynamic_tables and views; got {_describe(data)}.",
+                    f"sources, dynamic_tables and views; got {describe(data)}.",
                     "start the file with `tenant: <slug>` and list the objects under sources:, "
                     "dynamic_tables: and views:",
                 )
             )
             return None
         attributes = cast("Mapping[str, Any]", data)
-        shell = self._validate(_FileShell, attributes, "")
+        shell = self._validate(FileShell, attributes, "")
         sections: dict[str, list[_Item]] = {}
         declared_names: set[str] = set()
         for section, model in SECTIONS.items():
@@ -333,26 +309,11 @@ class _TenantBuilder:
         if value is None:
             return None
         # Read now, so a bad seed file is a declaration error where every other one is; the
-        # stand-in's setup reads it again the same way (local._run_seed).
+        # stand-in's setup reads it again the same way (standin._run_seed).
         _text, problem = read_seed_file(value, self.base_dir, self.defs_root)
         if problem is not None:
             self.problems.append(problem)
         return (self.base_dir or Path()) / value
-
-
-def read_seed_file(
-    value: str, base_dir: Path | None, defs_root: Path | None
-) -> tuple[str | None, DeclarationProblem | None]:
-    """The text of `local_seed_file` (relative to `base_dir`, inside `defs_root`), or why not."""
-    return read_tenant_file(
-        value,
-        field="local_seed_file",
-        base_dir=base_dir,
-        defs_root=defs_root,
-        limit=MAX_SEED_FILE_BYTES,
-        limit_name="MAX_SEED_FILE_BYTES",
-        missing_fix="give the path of the seed SQL relative to the YAML file, or remove the key",
-    )
 
 
 def _raw_name(item: Any) -> str | None:
@@ -365,202 +326,3 @@ def _only(items: Sequence[_Item], kind: type[_T]) -> Iterator[_T]:
     for item in items:
         if isinstance(item.declaration, kind):
             yield item.declaration
-
-
-def _with_lines(
-    problems: Sequence[DeclarationProblem], lines: Mapping[str, int]
-) -> list[DeclarationProblem]:
-    located: list[DeclarationProblem] = []
-    for problem in problems:
-        line = problem.line
-        path = problem.path
-        while line is None and path:
-            line = lines.get(path)
-            parent = _PARENT.sub("", path)
-            path = parent if parent != path else ""
-        located.append(
-            DeclarationProblem(problem.path, problem.message, problem.fix, line)
-            if line != problem.line
-            else problem
-        )
-    # Read top to bottom: problems in file order, those without a line (file-wide) last.
-    return sorted(located, key=lambda p: (p.line is None, p.line or 0))
-
-
-# --- pydantic errors in our words ------------------------------------------------------------
-
-
-def translate_validation_error(
-    error: ValidationError, model: type[BaseModel], path: str
-) -> list[DeclarationProblem]:
-    """Pydantic's errors for `model` (validated at YAML path `path`) in this package's words."""
-    return [_translate(details, model, path) for details in error.errors()]
-
-
-def _translate(error: ErrorDetails, model: type[BaseModel], base: str) -> DeclarationProblem:
-    loc = error["loc"]
-    path = _join(base, loc)
-    field = loc[0] if loc and isinstance(loc[0], str) else None
-    kind = error["type"]
-    value = error["input"]
-    if kind == "extra_forbidden":
-        return _unknown_key(path, str(loc[-1]), model)
-    if kind == "missing":
-        key = str(loc[-1])
-        return DeclarationProblem(
-            path,
-            f"required key {key!r} is missing.",
-            f"add `{key}: {_example(model, key) or '...'}` ({_description(model, key)})",
-        )
-    if kind == "literal_error":
-        allowed = _literal_values(error)
-        close = _case_match(value, allowed)
-        return DeclarationProblem(
-            path,
-            f"{_show(value)} is not allowed; allowed: {', '.join(allowed)}.",
-            f"write {close}" if close else f"use one of {', '.join(allowed)}",
-        )
-    if kind == "value_error":
-        ctx = error.get("ctx") or {}
-        text = str(ctx.get("error", error["msg"])).rstrip(".")
-        return DeclarationProblem(path, f"{text}.", "")
-    if kind in _EXPECTED:
-        return DeclarationProblem(
-            path,
-            f"expected {_EXPECTED[kind]}, got {_describe(value)}.",
-            _type_fix(kind, model, field, loc),
-        )
-    return DeclarationProblem(path, f"{error['msg']} (got {_describe(value)}).", "")
-
-
-_EXPECTED = {
-    "string_type": "a string",
-    "int_type": "an integer",
-    "bool_type": "a boolean",
-    "list_type": "a list",
-    "model_type": "a mapping",
-    "dict_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-
-def _type_fix(kind: str, model: type[BaseModel], field: str | None, loc: tuple[Any, ...]) -> str:
-    if kind == "list_type":
-        return f"write a YAML list, e.g. `{loc[-1]}: [a, b]` ({_description(model, field)})"
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        return f"write a mapping with the keys {', '.join(model.model_fields)}"
-    if kind == "bool_type":
-        return f"write true or false without quotes ({_description(model, field)})"
-    if kind == "int_type":
-        example = _example(model, field) if field is not None else None
-        shown = f", e.g. `{field}: {example}`" if example else ""
-        return f"write a whole number without quotes{shown} ({_description(model, field)})"
-    example = _example(model, field) if field is not None and len(loc) == 1 else None
-    shown = f", e.g. `{field}: {example}`" if example else f" ({_description(model, field)})"
-    return f"write a string{shown}; quote a value that YAML reads as a number, boolean or null"
-
-
-RENAMED_KEYS = {
-    "immutable_where": (
-        "frozen_where",
-        "Snowflake renamed IMMUTABLE WHERE to FROZEN WHERE; the declarations use the new name only",
-    ),
-}
-"""Keys under an old Snowflake name: the new name, and why."""
-
-
-def _unknown_key(path: str, key: str, model: type[BaseModel]) -> DeclarationProblem:
-    allowed = list(model.model_fields)
-    renamed = RENAMED_KEYS.get(key.lower())
-    if renamed is not None and renamed[0] in allowed:
-        return DeclarationProblem(
-            path,
-            f"unknown key {key!r}; allowed keys: {', '.join(allowed)}.",
-            f"write {renamed[0]!r} instead ({renamed[1]})",
-        )
-    close = difflib.get_close_matches(key.lower().replace("-", "_"), allowed, n=1, cutoff=0.6)
-    owners = [
-        section
-        for section, other in SECTIONS.items()
-        if other is not model and key in other.model_fields
-    ]
-    if close:
-        fix = f"did you mean {close[0]!r}?"
-    elif owners and model in SECTIONS.values():
-        fix = (
-            f"{key!r} belongs to {' and '.join(owners)} items: remove it, or declare the "
-            f"object under {owners[0]}"
-        )
-    else:
-        fix = "remove it or use one of the allowed keys"
-    return DeclarationProblem(
-        path, f"unknown key {key!r}; allowed keys: {', '.join(allowed)}.", fix
-    )
-
-
-def _field(model: type[BaseModel], field: str | None) -> FieldInfo | None:
-    if field is None:
-        return None
-    if model is _FileShell and field in _TOP_LEVEL_SCALARS:
-        model = TenantDeclarations  # the shell's scalars are documented on the real model
-    return model.model_fields.get(field)
-
-
-def _description(model: type[BaseModel], field: str | None) -> str:
-    info = _field(model, field)
-    description = info.description if info is not None else None
-    return (description or "see the package README").rstrip(".")
-
-
-def _example(model: type[BaseModel], field: str | None) -> str | None:
-    info = _field(model, field)
-    examples = info.examples if info is not None else None
-    return str(examples[0]) if examples else None
-
-
-def _literal_values(error: ErrorDetails) -> list[str]:
-    expected = str((error.get("ctx") or {}).get("expected", ""))
-    return re.findall(r"'([^']*)'", expected)
-
-
-def _case_match(value: Any, allowed: Sequence[str]) -> str | None:
-    if not isinstance(value, str):
-        return None
-    for option in allowed:
-        if option.replace(" ", "_").upper() == value.strip().replace(" ", "_").upper():
-            return option
-    return None
-
-
-def _join(base: str, loc: tuple[int | str, ...]) -> str:
-    path = base
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path = f"{path}.{part}" if path else part
-    return path
-
-
-def _show(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _describe(value: Any) -> str:
-    """`an integer (60)`: the YAML type and the value, for messages."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"an integer ({value})"
-    if isinstance(value, float):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        return f"a string ({shown!r})"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__}"

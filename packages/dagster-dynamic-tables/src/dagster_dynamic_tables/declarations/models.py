@@ -2,23 +2,20 @@
 
 Field names are Snowflake's and dbt-snowflake's (`table`, `target_lag`, `refresh_mode`,
 `initialize`, `warehouse`, `scheduler`, `initialization_warehouse`, `cluster_by`, `transient`,
-`comment`, `data_retention_time_in_days`, `frozen_where`). The models validate single fields;
-`crosschecks.check_tenant` checks the whole set (duplicates, unknown deps, cycles);
-`read_query_file` resolves `query_file` (through `files.read_tenant_file`: confined to the
-tenant's `defs/` folder, bounded, never blocking).
+`comment`, `data_retention_time_in_days`, `frozen_where`). The models validate single fields
+(their types and checks: `fields`); `consistency.check_tenant` checks the whole set (duplicates,
+unknown deps, cycles); `sqlfiles.read_query_file` resolves `query_file` (through
+`files.read_tenant_file`: confined to the tenant's `defs/` folder, bounded, never blocking).
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, ClassVar, Literal, cast
+from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,219 +24,30 @@ from pydantic import (
     model_validator,
 )
 
-from dagster_dynamic_tables.declarations.files import MAX_QUERY_FILE_BYTES, read_tenant_file
-from dagster_dynamic_tables.declarations.identifiers import (
-    QualifiedName,
-    parse_identifier,
-    parse_qualified_name,
+from dagster_dynamic_tables.declarations.fields import (
+    DEFAULT_SENSOR_INTERVAL_SECONDS,
+    LAG_PATTERN,
+    MAXIMUM_DATA_RETENTION_DAYS,
+    MAXIMUM_TRANSIENT_RETENTION_DAYS,
+    AssetName,
+    Comment,
+    DepName,
+    Identifier,
+    Owner,
+    RetentionDays,
+    SensorInterval,
+    SqlExpression,
+    TableName,
+    TargetLagText,
+    WarehouseName,
 )
+from dagster_dynamic_tables.declarations.identifiers import QualifiedName, parse_qualified_name
 from dagster_dynamic_tables.declarations.lags import TargetLag, parse_target_lag
-from dagster_dynamic_tables.errors import DeclarationProblem
 
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-def _any_case(word: str) -> str:
-    return "".join(f"[{char.lower()}{char.upper()}]" for char in word)
-
-
-_UNITS = "|".join(_any_case(unit) for unit in ("second", "minute", "hour", "day"))
-_LAG_PATTERN = rf"^\s*([0-9]+\s+({_UNITS})[sS]?|{_any_case('downstream')})\s*$"
 QUERY_OPTIONAL = "query_optional"
 """Validation context key: when True, a DT or view may omit both query and query_file."""
-_NAME_PATTERN = "^[a-z][a-z0-9_]*$"
-# Dagster's own owner rule (dagster._core.definitions.utils.is_valid_owner), checked here so a bad
-# owner is reported with the other declaration problems instead of failing when specs are built.
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,7}")
-
-
-def check_asset_name(value: str) -> str:
-    if not value or not value[0].isalpha() or not set(value) <= _NAME_CHARS:
-        raise ValueError(
-            f"{value!r} is not a valid asset name: use lowercase letters, digits and '_', "
-            "starting with a letter (e.g. customer_lifetime_value)"
-        )
-    return value
-
-
-def _check_qualified_name(value: str) -> str:
-    parse_qualified_name(value)
-    return value
-
-
-def _check_target_lag(value: str) -> str:
-    return parse_target_lag(value).text
-
-
-def _check_identifier(value: str) -> str:
-    parse_identifier(value)
-    return value
-
-
-def _check_dep(value: str) -> str:
-    parts = value.split("/")
-    if not all(part and part[0].isalpha() and set(part) <= _NAME_CHARS for part in parts):
-        raise ValueError(
-            f"{value!r} is not a valid dep: name one of this tenant's objects (raw_orders) or "
-            "another tenant's asset by its full key (other_tenant/asset), in lowercase letters, "
-            "digits and '_'"
-        )
-    return value
-
-
-MINIMUM_SENSOR_INTERVAL_SECONDS = 10
-MAXIMUM_SENSOR_INTERVAL_SECONDS = 3600
-DEFAULT_SENSOR_INTERVAL_SECONDS = 60
-
-
-def _check_sensor_interval(value: int) -> int:
-    if not MINIMUM_SENSOR_INTERVAL_SECONDS <= value <= MAXIMUM_SENSOR_INTERVAL_SECONDS:
-        raise ValueError(
-            f"{value} seconds is outside the allowed {MINIMUM_SENSOR_INTERVAL_SECONDS} to "
-            f"{MAXIMUM_SENSOR_INTERVAL_SECONDS}: every tick sends two statements to Snowflake, and "
-            "a refresh is recorded (and downstream assets run) up to one interval after it lands; "
-            f"use {DEFAULT_SENSOR_INTERVAL_SECONDS} (the default) or a value in that range"
-        )
-    return value
-
-
-MAXIMUM_DATA_RETENTION_DAYS = 90
-"""Snowflake's longest Time Travel retention (Enterprise Edition; Standard allows 0 or 1)."""
-MAXIMUM_TRANSIENT_RETENTION_DAYS = 1
-"""A transient table keeps Time Travel data for at most one day."""
-
-
-def check_sql_fragment(value: str) -> str:
-    """A SQL expression written into DDL as it is (`cluster_by`, `frozen_where`): one expression,
-    with closed quotes and balanced parentheses, no `;` and no comment that could swallow the rest
-    of the statement. Raise ValueError saying what is wrong."""
-    text = value.strip()
-    if not text:
-        raise ValueError("the expression is empty: give a SQL expression such as order_date")
-    depth = 0
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char in "'\"":
-            end = closing_quote(text, index)
-            if end < 0:
-                kind = "string" if char == "'" else "quoted identifier"
-                raise ValueError(f"{value!r} has an unclosed {kind} (a {char} without its pair)")
-            index = end + 1
-            continue
-        if text.startswith(("--", "/*", "//"), index):
-            raise ValueError(
-                f"{value!r} holds a SQL comment ({text[index : index + 2]}): remove it"
-            )
-        if char == ";":
-            raise ValueError(f"{value!r} holds a ';': give one expression, not a statement")
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            raise ValueError(f"{value!r} closes a parenthesis it never opened")
-        index += 1
-    if depth:
-        raise ValueError(f"{value!r} leaves {depth} parenthesis(es) open")
-    return text
-
-
-def closing_quote(text: str, start: int) -> int:
-    """Index of the quote closing the string or quoted identifier opened at `start`, -1 if none.
-
-    A doubled quote (`''`, `""`) is part of the text; in strings a backslash escapes the next
-    character, as in Snowflake."""
-    quote = text[start]
-    index = start + 1
-    while index < len(text):
-        char = text[index]
-        if quote == "'" and char == "\\":
-            index += 2
-            continue
-        if char == quote:
-            if index + 1 < len(text) and text[index + 1] == quote:
-                index += 2
-                continue
-            return index
-        index += 1
-    return -1
-
-
-def _check_retention(value: int) -> int:
-    if not 0 <= value <= MAXIMUM_DATA_RETENTION_DAYS:
-        raise ValueError(
-            f"{value} days is outside Snowflake's 0 to {MAXIMUM_DATA_RETENTION_DAYS} days of "
-            "Time Travel retention: use a whole number of days in that range (0 turns Time "
-            "Travel off)"
-        )
-    return value
-
-
-def _check_comment(value: str) -> str:
-    if any(unicodedata.category(char) == "Cc" and char not in "\n\t" for char in value):
-        raise ValueError(
-            f"{value[:40]!r} holds a control character: write plain text (line breaks and tabs "
-            "are allowed)"
-        )
-    return value
-
-
-def _check_owner(value: str) -> str:
-    if not (_EMAIL.fullmatch(value) or (value.startswith("team:") and len(value) > 5)):
-        raise ValueError(
-            f"{value!r} is not a valid owner: use an e-mail address (jane@example.com) or a team "
-            "name prefixed with 'team:' (team:analytics)"
-        )
-    return value
-
-
-AssetName = Annotated[
-    str,
-    AfterValidator(check_asset_name),
-    Field(
-        description="Asset name inside the tenant: lowercase letters, digits and '_', starting "
-        "with a letter.",
-        examples=["customer_lifetime_value"],
-        json_schema_extra={"pattern": _NAME_PATTERN},
-    ),
-]
-TableName = Annotated[
-    str,
-    AfterValidator(_check_qualified_name),
-    Field(
-        description="Fully qualified Snowflake name DATABASE.SCHEMA.NAME; "
-        'double-quote a part to keep its case ("Mixed")',
-        examples=["ANALYTICS.ECOMMERCE.CUSTOMER_LIFETIME_VALUE"],
-    ),
-]
-DepName = Annotated[
-    str,
-    AfterValidator(_check_dep),
-    Field(json_schema_extra={"pattern": "^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)*$"}),
-]
-Owner = Annotated[str, AfterValidator(_check_owner)]
-SensorInterval = Annotated[
-    int,
-    Strict(),
-    AfterValidator(_check_sensor_interval),
-    Field(
-        description="Seconds between two ticks of the tenant's dynamic_table_freshness sensor "
-        f"({MINIMUM_SENSOR_INTERVAL_SECONDS} to {MAXIMUM_SENSOR_INTERVAL_SECONDS}): a refresh is "
-        "recorded, and downstream assets run, up to this long after it lands.",
-        examples=[DEFAULT_SENSOR_INTERVAL_SECONDS],
-        # In the schema only: the range itself is checked by _check_sensor_interval, in our words.
-        json_schema_extra={
-            "minimum": MINIMUM_SENSOR_INTERVAL_SECONDS,
-            "maximum": MAXIMUM_SENSOR_INTERVAL_SECONDS,
-        },
-    ),
-]
 RefreshMode = Literal["AUTO", "FULL", "INCREMENTAL", "ADAPTIVE"]
 Scheduler = Literal["ENABLE", "DISABLE"]
-WarehouseName = Annotated[
-    str,
-    AfterValidator(_check_identifier),
-    Field(description="A warehouse (a Snowflake identifier).", examples=["TRANSFORMING"]),
-]
-SqlExpression = Annotated[str, AfterValidator(check_sql_fragment)]
 Initialize = Literal["ON_CREATE", "ON_SCHEDULE"]
 ObjectType = Literal["TABLE", "DYNAMIC TABLE", "VIEW"]
 
@@ -323,15 +131,15 @@ class DynamicTable(_Derived):
     object_type: ClassVar[ObjectType] = "DYNAMIC TABLE"
     default_group: ClassVar[str] = "dynamic_tables"
 
-    target_lag: Annotated[str, AfterValidator(_check_target_lag)] = Field(
+    target_lag: TargetLagText = Field(
         description="How stale the table may get: '<n> seconds|minutes|hours|days' "
         "(at least 60 seconds) or DOWNSTREAM.",
         examples=["1 minute", "2 hours", "DOWNSTREAM"],
         # For editors and `dg check yaml` (JSON Schema has no case-insensitive flag); the
         # 60-second minimum is checked when the declarations load.
-        json_schema_extra={"pattern": _LAG_PATTERN},
+        json_schema_extra={"pattern": LAG_PATTERN},
     )
-    warehouse: Annotated[str, AfterValidator(_check_identifier)] = Field(
+    warehouse: Identifier = Field(
         description="Warehouse that runs the refreshes (a Snowflake identifier).",
         examples=["TRANSFORMING"],
     )
@@ -367,20 +175,12 @@ class DynamicTable(_Derived):
         description="true for a TRANSIENT dynamic table (no Fail-safe, at most 1 day of Time "
         "Travel). Changing it re-creates the table.",
     )
-    comment: Annotated[str, AfterValidator(_check_comment)] | None = Field(
+    comment: Comment | None = Field(
         default=None,
         description="Snowflake COMMENT of the table (the description stays Dagster's).",
         examples=["Per-customer lifetime value"],
     )
-    data_retention_time_in_days: (
-        Annotated[
-            int,
-            Strict(),
-            AfterValidator(_check_retention),
-            Field(json_schema_extra={"minimum": 0, "maximum": MAXIMUM_DATA_RETENTION_DAYS}),
-        ]
-        | None
-    ) = Field(
+    data_retention_time_in_days: RetentionDays | None = Field(
         default=None,
         description=f"Days of Time Travel (0 to {MAXIMUM_DATA_RETENTION_DAYS}; at most "
         f"{MAXIMUM_TRANSIENT_RETENTION_DAYS} for a transient table); default: the schema's.",
@@ -495,53 +295,26 @@ SECTIONS: dict[str, type[SourceTable] | type[DynamicTable] | type[View]] = {
 """Declaration file sections and the model of their items."""
 
 
-def read_query_file(
-    item: DynamicTable | View, base_dir: Path | None, path: str, defs_root: Path | None = None
-) -> tuple[DynamicTable | View, DeclarationProblem | None]:
-    """Read `item.query_file` (relative to `base_dir`, inside `defs_root`) into `item.query`.
+class FileShell(BaseModel):
+    """The top level of a declaration file, as the loader first validates it: the items of
+    each section are validated one by one afterwards (see `loader.build_tenant`)."""
 
-    `path` is the item's YAML path, used in the problem reported when the file is refused (see
-    `files.read_tenant_file`) or empty. An item without `query_file` comes back as it is.
-    """
-    if item.query_file is None:
-        return item, None
-    text, problem = read_tenant_file(
-        item.query_file,
-        field=f"{path}.query_file",
-        base_dir=base_dir,
-        defs_root=defs_root,
-        limit=MAX_QUERY_FILE_BYTES,
-        limit_name="MAX_QUERY_FILE_BYTES",
-        missing_fix="give a path relative to the YAML file, or inline the SELECT as query",
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str
+    local_seed_file: str | None = None
+    sources: list[Any] = Field(
+        default_factory=list[Any], description="a list of source tables (name:, table:, ...)"
     )
-    if text is None:
-        return item, problem
-    query = text.strip().rstrip(";").strip()
-    if not query:
-        return item, DeclarationProblem(
-            f"{path}.query_file",
-            f"{item.query_file!r} ({(base_dir or Path()) / item.query_file}) is empty.",
-            "put the SELECT that defines the object in the file",
-        )
-    return item.model_copy(update={"query": query}), None
+    dynamic_tables: list[Any] = Field(
+        default_factory=list[Any], description="a list of dynamic tables (name:, table:, ...)"
+    )
+    views: list[Any] = Field(
+        default_factory=list[Any], description="a list of views (name:, table:, ...)"
+    )
+    sensor_interval_seconds: SensorInterval = DEFAULT_SENSOR_INTERVAL_SECONDS
 
 
-def resolve_queries(
-    items: Sequence[DynamicTable] | Sequence[View],
-    base_dir: Path | None,
-    section: str,
-    defs_root: Path | None = None,
-) -> tuple[list[DynamicTable | View], list[DeclarationProblem]]:
-    """Read every `query_file` (relative to `base_dir`, inside `defs_root`) into `query`.
-
-    Items whose file cannot be read are left out of the first list and reported in the second.
-    """
-    resolved: list[DynamicTable | View] = []
-    problems: list[DeclarationProblem] = []
-    for index, item in enumerate(items):
-        new, problem = read_query_file(item, base_dir, f"{section}[{index}]", defs_root)
-        if problem is None:
-            resolved.append(new)
-        else:
-            problems.append(problem)
-    return resolved, problems
+FILE_SHELL_SCALARS = ("tenant", "local_seed_file", "sensor_interval_seconds")
+"""The keys of `FileShell` documented on `TenantDeclarations` (the shell does not describe
+them)."""

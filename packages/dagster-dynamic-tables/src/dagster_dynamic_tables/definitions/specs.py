@@ -34,7 +34,6 @@ import dagster as dg
 from pydantic import BaseModel, ValidationError
 
 from dagster_dynamic_tables import metadata
-from dagster_dynamic_tables.declarations.loader import translate_validation_error
 from dagster_dynamic_tables.declarations.models import (
     QUERY_OPTIONAL,
     Declaration,
@@ -45,6 +44,7 @@ from dagster_dynamic_tables.declarations.models import (
     Tenant,
     View,
 )
+from dagster_dynamic_tables.declarations.problems import translate_validation_error
 from dagster_dynamic_tables.errors import DeclarationError
 
 DAGSTER_TABLE_NAME = "dagster/table_name"

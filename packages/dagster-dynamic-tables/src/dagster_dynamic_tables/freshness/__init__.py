@@ -1,3 +1,5 @@
-"""The freshness sensor, read as its pipeline: SHOW (`show`) -> what moved -> one history read
-(`history`) -> evaluate (`window`, `tick`) -> events and the cursor (`cursor`, `sensor`).
+"""The freshness sensor, read as its pipeline, each stage a module that calls only the ones below
+it: SHOW (`show`) -> what moved (`moved`) -> one history read (`history`) -> evaluate (`tick`,
+with the read window in `window`) -> events (`events`) and the cursor (`cursor`). The sensor
+(`sensor`) orchestrates them and does the I/O.
 """

@@ -5,7 +5,7 @@ and reported per schema.
 Stored by Dagster with every tick row (kept for days), so it holds nothing per Dynamic Table:
 a few hundred bytes per schema, whatever the number of tables (`bench_sensor.py` prints its size
 at 1,000 DTs). What the sensor reported per DT is what the instance already holds: the latest
-materialization's data version, the latest check evaluations (see `tick.py`).
+materialization's data version, the latest check evaluations (see `tick`).
 
 A cursor that cannot be read (not JSON, another version, a damaged timestamp) reads as a fresh
 start: the sensor then compares with what the instance holds, so nothing is reported twice.
@@ -13,8 +13,9 @@ start: the sensor then compares with what the instance holds, so nothing is repo
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -23,6 +24,16 @@ from dagster_dynamic_tables.sql.records import as_utc
 
 CURSOR_VERSION = 2
 """Version 1 held a data timestamp and check signatures per DT (about 83 KB at 1,000 DTs)."""
+DIGEST_BYTES = 6
+
+
+def digest(parts: Iterable[str]) -> str:
+    """A short stable digest (12 hex digits) of some text parts, for the cursor."""
+    hasher = hashlib.blake2s(digest_size=DIGEST_BYTES)
+    for part in parts:
+        hasher.update(part.encode())
+        hasher.update(b"\x00")
+    return hasher.hexdigest()
 
 
 def format_data_version(data_timestamp: datetime) -> str:
@@ -41,7 +52,7 @@ def parse_data_version(value: str | None) -> datetime | None:
 
 @dataclass(frozen=True)
 class SchemaDigests:
-    """Digests (`show.digest`) of what the sensor saw and reported for one schema's declared DTs.
+    """Digests (`digest`) of what the sensor saw and reported for one schema's declared DTs.
 
     A digest that differs from this tick's tells the sensor the schema moved; none is ever
     compared with anything but a digest made the same way."""

@@ -2,7 +2,7 @@
 
 One SELECT (it needs a warehouse) that unions two kinds of rows, told apart by `ROW_KIND`:
 
-- `H`: the refresh history of the schemas that moved (`queries.history_parts`, one
+- `H`: the refresh history of the schemas that moved (`statements.history_parts`, one
   DYNAMIC_TABLE_REFRESH_HISTORY call per schema since the cursor's start);
 - `S`: `DYNAMIC_TABLES()` of their databases: the last completed refresh's state and Snowflake's
   lag statistics, which SHOW does not report. The sensor joins these rows with SHOW's (refresh

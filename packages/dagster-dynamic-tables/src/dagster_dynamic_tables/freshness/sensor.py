@@ -3,9 +3,10 @@
 Every tick starts with `SHOW DYNAMIC TABLES IN DATABASE <db>` (see `show`), a metadata command
 that needs no warehouse. When nothing moved in a schema since the last tick (the same data
 timestamps, scheduling states and definitions, the same `within_target_lag` outcomes), the tick
-ends there: an idle tick costs no warehouse time. Otherwise one more statement (see `reads`)
-reads the refresh history of the schemas that moved and `DYNAMIC_TABLES()` of their databases:
-two statements per tick at most for a tenant in one database. Every `FULL_READ_INTERVAL` every
+ends there: an idle tick costs no warehouse time (what moved: see `moved`). Otherwise one more
+statement (see `history`) reads the refresh history of the schemas that moved and
+`DYNAMIC_TABLES()` of their databases: two statements per tick at most for a tenant in one
+database. Every `FULL_READ_INTERVAL` every
 schema is read whether it moved or not: SHOW does not report a failed refresh, which leaves the
 data timestamp where it was (the lag check, evaluated from SHOW on every tick, reports it once the
 lag passes 1.5x the target; Snowflake suspends a table after 5 failures in a row, which SHOW
@@ -15,7 +16,7 @@ Then, per DT of a schema read:
 
 - each new SUCCEEDED refresh that changed data (action not NO_DATA) becomes one
   `AssetMaterialization`, in refresh order, with `dagster/data_version` = its data timestamp;
-- the four health checks are evaluated (see `health`) and reported as `AssetCheckEvaluation`s
+- the four health checks are evaluated (see `health.rules`) and reported as `AssetCheckEvaluation`s
   when a check's pass/fail, severity or kind differs from the latest evaluation the instance
   holds (the kind is stored as `outcome` metadata).
 
@@ -48,7 +49,10 @@ A refresh still running (EXECUTING / SCHEDULED) holds the next read back to its 
 since it will complete with that timestamp, or, for a row that has none yet, to its table's
 latest data timestamp, which its data timestamp will follow (see `window.next_starts`).
 
-What a tick reports, from what Snowflake answered, is decided without I/O in `tick.py`.
+The sensor orchestrates the pipeline; each stage is a module that calls only the ones below it
+(an import-linter contract): SHOW (`show`) -> what moved (`moved`) -> one history read
+(`history`) -> evaluate, without I/O (`tick`, with `window`) -> events (`events`) and the
+cursor (`cursor`).
 """
 
 # No `from __future__ import annotations`: Dagster reads the sensor function's annotations
@@ -71,16 +75,11 @@ from dagster_dynamic_tables.freshness.cursor import (
     history_ends,
     parse_data_version,
 )
+from dagster_dynamic_tables.freshness.events import IDLE_MESSAGE, describe_events
 from dagster_dynamic_tables.freshness.history import TickRead, fetch_tick, merge_states
+from dagster_dynamic_tables.freshness.moved import moved_schemas, shown_digests
 from dagster_dynamic_tables.freshness.show import ShowRead, fetch_show
-from dagster_dynamic_tables.freshness.tick import (
-    IDLE_MESSAGE,
-    RecordedChecks,
-    describe_events,
-    moved_schemas,
-    run_tick,
-    shown_digests,
-)
+from dagster_dynamic_tables.freshness.tick import RecordedChecks, TickScope, run_tick
 from dagster_dynamic_tables.freshness.window import RecordedVersions
 from dagster_dynamic_tables.health.rules import stored_signature
 from dagster_dynamic_tables.snowflake_io.faults import EXPECTED_FAULTS, describe_fault
@@ -272,9 +271,7 @@ def build_freshness_sensor(
             _recorded_versions(context.instance),
             result_limit,
             recorded_checks=_recorded_checks(context.instance),
-            schemas=reads.moved,
-            shown=reads.shown.states,
-            current=reads.digests,
+            scope=TickScope(schemas=reads.moved, shown=reads.shown.states, current=reads.digests),
         )
         for database in sorted(reads.tick.capped):
             messages.append(

@@ -19,7 +19,7 @@ is read in pages (`LIMIT ... FROM '<last name>'`), each page a statement of its 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,6 @@ from dagster_dynamic_tables.sql.statements import Connection, Statement, run
 
 SHOW_LIMIT = 10_000
 """The most rows one SHOW returns (Snowflake's cap; `LIMIT` may not be larger)."""
-DIGEST_BYTES = 6
 
 
 def build_show_statement(database_sql: str | None, after: str | None = None) -> Statement:
@@ -129,15 +128,6 @@ def _keep(
         state = parse_show_row(row)
         if state.qualified_name in wanted:
             states.setdefault(state.qualified_name, state)
-
-
-def digest(parts: Iterable[str]) -> str:
-    """A short stable digest (12 hex digits) of some text parts, for the cursor."""
-    hasher = hashlib.blake2s(digest_size=DIGEST_BYTES)
-    for part in parts:
-        hasher.update(part.encode())
-        hasher.update(b"\x00")
-    return hasher.hexdigest()
 
 
 def fingerprint(state: DynamicTableState | None) -> str:

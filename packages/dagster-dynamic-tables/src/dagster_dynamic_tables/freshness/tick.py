@@ -1,31 +1,27 @@
-"""One tick of the freshness sensor, without I/O: from what Snowflake answered and what the
-instance holds, the events to report and the next cursor (`evaluate_tick`, `run_tick`); which
-schemas moved since the last tick (`shown_digests`, `moved_schemas`); and what a tick recorded, in
-words (`describe_events`). The sensor (`sensor.py`) does the reading and the reporting.
+"""Evaluate one tick of the freshness sensor, without I/O: from what Snowflake answered and what
+the instance holds, the events to report and the next cursor (`evaluate_tick`; `run_tick` first
+sets aside the history pages still to read, see `window.plan_pages`). The stages before it
+(`show`, `moved`, `history`) and the reporting are the sensor's (`sensor`); the events
+themselves are built in `events` and `health.rules`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import dagster as dg
 
-from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
-from dagster_dynamic_tables.freshness.cursor import SchemaDigests, SensorCursor, format_data_version
-from dagster_dynamic_tables.freshness.show import digest, fingerprint
+from dagster_dynamic_tables.freshness.cursor import SchemaDigests, SensorCursor, digest
+from dagster_dynamic_tables.freshness.events import AssetEvent, materialization
+from dagster_dynamic_tables.freshness.moved import shown_digests, tables_by_schema
 from dagster_dynamic_tables.freshness.window import RecordedVersions, next_starts, plan_pages
-from dagster_dynamic_tables.health.rules import (
-    evaluate_dynamic_table,
-    to_check_evaluation,
-    within_target_lag,
-)
+from dagster_dynamic_tables.health.rules import evaluate_dynamic_table, to_check_event
 from dagster_dynamic_tables.sql.records import DynamicTableState, RefreshRecord
 from dagster_dynamic_tables.sql.statements import RESULT_LIMIT, HistoryRead
 
-AssetEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation
 RecordedChecks = Callable[[Sequence[dg.AssetCheckKey]], Mapping[dg.AssetCheckKey, str | None]]
 """Signatures of the latest check evaluations the instance holds (None: none, or unknown)."""
 
@@ -34,62 +30,26 @@ def _none_recorded(keys: Sequence[dg.AssetCheckKey]) -> Mapping[dg.AssetCheckKey
     return dict.fromkeys(keys)
 
 
-# One tick, without I/O ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TickScope:
+    """What the stages before evaluation settled for one tick (the defaults: a tick that read
+    every schema, whose SHOW states are the merged states, with no history page read)."""
+
+    schemas: Iterable[str] | None = None
+    """The schema prefixes read this tick (`moved.moved_schemas`); None: all."""
+    shown: Mapping[str, DynamicTableState] | None = None
+    """What SHOW reported; None: the merged states."""
+    current: Mapping[str, SchemaDigests] | None = None
+    """`moved.shown_digests` of `shown`, when the caller already has them."""
+    floors: Mapping[str, datetime] = field(default_factory=dict[str, datetime])
+    """Ends of the history pages read completely this tick (`window.plan_pages`; see
+    `window.next_starts`)."""
 
 
 @dataclass(frozen=True)
 class TickResult:
     events: list[AssetEvent]
     cursor: SensorCursor
-
-
-def materialization(
-    key: dg.AssetKey, dt: DynamicTable, record: RefreshRecord, *, schema_read_before: bool = False
-) -> dg.AssetMaterialization:
-    """The runless materialization reporting one completed refresh (`schema_read_before`: for
-    the data a DT holds as of its latest data timestamp, whether the sensor was already reading
-    its schema's history, so the table is new to the sensor rather than refreshed long ago)."""
-    assert record.data_timestamp is not None  # changed_data guarantees it
-    values: dict[str, dg.MetadataValue] = {
-        md.SNOWFLAKE_TABLE: dg.MetadataValue.text(dt.qualified_name.resolved),
-        md.DATA_TIMESTAMP: dg.MetadataValue.timestamp(record.data_timestamp),
-    }
-    if record.refresh_action:
-        values[md.REFRESH_ACTION] = dg.MetadataValue.text(record.refresh_action)
-    if record.refresh_trigger:
-        values[md.REFRESH_TRIGGER] = dg.MetadataValue.text(record.refresh_trigger)
-    if record.refresh_start_time:
-        values[md.REFRESH_START_TIME] = dg.MetadataValue.timestamp(record.refresh_start_time)
-    if record.refresh_end_time:
-        values[md.REFRESH_END_TIME] = dg.MetadataValue.timestamp(record.refresh_end_time)
-    if record.duration_seconds is not None:
-        values[md.REFRESH_DURATION_SECONDS] = dg.MetadataValue.float(record.duration_seconds)
-    if record.rows_inserted is not None:
-        values[md.ROWS_INSERTED] = dg.MetadataValue.int(record.rows_inserted)
-    if record.rows_deleted is not None:
-        values[md.ROWS_DELETED] = dg.MetadataValue.int(record.rows_deleted)
-    if record.query_id:
-        values[md.QUERY_ID] = dg.MetadataValue.text(record.query_id)
-    name = dt.qualified_name.resolved
-    if record.refresh_action:
-        description = f"Snowflake refreshed {name}."
-    elif schema_read_before:
-        description = (
-            f"{name} holds data as of this time. It is new to this sensor (declared, or created, "
-            "after the sensor began reading its schema), and its last refresh that changed data "
-            "came before the part of the refresh history the sensor reads now."
-        )
-    else:
-        description = (
-            f"{name} holds data as of this time; its last refresh that changed data is older "
-            "than Snowflake's 7-day refresh history."
-        )
-    return dg.AssetMaterialization(
-        asset_key=key,
-        description=description,
-        metadata=values,
-        tags={md.DATA_VERSION_TAG: format_data_version(record.data_timestamp)},
-    )
 
 
 def _new_refreshes(records: Iterable[RefreshRecord]) -> list[RefreshRecord]:
@@ -110,62 +70,6 @@ def _data_as_of(state: DynamicTableState | None) -> list[RefreshRecord]:
     return [RefreshRecord(state.qualified_name, "SUCCEEDED", state.latest_data_timestamp)]
 
 
-def _by_schema(tenant: Tenant) -> dict[str, list[DynamicTable]]:
-    schemas: dict[str, list[DynamicTable]] = {}
-    for dt in tenant.dynamic_tables:
-        schemas.setdefault(dt.qualified_name.schema_prefix, []).append(dt)
-    return schemas
-
-
-def shown_digests(
-    tenant: Tenant, shown: Mapping[str, DynamicTableState], now: datetime
-) -> dict[str, SchemaDigests]:
-    """Per schema, the digests of what SHOW reports (fingerprints, lag outcomes) and of the
-    declared names; `health` is left empty (it needs the second statement)."""
-    digests: dict[str, SchemaDigests] = {}
-    for prefix, tables in _by_schema(tenant).items():
-        names = sorted(dt.qualified_name.resolved for dt in tables)
-        states = {
-            dt.qualified_name.resolved: shown.get(dt.qualified_name.resolved) for dt in tables
-        }
-        lags = {
-            dt.qualified_name.resolved: _lag_signature(dt, states[dt.qualified_name.resolved], now)
-            for dt in tables
-        }
-        digests[prefix] = SchemaDigests(
-            shown=digest(f"{name}={fingerprint(states[name])}" for name in names),
-            lag=digest(f"{name}={lags[name]}" for name in names),
-            roster=digest(names),
-        )
-    return digests
-
-
-def _lag_signature(dt: DynamicTable, state: DynamicTableState | None, now: datetime) -> str:
-    if state is None or state.metadata_hidden:
-        return "-"
-    return within_target_lag(dt, state, now).signature
-
-
-def moved_schemas(
-    tenant: Tenant, cursor: SensorCursor, current: Mapping[str, SchemaDigests], full: bool
-) -> set[str]:
-    """The schemas to read this tick: every one on a full read; else those whose SHOW digests
-    or declared names differ from the cursor's, and those with history pages to catch up."""
-    declared = set(_by_schema(tenant))
-    if full:
-        return declared
-    moved = {prefix for prefix, ends in cursor.pages.items() if ends and prefix in declared}
-    for prefix, now_seen in current.items():
-        before = cursor.digests.get(prefix)
-        if before is None or (before.shown, before.lag, before.roster) != (
-            now_seen.shown,
-            now_seen.lag,
-            now_seen.roster,
-        ):
-            moved.add(prefix)
-    return moved
-
-
 def evaluate_tick(
     tenant: Tenant,
     cursor: SensorCursor,
@@ -173,25 +77,19 @@ def evaluate_tick(
     states: Mapping[str, DynamicTableState],
     now: datetime,
     recorded_versions: RecordedVersions,
-    floors: Mapping[str, datetime] | None = None,
     *,
     recorded_checks: RecordedChecks = _none_recorded,
-    schemas: Iterable[str] | None = None,
-    shown: Mapping[str, DynamicTableState] | None = None,
-    current: Mapping[str, SchemaDigests] | None = None,
+    scope: TickScope = TickScope(),  # noqa: B008 -- frozen: one shared default is safe
 ) -> TickResult:
     """Events and next cursor for one tick, from what Snowflake answered.
 
-    `schemas`: the schema prefixes read this tick (default: all); `states`: their DTs' merged
-    state; `shown`: what SHOW reported (default: `states`); `current`: `shown_digests` of it, when
-    the caller already has them; `floors`: see `next_starts`.
+    `states`: the merged state of the DTs of the schemas read (see `TickScope` for the rest).
     """
-    by_schema = _by_schema(tenant)
-    read = set(by_schema if schemas is None else schemas) & set(by_schema)
+    by_schema = tables_by_schema(tenant)
+    read = set(by_schema if scope.schemas is None else scope.schemas) & set(by_schema)
     tables = [dt for prefix in sorted(read) for dt in by_schema[prefix]]
-    seen = states if shown is None else shown
-    if current is None:
-        current = shown_digests(tenant, seen, now)
+    seen = states if scope.shown is None else scope.shown
+    current = shown_digests(tenant, seen, now) if scope.current is None else scope.current
     keys = {dt.qualified_name.resolved: dg.AssetKey(tenant.key_path(dt)) for dt in tables}
 
     by_name: dict[str, list[RefreshRecord]] = {}
@@ -247,13 +145,13 @@ def evaluate_tick(
         if before is None or before.health != health:
             stored = recorded_checks(list(outcomes))
             events.extend(
-                to_check_evaluation(key.asset_key, outcome)
+                to_check_event(dg.AssetCheckEvaluation, key.asset_key, outcome)
                 for key, outcome in outcomes.items()
                 if stored.get(key) != outcome.signature
             )
         digests[prefix] = replace(current[prefix], health=health)
         if (
-            prefix in (floors or {})
+            prefix in scope.floors
             or cursor.pages.get(prefix)
             or _ahead_of_history(by_schema[prefix], cursor.starts.get(prefix), seen, refreshes)
         ):
@@ -265,7 +163,7 @@ def evaluate_tick(
         [(n, s.latest_data_timestamp) for n, s in states.items()]
         + [(n, s.latest_data_timestamp) for n, s in seen.items()]
     )
-    starts = next_starts(tenant, cursor.starts, refreshes, floors, known)
+    starts = next_starts(tenant, cursor.starts, refreshes, scope.floors, known)
     return TickResult(events, replace(cursor, starts=starts, digests=digests))
 
 
@@ -319,11 +217,10 @@ def run_tick(
     result_limit: int = RESULT_LIMIT,
     *,
     recorded_checks: RecordedChecks = _none_recorded,
-    schemas: Iterable[str] | None = None,
-    shown: Mapping[str, DynamicTableState] | None = None,
-    current: Mapping[str, SchemaDigests] | None = None,
+    scope: TickScope = TickScope(),  # noqa: B008 -- frozen: one shared default is safe
 ) -> tuple[TickResult, list[str]]:
-    """One tick from what the statements returned: events, next cursor, warnings to log."""
+    """One tick from what the statements returned: events, next cursor, warnings to log
+    (`scope.floors` is set here, from the pages read)."""
     plan = plan_pages(tenant, cursor, read, result_limit, recorded_versions)
     result = evaluate_tick(
         tenant,
@@ -332,63 +229,7 @@ def run_tick(
         states,
         now,
         recorded_versions,
-        plan.floors,
         recorded_checks=recorded_checks,
-        schemas=schemas,
-        shown=shown,
-        current=current,
+        scope=replace(scope, floors=plan.floors),
     )
     return result, plan.messages
-
-
-IDLE_MESSAGE = "No new Dynamic Table refresh and no health change."
-SUMMARY_ITEMS = 10
-"""How many tables a tick's summary names before it says "and N more"."""
-
-
-def describe_events(events: Sequence[AssetEvent]) -> str:
-    """What a tick recorded, in words: refreshes per DT, then check results that changed
-    (failures one by one, passes counted per table).
-
-    `Recorded 2 refreshes: shop/totals (2). 2 health check results changed: failed: shop/totals
-    within_target_lag (WARN); passed: 1 (shop/totals). No run requested: ...`
-    """
-    refreshes: dict[str, int] = {}
-    failed: list[str] = []
-    passed: dict[str, int] = {}
-    for event in events:
-        name = event.asset_key.to_user_string()
-        if isinstance(event, dg.AssetMaterialization):
-            refreshes[name] = refreshes.get(name, 0) + 1
-        elif event.passed:
-            passed[name] = passed.get(name, 0) + 1
-        else:
-            failed.append(f"{name} {event.check_name} ({event.severity.value})")
-    parts: list[str] = []
-    if refreshes:
-        total = sum(refreshes.values())
-        items = [f"{name} ({count})" for name, count in refreshes.items()]
-        parts.append(f"Recorded {_plural(total, 'refresh', 'refreshes')}: {_listed(items)}.")
-    if failed or passed:
-        total = len(failed) + sum(passed.values())
-        outcomes: list[str] = []
-        if failed:
-            outcomes.append(f"failed: {_listed(failed)}")
-        if passed:
-            outcomes.append(f"passed: {sum(passed.values())} ({_listed(list(passed))})")
-        parts.append(
-            f"{_plural(total, 'health check result', 'health check results')} changed: "
-            f"{'; '.join(outcomes)}."
-        )
-    parts.append("No run requested: Dynamic Table refreshes are recorded without runs.")
-    return " ".join(parts)
-
-
-def _plural(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
-
-
-def _listed(items: Sequence[str]) -> str:
-    shown = "; ".join(items[:SUMMARY_ITEMS])
-    rest = len(items) - SUMMARY_ITEMS
-    return shown if rest <= 0 else f"{shown}; and {rest} more"

@@ -48,7 +48,7 @@ from dagster_dynamic_tables.health.rules import (
     SCHEDULING_ACTIVE,
     WITHIN_TARGET_LAG,
     evaluate_dynamic_table,
-    to_check_result,
+    to_check_event,
 )
 from dagster_dynamic_tables.snowflake_io.faults import EXPECTED_FAULTS, describe_fault
 from dagster_dynamic_tables.snowflake_io.session import read_snowflake
@@ -187,7 +187,7 @@ def _build_checks_of(tenant: Tenant, dt: DynamicTable, reads: RunReads) -> dg.As
         state = read.states.get(dt.qualified_name.resolved)
         for outcome in evaluate_dynamic_table(dt, state, read.read_at):
             if dg.AssetCheckKey(key, outcome.check_name) in selected:
-                yield to_check_result(key, outcome)
+                yield to_check_event(dg.AssetCheckResult, key, outcome)
 
     return dynamic_table_health
 

@@ -31,7 +31,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 import dagster as dg
 
@@ -120,21 +120,15 @@ def _severity(severity: Severity) -> dg.AssetCheckSeverity:
     return dg.AssetCheckSeverity.WARN if severity == "WARN" else dg.AssetCheckSeverity.ERROR
 
 
-def to_check_evaluation(asset_key: dg.AssetKey, outcome: CheckOutcome) -> dg.AssetCheckEvaluation:
-    """The event the sensor reports (runless) for one outcome."""
-    return dg.AssetCheckEvaluation(
-        asset_key=asset_key,
-        check_name=outcome.check_name,
-        passed=outcome.passed,
-        severity=_severity(outcome.severity),
-        description=outcome.description,
-        metadata=outcome.dagster_metadata(),
-    )
+CheckEvent = TypeVar("CheckEvent", dg.AssetCheckEvaluation, dg.AssetCheckResult)
 
 
-def to_check_result(asset_key: dg.AssetKey, outcome: CheckOutcome) -> dg.AssetCheckResult:
-    """The result the checks' own execution yields for one outcome."""
-    return dg.AssetCheckResult(
+def to_check_event(
+    kind: type[CheckEvent], asset_key: dg.AssetKey, outcome: CheckOutcome
+) -> CheckEvent:
+    """One outcome as the event the sensor reports, runless (`dg.AssetCheckEvaluation`), or as
+    the result the checks' own execution yields (`dg.AssetCheckResult`): the same fields."""
+    return kind(
         asset_key=asset_key,
         check_name=outcome.check_name,
         passed=outcome.passed,

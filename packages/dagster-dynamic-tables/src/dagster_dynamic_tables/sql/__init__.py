@@ -1,3 +1,4 @@
 """SQL without Dagster: the statements over Snowflake's Dynamic Table metadata, the typed rows they
-return, the DDL the declarations render to, the tables a query reads, and the connection settings.
+return, the DDL the declarations render to, query text compared across layout and case, the tables
+a query reads, and the connection settings.
 """
