@@ -38,8 +38,6 @@ class RefreshRecord:
     qualified_name: str
     state: str
     data_timestamp: datetime | None
-    state_code: str | None = None
-    state_message: str | None = None
     query_id: str | None = None
     refresh_start_time: datetime | None = None
     refresh_end_time: datetime | None = None
@@ -190,8 +188,6 @@ def parse_refresh_record(row: Mapping[str, Any]) -> RefreshRecord:
         qualified_name=resolved_name(row["QUALIFIED_NAME"]),
         state=str(row["STATE"]).upper(),
         data_timestamp=parse_timestamp(row.get("DATA_TIMESTAMP")),
-        state_code=parse_text(row.get("STATE_CODE")),
-        state_message=parse_text(row.get("STATE_MESSAGE")),
         query_id=parse_text(row.get("QUERY_ID")),
         refresh_start_time=parse_timestamp(row.get("REFRESH_START_TIME")),
         refresh_end_time=parse_timestamp(row.get("REFRESH_END_TIME")),

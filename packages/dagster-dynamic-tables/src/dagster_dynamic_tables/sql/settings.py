@@ -235,7 +235,7 @@ def read_timeout(network_timeout: int | None) -> int:
 
 def statement_timeout() -> int | None:
     """The statement timeout of the read under way on this thread (`bounded_reads`), else None:
-    `queries.run` passes it to each statement."""
+    `statements.run` passes it to each statement."""
     return _STATEMENT_TIMEOUT.get()
 
 
@@ -245,7 +245,7 @@ def bounded_reads(
 ) -> Iterator[None]:
     """While the block runs, the platform's statements on the open connector `connection` stop
     retrying, and are cancelled, after `READ_STATEMENT_TIMEOUT` (`statement_timeout()`, which
-    `queries.run` passes to each), its other requests stop retrying after `request_seconds`
+    `statements.run` passes to each), its other requests stop retrying after `request_seconds`
     (both: or the connection's own `network_timeout`, when smaller), and no request waits more
     than `READ_BACKOFF_CAP` seconds between two tries.
 

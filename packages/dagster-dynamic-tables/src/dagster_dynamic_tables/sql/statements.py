@@ -3,7 +3,8 @@
 1. Refresh history of declared Dynamic Tables: one
    `TABLE(<DB>.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'DB.SCHEMA', ...))`
    per database/schema prefix, joined with UNION ALL (`history_parts`: the sensor's second
-   statement unions them with `DYNAMIC_TABLES()`, see `reads`; its first is SHOW, see `show`).
+   statement unions them with `DYNAMIC_TABLES()`, see `freshness.history`; its first is SHOW,
+   see `freshness.show`).
 2. Current state, as the checks' own execution reads it: `TABLE(<DB>.INFORMATION_SCHEMA.
    DYNAMIC_TABLES(...))` (lag, scheduling state, last completed refresh), with the refresh mode,
    warehouse and query text that only `SHOW DYNAMIC TABLES` reports, chained into one statement
@@ -14,8 +15,8 @@ Every identifier goes through `QualifiedName.sql` / `quote_identifier`; every va
 Snowflake keeps adding columns), every call passes `RESULT_LIMIT` (the default is 100) and the
 history call passes a start time.
 
-Typed rows are in `records`; the faults reading them may raise, and what to tell the user, in
-`faults`.
+Typed rows are in `sql.records`; the faults reading them may raise, and what to tell the user,
+in `snowflake_io.faults`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from dagster_dynamic_tables.sql.records import (
     RefreshRecord,
     as_utc,
     parse_dynamic_table_state,
-    parse_refresh_record,
 )
 from dagster_dynamic_tables.sql.settings import statement_timeout
 
@@ -122,26 +122,6 @@ def _prefixes(dynamic_tables: Iterable[DynamicTable]) -> dict[str, str]:
     return prefixes
 
 
-def build_refresh_history_statement(
-    dynamic_tables: Sequence[DynamicTable],
-    starts: Mapping[str, datetime],
-    ends: Mapping[str, datetime] | None = None,
-    *,
-    result_limit: int = RESULT_LIMIT,
-) -> Statement:
-    """Refresh history of every schema the DTs live in, since `starts[prefix]`.
-
-    `starts` maps each schema prefix to the earliest data timestamp to read; a prefix without an
-    entry reads Snowflake's whole retention (7 days). `ends` bounds a prefix's read (a page of a
-    history too long for one read); without an entry it runs to now.
-    """
-    binder = Binder()
-    parts = history_parts(binder, dynamic_tables, starts, ends, result_limit=result_limit)
-    if not parts:
-        raise ValueError("no Dynamic Tables: there is no refresh history to read")
-    return Statement("\nUNION ALL ".join(parts) + "\nORDER BY DATA_TIMESTAMP", binder.params)
-
-
 def history_parts(
     binder: Binder,
     dynamic_tables: Sequence[DynamicTable],
@@ -152,9 +132,12 @@ def history_parts(
     lead: str = "",
     trail: str = "",
 ) -> list[str]:
-    """One SELECT per schema prefix over DYNAMIC_TABLE_REFRESH_HISTORY (see
-    `build_refresh_history_statement`); `lead` and `trail` are columns written before and after
-    the history columns (to union it with other rows)."""
+    """One SELECT per schema prefix over DYNAMIC_TABLE_REFRESH_HISTORY, since `starts[prefix]`.
+
+    `starts` maps each schema prefix to the earliest data timestamp to read; a prefix without an
+    entry reads Snowflake's whole retention (7 days). `ends` bounds a prefix's read (a page of a
+    history too long for one read); without an entry it runs to now. `lead` and `trail` are
+    columns written before and after the history columns (to union it with other rows)."""
     columns = ", ".join(HISTORY_COLUMNS)
     parts: list[str] = []
     for prefix, database in _prefixes(dynamic_tables).items():
@@ -186,6 +169,21 @@ def _show_column(name: str) -> str:
     return quote_identifier('"' + name + '"')
 
 
+def _state_select(database: str, arguments: str) -> str:
+    """The SELECT of `database`'s DYNAMIC_TABLES(<arguments>) with the columns of the SHOW piped
+    into it (`$1`) joined in."""
+    columns = ", ".join(f"d.{column}" for column in STATE_COLUMNS)
+    show = ", ".join(f"s.{_show_column(src)} AS {alias}" for alias, src in SHOW_COLUMNS.items())
+    join = " AND ".join(
+        f"s.{_show_column(src)} = d.{src.upper()}"
+        for src in ("database_name", "schema_name", "name")
+    )
+    return (
+        f"SELECT {columns}, {show}\nFROM TABLE({database}.INFORMATION_SCHEMA.DYNAMIC_TABLES("
+        f"{arguments})) d\nLEFT JOIN $1 s ON {join}"
+    )
+
+
 def build_state_statement(dynamic_tables: Sequence[DynamicTable]) -> Statement:
     """Current state of every Dynamic Table in the DTs' databases, with SHOW's refresh mode and
     warehouse joined in (one statement through the pipe operator)."""
@@ -197,16 +195,9 @@ def build_state_statement(dynamic_tables: Sequence[DynamicTable]) -> Statement:
     if not databases:
         raise ValueError("no Dynamic Tables: there is no state to read")
     scope = f"IN DATABASE {next(iter(databases.values()))}" if len(databases) == 1 else "IN ACCOUNT"
-    columns = ", ".join(f"d.{column}" for column in STATE_COLUMNS)
-    show = ", ".join(f"s.{_show_column(src)} AS {alias}" for alias, src in SHOW_COLUMNS.items())
-    join = " AND ".join(
-        f"s.{_show_column(src)} = d.{src.upper()}"
-        for src in ("database_name", "schema_name", "name")
-    )
     parts = [
-        f"SELECT {columns}, {show}\nFROM TABLE({database}.INFORMATION_SCHEMA.DYNAMIC_TABLES("
-        f"RESULT_LIMIT => {binder.bind(RESULT_LIMIT)})) d\nLEFT JOIN $1 s ON {join}\n"
-        f"WHERE d.DATABASE_NAME = {binder.bind(resolved)}"
+        _state_select(database, f"RESULT_LIMIT => {binder.bind(RESULT_LIMIT)}")
+        + f"\nWHERE d.DATABASE_NAME = {binder.bind(resolved)}"
         for resolved, database in databases.items()
     ]
     text = f"SHOW DYNAMIC TABLES {scope}\n->> " + "\nUNION ALL ".join(parts)
@@ -230,21 +221,15 @@ def build_table_state_statement(dt: DynamicTable) -> Statement:
     checks' own execution (one op per DT, from the UI) reads: not the whole database each."""
     binder = Binder()
     name = dt.qualified_name
-    columns = ", ".join(f"d.{column}" for column in STATE_COLUMNS)
-    show = ", ".join(f"s.{_show_column(src)} AS {alias}" for alias, src in SHOW_COLUMNS.items())
-    join = " AND ".join(
-        f"s.{_show_column(src)} = d.{src.upper()}"
-        for src in ("database_name", "schema_name", "name")
-    )
     # NAME takes the name as SQL text: quoted, so that a mixed-case name keeps its case.
     # (LIKE's `_` and `%` are wildcards: a name with them may match a few more tables, which the
     # join on the exact name drops.)
-    text = (
+    show = (
         f"SHOW DYNAMIC TABLES LIKE {binder.bind(name.name.resolved)} IN SCHEMA {name.database.sql}."
-        f"{name.schema.sql}\n->> SELECT {columns}, {show}\nFROM TABLE({name.database.sql}"
-        f".INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => {binder.bind(name.sql)}, "
-        f"RESULT_LIMIT => {binder.bind(RESULT_LIMIT)})) d\nLEFT JOIN $1 s ON {join}"
+        f"{name.schema.sql}"
     )
+    arguments = f"NAME => {binder.bind(name.sql)}, RESULT_LIMIT => {binder.bind(RESULT_LIMIT)}"
+    text = f"{show}\n->> {_state_select(name.database.sql, arguments)}"
     return Statement(text, binder.params)
 
 
@@ -291,22 +276,6 @@ class HistoryRead:
     truncated: Mapping[str, datetime | None]
     """Schema prefixes whose read returned `result_limit` rows (Snowflake then keeps the most
     recent refreshes and drops older ones), with the oldest data timestamp returned."""
-
-
-def fetch_refresh_history(
-    connection: Connection,
-    dynamic_tables: Sequence[DynamicTable],
-    starts: Mapping[str, datetime],
-    ends: Mapping[str, datetime] | None = None,
-    *,
-    result_limit: int = RESULT_LIMIT,
-) -> HistoryRead:
-    """Refresh history of the declared DTs' schemas, and which reads hit the row limit."""
-    statement = build_refresh_history_statement(
-        dynamic_tables, starts, ends, result_limit=result_limit
-    )
-    records = [parse_refresh_record(row) for row in run(connection, statement)]
-    return to_history_read(records, dynamic_tables, result_limit)
 
 
 def to_history_read(
