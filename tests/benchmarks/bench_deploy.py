@@ -4,7 +4,7 @@ not collected by pytest).
     uv run python tests/benchmarks/bench_deploy.py [--rounds 3] [--tenant ecommerce ...]
 
 1. Size of each tenant's isolated environment (built by its Dockerfile's uv commands, as
-   `tests/deployments/conftest.py` does, outside the repository's `.venv`) against the full
+   `tests/support/image.py` does, outside the repository's `.venv`) against the full
    development `.venv`. Goal: under half.
 2. Seconds from process start to a healthy code server (`dagster code-server start`, loopback),
    probed every 50 ms over gRPC, then checked to have loaded the location, not an error. Run from
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -28,22 +27,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
+from support.code_server import SNOWFLAKE_ENV
+from support.environment import clean_env
+from support.image import build_isolated_env
+from support.processes import free_port, started, wait_for
+from support.repo import BIN, REPO_ROOT, tenant_slugs
+
 MB = 1024 * 1024
-
-
-def _load_harness() -> ModuleType:
-    path = HERE.parent / "deployments" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("deployments_harness", path)
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def tree_size(root: Path) -> tuple[int, int]:
@@ -78,27 +72,27 @@ def probe_seconds(command: list[str], env: dict[str, str]) -> float:
 
 
 def seconds_to_healthy(
-    h: ModuleType, slug: str, dagster: Path, workdir: Path, probes: dict[str, list[float]]
+    slug: str, dagster: Path, workdir: Path, probes: dict[str, list[float]]
 ) -> float:
     # The probe `dagster api grpc-health-check` makes, without a CLI start per probe.
     from dagster._grpc.client import DagsterGrpcClient
 
     home = workdir / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
-    port = h.free_port()
-    env = h.clean_env(DAGSTER_HOME=str(home), **h.SNOWFLAKE_ENV)
+    port = free_port()
+    env = clean_env(DAGSTER_HOME=str(home), **SNOWFLAKE_ENV)
     command = [str(dagster), "code-server", "start", "-h", "127.0.0.1", "-p", str(port)]
     command += ["-m", f"{slug}.definitions", "--location-name", slug]
     client = DagsterGrpcClient(port=port, host="127.0.0.1")
     log = workdir / f"code-server-{port}.log"
     start = time.perf_counter()
-    with h.started(command, log, env, workdir) as process:
+    with started(command, log, env, workdir) as process:
 
         def healthy() -> bool:
             with contextlib.redirect_stdout(io.StringIO()):  # it prints every refused connection
                 return process.poll() is None and client.health_check_query() == "SERVING"
 
-        h.wait_for("a healthy code server", healthy, timeout=180, every=0.05)
+        wait_for("a healthy code server", healthy, timeout=180, every=0.05)
         elapsed = time.perf_counter() - start
         loaded: Any = client.list_repositories()
         python = str(dagster.parent / "python")
@@ -123,17 +117,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="code server starts per setup")
     parser.add_argument("--tenant", action="append", help="tenant slug (default: every tenant)")
     args = parser.parse_args()
-    h = _load_harness()
-    slugs: list[str] = args.tenant or h.tenant_slugs()
+    slugs: list[str] = args.tenant or tenant_slugs()
 
-    dev_total, dev_code = tree_size(h.REPO_ROOT / ".venv")
+    dev_total, dev_code = tree_size(REPO_ROOT / ".venv")
     print(f"development .venv: {dev_total / MB:.0f} MB ({dev_code / MB:.0f} MB without bytecode)")
     with tempfile.TemporaryDirectory(prefix="bench-deploy-") as tmp:
         envs: dict[str, Path] = {}
         for slug in slugs:
-            started = time.perf_counter()
-            venv = h.build_isolated_env(slug, Path(tmp) / slug)
-            build_seconds = time.perf_counter() - started
+            begun = time.perf_counter()
+            venv = build_isolated_env(slug, Path(tmp) / slug)
+            build_seconds = time.perf_counter() - begun
             envs[slug] = venv
             total, code = tree_size(venv)
             ratio = total / dev_total
@@ -149,7 +142,7 @@ def main() -> int:
         for slug in slugs:
             setups = {
                 "isolated env": envs[slug] / "bin" / "dagster",
-                "dev .venv": h.BIN / "dagster",
+                "dev .venv": BIN / "dagster",
             }
             for label, dagster in setups.items():
                 times: list[float] = []
@@ -157,7 +150,7 @@ def main() -> int:
                 try:
                     for n in range(args.rounds):
                         workdir = Path(tmp) / f"{slug}{n}"
-                        times.append(seconds_to_healthy(h, slug, dagster, workdir, probes))
+                        times.append(seconds_to_healthy(slug, dagster, workdir, probes))
                 except RuntimeError as e:
                     print(f"{slug} ({label}): code server does not load: {e}")
                     continue

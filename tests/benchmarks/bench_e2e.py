@@ -4,7 +4,7 @@
     uv run python tests/benchmarks/bench_e2e.py [--rounds 3]
 
 Starts `dagster dev -w workspace.yaml` on loopback with a temporary DAGSTER_HOME and its own
-stand-in (the end-to-end test's harness, `tests/e2e/conftest.py`), waits for the cold start
+stand-in (the end-to-end test's harness, `tests/support/dagster_dev.py`), waits for the cold start
 (objects created, first materializations, first dashboard run), then, `--rounds` times: inserts an
 order into ECOMMERCE.RAW.RAW_ORDERS (after a random pause of up to 60 s, so that rounds sample
 different phases of the sensors' ticks) and follows it through
@@ -22,17 +22,18 @@ evaluates every 30 s. So "refresh end -> run requested" is at most about 90 s pl
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import random
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
+from support.dagster_dev import run_dagster_dev
+
 CLV = ["ecommerce", "customer_lifetime_value"]
 DASHBOARD = ["ecommerce", "executive_dashboard_report"]
 
@@ -59,17 +60,6 @@ query Runs {
   }
 }
 """
-
-
-def load_harness() -> ModuleType:
-    """The end-to-end test's harness (a conftest, so it is loaded by path, not imported)."""
-    spec = importlib.util.spec_from_file_location("e2e_harness", HERE.parent / "e2e/conftest.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def materializations(dev: Any) -> list[dict[str, Any]]:
@@ -138,10 +128,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="for the pause before each insert")
     args = parser.parse_args()
     pauses = random.Random(args.seed)
-    harness = load_harness()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.monotonic()
-        with harness.run_dagster_dev(Path(tmp)) as dev:
+        with run_dagster_dev(Path(tmp)) as dev:
             serving = time.monotonic() - start
             dev.wait_for("a first CLV materialization", lambda: materializations(dev), 300, 0.5)
             first_event = time.monotonic() - start

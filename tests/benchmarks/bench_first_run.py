@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +24,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
+from support.environment import clean_env, uv
+from support.processes import free_port, stop
+from support.repo import REPO_ROOT
+
 QUERY = """
 {
   assetOrError(assetKey: {path: ["ecommerce", "customer_lifetime_value"]}) {
@@ -36,12 +38,6 @@ QUERY = """
   runsOrError(filter: {statuses: [SUCCESS]}) { ... on Runs { results { runId } } }
 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def graphql(url: str) -> dict[str, Any] | None:
@@ -63,8 +59,7 @@ def one_run(clone: Path, env: dict[str, str], label: str) -> None:
         "LOCAL_SNOWFLAKE_PORT": str(free_port()),
         "LOCAL_SNOWFLAKE_DATA_DIR": str(home / "snowflake"),
     }
-    uv = env.get("UV") or shutil.which("uv") or sys.exit("uv is needed")
-    command = [uv, "run", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
+    command = [uv(), "run", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
     start = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -93,13 +88,9 @@ def one_run(clone: Path, env: dict[str, str], label: str) -> None:
             ) and "first refresh recorded" in marks:
                 marks.setdefault("first dashboard run succeeded", now)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process, grace=60)
         subprocess.run(
-            [uv, "run", "dynamic-tables", "local", "stop"],
+            [uv(), "run", "dynamic-tables", "local", "stop"],
             cwd=clone,
             env=run_env,
             capture_output=True,
@@ -117,9 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="first_run_") as tmp:
         clone = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
-        env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
-        env.pop("VIRTUAL_ENV", None)
-        env["UV_PYTHON_DOWNLOADS"] = "never"
+        env = clean_env()
         if args.cold_cache:
             env["UV_CACHE_DIR"] = str(Path(tmp) / "uv-cache")
         cache = "an empty uv cache" if args.cold_cache else "the machine's uv cache"

@@ -15,11 +15,8 @@ In a temporary copy of the repository (with its own environment, created first a
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,40 +24,26 @@ import time
 import urllib.request
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SKIP = shutil.ignore_patterns(
-    ".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".local_snowflake", "tmp*"
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
+from support.environment import clean_env, uv
+from support.processes import free_port, stop
+from support.repo import copy_repo
+
 LOCATIONS_QUERY = (
     b'{"query": "{ workspaceOrError { ... on Workspace '
     b'{ locationEntries { name loadStatus } } } }"}'
 )
 
 
-def env() -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)}
-    clean["UV_PYTHON_DOWNLOADS"] = "never"
-    return {k: v for k, v in clean.items() if "SNOWFLAKE" not in k}
-
-
-def uv() -> str:
-    return os.environ.get("UV") or shutil.which("uv") or sys.exit("uv is needed")
-
-
 def timed(args: list[str], cwd: Path, extra: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
     result = subprocess.run(
-        args, cwd=cwd, env={**env(), **(extra or {})}, capture_output=True, text=True, check=False
+        args, cwd=cwd, env=clean_env(**(extra or {})), capture_output=True, text=True, check=False
     )
     if result.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return time.perf_counter() - start
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mib(root_pid: int) -> float:
@@ -98,7 +81,7 @@ def dev_figures(root: Path, count: int) -> None:
     process = subprocess.Popen(
         command,
         cwd=root,
-        env={**env(), **extra},
+        env=clean_env(**extra),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -124,11 +107,7 @@ def dev_figures(root: Path, count: int) -> None:
         time.sleep(15)  # let the sensors' first ticks run before the memory reading
         settled = rss_mib(process.pid)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop(process, grace=60)
         shutil.rmtree(home, ignore_errors=True)
     shown = f"{loaded_at:.1f} s" if loaded_at is not None else "not within 600 s"
     print(f"dagster dev, {count} locations: all loaded after {shown}")
@@ -145,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_tenants_") as tmp:
         root = Path(tmp) / "repo"
-        shutil.copytree(REPO_ROOT, root, ignore=SKIP)
+        copy_repo(root)
         print(f"environment of the copy: {timed([uv(), 'sync', '--frozen', '-q'], root):.1f} s")
         python = str(root / ".venv" / "bin" / "python")
         existing = len([p for p in (root / "tenants").iterdir() if (p / "pyproject.toml").exists()])

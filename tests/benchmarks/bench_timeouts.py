@@ -3,8 +3,8 @@ account endpoints that misbehave, with the default timeout settings.
 
 Run: `uv run python tests/benchmarks/bench_timeouts.py [--kinds silent,dropping,...]`
 
-The endpoints are `tests/core/snowflake_io/test_timeouts.py`'s loopback fakes (nothing leaves
-the machine):
+The endpoints are the loopback fakes of `tests/support/fake_endpoints.py` (nothing leaves the
+machine):
 - `silent`: accepts every connection and never sends a byte (a broken proxy or load balancer);
 - `dropping`: answers the login as Snowflake does, then closes the connection and refuses new
   ones (the case a tick never returned from: more than 590 s);
@@ -28,22 +28,12 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[1] / "core" / "snowflake_io")
-)  # the fakes live there
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
 from dagster_dynamic_tables.errors import PlanError
 from dagster_dynamic_tables.platform.plan.apply import _read, connect_tenant
-from test_timeouts import (  # pyright: ignore[reportMissingImports] -- on sys.path above
-    KINDS,
-    LOOPBACK,
-    TENANT,
-    aimed_at,
-    check_run,
-    endpoint,
-    tick,
-)
+from support.fake_endpoints import KINDS, LOOPBACK, TENANT, aimed_at, check_run, endpoint, tick
 
 
 def production_env() -> dict[str, str]:

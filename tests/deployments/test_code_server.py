@@ -4,36 +4,19 @@ does on Kubernetes (dagsterWebserver.workspace.servers) or on a VM (deploy/works
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 from dagster_dynamic_tables import AUTOMATION_SENSOR_NAME, SENSOR_NAME
 from dagster_dynamic_tables.platform.deploy.models import GrpcWorkspace
-
-
-def _load_harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "deployments_harness", Path(__file__).with_name("conftest.py")
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-BIN: Path = harness.BIN
+from support.processes import free_port, serving, started, wait_for
+from support.repo import BIN
 
 ASSETS_AND_SENSORS = """
 query {
@@ -104,24 +87,16 @@ def _graphql(url: str, query: str) -> dict[str, Any]:
     return payload["data"]
 
 
-def _serving(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/server_info", timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def test_webserver_lists_the_tenants_assets_and_sensors(code_server: Any, tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "workspace.yaml", code_server.port)
-    port = harness.free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(BIN / "dagster-webserver"), "-w", str(workspace), "-h", "127.0.0.1"]
     command += ["-p", str(port)]
     log = tmp_path / "webserver.log"
-    with harness.started(command, log, code_server.env, tmp_path) as process:
+    with started(command, log, code_server.env, tmp_path) as process:
         try:
-            harness.wait_for("the webserver", lambda: process.poll() is None and _serving(url), 120)
+            wait_for("the webserver", lambda: process.poll() is None and serving(url), 120)
         except TimeoutError:
             pytest.fail(f"webserver did not serve:\n{log.read_text(errors='replace')[-3000:]}")
         data = _graphql(url, ASSETS_AND_SENSORS)["workspaceOrError"]

@@ -6,14 +6,12 @@ to one tenant. Fast: no Dagster import, no subprocess."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import jsonschema
@@ -42,22 +40,12 @@ from dagster_dynamic_tables.platform.deploy.render import (
     vm_ports,
 )
 from pydantic import BaseModel
+from support.image import build_context, builder_steps, parse_dockerignore
+from support.repo import BIN, REPO_ROOT, tenant_slugs
 
 HERE = Path(__file__).resolve().parent
 
 
-def _load_harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("deployments_harness", HERE / "conftest.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-REPO_ROOT: Path = harness.REPO_ROOT
 FIX = "Fix: run `uv run dynamic-tables deploy render`."
 PER_TENANT = [
     "Dockerfile",
@@ -120,7 +108,7 @@ def test_render_writes_every_file_then_nothing_byte_identical(tmp_path: Path) ->
 
 def test_deploy_render_command_twice_is_byte_identical(tmp_path: Path) -> None:
     repo = _make_repo(tmp_path, ["ecommerce", "growth"])
-    command = [str(harness.BIN / "dynamic-tables"), "deploy", "render"]
+    command = [str(BIN / "dynamic-tables"), "deploy", "render"]
 
     def render() -> None:
         result = subprocess.run(
@@ -241,7 +229,7 @@ def _parse(path: Path, model: type[BaseModel]) -> Any:
     return model.model_validate(yaml.safe_load(path.read_text()))
 
 
-@pytest.mark.parametrize("slug", harness.tenant_slugs())
+@pytest.mark.parametrize("slug", tenant_slugs())
 def test_tenant_helm_values_carry_the_chart_keys(slug: str) -> None:
     values = _parse(REPO_ROOT / "tenants" / slug / "deploy/helm-values.yaml", UserDeploymentsValues)
 
@@ -269,7 +257,7 @@ def test_tenant_helm_values_carry_the_chart_keys(slug: str) -> None:
     assert deployment.image.tag == RequiredTag(required=RELEASE_TAG_HINT)
 
 
-@pytest.mark.parametrize("slug", harness.tenant_slugs())
+@pytest.mark.parametrize("slug", tenant_slugs())
 def test_tenant_dagster_plus_files_follow_the_dg_convention(slug: str) -> None:
     tenant = REPO_ROOT / "tenants" / slug
     build = yaml.safe_load((tenant / "build.yaml").read_text())
@@ -292,7 +280,7 @@ def test_main_chart_values_list_every_tenant_and_disable_the_subchart() -> None:
     values = _parse(REPO_ROOT / "deploy/helm-values.yaml", DagsterChartValues)
     raw = yaml.safe_load((REPO_ROOT / "deploy/helm-values.yaml").read_text())
 
-    slugs = harness.tenant_slugs()
+    slugs = tenant_slugs()
     assert [(s.host, s.port, s.name) for s in values.dagsterWebserver.workspace.servers] == [
         (slug.replace("_", "-"), CODE_SERVER_PORT, slug) for slug in slugs
     ]
@@ -308,7 +296,7 @@ def test_production_workspace_has_one_grpc_server_per_tenant() -> None:
     workspace = _parse(REPO_ROOT / "deploy/workspace.yaml", GrpcWorkspace)
 
     entries = [entry.grpc_server for entry in workspace.load_from]
-    assert [e.location_name for e in entries] == harness.tenant_slugs()
+    assert [e.location_name for e in entries] == tenant_slugs()
     assert len({e.port for e in entries}) == len(entries)
 
 
@@ -328,7 +316,7 @@ def test_every_generated_file_parses() -> None:
 CHART_TAG_SCHEMA = {"anyOf": [{"type": "string"}, {"type": "integer"}, {"type": "null"}]}
 
 
-@pytest.mark.parametrize("slug", harness.tenant_slugs())
+@pytest.mark.parametrize("slug", tenant_slugs())
 def test_a_release_without_a_tag_is_refused_by_the_chart_schema(slug: str) -> None:
     raw = yaml.safe_load((REPO_ROOT / "tenants" / slug / "deploy/helm-values.yaml").read_text())
     tag = raw["deployments"][0]["image"]["tag"]
@@ -385,10 +373,10 @@ def test_kubernetes_extra_depends_on_the_driver_the_scheme_names() -> None:
 # --- the Dockerfile and its context -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("slug", harness.tenant_slugs())
+@pytest.mark.parametrize("slug", tenant_slugs())
 def test_dockerfile_follows_the_uv_workspace_pattern(slug: str) -> None:
     text = (REPO_ROOT / "tenants" / slug / "Dockerfile").read_text()
-    steps = harness.builder_steps(text)
+    steps = builder_steps(text)
 
     # No `# syntax=` directive: BuildKit's built-in frontend runs RUN --mount, and a directive
     # would pull a frontend image (an offline build fails).
@@ -441,7 +429,7 @@ def test_dockerignore_keeps_other_tenants_and_local_data_out(tmp_path: Path) -> 
         (repo / junk).write_text("x")
     ignore = (repo / "tenants/ecommerce/Dockerfile.dockerignore").read_text()
 
-    context = harness.build_context(repo, harness.parse_dockerignore(ignore))
+    context = build_context(repo, parse_dockerignore(ignore))
 
     assert "tenants/ecommerce/src/ecommerce/__init__.py" in context
     assert "tenants/ecommerce/pyproject.toml" in context

@@ -11,34 +11,19 @@ chart starts, with the environment and probe command the values give them).
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 from dagster_dynamic_tables.platform.deploy.models import UserDeploymentsValues
 from dagster_dynamic_tables.platform.deploy.render import load_settings
+from support.code_server import SNOWFLAKE_ENV, run_code_server
+from support.environment import clean_env
+from support.processes import free_port, wait_for
+from support.repo import BIN, REPO_ROOT
 
-
-def _load_harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "deployments_harness", Path(__file__).with_name("conftest.py")
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-REPO_ROOT: Path = harness.REPO_ROOT
-BIN: Path = harness.BIN
 SLUG = "ecommerce"
 NO_USER = (
     "not ready: code location failed to load: dagster_dynamic_tables.errors."
@@ -75,26 +60,26 @@ def helm_code_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     workdir = tmp_path_factory.mktemp("helm-code-server")
     home = workdir / "dagster_home"
     home.mkdir()
-    env = harness.clean_env(DAGSTER_HOME=str(home), PYTHONUNBUFFERED="1", **harness.SNOWFLAKE_ENV)
+    env = clean_env(DAGSTER_HOME=str(home), PYTHONUNBUFFERED="1", **SNOWFLAKE_ENV)
     env |= {var.name: var.value for var in _deployment().env}
-    with harness.run_code_server(SLUG, workdir, env=env) as server:
+    with run_code_server(SLUG, workdir, env=env) as server:
         yield server
 
 
 def test_readiness_probe_fails_while_the_location_failed_to_load(tmp_path: Path) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    env = harness.clean_env(
+    env = clean_env(
         DAGSTER_HOME=str(home), PYTHONUNBUFFERED="1", SNOWFLAKE_ACCOUNT="deploy-test-account"
     )  # an account and no user: the location fails with SnowflakeSettingsError
 
-    with harness.run_code_server(SLUG, tmp_path, env=env) as server:
-        result = harness.wait_for(
-            "the location's load error",
-            lambda: (r := _probe(server.port, env)).stdout.startswith("not ready: code location")
-            and r,
-            timeout=120,
-        )
+    with run_code_server(SLUG, tmp_path, env=env) as server:
+
+        def load_error() -> subprocess.CompletedProcess[str] | None:
+            probed = _probe(server.port, env)
+            return probed if probed.stdout.startswith("not ready: code location") else None
+
+        result = wait_for("the location's load error", load_error, timeout=120)
         chart_default = _health_check(server.port, env)
 
     assert (result.returncode, result.stdout.strip()) == (1, NO_USER)
@@ -111,9 +96,9 @@ def test_readiness_probe_passes_when_the_location_serves(helm_code_server: Any) 
 
 
 def test_readiness_probe_fails_without_a_server() -> None:
-    port = harness.free_port()
+    port = free_port()
 
-    result = _probe(port, harness.clean_env())
+    result = _probe(port, clean_env())
 
     assert result.returncode == 1
     assert result.stdout.startswith(f"not ready: code server at localhost:{port} does not answer")

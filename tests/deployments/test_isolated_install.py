@@ -4,36 +4,18 @@ as production does, holds no other tenant and no Snowflake stand-in."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-
-
-def _load_harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "deployments_harness", Path(__file__).with_name("conftest.py")
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-REPO_ROOT: Path = harness.REPO_ROOT
-SNOWFLAKE_ENV: dict[str, str] = harness.SNOWFLAKE_ENV
-build_isolated_env = harness.build_isolated_env
-clean_env = harness.clean_env
-tenant_slugs = harness.tenant_slugs
+from support.code_server import SNOWFLAKE_ENV
+from support.environment import clean_env
+from support.image import build_isolated_env
+from support.processes import free_port
+from support.repo import REPO_ROOT, tenant_slugs
 
 DEV_TOOLS = ["dagster_webserver", "dagster_dg_cli", "pytest", "cookiecutter", "ruff"]
 # Tenants' definitions.py finds its defs folder through `dg.load_from_defs_folder(
@@ -155,7 +137,7 @@ def test_isolated_env_opens_the_postgres_storage(
 def test_isolated_env_has_the_readiness_probe(isolated: tuple[str, Path], tmp_path: Path) -> None:
     """The Helm values' readiness probe runs `python -m dagster_dynamic_tables.readiness`."""
     _slug, venv = isolated
-    port = harness.free_port()  # nothing listens: the probe must say so and fail
+    port = free_port()  # nothing listens: the probe must say so and fail
     result = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "dagster_dynamic_tables.readiness", "-p", str(port)],
         cwd=tmp_path,

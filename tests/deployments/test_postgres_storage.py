@@ -16,35 +16,20 @@ conftest.py), never skipped: a machine without it fails with how to install it.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import local_snowflake
 import psycopg2.errors
 import pytest
 import yaml
+from support.code_server import run_code_server
+from support.environment import clean_env
+from support.processes import free_port, started, wait_for
+from support.repo import BIN, REPO_ROOT
 
-
-def _load_harness() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "deployments_harness", Path(__file__).with_name("conftest.py")
-    )
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
-REPO_ROOT: Path = harness.REPO_ROOT
-BIN: Path = harness.BIN
 SLUG = "ecommerce"
 DT_KEY = '["ecommerce", "customer_lifetime_value"]'
 DOWNSTREAM_KEY = '["ecommerce", "executive_dashboard_report"]'
@@ -71,10 +56,10 @@ def environment(tmp_path: Path, postgres: Any) -> Iterator[dict[str, str]]:
     home.mkdir()
     shutil.copy(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     data_dir = tmp_path / "snowflake"
-    env = harness.clean_env(
+    env = clean_env(
         DAGSTER_HOME=str(home),
         PYTHONUNBUFFERED="1",
-        LOCAL_SNOWFLAKE_PORT=str(harness.free_port()),
+        LOCAL_SNOWFLAKE_PORT=str(free_port()),
         LOCAL_SNOWFLAKE_DATA_DIR=str(data_dir),
         **postgres.env(),
     )
@@ -98,11 +83,11 @@ def _workspace(path: Path, port: int) -> Path:
 def test_refresh_and_downstream_run_are_recorded_in_postgres(
     tmp_path: Path, postgres: Any, environment: dict[str, str]
 ) -> None:
-    with harness.run_code_server(SLUG, tmp_path, env=environment) as server:
+    with run_code_server(SLUG, tmp_path, env=environment) as server:
         workspace = _workspace(tmp_path / "workspace.yaml", server.port)
         command = [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)]
         log = tmp_path / "daemon.log"
-        with harness.started(command, log, environment, tmp_path) as daemon:
+        with started(command, log, environment, tmp_path) as daemon:
 
             def query(sql: str, *params: object) -> list[tuple[object, ...]]:
                 # A process that died (e.g. on a storage it cannot open) fails the test now.
@@ -114,13 +99,13 @@ def test_refresh_and_downstream_run_are_recorded_in_postgres(
                     return []
 
             try:
-                harness.wait_for(
+                wait_for(
                     "a runless materialization of the Dynamic Table in Postgres",
                     lambda: [n for (n,) in query(RUNLESS_MATERIALIZATIONS, DT_KEY) if n],
                     timeout=240,
                     every=2,
                 )
-                runs = harness.wait_for(
+                runs = wait_for(
                     "a successful downstream run in Postgres",
                     lambda: query(SUCCEEDED_RUNS_MATERIALIZING, DOWNSTREAM_KEY),
                     timeout=240,

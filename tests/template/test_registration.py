@@ -18,15 +18,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import environment
+from support.repo import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ROOT_FILES = ("workspace.yaml", "pyproject.toml", "uv.lock", "dg.toml", "grants.yaml")
-
-
-def _uv() -> str:
-    found = os.environ.get("UV") or shutil.which("uv")
-    assert found, "uv is needed for these tests (pip install uv)"
-    return found
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -47,7 +42,9 @@ def _remove_tenant(root: Path, slug: str, sh, env: dict[str, str]) -> None:
     grants = yaml.safe_load(grants_file.read_text())
     grants["tenants"].pop(slug, None)
     grants_file.write_text(yaml.safe_dump(grants, sort_keys=False))
-    result = sh([_uv(), "run", "--no-sync", "dynamic-tables", "tenants", "sync"], root, env, 900)
+    result = sh(
+        [environment.uv(), "run", "--no-sync", "dynamic-tables", "tenants", "sync"], root, env, 900
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -58,7 +55,7 @@ def test_onboarding_two_teams_in_a_fresh_copy_keeps_ci_green(repo_copy: Path, sh
     the tests that enumerate tenants (the plan's repository test, the tenant-check and
     workspace tests, the new tenants' own tests). The copy gets its own environment, as a fresh
     clone does."""
-    uv, root, env = _uv(), repo_copy, make_env()
+    uv, root, env = environment.uv(), repo_copy, make_env()
     if (root / "tenants" / "growth").exists():  # the README's example team was onboarded here
         _remove_tenant(root, "growth", sh, env)
     second = _unique_slug()

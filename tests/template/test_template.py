@@ -17,10 +17,9 @@ from cookiecutter.exceptions import FailedHookException
 from cookiecutter.main import cookiecutter
 from dagster_dynamic_tables.declarations.loader import build_tenant
 from dagster_dynamic_tables.platform.repo import RESERVED_SLUGS, slug_problem
+from support.repo import BIN, REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "templates" / "tenant"
-BIN = Path(sys.executable).parent
 
 MATRIX = {
     "defaults-from-name": {"tenant_name": "Growth"},

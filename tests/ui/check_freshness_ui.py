@@ -40,7 +40,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from check_tenants_ui import Browser, harness  # (this script's folder: the e2e harness)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
+from check_tenants_ui import Browser  # (this script's folder)
+from support import dagster_dev as e2e
 
 CLV = ["ecommerce", "customer_lifetime_value"]
 TABLE = "ECOMMERCE.ANALYTICS.CUSTOMER_LIFETIME_VALUE"
@@ -108,7 +111,6 @@ def main() -> int:
     if browser is None:
         print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
         return 2
-    e2e = harness()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ui_fresh_run_", ignore_cleanup_errors=True) as work:

@@ -26,7 +26,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from check_tenants_ui import harness  # (this script's folder: the e2e harness, loaded once)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
+from support import dagster_dev as e2e
 
 HERE = Path(__file__).resolve().parent
 SENSOR = "dynamic_table_freshness"
@@ -87,7 +89,6 @@ def main() -> int:
     if browser is None:
         print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
         return 2
-    e2e = harness()
     out: Path = args.out
     tenant: str = args.tenant
     out.mkdir(parents=True, exist_ok=True)

@@ -28,13 +28,9 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import functools
-import importlib.util
 import itertools
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -46,6 +42,11 @@ from types import ModuleType
 from typing import Any
 
 import websockets.sync.client
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
+from support import dagster_dev as e2e
+from support.processes import free_port, stop
 
 HERE = Path(__file__).resolve().parent
 RVB = ["finance", "revenue_vs_budget"]
@@ -83,24 +84,12 @@ PAGES = {
 }
 
 
-@functools.cache
-def harness() -> ModuleType:
-    """The end-to-end test's harness (a conftest, so loaded by path; once per process)."""
-    spec = importlib.util.spec_from_file_location("e2e_harness", HERE.parent / "e2e/conftest.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 class Browser:
     """Headless chromium driven over the DevTools protocol: dismiss Dagster's first-visit
     community dialog, read what the page shows, take a screenshot."""
 
     def __init__(self, executable: str, profile: Path) -> None:
-        self.port = int(harness().free_port())
+        self.port = free_port()
         self.process = subprocess.Popen(
             [
                 executable,
@@ -173,8 +162,7 @@ class Browser:
 
     def close(self) -> None:
         self.exit_stack.close()
-        os.killpg(self.process.pid, signal.SIGTERM)
-        self.process.wait(timeout=30)
+        stop(self.process)
 
 
 SKIP_DIALOG = """
@@ -244,7 +232,6 @@ def main() -> int:
     if browser is None:
         print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
         return 2
-    e2e = harness()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     patient_waits(e2e, SLOWEST_WAIT)

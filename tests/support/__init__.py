@@ -1,0 +1,19 @@
+"""Helpers shared by the tests, benchmarks and UI scripts, written once (conftests hold fixtures
+only).
+
+Importable as `support` because the root pytest configuration puts `tests/` on the Python path
+(`pythonpath = ["tests"]`; test modules themselves still load with --import-mode=importlib).
+Scripts run outside pytest (tests/benchmarks, tests/ui) put `tests/` on `sys.path` in one line.
+
+- `repo`: the repository root, this environment's bin folder, the shipped tenants, copies.
+- `processes`: free ports, bounded waits, processes started in their own session and stopped by
+  pid, commands run with captured output.
+- `environment`: a clean environment for child processes, the uv executable.
+- `image`: a tenant's image environment built without Docker (the Dockerfile's builder stage).
+- `code_server`: a tenant's `dagster code-server` on a loopback port.
+- `postgres`: a private PostgreSQL server for Dagster's storage.
+- `dagster_dev`: `dagster dev` against a private stand-in, read through GraphQL.
+- `stand_in_cursor`: a cursor on a test's own stand-in database, with small helpers.
+- `shop`: the shop tenant of the core tests (orders -> totals), and its database.
+- `fake_endpoints`: loopback account endpoints that misbehave (silent, dropping, ...).
+"""
