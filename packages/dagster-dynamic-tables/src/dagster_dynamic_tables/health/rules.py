@@ -15,7 +15,7 @@ execution (from the UI) share them, so both give the same answer for the same st
   A DOWNSTREAM table has no lag of its own to meet (Snowflake refreshes it
   only when a downstream table needs it), so it passes and reports its lag as metadata.
 - `matches_declaration`: target lag, refresh mode, warehouse and the query as declared (the
-  query normalised, `ddl.same_query`: whitespace, comments and keyword case do not count). A
+  query normalised, `query_text.same_query`: whitespace, comments and keyword case do not count). A
   declared AUTO refresh mode matches the mode Snowflake chose, which the check names.
 
 A table declared with `scheduler: DISABLE` refreshes only when asked (ALTER DYNAMIC TABLE ...
@@ -38,7 +38,7 @@ import dagster as dg
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations.identifiers import parse_identifier
 from dagster_dynamic_tables.declarations.models import DynamicTable
-from dagster_dynamic_tables.sql import ddl
+from dagster_dynamic_tables.sql.query_text import extract_query, same_query
 from dagster_dynamic_tables.sql.records import (
     DOWNSTREAM,
     FAILED_STATES,
@@ -304,8 +304,8 @@ def _reported_lag(state: DynamicTableState) -> str:
 def _query_drift(dt: DynamicTable, state: DynamicTableState) -> str | None:
     """Where to look (the query file, or the YAML) when the SELECT Snowflake runs differs from
     the declared one; None when they match or cannot be compared."""
-    running = ddl.extract_query(state.text) if state.text else None
-    if running is None or dt.query is None or ddl.same_query(dt.query, running):
+    running = extract_query(state.text) if state.text else None
+    if running is None or dt.query is None or same_query(dt.query, running):
         return None
     return dt.query_file or "the query in the tenant's defs.yaml"
 
