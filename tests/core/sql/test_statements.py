@@ -110,7 +110,7 @@ def test_state_statement_spans_databases_with_union_all():
     assert 'TABLE("OTHER_DB".INFORMATION_SCHEMA.DYNAMIC_TABLES(' in text
 
 
-def test_statements_need_at_least_one_dynamic_table():
+def test_state_statement_needs_at_least_one_dynamic_table():
     with pytest.raises(ValueError, match="no Dynamic Tables"):
         build_state_statement([])
 
