@@ -199,14 +199,9 @@ _SHAPE_FIX = (
 )
 
 
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return f"{'a list' if isinstance(value, list) else type(value).__name__} ({value!r})"
+def _shown(value: object) -> str:
+    # Not `problems.describe`: problems imports the models, which import this module.
+    return "null" if value is None else repr(value)
 
 
 def _parse(value: object) -> AutomationConditionDeclaration | _Bad:
@@ -220,9 +215,7 @@ def _parse(value: object) -> AutomationConditionDeclaration | _Bad:
             f"{value!r} is not an automation condition; allowed: eager, {{on_cron: ...}}.", fix
         )
     if not isinstance(value, Mapping):
-        return _Bad(
-            f"expected eager or a mapping with on_cron, got {_describe(value)}.", _SHAPE_FIX
-        )
+        return _Bad(f"expected eager or a mapping with on_cron, got {_shown(value)}.", _SHAPE_FIX)
     raw = cast("Mapping[object, Any]", value)
     unknown = [str(key) for key in raw if key not in OnCron.model_fields]
     if unknown:
@@ -232,7 +225,7 @@ def _parse(value: object) -> AutomationConditionDeclaration | _Bad:
         )
     cron = raw.get("on_cron")
     if not isinstance(cron, str):
-        shown = "is missing" if cron is None else f"is {_describe(cron)}"
+        shown = "is missing" if cron is None else f"is {_shown(cron)}"
         return _Bad(f"on_cron {shown}; it must be a cron string.", _CRON_FIX)
     problem = _cron_problem(cron)
     if problem is not None:
@@ -240,7 +233,7 @@ def _parse(value: object) -> AutomationConditionDeclaration | _Bad:
     timezone = raw.get("timezone", DEFAULT_TIMEZONE)
     if not isinstance(timezone, str):
         return _Bad(
-            f"timezone is {_describe(timezone)}; it must be an IANA time zone name.",
+            f"timezone is {_shown(timezone)}; it must be an IANA time zone name.",
             "write a name such as UTC or Europe/Paris, or leave timezone out (UTC)",
         )
     bad_zone = _timezone_problem(timezone)

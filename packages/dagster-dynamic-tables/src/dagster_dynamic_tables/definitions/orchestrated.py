@@ -1,0 +1,203 @@
+"""Orchestrated Dynamic Tables: a tenant's `scheduler: DISABLE` Dynamic Tables as one executable
+multi-asset that Dagster materializes by refreshing them in Snowflake (issue 18).
+
+Entry API:
+
+- `build_orchestrated_refresh(tenant, tables=None, *, specs=None) -> dg.AssetsDefinition`: one
+  `@dg.multi_asset` per tenant over its DISABLE Dynamic Tables (all of them by default),
+  `can_subset=True`, requiring the resource `snowflake` (`dagster_snowflake.SnowflakeResource`).
+  Its specs are `specs[name]` when the caller gives them, else `orchestrated_spec`: the key,
+  group, owners, kinds, deps and metadata of `specs.build_spec`, but executable (not virtual),
+  skippable, described as refreshed by Dagster, with the table's automation condition.
+- `orchestrated_spec(tenant, dt)`: that spec for one table.
+- `automation_condition_for(declared) -> dg.AutomationCondition`: `eager` ->
+  `AutomationCondition.eager()`, `{on_cron, timezone}` -> `AutomationCondition.on_cron(cron,
+  timezone)` (values from `declarations.orchestration`).
+
+A run refreshes the selected tables over one connection, upstream first within the tenant
+(`declarations.graph.upstream_first`: a manual refresh of a DISABLE table does not cascade in
+Snowflake, so the platform orders them), each with `sql.manual_refresh.refresh_dynamic_table`
+(synchronous). A refresh that changed data yields a `dg.MaterializeResult` whose metadata is the
+freshness sensor's for the same refresh (`freshness.events.materialization`: data timestamp,
+action, trigger, start/end time, duration, rows inserted/deleted, query id) and whose data version
+is the sensor's (the data timestamp, `dagster/data_version`): the sensor compares a refresh with
+the latest materialization's data version, so it does not record this refresh a second time. A
+NO_DATA refresh yields nothing (the sensor records none either: downstream `eager()` assets do not
+run on no change) and says so in the run's log. A refresh that did not succeed (FAILED,
+UPSTREAM_FAILED, CANCELLED, or a statement Snowflake refused) fails the step with `dg.Failure`
+carrying Snowflake's code and message and the fix; the tables after it are not refreshed, those
+before it keep their materializations.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the op's parameter annotations (the
+# context type, the `snowflake` resource) at definition time.
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+from dagster_snowflake import SnowflakeResource
+
+from dagster_dynamic_tables import metadata as md
+from dagster_dynamic_tables.declarations.graph import upstream_first
+from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
+from dagster_dynamic_tables.declarations.orchestration import (
+    EAGER,
+    AutomationConditionDeclaration,
+    OnCron,
+    effective_automation_condition,
+)
+from dagster_dynamic_tables.definitions.specs import build_spec
+from dagster_dynamic_tables.freshness.events import materialization
+from dagster_dynamic_tables.sql.manual_refresh import (
+    MONITOR_FIX,
+    ManualRefresh,
+    ManualRefreshError,
+    refresh_dynamic_table,
+)
+
+FIX = "fix"
+
+
+def automation_condition_for(
+    declared: AutomationConditionDeclaration,
+) -> dg.AutomationCondition[Any]:
+    """Dagster's condition for a declared `automation_condition`."""
+    if declared == EAGER:
+        return dg.AutomationCondition.eager()
+    return dg.AutomationCondition.on_cron(declared.on_cron, declared.timezone)
+
+
+def _declared_condition(dt: DynamicTable) -> AutomationConditionDeclaration | None:
+    # `DynamicTable.automation_condition` arrives with the integration of issue 18; until then
+    # every DISABLE table runs on the default (eager).
+    declared: object = getattr(dt, "automation_condition", None)
+    if declared == EAGER:
+        return EAGER
+    return declared if isinstance(declared, OnCron) else None
+
+
+def _description(dt: DynamicTable) -> str:
+    intro = f"{dt.description.strip()}\n\n" if dt.description else ""
+    return (
+        f"{intro}Snowflake Dynamic Table {dt.qualified_name} (scheduler DISABLE, refresh mode: "
+        f"{dt.refresh_mode}), refreshed by Dagster: materializing it runs ALTER DYNAMIC TABLE "
+        f"{dt.qualified_name.sql} REFRESH (its upstream tables of this tenant first when "
+        "selected together) and records the refresh. A refresh made outside Dagster is recorded "
+        "by the freshness sensor."
+    )
+
+
+def orchestrated_spec(tenant: Tenant, dt: DynamicTable) -> dg.AssetSpec:
+    """The executable spec of one DISABLE table: `specs.build_spec`'s, refreshed by Dagster."""
+    declared = effective_automation_condition(dt.scheduler, _declared_condition(dt))
+    spec = build_spec(tenant, dt)
+    # dagster's signature leaves AutomationCondition's type argument open:
+    return spec.replace_attributes(  # pyright: ignore[reportUnknownMemberType]
+        is_virtual=False,
+        skippable=True,  # a NO_DATA refresh records no materialization
+        description=_description(dt),
+        automation_condition=None if declared is None else automation_condition_for(declared),
+    )
+
+
+def _tables(tenant: Tenant, tables: Sequence[DynamicTable] | None) -> list[DynamicTable]:
+    chosen = [dt for dt in tenant.dynamic_tables if dt.scheduler == "DISABLE"]
+    if tables is not None:
+        names = {dt.name for dt in tables}
+        enabled = [dt.name for dt in tables if dt.scheduler != "DISABLE"]
+        if enabled:
+            raise ValueError(
+                f"{', '.join(enabled)} of tenant {tenant.slug} have scheduler ENABLE: Snowflake "
+                "refreshes them; only scheduler: DISABLE tables are refreshed by Dagster"
+            )
+        chosen = [dt for dt in chosen if dt.name in names]
+    if not chosen:
+        raise ValueError(f"tenant {tenant.slug} has no scheduler: DISABLE Dynamic Table to refresh")
+    order = {item.name: index for index, item in enumerate(upstream_first(tenant))}
+    return sorted(chosen, key=lambda dt: order[dt.name])
+
+
+def _failure(key: dg.AssetKey, error: ManualRefreshError) -> dg.Failure:
+    refresh = error.refresh
+    values: dict[str, str] = {
+        md.QUALIFIED_NAME: refresh.qualified_name,
+        md.STATE: refresh.state,
+        md.STATE_CODE: refresh.state_code or "",
+        md.STATE_MESSAGE: refresh.state_message or "",
+        FIX: error.fix,
+    }
+    if refresh.record.query_id:
+        values[md.QUERY_ID] = refresh.record.query_id
+    return dg.Failure(
+        description=f"{key.to_user_string()}: {error}",
+        metadata={name: value for name, value in values.items() if value},
+        allow_retries=False,
+    )
+
+
+def _result(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, dt: DynamicTable, refresh: ManualRefresh
+) -> dg.MaterializeResult[Any] | None:
+    if refresh.record.data_timestamp is None:
+        # No history row (no MONITOR): the refresh ran, what it did is unknown.
+        context.log.warning(
+            f"{key.to_user_string()}: refreshed, but Snowflake shows no refresh history for it. "
+            f"Fix: {MONITOR_FIX.format(table=dt.qualified_name.sql)}."
+        )
+        values: dict[str, dg.MetadataValue] = {
+            md.SNOWFLAKE_TABLE: dg.MetadataValue.text(dt.qualified_name.resolved)
+        }
+        if refresh.record.query_id:
+            values[md.QUERY_ID] = dg.MetadataValue.text(refresh.record.query_id)
+        return dg.MaterializeResult(asset_key=key, metadata=values)
+    if not refresh.changed_data:
+        context.log.info(
+            f"{key.to_user_string()}: Snowflake refreshed it with action "
+            f"{refresh.record.refresh_action}: no data changed, so no materialization is recorded "
+            "(as the freshness sensor records none)."
+        )
+        return None
+    event = materialization(key, dt, refresh.record)
+    version = (event.tags or {})[md.DATA_VERSION_TAG]
+    return dg.MaterializeResult(
+        asset_key=key, metadata=dict(event.metadata), data_version=dg.DataVersion(version)
+    )
+
+
+def build_orchestrated_refresh(
+    tenant: Tenant,
+    tables: Sequence[DynamicTable] | None = None,
+    *,
+    specs: Mapping[str, dg.AssetSpec] | None = None,
+) -> dg.AssetsDefinition:
+    """The multi-asset that refreshes `tenant`'s DISABLE Dynamic Tables (see the module
+    docstring); `tables` narrows them, `specs` (by table name) replaces the specs it builds.
+    Raises `ValueError` for a table Snowflake schedules, or when there is no table to refresh."""
+    ordered = _tables(tenant, tables)
+    chosen = {
+        dt.name: (specs or {}).get(dt.name) or orchestrated_spec(tenant, dt) for dt in ordered
+    }
+
+    @dg.multi_asset(
+        name=f"{tenant.slug}_orchestrated_dynamic_tables",
+        specs=list(chosen.values()),
+        can_subset=True,
+    )
+    def refresh_dynamic_tables(
+        context: dg.AssetExecutionContext, snowflake: SnowflakeResource
+    ) -> Iterator[dg.MaterializeResult[Any]]:
+        selected = [dt for dt in ordered if chosen[dt.name].key in context.selected_asset_keys]
+        with snowflake.get_connection() as connection:
+            for dt in selected:
+                key = chosen[dt.name].key
+                context.log.info(f"{key.to_user_string()}: ALTER DYNAMIC TABLE ... REFRESH")
+                try:
+                    refresh = refresh_dynamic_table(connection, dt)
+                except ManualRefreshError as e:
+                    raise _failure(key, e) from e
+                result = _result(context, key, dt, refresh)
+                if result is not None:
+                    yield result
+
+    return refresh_dynamic_tables
