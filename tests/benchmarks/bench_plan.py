@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from dagster_dynamic_tables.declarations.loader import build_tenant
-from dagster_dynamic_tables.platform.plan.apply import apply_plan, plan_tenant
-from dagster_dynamic_tables.platform.plan.build import TenantPlan
+from dagster_dynamic_tables.platform.plan.apply import apply_plan
+from dagster_dynamic_tables.platform.plan.build import TenantPlan, plan_tenant
 from local_snowflake import connect
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import 
 
 from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
 from dagster_dynamic_tables.errors import PlanError
-from dagster_dynamic_tables.platform.plan.apply import _read, connect_tenant
+from dagster_dynamic_tables.platform.plan.connect import connect_tenant, read_tenant
 from support.fake_endpoints import KINDS, LOOPBACK, TENANT, aimed_at, check_run, endpoint, tick
 
 
@@ -53,7 +53,7 @@ def plan_read(env: dict[str, str], port: int) -> str:
             with connect_tenant(
                 TENANT, Path(root), env, connection_args={**LOOPBACK, "port": port}
             ) as (conn, target):
-                _read(conn.cursor(), TENANT, target)
+                read_tenant(conn.cursor(), TENANT, target)
         except PlanError as e:
             return str(e)
     return "no error"

@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster_dynamic_tables.cli import WorkspaceError, workspace_modules
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant, View
-from dagster_dynamic_tables.standin import LocalSetupError, LocalSetupReport, create_local_objects
+from dagster_dynamic_tables.errors import LocalSetupError, WorkspaceError
+from dagster_dynamic_tables.platform.workspace import workspace_modules
+from dagster_dynamic_tables.standin import LocalSetupReport, create_local_objects
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from dagster_dynamic_tables.errors import DeployError
 from dagster_dynamic_tables.platform.deploy.models import (
     ContainerContext,
     DagsterChartValues,
@@ -29,14 +30,15 @@ from dagster_dynamic_tables.platform.deploy.models import (
     UserDeploymentsValues,
 )
 from dagster_dynamic_tables.platform.deploy.render import (
-    CODE_SERVER_PORT,
-    POSTGRES_SCHEME,
-    RELEASE_TAG_HINT,
-    DeployError,
     check_deployments,
     discover_tenants,
     generate_files,
     render_deployments,
+)
+from dagster_dynamic_tables.platform.deploy.values import (
+    CODE_SERVER_PORT,
+    POSTGRES_SCHEME,
+    RELEASE_TAG_HINT,
     vm_ports,
 )
 from pydantic import BaseModel

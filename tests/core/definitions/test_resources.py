@@ -19,7 +19,7 @@ from dagster_dynamic_tables.definitions.resources import (
 from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
 from dagster_dynamic_tables.errors import PrivateKeyError, SnowflakeSettingsError
 from dagster_dynamic_tables.freshness.sensor import SENSOR_NAME, build_freshness_sensor
-from dagster_dynamic_tables.platform.plan.apply import connect_tenant
+from dagster_dynamic_tables.platform.plan.connect import connect_tenant
 from dagster_dynamic_tables.standin import find_repo_root, local_stand_in_location
 from dagster_snowflake import SnowflakeResource
 

@@ -16,26 +16,23 @@ import pytest
 import snowflake.connector
 from dagster_dynamic_tables.declarations.loader import build_tenant
 from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
-from dagster_dynamic_tables.errors import SnowflakeSettingsError
-from dagster_dynamic_tables.platform.plan.apply import (
+from dagster_dynamic_tables.errors import PlanError, SnowflakeSettingsError
+from dagster_dynamic_tables.platform.plan.apply import ApplyResult, apply_plan
+from dagster_dynamic_tables.platform.plan.build import (
     Action,
-    ApplyResult,
-    PlanError,
     PlannedObject,
     TenantPlan,
-    apply_plan,
-    connect_tenant,
-    format_plan,
-    load_declared_tenants,
+    plan_dynamic_table,
     plan_tenant,
-    run_apply,
-    run_plan,
 )
-from dagster_dynamic_tables.platform.plan.build import (
+from dagster_dynamic_tables.platform.plan.connect import connect_tenant
+from dagster_dynamic_tables.platform.plan.declared import load_declared_tenants
+from dagster_dynamic_tables.platform.plan.run import run_apply, run_plan
+from dagster_dynamic_tables.platform.plan.show import format_plan
+from dagster_dynamic_tables.platform.plan.snapshot import (
     ExistingDynamicTable,
     ExistingObject,
     Snapshot,
-    plan_dynamic_table,
 )
 from dagster_dynamic_tables.sql import ddl
 from local_snowflake import ServerInfo
@@ -714,7 +711,7 @@ def _stand_in_env(server: ServerInfo) -> dict[str, str]:
 
 
 def _nothing_exists(cursor: Any, root: Path) -> None:
-    from dagster_dynamic_tables.platform.plan.build import read_snapshot
+    from dagster_dynamic_tables.platform.plan.snapshot import read_snapshot
 
     declared = [item for tenant in load_declared_tenants(root) for item in tenant.all()]
     snapshot = read_snapshot(cursor, declared)
@@ -770,7 +767,7 @@ def test_plan_refuses_the_tenant_and_still_plans_the_others(
 
 
 def test_a_tenant_without_a_grants_entry_may_declare_nothing(tmp_path: Path) -> None:
-    from dagster_dynamic_tables.platform.plan.apply import load_declared_files, refused_objects
+    from dagster_dynamic_tables.platform.plan.declared import load_declared_files, refused_objects
 
     root = _tenants_copy(tmp_path, "ECOMMERCE_C", "FINANCE_C")
     (root / "grants.yaml").write_text("tenants:\n  ecommerce:\n    schemas: [ECOMMERCE_C.RAW]\n")
@@ -790,7 +787,7 @@ def test_a_tenant_without_a_grants_entry_may_declare_nothing(tmp_path: Path) -> 
 
 
 def test_a_file_declaring_under_another_tenants_slug_is_refused(tmp_path: Path) -> None:
-    from dagster_dynamic_tables.platform.plan.apply import load_declared_files, refused_objects
+    from dagster_dynamic_tables.platform.plan.declared import load_declared_files, refused_objects
 
     root = _tenants_copy(tmp_path, "ECOMMERCE_D", "FINANCE_D")
     path = root / ECOMMERCE_YAML

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster_dynamic_tables.platform.registration import (
+from dagster_dynamic_tables.errors import RegistrationError
+from dagster_dynamic_tables.platform.grants import (
     Grants,
-    RegistrationError,
     TenantGrants,
     load_grants,
     record_grants,
+    split_grant,
+)
+from dagster_dynamic_tables.platform.registration import (
     render_codeowners,
     render_dg_toml,
     render_pyproject,
-    split_grant,
 )
 from dagster_dynamic_tables.platform.repo import TenantFolder, find_platform_root, slug_problem
 from dagster_dynamic_tables.platform.workspace import render_workspace, workspace_modules

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
 from dagster_dynamic_tables.errors import PlanError, SnowflakeDeadlineError, SnowflakeSettingsError
-from dagster_dynamic_tables.platform.plan.apply import _read, connect_tenant
+from dagster_dynamic_tables.platform.plan.connect import connect_tenant, read_tenant
 from dagster_dynamic_tables.snowflake_io.faults import describe_fault
 from dagster_dynamic_tables.snowflake_io.session import read_snowflake
 from dagster_dynamic_tables.sql.statements import Statement, run
@@ -181,7 +181,7 @@ def test_plan_honours_the_timeouts_and_says_what_timed_out(kind: str, tmp_path: 
             TENANT, tmp_path, env, connection_args={**LOOPBACK, "port": served.port}
         ) as (conn, target),
     ):
-        _read(conn.cursor(), TENANT, target)
+        read_tenant(conn.cursor(), TENANT, target)
     message = str(excinfo.value)
     assert "hunter2secret" not in message
     if kind in ("silent", "refusing"):

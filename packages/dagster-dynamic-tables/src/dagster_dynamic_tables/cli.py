@@ -19,25 +19,28 @@ Exit statuses (the same for every command, so scripts and CI can tell them apart
 4  error: a bad declaration or settings file, Snowflake unreachable, a bad key file, a location
    `local start` could not load; `ERROR:` lines, never a traceback
 
-Each command imports what it needs when it runs: `local status` and `tenants sync` must not pay
-for Dagster and dagster-snowflake (about 10 s to import here), which only `local start` (it loads
-the code locations) and `tenants check` (it reads their asset graphs) need.
+This module parses the arguments, dispatches and maps errors to statuses; what each command does
+and prints is in `platform.commands`, which imports what a command needs when it runs (`local
+status` and `tenants sync` must not pay for Dagster and dagster-snowflake).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
 from dagster_dynamic_tables.errors import DynamicTablesError
-
-if TYPE_CHECKING:  # at run time imported where used: PyYAML would double `local status` time
-    from dagster_dynamic_tables.platform.workspace import WorkspaceError, workspace_modules
+from dagster_dynamic_tables.platform import commands
+from dagster_dynamic_tables.platform.commands import (
+    EXIT_ERROR,
+    EXIT_NOT_RUNNING,
+    EXIT_OK,
+    EXIT_PENDING,
+    EXIT_USAGE,
+)
 
 __all__ = [
     "EXIT_ERROR",
@@ -45,172 +48,50 @@ __all__ = [
     "EXIT_OK",
     "EXIT_PENDING",
     "EXIT_USAGE",
-    "WorkspaceError",
     "build_parser",
     "main",
-    "workspace_modules",
 ]
-
-EXIT_OK = 0
-EXIT_PENDING = 1
-"""`plan`: changes pending; `tenants check`: findings (CI gates on it)."""
-EXIT_USAGE = 2
-"""argparse's status for an unknown command or option."""
-EXIT_NOT_RUNNING = 3
-"""`local status`: the stand-in is not running."""
-EXIT_ERROR = 4
-"""An expected error (declarations, settings, Snowflake unreachable): distinct from 1, which CI
-reads as "changes pending"."""
-
-
-def __getattr__(name: str) -> Any:
-    """`WorkspaceError` and `workspace_modules`, re-exported on first use (they import PyYAML)."""
-    if name in {"WorkspaceError", "workspace_modules"}:
-        return getattr(importlib.import_module("dagster_dynamic_tables.platform.workspace"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _start(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.platform.workspace import workspace_modules
-    from dagster_dynamic_tables.standin import (
-        connect_stand_in,
-        create_local_objects,
-        local_stand_in_location,
-        registered_tenants,
-        start_stand_in,
-    )
-
-    workspace = cast("Path", args.workspace)
-    modules = workspace_modules(workspace)  # a broken workspace stops us before anything starts
-    data_dir, port = local_stand_in_location(os.environ, workspace.parent)
-    info = start_stand_in(data_dir, port)
-    print(
-        f"local Snowflake stand-in: running on {info.host}:{info.port} (pid {info.pid}), "
-        f"data in {info.data_dir}, log {info.log_file}"
-    )
-    failed = 0
-    for location, module in modules:
-        try:
-            importlib.import_module(module)  # builds the location's definitions
-        except Exception as e:  # report every broken location, not just the first
-            print(f"ERROR: code location {location!r} ({module}) failed to load: {e}")
-            failed += 1
-    with connect_stand_in(info) as conn:
-        for tenant in registered_tenants():
-            try:
-                print(create_local_objects(conn, tenant, lock_dir=data_dir).summary())
-            except DynamicTablesError as e:
-                print(f"ERROR: {e}")
-                failed += 1
-    return EXIT_ERROR if failed else EXIT_OK
+    return commands.local_start(cast("Path", args.workspace))
 
 
 def _status(args: argparse.Namespace) -> int:
     del args
-    from dagster_dynamic_tables.standin import local_stand_in_location, stand_in_status
-
-    data_dir, port = local_stand_in_location(os.environ, Path.cwd())
-    info = stand_in_status(data_dir)
-    if info is None:
-        print(f"local Snowflake stand-in: not running (data dir {data_dir}, port {port})")
-        return EXIT_NOT_RUNNING
-    print(
-        f"local Snowflake stand-in: running on {info.host}:{info.port} (pid {info.pid}), "
-        f"data in {info.data_dir}"
-    )
-    return 0
+    return commands.local_status()
 
 
 def _stop(args: argparse.Namespace) -> int:
     del args
-    from dagster_dynamic_tables.standin import local_stand_in_location, stop_stand_in
-
-    data_dir, _port = local_stand_in_location(os.environ, Path.cwd())
-    stopped = stop_stand_in(data_dir)
-    print(
-        "local Snowflake stand-in: stopped" if stopped else "local Snowflake stand-in: not running"
-    )
-    return 0
+    return commands.local_stop()
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.platform.registration import sync_tenants
-    from dagster_dynamic_tables.platform.repo import find_platform_root
-
-    report = sync_tenants(find_platform_root(Path.cwd()), lock=not bool(args.no_lock))
-    for line in report.lines():
-        print(line)
-    return 0
+    return commands.sync_tenants(lock=not bool(args.no_lock))
 
 
 def _check(args: argparse.Namespace) -> int:
     del args
-    import warnings
-
-    from dagster import BetaWarning
-
-    from dagster_dynamic_tables.platform.repo import find_platform_root
-    from dagster_dynamic_tables.platform.tenant_check import check_tenants
-
-    root = find_platform_root(Path.cwd())
-    with warnings.catch_warnings():
-        # Dagster 1.13.27 itself, once per location loaded: after `load_from_defs_folder` merges
-        # definitions, `get_asset_checks_defs_by_key` re-wraps the checks with a beta parameter
-        # (the pytest config filters the same warning). Nothing the user can act on.
-        warnings.filterwarnings(
-            "ignore",
-            message="Parameter `execution_type` of function `AssetsDefinition.__init__`",
-            category=BetaWarning,
-        )
-        findings = check_tenants(root)
-    for finding in findings:
-        print(f"ERROR: {finding}")
-    if findings:
-        count = len(findings)
-        print(f"tenants check: {count} problem{'s' if count != 1 else ''} found")
-        return 1
-    print("tenants check: every tenant is registered, within its grants and free of conflicts")
-    return 0
+    return commands.check_tenants()
 
 
 def _grant(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.platform.registration import record_grants
-    from dagster_dynamic_tables.platform.repo import find_platform_root
-
-    root = find_platform_root(Path.cwd())
     schemas = cast("list[str]", args.schema or [])
-    changed = record_grants(root, cast("str", args.slug), schemas, owner=args.owner)
-    print(f"grants.yaml: {'updated' if changed else 'unchanged'} for tenant {args.slug!r}")
-    return 0
+    return commands.grant(cast("str", args.slug), schemas, cast("str | None", args.owner))
 
 
 def _render(args: argparse.Namespace) -> int:
     del args
-    from dagster_dynamic_tables.platform.deploy.render import render_deployments
-    from dagster_dynamic_tables.platform.repo import find_platform_root
-
-    root = find_platform_root(Path.cwd())
-    written = render_deployments(root)
-    for path in written:
-        print(f"wrote {path.relative_to(root)}")
-    print(f"deploy render: {len(written)} file{'s' if len(written) != 1 else ''} changed")
-    return 0
+    return commands.render_deployments()
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.platform.plan.apply import run_plan
-    from dagster_dynamic_tables.platform.repo import find_platform_root
-
-    return run_plan(find_platform_root(Path.cwd()), cast("str | None", args.tenant), sys.stdout)
+    return commands.plan(cast("str | None", args.tenant))
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from dagster_dynamic_tables.platform.plan.apply import confirm_on_terminal, run_apply
-    from dagster_dynamic_tables.platform.repo import find_platform_root
-
-    root = find_platform_root(Path.cwd())
-    tenant = cast("str | None", args.tenant)
-    return run_apply(root, tenant, bool(args.yes), sys.stdout, confirm_on_terminal)
+    return commands.apply(cast("str | None", args.tenant), yes=bool(args.yes))
 
 
 def build_parser() -> argparse.ArgumentParser:

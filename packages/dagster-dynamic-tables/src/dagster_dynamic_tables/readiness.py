@@ -11,7 +11,7 @@ the webserver does (`ListRepositories`), and fails when the answer is the load e
 Exit 0 and one line when the definitions load; exit 1 and one line otherwise: the first line of
 the load error's root cause (our errors name the file or variable and the fix, never a secret)
 or the connection problem. The generated Helm values run it as the readiness
-probe (`dagster_dynamic_tables/deploy.py`). Imports only Dagster's gRPC client (~1 s).
+probe (`platform.deploy.values`). Imports only Dagster's gRPC client (~1 s).
 """
 
 from __future__ import annotations

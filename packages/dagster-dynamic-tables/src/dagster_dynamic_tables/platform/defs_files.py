@@ -6,8 +6,7 @@ and `component.yaml`, and resolves its `type:` as an import path: `package.modul
 included. `plan`, `apply` and `tenants check` must see exactly the components the code
 location builds: matching the `type:` text would miss
 `dagster_dynamic_tables.definitions.component.DynamicTablesComponent` or a tenant's own
-subclass, whose
-objects the location loads and watches all the same.
+subclass, whose objects the location loads and watches all the same.
 
 The two spellings of this package's class are known without an import; Dagster's own types are
 never ours; anything else is imported (as the code location would) and checked with

@@ -111,6 +111,22 @@ def as_table(value: Any) -> dict[str, Any]:
     return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
 
 
+def relative_path(root: Path, path: Path) -> str:
+    """`path` relative to the repository root `root` for messages, as given when outside it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write atomically: a crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
 def find_platform_root(start: Path) -> Path:
     """The nearest folder at or above `start` with a `tenants/` folder and a `pyproject.toml`
     declaring the uv workspace."""

@@ -1,20 +1,17 @@
 """Plan one tenant: read what exists in Snowflake, compare it with the declarations, decide.
 
-`read_snapshot` reads every declared schema with at most two statements per database (one
-INFORMATION_SCHEMA query over TABLES and VIEWS, then SHOW DYNAMIC TABLES IN DATABASE when the
-database exists), whatever the number of objects. `plan_tenant` turns declarations and snapshot
-into one `PlannedObject` per declared object, upstream first, with the DDL (from `ddl`) that
-`plan.apply_plan` runs. The rules (what changes in place, what reinitializes) are in `ddl`'s
-docstring; the commands and their output are in `plan`.
+`plan_tenant` reads what exists (`snapshot.read_snapshot`: at most two statements per database)
+and turns declarations and snapshot into one `PlannedObject` per declared object, upstream
+first, with the DDL (from `sql.ddl`) that `plan.apply.apply_plan` runs. The rules (what changes
+in place, what reinitializes) are in `sql.ddl`'s docstring; the commands and their output are in
+`plan.run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dagster_dynamic_tables.declarations.graph import upstream_first
 from dagster_dynamic_tables.declarations.identifiers import parse_identifier, quote_identifier
@@ -26,17 +23,32 @@ from dagster_dynamic_tables.declarations.models import (
     Tenant,
     View,
 )
-from dagster_dynamic_tables.sql import ddl
+from dagster_dynamic_tables.platform.plan.snapshot import (
+    Cursor,
+    ExistingDynamicTable,
+    ExistingObject,
+    Snapshot,
+    read_snapshot,
+)
+from dagster_dynamic_tables.sql import ddl, query_text
 
-if TYPE_CHECKING:
-    from snowflake.connector.cursor import SnowflakeCursor
+__all__ = [
+    "PENDING",
+    "Action",
+    "Change",
+    "Cursor",
+    "PlannedObject",
+    "TenantPlan",
+    "compare_dynamic_table",
+    "plan_dynamic_table",
+    "plan_tenant",
+    "plan_view",
+    "required_grants",
+]
 
-MISSING_OBJECT_ERRNOS = frozenset({2003, 2043})
-"""Snowflake's 'does not exist or not authorized' errors: the database is not there (yet)."""
-
-
-Cursor: TypeAlias = "SnowflakeCursor"
-"""The connector's cursor: Snowflake's, or the local stand-in's (the same connector)."""
+RECOMPUTING = ddl.REINITIALIZING - {ddl.FROZEN_WHERE}
+"""Changes that recompute all of a Dynamic Table's data (a re-create); a changed FROZEN WHERE
+reinitializes only the active region, and is an alter."""
 
 
 class Action(Enum):
@@ -95,116 +107,11 @@ class TenantPlan:
     databases: int = 0
     notes: list[str] = field(default_factory=lambda: list[str]())
     reads: list[str] = field(default_factory=lambda: list[str]())
-    """Reads of the queries that deps do not name (`sqlreads`): printed, not applied."""
+    """Reads of the queries that deps do not name (`sql.lineage`): printed, not applied."""
 
     @property
     def pending(self) -> list[PlannedObject]:
         return [item for item in self.objects if item.action in PENDING]
-
-
-# --- what exists ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExistingObject:
-    """A table or view INFORMATION_SCHEMA lists in a declared schema."""
-
-    kind: str  # TABLE or VIEW
-    transient: bool | None = None
-    retention_days: int | None = None
-    definition: str | None = None
-
-
-@dataclass(frozen=True)
-class ExistingDynamicTable:
-    """One row of SHOW DYNAMIC TABLES, by column name (None: not reported)."""
-
-    columns: Mapping[str, Any]
-
-    def get(self, column: str) -> str | None:
-        value = self.columns.get(column)
-        return None if value is None else str(value)
-
-    def reports(self, column: str) -> bool:
-        return column in self.columns
-
-
-@dataclass
-class Snapshot:
-    """What exists in the declared schemas, keyed by resolved qualified name."""
-
-    objects: dict[str, ExistingObject] = field(default_factory=lambda: dict[str, ExistingObject]())
-    dynamic_tables: dict[str, ExistingDynamicTable] = field(
-        default_factory=lambda: dict[str, ExistingDynamicTable]()
-    )
-    statements: int = 0
-    databases: int = 0
-
-
-def _rows(cursor: Cursor) -> list[dict[str, Any]]:
-    names = [str(column[0]).lower() for column in cursor.description or ()]
-    return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
-
-
-def _errno(error: Exception) -> int | None:
-    errno = getattr(error, "errno", None)
-    return errno if isinstance(errno, int) else None
-
-
-def read_snapshot(
-    cursor: Cursor,
-    declarations: Sequence[Declaration],
-    *,
-    ignore_columns: frozenset[str] = frozenset(),
-) -> Snapshot:
-    """Read every declared schema's tables, views and Dynamic Tables: at most two statements
-    per database. SHOW DYNAMIC TABLES columns in `ignore_columns` count as not reported."""
-    from snowflake.connector.errors import ProgrammingError
-
-    schemas: dict[str, tuple[str, set[str]]] = {}
-    for declaration in declarations:
-        name = declaration.qualified_name
-        entry = schemas.setdefault(name.database.resolved, (name.database.sql, set()))
-        entry[1].add(name.schema.resolved)
-    snapshot = Snapshot(databases=len(schemas))
-    for database, (database_sql, schema_names) in sorted(schemas.items()):
-        ordered = sorted(schema_names)
-        marks = ", ".join(["%s"] * len(ordered))
-        snapshot.statements += 1
-        try:
-            cursor.execute(
-                "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, IS_TRANSIENT, RETENTION_TIME, "
-                f"NULL AS DEFINITION FROM {database_sql}.INFORMATION_SCHEMA.TABLES "
-                f"WHERE TABLE_SCHEMA IN ({marks}) UNION ALL "
-                "SELECT TABLE_SCHEMA, TABLE_NAME, 'VIEW', 'NO', NULL, VIEW_DEFINITION "
-                f"FROM {database_sql}.INFORMATION_SCHEMA.VIEWS WHERE TABLE_SCHEMA IN ({marks})",
-                [*ordered, *ordered],
-            )
-        except ProgrammingError as e:
-            if _errno(e) in MISSING_OBJECT_ERRNOS:
-                continue  # no such database (or no access): everything in it is to be created
-            raise
-        for row in _rows(cursor):
-            qualified = f"{database}.{row['table_schema']}.{row['table_name']}"
-            is_view = str(row["table_type"]).upper() == "VIEW"
-            if is_view and qualified in snapshot.objects and row["definition"] is None:
-                continue  # Snowflake lists views in TABLES too; keep the row with the definition
-            retention = row["retention_time"]
-            snapshot.objects[qualified] = ExistingObject(
-                kind="VIEW" if is_view else "TABLE",
-                transient=None
-                if row["is_transient"] is None
-                else str(row["is_transient"]).upper() == "YES",
-                retention_days=None if retention is None else int(retention),
-                definition=None if row["definition"] is None else str(row["definition"]),
-            )
-        snapshot.statements += 1
-        cursor.execute(f"SHOW DYNAMIC TABLES IN DATABASE {database_sql}")
-        for row in _rows(cursor):
-            qualified = f"{row['database_name']}.{row['schema_name']}.{row['name']}"
-            reported = {key: value for key, value in row.items() if key not in ignore_columns}
-            snapshot.dynamic_tables[qualified] = ExistingDynamicTable(reported)
-    return snapshot
 
 
 # --- comparing ------------------------------------------------------------------------------
@@ -229,7 +136,7 @@ def _cluster_text(reported: str | None) -> str:
     text = (reported or "").strip()
     if text.upper().startswith("LINEAR(") and text.endswith(")"):
         text = text[len("LINEAR(") : -1]
-    return ddl.normalize_sql(text)
+    return query_text.normalize_sql(text)
 
 
 def compare_dynamic_table(
@@ -272,7 +179,7 @@ def compare_dynamic_table(
             continue
         reported = existing.get(column) or default
         same = (
-            ddl.normalize_sql(reported) == ddl.normalize_sql(declared or default)
+            query_text.normalize_sql(reported) == query_text.normalize_sql(declared or default)
             if prop == ddl.FROZEN_WHERE
             else reported.upper() == (declared or default).upper()
         )
@@ -280,7 +187,7 @@ def compare_dynamic_table(
             differ(prop, declared or default or "nothing", reported or "nothing")
     if existing.reports("cluster_by"):
         declared_keys = ", ".join(dt.cluster_by or [])
-        if _cluster_text(existing.get("cluster_by")) != ddl.normalize_sql(declared_keys):
+        if _cluster_text(existing.get("cluster_by")) != query_text.normalize_sql(declared_keys):
             differ(
                 ddl.CLUSTER_BY, declared_keys or "nothing", existing.get("cluster_by") or "nothing"
             )
@@ -301,10 +208,10 @@ def compare_dynamic_table(
         elif days != dt.data_retention_time_in_days:
             differ(ddl.DATA_RETENTION_TIME_IN_DAYS, str(dt.data_retention_time_in_days), str(days))
     text = existing.get("text")
-    query = ddl.extract_query(text) if text else None
+    query = query_text.extract_query(text) if text else None
     if query is None:
         not_reported.append("the query")
-    elif dt.query is not None and not ddl.same_query(dt.query, query):
+    elif dt.query is not None and not query_text.same_query(dt.query, query):
         differ(ddl.QUERY, "the declared SELECT", "another SELECT")
     if not_reported:
         notes.append(f"not compared (Snowflake did not report it): {', '.join(not_reported)}")
@@ -335,11 +242,11 @@ def plan_dynamic_table(
     if not changes:
         return PlannedObject(dt, Action.UNCHANGED, notes=tuple(notes))
     found = tuple(changes)
-    if props & ddl.RECREATING or (dt.transient and props & {ddl.REFRESH_MODE, ddl.QUERY}):
+    if props & ddl.RECREATING or (dt.transient and props & RECOMPUTING):
         # TRANSIENT cannot change in place, and CREATE OR ALTER cannot name a transient table
         statement = ddl.render_dynamic_table(dt, "CREATE OR REPLACE")
         return PlannedObject(dt, Action.RECREATE, (statement,), found, True, tuple(notes))
-    if props & {ddl.REFRESH_MODE, ddl.QUERY}:
+    if props & RECOMPUTING:
         statement = ddl.render_dynamic_table(dt, "CREATE OR ALTER")
         return PlannedObject(dt, Action.RECREATE, (statement,), found, True, tuple(notes))
     reinitializes = ddl.FROZEN_WHERE in props
@@ -369,8 +276,8 @@ def plan_view(view: View, snapshot: Snapshot, *, compare_queries: bool) -> Plann
         return PlannedObject(view, Action.CREATE, (ddl.render_view(view),))
     if not compare_queries or existing.definition is None:
         return PlannedObject(view, Action.UNCHANGED, notes=("the view's query is not compared",))
-    query = ddl.extract_query(existing.definition)
-    if query is not None and view.query is not None and ddl.same_query(view.query, query):
+    query = query_text.extract_query(existing.definition)
+    if query is not None and view.query is not None and query_text.same_query(view.query, query):
         return PlannedObject(view, Action.UNCHANGED)
     change = Change(ddl.QUERY, "the declared SELECT", "another SELECT")
     statement = ddl.render_view(view, replace=True)
