@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # imported here so that `--help` stays fast and the package root stays light
-    from local_snowflake.damage import EXIT_DAMAGED, DataDirDamagedError
+    from local_snowflake.damage import EXIT_DAMAGED
+    from local_snowflake.errors import DataDirDamagedError
     from local_snowflake.runner import serve as run_server
 
     try:

@@ -1,7 +1,7 @@
 """Damage detection at start: a data directory the server cannot serve is refused, naming the file
 and how to recover, instead of a server that answers while every statement fails.
 
-Checked before the server answers (`LocalSnowflake.__init__`):
+Checked by `database_files.open_data_dir`, before the server answers:
 - the catalog (`_fs_local_snowflake.db`) is missing while database files exist: the Dynamic
   Tables' definitions and history are gone, and every DT would be served as a plain table;
 - a file is not a DuckDB database, or DuckDB cannot open it (truncated, checksum mismatch);
@@ -18,23 +18,9 @@ from pathlib import Path
 
 import duckdb
 
-from local_snowflake.errors import LocalSnowflakeError
+from local_snowflake.errors import DataDirDamagedError
 
 EXIT_DAMAGED = 3
-
-
-class DataDirDamagedError(LocalSnowflakeError):
-    """The data directory cannot be served as it is."""
-
-    def __init__(self, data_dir: Path, what: str) -> None:
-        super().__init__(
-            f"the local-snowflake data directory {data_dir} is damaged: {what}. Nothing was "
-            "changed. To recover, stop what uses it and remove (or move away) the data "
-            f"directory, e.g. `rm -r '{data_dir}'`, then start again: in this repository "
-            "`uv run dynamic-tables local start` rebuilds every tenant's tables, seed rows and "
-            "Dynamic Tables (rows added by hand since are lost); or restore the file from a "
-            "backup."
-        )
 
 
 def check_catalog_present(data_dir: Path, catalog_file: str) -> None:

@@ -38,10 +38,10 @@ def drop_database(engine: DynamicTableEngine, data_dir: Path, text: str, if_exis
         if if_exists:
             return f"Drop statement executed successfully ({name} already dropped)."
         raise does_not_exist("Database", name)
-    for qualified in engine.all_names():
-        dt = engine.get(qualified)
+    for qualified in engine.tables.all_names():
+        dt = engine.tables.get(qualified)
         if dt is not None and dt.name.database.upper() == name.upper():
-            engine.forget(dt.name)
+            engine.tables.forget(dt.name)
     engine.close_sessions(name)
     try:
         engine.duck.execute(f"DETACH DATABASE {name}")  # a checked plain identifier

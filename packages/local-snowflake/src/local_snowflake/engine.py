@@ -1,4 +1,6 @@
-"""The Dynamic Table engine: the catalog, DDL and scheduling state (refreshes: refresh.py).
+"""The Dynamic Table engine: DDL and the sessions DT queries run in, over the catalog's Dynamic
+Tables (`self.tables`, dynamic_tables.py); refreshes and the scheduler pass: refresh.py, which
+the engine runs as their `RefreshHost`.
 
 All DuckDB access goes through `self.lock` (shared with the request handlers), because the
 scheduler thread and the request threads share one DuckDB database.
@@ -6,9 +8,10 @@ scheduler thread and the request threads share one DuckDB database.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from sqlglot import exp
 from local_snowflake import refresh
 from local_snowflake.catalog import C, create_catalog
 from local_snowflake.clock import Clock
+from local_snowflake.dynamic_tables import DynamicTables
 from local_snowflake.errors import already_exists, does_not_exist, sql_error
 from local_snowflake.refresh import RefreshResult
 from local_snowflake.results import SessionResults
@@ -33,22 +37,6 @@ from local_snowflake.statements import (
 )
 
 
-@dataclass(frozen=True)
-class DynamicTable:
-    """One row of the catalog's dynamic_tables table."""
-
-    name: Name
-    query: str
-    target_lag_sec: int | None
-    refresh_mode: str
-    scheduling_state: str
-    inputs: list[dict[str, str]]
-
-    @property
-    def upstream(self) -> list[str]:
-        return [i["name"] for i in self.inputs if i["kind"] == "DYNAMIC_TABLE"]
-
-
 class DynamicTableEngine:
     def __init__(self, fs: FakeSnow, data_dir: Path, lock: threading.RLock) -> None:
         self.fs = fs
@@ -56,6 +44,7 @@ class DynamicTableEngine:
         self.duck = fs.duck_conn.cursor()
         create_catalog(self.duck, data_dir)
         self.clock = Clock(self.duck)
+        self.tables = DynamicTables(self.duck, self.clock)
         self._sessions: dict[tuple[str, str], FakeSnowflakeConnection] = {}
         self.pass_lock = threading.Lock()  # scheduler passes (background, manual) never overlap
         # the DTs refreshing now, for the health endpoint (which does not take the lock): an
@@ -63,125 +52,14 @@ class DynamicTableEngine:
         self.refreshing: frozenset[str] = frozenset()
         refresh.end_interrupted_refreshes(self)
 
-    # -- catalog reads -------------------------------------------------------------------------
-
-    def get(self, qualified_name: str) -> DynamicTable | None:
-        row = self.duck.execute(
-            f"SELECT database_name, schema_name, name, query_text, target_lag_sec, refresh_mode, "
-            f"scheduling_state, inputs FROM {C}.dynamic_tables WHERE qualified_name = ?",
-            [qualified_name],
-        ).fetchone()
-        if row is None:
-            return None
-        return DynamicTable(
-            Name(row[0], row[1], row[2]), row[3], row[4], row[5], row[6], json.loads(row[7])
-        )
-
-    def all_names(self) -> list[str]:
-        rows = self.duck.execute(
-            f"SELECT qualified_name FROM {C}.dynamic_tables ORDER BY qualified_name"
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def initialized(self, qualified_names: list[str]) -> dict[str, bool]:
-        """For the DTs among qualified_names: whether each has refreshed since its creation."""
-        rows = self.duck.execute(
-            f"""SELECT d.qualified_name, EXISTS (
-                SELECT 1 FROM {C}.refresh_history h WHERE h.qualified_name = d.qualified_name
-                AND h.state = 'SUCCEEDED' AND h.data_timestamp >= d.created_on)
-            FROM {C}.dynamic_tables d WHERE list_contains(?, d.qualified_name)""",
-            [qualified_names],
-        ).fetchall()
-        return {r[0]: bool(r[1]) for r in rows}
-
-    def _reachable(self, start: str, *, upstream: bool, downstream: bool) -> list[str]:
-        """DTs reachable from start through DT inputs (start excluded), sorted."""
-        edges: dict[str, set[str]] = {}
-        rows = self.duck.execute(f"SELECT qualified_name, inputs FROM {C}.dynamic_tables")
-        for qn, inputs in rows.fetchall():
-            for up in (i["name"] for i in json.loads(inputs) if i["kind"] == "DYNAMIC_TABLE"):
-                if upstream:
-                    edges.setdefault(qn, set()).add(up)
-                if downstream:
-                    edges.setdefault(up, set()).add(qn)
-        seen, todo = {start}, [start]
-        while todo:
-            for other in edges.get(todo.pop(), set()) - seen:
-                seen.add(other)
-                todo.append(other)
-        return sorted(seen - {start})
-
-    def connected(self, qualified_name: str) -> list[str]:
-        """Every DT connected to qualified_name through DT inputs, up or down (and itself)."""
-        found = self._reachable(qualified_name, upstream=True, downstream=True)
-        return sorted([qualified_name, *found])
-
-    def downstream(self, qualified_name: str) -> list[str]:
-        """Every DT that reads qualified_name, directly or through other DTs."""
-        return self._reachable(qualified_name, upstream=False, downstream=True)
-
-    def _set_scheduling(self, qn: str, suspend: bool, now: datetime, direct: bool) -> None:
-        if suspend:
-            code, message = (
-                ("USER_SUSPENDED", "User suspended")
-                if direct
-                else ("UPSTREAM_SUSPENDED", "An upstream dynamic table was suspended")
-            )
-            self.duck.execute(
-                f"UPDATE {C}.dynamic_tables SET scheduling_state = 'SUSPENDED', "
-                "reason_code = ?, reason_message = ?, last_suspended_on = ? "
-                "WHERE qualified_name = ?",
-                [code, message, now, qn],
-            )
-        else:
-            self.duck.execute(
-                f"UPDATE {C}.dynamic_tables SET scheduling_state = 'ACTIVE', reason_code = NULL, "
-                "reason_message = NULL, consecutive_failures = 0 WHERE qualified_name = ?",
-                [qn],
-            )
-        self.new_graph_version(qn, now)
-
-    def suspend_downstream(self, qualified_name: str, now: datetime) -> None:
-        """UPSTREAM_SUSPENDED for every active DT downstream (one suspended for its own reason
-        keeps it)."""
-        for qn in self.downstream(qualified_name):
-            down = self.get(qn)
-            if down is not None and down.scheduling_state != "SUSPENDED":
-                self._set_scheduling(qn, True, now, direct=False)
-
-    def _resume_downstream(self, qualified_name: str, now: datetime) -> None:
-        """Resume the DTs downstream that were suspended only because an upstream one was,
-        once none of their upstream DTs is suspended any more."""
-        waiting = self.downstream(qualified_name)
-        while resumable := [
-            qn
-            for qn in waiting
-            if self._reason_code(qn) == "UPSTREAM_SUSPENDED" and not self._suspended_upstream(qn)
-        ]:
-            for qn in resumable:
-                self._set_scheduling(qn, False, now, direct=False)
-            waiting = [qn for qn in waiting if qn not in resumable]
-
-    def _reason_code(self, qualified_name: str) -> str | None:
-        row = self.duck.execute(
-            f"SELECT reason_code FROM {C}.dynamic_tables WHERE qualified_name = ?",
-            [qualified_name],
-        ).fetchone()
-        return row[0] if row else None
-
-    def _suspended_upstream(self, qualified_name: str) -> str | None:
-        """The first suspended DT upstream of qualified_name (by name), if any."""
-        for qn in self._reachable(qualified_name, upstream=True, downstream=False):
-            up = self.get(qn)
-            if up is not None and up.scheduling_state == "SUSPENDED":
-                return qn
-        return None
-
-    def _require(self, name: Name) -> DynamicTable:
-        dt = self.get(name.qualified)
-        if dt is None:
-            raise does_not_exist("Dynamic table", name.qualified)
-        return dt
+    @contextlib.contextmanager
+    def mark_refreshing(self, qualified_name: str) -> Iterator[None]:
+        """qualified_name is in `refreshing` while the block runs."""
+        self.refreshing = self.refreshing | {qualified_name}
+        try:
+            yield
+        finally:
+            self.refreshing = self.refreshing - {qualified_name}
 
     # -- running Snowflake SQL in a DT's own database and schema -------------------------------
 
@@ -208,7 +86,7 @@ class DynamicTableEngine:
 
     def create(self, cmd: CreateDynamicTable) -> str:
         name = cmd.name
-        exists = self.get(name.qualified) is not None or self._table_exists(name) is not None
+        exists = self.tables.get(name.qualified) is not None or self._table_exists(name) is not None
         if exists and cmd.if_not_exists:
             return f"{name.name} already exists, statement succeeded."
         if exists and cmd.or_alter:
@@ -247,7 +125,7 @@ class DynamicTableEngine:
                 cmd.scheduler,
             ],
         )
-        self.new_graph_version(name.qualified, now)
+        self.tables.new_graph_version(name.qualified, now)
         if cmd.initialize == "ON_CREATE":
             self.refresh_with_upstream(name.qualified, "CREATION", now, {})
         return f"Dynamic table {name.name} successfully created."
@@ -256,7 +134,7 @@ class DynamicTableEngine:
         """CREATE OR ALTER of an existing DT: the target lag and warehouse change in place (no
         refresh); None when the query or refresh mode changed, which reinitializes (the table is
         made again, as Snowflake recomputes it)."""
-        current = self.get(cmd.name.qualified)
+        current = self.tables.get(cmd.name.qualified)
         if current is None:  # a plain table or view of that name
             raise already_exists(cmd.name.name)
         mode, _reason = resolve_refresh_mode(cmd.refresh_mode, cmd.query)
@@ -275,11 +153,11 @@ class DynamicTableEngine:
                 cmd.name.qualified,
             ],
         )
-        self.new_graph_version(cmd.name.qualified, self.clock.now())
+        self.tables.new_graph_version(cmd.name.qualified, self.clock.now())
         return "Statement executed successfully."
 
     def alter(self, cmd: AlterDynamicTable) -> str:
-        dt = self._require(cmd.name)
+        dt = self.tables.require(cmd.name)
         now = self.clock.now()
         if cmd.action == "REFRESH":
             results = self.refresh_with_upstream(dt.name.qualified, "MANUAL", now, {})
@@ -292,20 +170,10 @@ class DynamicTableEngine:
                 )
             return "Statement executed successfully."
         if cmd.action == "SUSPEND":
-            # cascades to the DTs downstream (a DT cannot refresh without its inputs)
-            self._set_scheduling(dt.name.qualified, True, now, direct=True)
-            self.suspend_downstream(dt.name.qualified, now)
+            self.tables.suspend(dt.name.qualified, now)
             return "Statement executed successfully."
         if cmd.action == "RESUME":
-            if suspended := self._suspended_upstream(dt.name.qualified):
-                raise sql_error(
-                    f"Cannot resume dynamic table '{dt.name.qualified}': its upstream dynamic "
-                    f"table '{suspended}' is suspended. Resume '{suspended}' first.",
-                    errno=91000,
-                    sqlstate="22000",
-                )
-            self._set_scheduling(dt.name.qualified, False, now, direct=True)
-            self._resume_downstream(dt.name.qualified, now)
+            self.tables.resume(dt.name.qualified, now)
             return "Statement executed successfully."
         if cmd.target_lag is not None:
             self.duck.execute(
@@ -318,11 +186,11 @@ class DynamicTableEngine:
                 f"UPDATE {C}.dynamic_tables SET warehouse = ? WHERE qualified_name = ?",
                 [cmd.warehouse, dt.name.qualified],
             )
-        self.new_graph_version(dt.name.qualified, now)
+        self.tables.new_graph_version(dt.name.qualified, now)
         return "Statement executed successfully."
 
     def drop(self, cmd: DropDynamicTable) -> str:
-        if self.get(cmd.name.qualified) is None:
+        if self.tables.get(cmd.name.qualified) is None:
             if cmd.if_exists:
                 return f"Drop statement executed successfully ({cmd.name.name} already dropped)."
             raise does_not_exist("Dynamic table", cmd.name.qualified)
@@ -335,19 +203,7 @@ class DynamicTableEngine:
             self.duck.execute(f"DROP VIEW {name.sql()}")
         elif kind is not None:
             self.duck.execute(f"DROP TABLE {name.sql()}")
-        self.forget(name)
-
-    def forget(self, name: Name) -> None:
-        """Remove a DT from the catalog (its graph version ends; its refresh history stays)."""
-        if self.get(name.qualified) is not None:
-            self.duck.execute(
-                f"UPDATE {C}.graph_history SET valid_to = ? "
-                "WHERE qualified_name = ? AND valid_to IS NULL",
-                [self.clock.now(), name.qualified],
-            )
-            self.duck.execute(
-                f"DELETE FROM {C}.dynamic_tables WHERE qualified_name = ?", [name.qualified]
-            )
+        self.tables.forget(name)
 
     def close_sessions(self, database: str) -> None:
         """Close the engine's own sessions in database (before it is detached)."""
@@ -369,7 +225,7 @@ class DynamicTableEngine:
             elif len(parts) == 2:
                 parts = [name.database, *parts]
             ref = Name(parts[0], parts[1], parts[2])
-            if self.get(ref.qualified) is not None:
+            if self.tables.get(ref.qualified) is not None:
                 kind = "DYNAMIC_TABLE"
             elif self._table_exists(ref) == "VIEW":
                 kind = "VIEW"
@@ -377,23 +233,6 @@ class DynamicTableEngine:
                 kind = "TABLE"
             found[ref.qualified] = {"name": ref.qualified, "kind": kind}
         return list(found.values())
-
-    def new_graph_version(self, qualified_name: str, now: datetime) -> None:
-        self.duck.execute(
-            f"UPDATE {C}.graph_history SET valid_to = ? "
-            "WHERE qualified_name = ? AND valid_to IS NULL",
-            [now, qualified_name],
-        )
-        self.duck.execute(
-            f"""INSERT INTO {C}.graph_history
-            SELECT database_name, schema_name, name, qualified_name, inputs,
-                CASE WHEN target_lag = 'DOWNSTREAM' THEN 'DOWNSTREAM' ELSE 'USER_DEFINED' END,
-                target_lag_sec, query_text, ?, NULL,
-                to_json({{'state': scheduling_state, 'reason_code': reason_code,
-                          'reason_message': reason_message}})::VARCHAR
-            FROM {C}.dynamic_tables WHERE qualified_name = ?""",
-            [now, qualified_name],
-        )
 
     # -- refreshes (refresh.py) ----------------------------------------------------------------
 

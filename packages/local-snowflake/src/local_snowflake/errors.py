@@ -1,6 +1,17 @@
-"""Exceptions: one base class for the package, and the SQL errors the server returns."""
+"""Exceptions: every exception class of the package, under one base class
+(`LocalSnowflakeError`), and the SQL errors the server returns (the connector's own class).
+
+Nothing heavy is imported at the top: `server_status` and `stop_server` raise this module's
+exceptions and must not pay for the Snowflake connector or Starlette.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from starlette.responses import JSONResponse
 
 
 class LocalSnowflakeError(Exception):
@@ -9,6 +20,42 @@ class LocalSnowflakeError(Exception):
 
 class ServerStartError(LocalSnowflakeError):
     """The server could not be started, or something else holds its port."""
+
+
+class DataDirDamagedError(LocalSnowflakeError):
+    """The data directory cannot be served as it is (see damage.py)."""
+
+    def __init__(self, data_dir: Path, what: str) -> None:
+        super().__init__(
+            f"the local-snowflake data directory {data_dir} is damaged: {what}. Nothing was "
+            "changed. To recover, stop what uses it and remove (or move away) the data "
+            f"directory, e.g. `rm -r '{data_dir}'`, then start again: in this repository "
+            "`uv run dynamic-tables local start` rebuilds every tenant's tables, seed rows and "
+            "Dynamic Tables (rows added by hand since are lost); or restore the file from a "
+            "backup."
+        )
+
+
+class HttpError(LocalSnowflakeError):
+    """A request the server answers with an error: Snowflake's JSON shape, HTTP status_code
+    (see wire.py)."""
+
+    def __init__(self, code: str, message: str, status_code: int = 200) -> None:
+        super().__init__(message)
+        self.status_code, self.code, self.message = status_code, code, message
+
+    def response(self) -> JSONResponse:
+        from starlette.responses import JSONResponse
+
+        return JSONResponse(
+            {
+                "data": {"errorCode": self.code, "internalError": False},
+                "code": self.code,
+                "message": self.message,
+                "success": False,
+            },
+            status_code=self.status_code,
+        )
 
 
 def sql_error(msg: str, *, errno: int = 2003, sqlstate: str = "42S02") -> Exception:

@@ -33,7 +33,7 @@ STATE_FILE = "server.json"
 LOCK_FILE = "server.lock"
 LOG_FILE = "server.log"
 START_TIMEOUT_SECONDS = 60.0
-HEALTH_PATH = "/local-snowflake/health"  # kept equal to server.HEALTH_PATH (not imported: heavy)
+HEALTH_PATH = "/local-snowflake/health"  # served by endpoints.py
 _MAX_HEALTH_BYTES = 1024 * 1024  # a health answer is small; never read without bound
 _MAX_LOG_BYTES = 1024 * 1024  # what a failed start wrote: read for its ERROR line
 
@@ -161,9 +161,9 @@ def stop_server(data_dir: Path, timeout: float = 30.0) -> bool:
     return True
 
 
-def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> ServerInfo:
-    log_file = data_dir / LOG_FILE
-    command = [
+def serve_command(data_dir: Path, port: int, *options: str) -> list[str]:
+    """The command line of `local-snowflake serve` for data_dir and port (options follow)."""
+    return [
         sys.executable,
         "-m",
         "local_snowflake",
@@ -172,7 +172,13 @@ def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> Ser
         str(port),
         "--data-dir",
         str(data_dir),
+        *options,
     ]
+
+
+def _start(data_dir: Path, port: int, idle_timeout_minutes: float | None) -> ServerInfo:
+    log_file = data_dir / LOG_FILE
+    command = serve_command(data_dir, port)
     if idle_timeout_minutes:
         command += ["--idle-timeout-minutes", str(idle_timeout_minutes)]
     with log_file.open("ab") as log:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +22,7 @@ import pytest
 import snowflake.connector
 
 from local_snowflake.client import connect, connection_args
-from local_snowflake.process import HEALTH_PATH, LOG_FILE, ServerInfo
+from local_snowflake.process import HEALTH_PATH, LOG_FILE, ServerInfo, serve_command
 
 
 def free_port() -> int:
@@ -42,19 +41,13 @@ def start_test_server(
     log_file = data_dir / LOG_FILE
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "local_snowflake",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
+            serve_command(
+                data_dir,
+                port,
                 "--scheduler-interval-seconds",
                 str(scheduler_interval_seconds),
                 *extra_args,
-            ],
+            ),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,11 +1,12 @@
-"""Refreshes and the scheduler pass, over the engine's catalog (see engine.py).
+"""Refreshes and the scheduler pass, over the catalog's Dynamic Tables (dynamic_tables.py).
 
 A refresh is recorded EXECUTING, its query runs into a stage table, the result replaces the DT's
 rows (or NO_DATA when equal), then the row is ended SUCCEEDED / FAILED / UPSTREAM_FAILED. A
 server killed in between leaves the row EXECUTING: `end_interrupted_refreshes` ends such rows
 at the next start, and the DT's next refresh reinitializes.
 
-Callers hold `engine.lock` (the scheduler pass takes it per DT).
+What a refresh needs of the engine that runs it is `RefreshHost` (DynamicTableEngine provides
+it, host.py). Callers hold `host.lock` (the scheduler pass takes it per DT).
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import duckdb
 import snowflake.connector.errors
 
 from local_snowflake.catalog import C
+from local_snowflake.clock import Clock
+from local_snowflake.dynamic_tables import DynamicTable, DynamicTables
 from local_snowflake.rules import (
     CANCELLED_CODE,
     CANCELLED_MESSAGE,
@@ -34,10 +38,40 @@ from local_snowflake.rules import (
 )
 from local_snowflake.statements import Name
 
-if TYPE_CHECKING:
-    from local_snowflake.engine import DynamicTable, DynamicTableEngine
-
 STAGE_TABLE = "_fs_ls_refresh_stage"  # fakesnow hides tables named _fs_* from SHOW TABLES
+
+
+class RefreshHost(Protocol):
+    """What refreshes need of the engine that runs them."""
+
+    @property
+    def duck(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection (used under `lock`)."""
+        ...
+
+    @property
+    def lock(self) -> AbstractContextManager[object]:
+        """The server lock: all DuckDB access holds it."""
+        ...
+
+    @property
+    def pass_lock(self) -> AbstractContextManager[object]:
+        """Held for a whole scheduler pass: passes never overlap."""
+        ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def tables(self) -> DynamicTables: ...
+
+    def run_snowflake_sql(self, name: Name, sql: str) -> None:
+        """Run Snowflake SQL in the database and schema of name."""
+        ...
+
+    def mark_refreshing(self, qualified_name: str) -> AbstractContextManager[None]:
+        """Reports qualified_name as refreshing (the health endpoint) while the block runs."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -48,18 +82,18 @@ class RefreshResult:
     message: str | None
 
 
-def end_interrupted_refreshes(engine: DynamicTableEngine) -> int:
+def end_interrupted_refreshes(host: RefreshHost) -> int:
     """End the refreshes a previous server left running (killed mid-refresh): EXECUTING
     ones as FAILED, SCHEDULED ones as CANCELLED, as Snowflake reports a refresh that did not
     complete, and drop the stage tables they left. Called at startup, before any request: no
     refresh runs yet. Returns how many refreshes were ended."""
-    with engine.lock:
-        for database, schema in engine.duck.execute(
+    with host.lock:
+        for database, schema in host.duck.execute(
             "SELECT database_name, schema_name FROM duckdb_tables() WHERE table_name = ?",
             [STAGE_TABLE],
         ).fetchall():
-            engine.duck.execute(f"DROP TABLE IF EXISTS {Name(database, schema, STAGE_TABLE).sql()}")
-        rows = engine.duck.execute(
+            host.duck.execute(f"DROP TABLE IF EXISTS {Name(database, schema, STAGE_TABLE).sql()}")
+        rows = host.duck.execute(
             f"""UPDATE {C}.refresh_history SET
                 state = CASE WHEN state = 'EXECUTING' THEN 'FAILED' ELSE 'CANCELLED' END,
                 state_code = CASE WHEN state = 'EXECUTING' THEN ? ELSE ? END,
@@ -72,17 +106,17 @@ def end_interrupted_refreshes(engine: DynamicTableEngine) -> int:
                 CANCELLED_CODE,
                 INTERRUPTED_MESSAGE,
                 CANCELLED_MESSAGE,
-                engine.clock.now(),
+                host.clock.now(),
             ],
         ).fetchall()
     return len(rows)
 
 
-def _interrupted_last(engine: DynamicTableEngine, qualified_name: str) -> bool:
+def _interrupted_last(host: RefreshHost, qualified_name: str) -> bool:
     """Whether an interrupted refresh came after the DT's last successful one: its data may
     or may not have been written, so the next refresh reinitializes (never NO_DATA: no
     change goes unseen)."""
-    row = engine.duck.execute(
+    row = host.duck.execute(
         f"SELECT arg_max(state, seq) FROM {C}.refresh_history "
         "WHERE qualified_name = ? AND (state = 'SUCCEEDED' OR state_message = ?)",
         [qualified_name, INTERRUPTED_MESSAGE],
@@ -90,9 +124,9 @@ def _interrupted_last(engine: DynamicTableEngine, qualified_name: str) -> bool:
     return row is not None and row[0] == "FAILED"
 
 
-def _latest_success(engine: DynamicTableEngine, qualified_name: str) -> datetime | None:
+def _latest_success(host: RefreshHost, qualified_name: str) -> datetime | None:
     # only this DT's own refreshes: a DT created again (CREATE OR REPLACE) starts afresh
-    row = engine.duck.execute(
+    row = host.duck.execute(
         f"SELECT max(h.data_timestamp) FROM {C}.refresh_history h "
         f"JOIN {C}.dynamic_tables d USING (qualified_name) WHERE h.qualified_name = ? "
         "AND h.state = 'SUCCEEDED' AND h.data_timestamp >= d.created_on",
@@ -105,7 +139,7 @@ def _latest_success(engine: DynamicTableEngine, qualified_name: str) -> datetime
 
 
 def refresh_with_upstream(
-    engine: DynamicTableEngine,
+    host: RefreshHost,
     qualified_name: str,
     trigger: str,
     data_ts: datetime,
@@ -114,44 +148,44 @@ def refresh_with_upstream(
     """Refresh a DT at data_ts, its upstream DTs first (each at most once per pass)."""
     if qualified_name in done:
         return done
-    dt = engine.get(qualified_name)
+    dt = host.tables.get(qualified_name)
     if dt is None:
         return done
     upstream_failed: str | None = None
     for up in dt.upstream:
-        up_dt = engine.get(up)
+        up_dt = host.tables.get(up)
         if up_dt is None:
             continue
         if up_dt.scheduling_state != "SUSPENDED" or trigger == "MANUAL":
-            refresh_with_upstream(engine, up, trigger, data_ts, done)
+            refresh_with_upstream(host, up, trigger, data_ts, done)
         if up in done and done[up].state != "SUCCEEDED" and upstream_failed is None:
             upstream_failed = up
-    done[qualified_name] = _refresh(engine, dt, trigger, data_ts, upstream_failed)
+    done[qualified_name] = _refresh(host, dt, trigger, data_ts, upstream_failed)
     return done
 
 
 def _refresh(
-    engine: DynamicTableEngine,
+    host: RefreshHost,
     dt: DynamicTable,
     trigger: str,
     data_ts: datetime,
     upstream_failed: str | None,
 ) -> RefreshResult:
     qn = dt.name.qualified
-    previous = _latest_success(engine, qn)
-    reinitialize = previous is None or _interrupted_last(engine, qn)
+    previous = _latest_success(host, qn)
+    reinitialize = previous is None or _interrupted_last(host, qn)
     query_id = str(uuid.uuid4())
-    start = engine.clock.now()
+    start = host.clock.now()
     completion_target = (
         previous + timedelta(seconds=dt.target_lag_sec)
         if previous is not None and dt.target_lag_sec is not None
         else None
     )
-    (seq,) = engine.duck.execute(f"SELECT nextval('{C}.refresh_seq')").fetchone() or (0,)
-    valid_from = engine.duck.execute(
+    (seq,) = host.duck.execute(f"SELECT nextval('{C}.refresh_seq')").fetchone() or (0,)
+    valid_from = host.duck.execute(
         f"SELECT max(valid_from) FROM {C}.graph_history WHERE qualified_name = ?", [qn]
     ).fetchone()
-    engine.duck.execute(
+    host.duck.execute(
         f"INSERT INTO {C}.refresh_history VALUES "
         "(?, ?, ?, ?, ?, 'EXECUTING', NULL, NULL, ?, ?, ?, NULL, ?, NULL, '{}', NULL, ?, ?, ?)",
         [
@@ -169,22 +203,25 @@ def _refresh(
             valid_from[0] if valid_from else None,
         ],
     )
-    engine.refreshing = engine.refreshing | {qn}
-    try:
-        return _run_refresh(engine, dt, trigger, seq, start, upstream_failed, reinitialize)
-    finally:
-        engine.refreshing = engine.refreshing - {qn}
+    attempt = _Attempt(dt, trigger, seq, start, upstream_failed, reinitialize)
+    with host.mark_refreshing(qn):
+        return _run_refresh(host, attempt)
 
 
-def _run_refresh(
-    engine: DynamicTableEngine,
-    dt: DynamicTable,
-    trigger: str,
-    seq: int,
-    start: datetime,
-    upstream_failed: str | None,
-    reinitialize: bool,
-) -> RefreshResult:
+@dataclass(frozen=True)
+class _Attempt:
+    """A refresh recorded EXECUTING (history row seq), about to run."""
+
+    dt: DynamicTable
+    trigger: str
+    seq: int
+    start: datetime
+    upstream_failed: str | None
+    reinitialize: bool
+
+
+def _run_refresh(host: RefreshHost, attempt: _Attempt) -> RefreshResult:
+    dt, upstream_failed = attempt.dt, attempt.upstream_failed
     qn = dt.name.qualified
     t0 = time.perf_counter()
     state, code, message, action = "SUCCEEDED", None, None, None
@@ -193,7 +230,7 @@ def _run_refresh(
         state, message = "UPSTREAM_FAILED", UPSTREAM_FAILED_MESSAGE.format(upstream_failed)
     else:
         try:
-            action, inserted, deleted = _compute(engine, dt, first=reinitialize)
+            action, inserted, deleted = _compute(host, dt, first=attempt.reinitialize)
             stats = {"numInsertedRows": inserted, "numDeletedRows": deleted}
         except snowflake.connector.errors.Error as e:
             state, code, message = "FAILED", *failure_code_and_message(e)
@@ -211,35 +248,35 @@ def _run_refresh(
         "compilationTimeMs": 0,
         "executionTimeMs": elapsed_ms,
     }
-    end = max(engine.clock.now(), start)
-    engine.duck.execute(
+    end = max(host.clock.now(), attempt.start)
+    host.duck.execute(
         f"UPDATE {C}.refresh_history SET state = ?, state_code = ?, state_message = ?, "
         "refresh_end_time = ?, statistics = ?, refresh_action = ? WHERE seq = ?",
-        [state, code, message, end, json.dumps(stats), action, seq],
+        [state, code, message, end, json.dumps(stats), action, attempt.seq],
     )
-    _record_outcome(engine, dt, state, trigger, end)
+    _record_outcome(host, dt, state, attempt.trigger, end)
     return RefreshResult(qn, state, action, message)
 
 
 def _record_outcome(
-    engine: DynamicTableEngine, dt: DynamicTable, state: str, trigger: str, now: datetime
+    host: RefreshHost, dt: DynamicTable, state: str, trigger: str, now: datetime
 ) -> None:
     qn = dt.name.qualified
     if state == "SUCCEEDED":
-        engine.duck.execute(
+        host.duck.execute(
             f"UPDATE {C}.dynamic_tables SET consecutive_failures = 0 WHERE qualified_name = ?",
             [qn],
         )
         return
     if state != "FAILED" or trigger != "SCHEDULED":
         return
-    row = engine.duck.execute(
+    row = host.duck.execute(
         f"UPDATE {C}.dynamic_tables SET consecutive_failures = consecutive_failures + 1 "
         "WHERE qualified_name = ? RETURNING consecutive_failures",
         [qn],
     ).fetchone()
     if row and row[0] >= SUSPEND_AFTER_FAILURES:
-        engine.duck.execute(
+        host.duck.execute(
             f"UPDATE {C}.dynamic_tables SET scheduling_state = 'SUSPENDED', "
             "reason_code = ?, reason_message = ?, last_suspended_on = ? "
             "WHERE qualified_name = ?",
@@ -250,56 +287,56 @@ def _record_outcome(
                 qn,
             ],
         )
-        engine.new_graph_version(qn, now)
-        engine.suspend_downstream(qn, now)  # Snowflake suspends the dependent DTs too
+        host.tables.new_graph_version(qn, now)
+        host.tables.suspend_downstream(qn, now)  # Snowflake suspends the dependent DTs too
 
 
-def _compute(engine: DynamicTableEngine, dt: DynamicTable, first: bool) -> tuple[str, int, int]:
+def _compute(host: RefreshHost, dt: DynamicTable, first: bool) -> tuple[str, int, int]:
     """Run the DT's query and apply the result: (refresh action, rows inserted, deleted)."""
     name = dt.name
     stage = Name(name.database, name.schema, STAGE_TABLE)
-    engine.run_snowflake_sql(name, f"CREATE OR REPLACE TABLE {stage.sql()} AS {dt.query}")
+    host.run_snowflake_sql(name, f"CREATE OR REPLACE TABLE {stage.sql()} AS {dt.query}")
     try:
         target, staged = name.sql(), stage.sql()
         try:
-            inserted = _count(engine, f"FROM {staged} EXCEPT ALL FROM {target}")
-            deleted = _count(engine, f"FROM {target} EXCEPT ALL FROM {staged}")
+            inserted = _count(host, f"FROM {staged} EXCEPT ALL FROM {target}")
+            deleted = _count(host, f"FROM {target} EXCEPT ALL FROM {staged}")
             same_columns = True
         except duckdb.Error:
-            inserted = _count(engine, f"FROM {staged}")
-            deleted = _count(engine, f"FROM {target}")
+            inserted = _count(host, f"FROM {staged}")
+            deleted = _count(host, f"FROM {target}")
             same_columns = False
         if not first and same_columns and inserted == 0 and deleted == 0:
             return "NO_DATA", 0, 0
         if same_columns:
-            engine.duck.execute("BEGIN TRANSACTION")
+            host.duck.execute("BEGIN TRANSACTION")
             try:
-                engine.duck.execute(f"DELETE FROM {target}")
-                engine.duck.execute(f"INSERT INTO {target} FROM {staged}")
-                engine.duck.execute("COMMIT")
+                host.duck.execute(f"DELETE FROM {target}")
+                host.duck.execute(f"INSERT INTO {target} FROM {staged}")
+                host.duck.execute("COMMIT")
             except duckdb.Error:
-                engine.duck.execute("ROLLBACK")
+                host.duck.execute("ROLLBACK")
                 raise
         else:
-            engine.duck.execute(f"CREATE OR REPLACE TABLE {target} AS FROM {staged}")
+            host.duck.execute(f"CREATE OR REPLACE TABLE {target} AS FROM {staged}")
         if first or not same_columns:
             return "REINITIALIZE", inserted, deleted
         # ADAPTIVE refreshes incrementally (and reinitializes when it judges it cheaper)
         action = "INCREMENTAL" if dt.refresh_mode == "ADAPTIVE" else dt.refresh_mode
         return action, inserted, deleted
     finally:
-        engine.duck.execute(f"DROP TABLE IF EXISTS {stage.sql()}")
+        host.duck.execute(f"DROP TABLE IF EXISTS {stage.sql()}")
 
 
-def _count(engine: DynamicTableEngine, sql: str) -> int:
-    row = engine.duck.execute(f"SELECT count(*) FROM ({sql})").fetchone()
+def _count(host: RefreshHost, sql: str) -> int:
+    row = host.duck.execute(f"SELECT count(*) FROM ({sql})").fetchone()
     return int(row[0]) if row else 0
 
 
 # -- the scheduler -------------------------------------------------------------------------
 
 
-def due(engine: DynamicTableEngine, now: datetime, database: str | None = None) -> list[str]:
+def due(host: RefreshHost, now: datetime, database: str | None = None) -> list[str]:
     """DTs whose data is at least `REFRESH_AHEAD_FRACTION` of their target lag old (never
     DOWNSTREAM ones on their own, nor ones created with SCHEDULER = DISABLE), optionally only
     those of one database.
@@ -307,7 +344,7 @@ def due(engine: DynamicTableEngine, now: datetime, database: str | None = None) 
     Snowflake schedules refreshes ahead of the lag so that the actual lag stays under it;
     refreshing only once the data is a full target lag old would put every DT above its
     target between two refreshes."""
-    rows = engine.duck.execute(
+    rows = host.duck.execute(
         f"""SELECT d.qualified_name FROM {C}.dynamic_tables d
         LEFT JOIN (
             SELECT h.qualified_name, max(h.data_timestamp) AS latest
@@ -326,17 +363,17 @@ def due(engine: DynamicTableEngine, now: datetime, database: str | None = None) 
     return [r[0] for r in rows]
 
 
-def run_scheduler_pass(engine: DynamicTableEngine, database: str | None = None) -> str:
+def run_scheduler_pass(host: RefreshHost, database: str | None = None) -> str:
     """One scheduler pass: refresh every due DT (upstream first), optionally only the DTs of
     one database (and their upstream DTs). Returns a summary."""
     done: dict[str, RefreshResult] = {}
-    with engine.pass_lock:
-        with engine.lock:
-            now = engine.clock.now()
-            names = due(engine, now, database)
+    with host.pass_lock:
+        with host.lock:
+            now = host.clock.now()
+            names = due(host, now, database)
         for qn in names:
-            with engine.lock:  # per DT, so that clients are served between refreshes
-                refresh_with_upstream(engine, qn, "SCHEDULED", now, done)
+            with host.lock:  # per DT, so that clients are served between refreshes
+                refresh_with_upstream(host, qn, "SCHEDULED", now, done)
     if not done:
         return "0 dynamic tables refreshed"
     parts = [

@@ -1,6 +1,7 @@
 """Running the server process: uvicorn, the scheduler thread, the idle timeout, the record in
 the data directory (`server.json`, written once the server answers, removed when it stops) and
-the log file. `local-snowflake serve` calls `serve`; the request handling is in server.py.
+the log file. `local-snowflake serve` calls `serve`; the request handling is in endpoints.py
+and server.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from local_snowflake import endpoints
 from local_snowflake.process import LOG_FILE, ServerInfo, remove_state, write_state
 from local_snowflake.server import SESSION_IDLE_TIMEOUT_SECONDS, LocalSnowflake
 
@@ -85,7 +87,7 @@ def serve(
     """Run the server in the foreground until SIGINT/SIGTERM (or idle timeout)."""
     _log_to_data_dir(data_dir)
     server = LocalSnowflake(data_dir, session_idle_timeout_minutes * 60)
-    config = uvicorn.Config(server.app(), host=host, port=port, log_level="warning")
+    config = uvicorn.Config(endpoints.app(server), host=host, port=port, log_level="warning")
     info = ServerInfo(host, port, os.getpid(), data_dir, data_dir / LOG_FILE)
     web = _Uvicorn(config, on_started=lambda: write_state(info))
     scheduler = _Scheduler(server, scheduler_interval_seconds)

@@ -16,31 +16,13 @@ from typing import Any
 
 from fakesnow.converter import from_binding
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+
+from local_snowflake.errors import HttpError
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 MAX_INFLATED_BYTES = 64 * 1024 * 1024
 BAD_REQUEST = "390400"
 _DRAIN_BYTES = 16 * MAX_BODY_BYTES
-
-
-class HttpError(Exception):
-    """A request the server answers with an error: Snowflake's JSON shape, HTTP status_code."""
-
-    def __init__(self, code: str, message: str, status_code: int = 200) -> None:
-        super().__init__(message)
-        self.status_code, self.code, self.message = status_code, code, message
-
-    def response(self) -> JSONResponse:
-        return JSONResponse(
-            {
-                "data": {"errorCode": self.code, "internalError": False},
-                "code": self.code,
-                "message": self.message,
-                "success": False,
-            },
-            status_code=self.status_code,
-        )
 
 
 def bad_request(message: str) -> HttpError:
