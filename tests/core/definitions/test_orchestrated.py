@@ -18,6 +18,7 @@ from dagster_dynamic_tables.definitions.orchestrated import (
     automation_condition_for,
     build_orchestrated_refresh,
     orchestrated_spec,
+    recorded_version,
 )
 from dagster_dynamic_tables.definitions.specs import build_spec
 from dagster_dynamic_tables.freshness.cursor import format_data_version
@@ -264,3 +265,15 @@ def test_the_freshness_sensor_records_a_refresh_made_outside_dagster_not_one_dag
     stand_in.cursor.execute(f"INSERT INTO {stand_in.database}.S.ORDERS VALUES (3, 30)")
     stand_in.cursor.execute(f"ALTER DYNAMIC TABLE {stand_in.database}.S.BASE REFRESH")
     assert tick() == {BASE}  # a manual refresh made outside Dagster
+
+
+def test_the_recorded_version_is_the_latest_materializations(instance: dg.DagsterInstance):
+    assert recorded_version(instance, BASE) is None
+    instance.report_runless_asset_event(dg.AssetMaterialization(BASE))
+    assert recorded_version(instance, BASE) is None
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            BASE, tags={md.DATA_VERSION_TAG: "2026-11-20T10:00:00.000000+00:00"}
+        )
+    )
+    assert recorded_version(instance, BASE) == "2026-11-20T10:00:00.000000+00:00"

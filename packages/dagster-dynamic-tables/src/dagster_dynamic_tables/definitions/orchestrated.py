@@ -21,7 +21,9 @@ Snowflake, so the platform orders them), each with `sql.manual_refresh.refresh_d
 freshness sensor's for the same refresh (`freshness.events.materialization`: data timestamp,
 action, trigger, start/end time, duration, rows inserted/deleted, query id) and whose data version
 is the sensor's (the data timestamp, `dagster/data_version`): the sensor compares a refresh with
-the latest materialization's data version, so it does not record this refresh a second time. A
+the latest materialization's data version, so it does not record this refresh a second time; and
+should the sensor's tick land between the refresh's end and the run's event, the run finds the
+sensor's materialization with that data version (`recorded_version`) and yields none. A
 NO_DATA refresh yields nothing (the sensor records none either: downstream `eager()` assets do not
 run on no change) and says so in the run's log. A refresh that did not succeed (FAILED,
 UPSTREAM_FAILED, CANCELLED, or a statement Snowflake refused) fails the step with `dg.Failure`
@@ -136,6 +138,14 @@ def _failure(key: dg.AssetKey, error: ManualRefreshError) -> dg.Failure:
     )
 
 
+def recorded_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
+    """The data version of the latest materialization `instance` holds for `key`: the sensor may
+    have recorded the refresh in the moment between its end and the run's event."""
+    entry = instance.get_latest_materialization_event(key)
+    event = entry.asset_materialization if entry is not None else None
+    return (event.tags or {}).get(md.DATA_VERSION_TAG) if event is not None else None
+
+
 def _result(
     context: dg.AssetExecutionContext, key: dg.AssetKey, dt: DynamicTable, refresh: ManualRefresh
 ) -> dg.MaterializeResult[Any] | None:
@@ -160,6 +170,12 @@ def _result(
         return None
     event = materialization(key, dt, refresh.record)
     version = (event.tags or {})[md.DATA_VERSION_TAG]
+    if recorded_version(context.instance, key) == version:
+        context.log.info(
+            f"{key.to_user_string()}: the freshness sensor already recorded this refresh "
+            f"(data version {version}): not recorded twice."
+        )
+        return None
     return dg.MaterializeResult(
         asset_key=key, metadata=dict(event.metadata), data_version=dg.DataVersion(version)
     )
