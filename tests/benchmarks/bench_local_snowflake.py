@@ -108,7 +108,7 @@ def seed_history(data_dir: Path, now: datetime) -> None:
         SELECT 'ANALYTICS', 'ECOMMERCE', 'DT_' || i, 'ANALYTICS.ECOMMERCE.DT_' || i,
             'SELECT 1 AS x', 'CREATE DYNAMIC TABLE ...', '20 minutes', 1200, 'WH',
             'INCREMENTAL', NULL, 'ON_CREATE', 'ACTIVE', NULL, NULL, NULL, 0,
-            ?::TIMESTAMPTZ - INTERVAL 2 DAY, '[]'
+            ?::TIMESTAMPTZ - INTERVAL 2 DAY, '[]', 'ENABLE'
         FROM range({DTS}) t(i)""",
         [now],
     )
