@@ -9,6 +9,8 @@ from typing import Any
 
 from dagster_snowflake import SnowflakeResource
 
+from support.processes import free_port
+
 
 class CountingSnowflakeResource(SnowflakeResource):
     """Appends a line to `login_log` for every connection it opens (one login each): a file, so
@@ -39,3 +41,20 @@ def counting_resource(log: Path, connection_args: dict[str, Any]) -> CountingSno
 def logins(log: Path) -> int:
     """How many connections a `CountingSnowflakeResource` with this log opened."""
     return len(log.read_text().split()) if log.exists() else 0
+
+
+def unreachable_resource(password: str) -> SnowflakeResource:
+    """A resource whose login finds nothing listening (a free port), giving up after 3 s."""
+    return SnowflakeResource(
+        account="local",
+        user="local",
+        password=password,
+        autocommit=True,
+        additional_snowflake_connection_args={
+            "host": "127.0.0.1",
+            "port": free_port(),
+            "protocol": "http",
+            "login_timeout": 3,
+            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        },
+    )

@@ -29,9 +29,7 @@ from dagster_dynamic_tables.health.data_tests import (
     sample_table,
 )
 from dagster_dynamic_tables.sql.data_tests import PlannedDataTest
-from dagster_snowflake import SnowflakeResource
-from support.processes import free_port
-from support.snowflake_resources import counting_resource, logins
+from support.snowflake_resources import counting_resource, logins, unreachable_resource
 
 ORDERS = ("shop", "orders")
 CUSTOMERS = ("shop", "customers")
@@ -215,19 +213,7 @@ def _int(value: object) -> int | None:
 
 
 def test_snowflake_down_fails_the_step_saying_why_without_secrets():
-    resource = SnowflakeResource(
-        account="local",
-        user="local",
-        password="hunter2secret",
-        autocommit=True,
-        additional_snowflake_connection_args={
-            "host": "127.0.0.1",
-            "port": free_port(),
-            "protocol": "http",
-            "login_timeout": 3,
-            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
-        },
-    )
+    resource = unreachable_resource("hunter2secret")
     checks = build_data_test_checks("shop", plan("SHOP"))
     assert checks is not None
     defs = dg.Definitions(

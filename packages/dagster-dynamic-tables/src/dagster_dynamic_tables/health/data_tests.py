@@ -35,7 +35,6 @@ import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
 from dagster_dynamic_tables import metadata as md
-from dagster_dynamic_tables.declarations.data_tests import DataTest
 from dagster_dynamic_tables.snowflake_io.faults import EXPECTED_FAULTS, describe_fault
 from dagster_dynamic_tables.snowflake_io.session import read_snowflake
 from dagster_dynamic_tables.sql.data_tests import (
@@ -62,8 +61,9 @@ def data_tests_check_name(tenant_slug: str) -> str:
     return f"{tenant_slug}__data_tests"
 
 
-def describe_test(test: DataTest, planned: PlannedDataTest) -> str:
+def describe_test(planned: PlannedDataTest) -> str:
     """What the test checks, in a sentence."""
+    test = planned.test
     table = planned.table.resolved
     columns = ", ".join(column.resolved for column in test.columns)
     if test.not_null is not None:
@@ -95,7 +95,7 @@ def build_data_test_spec(planned: PlannedDataTest) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         name=planned.check_name,
         asset=dg.AssetKey(list(planned.asset_key)),
-        description=describe_test(test, planned),
+        description=describe_test(planned),
         blocking=test.blocking,
         additional_deps=[dg.AssetKey(list(planned.parent_key))] if planned.parent_key else None,
         metadata={
