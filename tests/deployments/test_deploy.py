@@ -191,7 +191,7 @@ def test_bad_settings_name_the_file_the_key_and_the_fix(tmp_path: Path) -> None:
     assert str(raised.value) == (
         "deploy/settings.yaml: python_version: Input should be '3.11', '3.12' or '3.13'; "
         "registri: Extra inputs are not permitted. Fix: see DeploySettings in "
-        "dagster_dynamic_tables/deploy_models.py for the allowed keys."
+        "dagster_dynamic_tables/platform/deploy/models.py for the allowed keys."
     )
 
 
@@ -435,7 +435,10 @@ def test_dockerignore_keeps_other_tenants_and_local_data_out(tmp_path: Path) -> 
 
     assert "tenants/ecommerce/src/ecommerce/__init__.py" in context
     assert "tenants/ecommerce/pyproject.toml" in context
-    assert "packages/dagster-dynamic-tables/src/dagster_dynamic_tables/deploy.py" in context
+    assert (
+        "packages/dagster-dynamic-tables/src/dagster_dynamic_tables/platform/deploy/render.py"
+        in context
+    )
     assert {"pyproject.toml", "uv.lock"} <= set(context)
     assert not [f for f in context if f.startswith(("tenants/growth", ".", "README", "deploy/"))]
     assert not [f for f in context if "/tests/" in f or "__pycache__" in f or f.endswith(".env")]
@@ -445,9 +448,14 @@ def test_dockerignore_keeps_other_tenants_and_local_data_out(tmp_path: Path) -> 
 # --- hygiene ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", ["deploy", "deploy_models"])
+DEPLOY_PACKAGE = (
+    REPO_ROOT / "packages/dagster-dynamic-tables/src/dagster_dynamic_tables/platform/deploy"
+)
+
+
+@pytest.mark.parametrize("module", sorted(p.stem for p in DEPLOY_PACKAGE.glob("*.py")))
 def test_deploy_modules_import_only_stdlib_yaml_and_pydantic(module: str) -> None:
-    source = REPO_ROOT / f"packages/dagster-dynamic-tables/src/dagster_dynamic_tables/{module}.py"
+    source = DEPLOY_PACKAGE / f"{module}.py"
     tree = ast.parse(source.read_text())
     imported = {
         alias.name
@@ -456,7 +464,11 @@ def test_deploy_modules_import_only_stdlib_yaml_and_pydantic(module: str) -> Non
         for alias in node.names
     }
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    allowed_own = {f"dagster_dynamic_tables.{name}" for name in ("deploy_models", "errors", "repo")}
+    allowed_own = {
+        "dagster_dynamic_tables.errors",
+        "dagster_dynamic_tables.platform.repo",
+        *(f"dagster_dynamic_tables.platform.deploy.{p.stem}" for p in DEPLOY_PACKAGE.glob("*.py")),
+    }
     foreign = {
         name
         for name in imported - allowed_own

@@ -209,7 +209,7 @@ def load_settings(repo_root: Path) -> DeploySettings:
         )
         raise DeployError(
             f"{SETTINGS_FILE}: {problems}. Fix: see DeploySettings in "
-            "dagster_dynamic_tables/deploy_models.py for the allowed keys."
+            "dagster_dynamic_tables/platform/deploy/models.py for the allowed keys."
         ) from e
 
 
