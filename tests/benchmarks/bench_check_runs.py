@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -35,13 +36,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
 import dagster as dg
 from bench_sensor import build_tenant, create_objects  # (this script's folder)
-from dagster_dynamic_tables.definitions.specs import build_asset_specs
-from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from support.check_runs import health_checks_definitions
 
 ENV = "BENCH_CHECK_RUNS"
 """Prefix of the environment variables that tell the step processes what to build."""
@@ -90,15 +92,7 @@ def health_job(*, tenant_executor: bool) -> dg.JobDefinition:
         from dagster_dynamic_tables.health.checks import check_runs_in_process_executor
 
         executor = check_runs_in_process_executor
-    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
-    defs = dg.Definitions(
-        assets=build_asset_specs(tenant),
-        asset_checks=build_dynamic_table_checks(tenant),
-        jobs=[job],
-        resources={"snowflake": resource},
-        executor=executor,
-    )
-    return defs.resolve_job_def("health")
+    return health_checks_definitions(tenant, resource, executor).resolve_job_def("health")
 
 
 def has_tenant_executor() -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,27 +30,16 @@ from pathlib import Path
 
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 
+TESTS = Path(__file__).resolve().parents[1]
+
 CHILD = textwrap.dedent(
     """
     import json, statistics, sys, time
 
+    from support.loopback_only import refuse_non_loopback
+
     port, how, delay, logins = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-    LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-    probes = []
-
-    def refuse_non_loopback(event, args):
-        if event in ("socket.getaddrinfo", "socket.gethostbyname"):
-            host = args[0].decode() if isinstance(args[0], bytes) else args[0]
-        elif event == "socket.connect" and isinstance(args[1], tuple):
-            host = args[1][0]
-        else:
-            return
-        if host is not None and str(host) not in LOOPBACK:
-            probes.append(str(host))
-            time.sleep(delay)
-            raise OSError(f"benchmark: no traffic to {host}")
-
-    sys.addaudithook(refuse_non_loopback)
+    probes = refuse_non_loopback(delay)
 
     import snowflake.connector
     from dagster_dynamic_tables.standin import stand_in_connection_args
@@ -75,6 +65,7 @@ CHILD = textwrap.dedent(
 def measure(port: int, how: str, delay: float, logins: int) -> dict[str, float]:
     result = subprocess.run(
         [sys.executable, "-c", CHILD, str(port), how, str(delay), str(logins)],
+        env={**os.environ, "PYTHONPATH": str(TESTS)},  # `import support`
         capture_output=True,
         text=True,
         check=True,

@@ -8,31 +8,21 @@ name lookup and connection to anything but the loopback, then logs in to the sta
 """
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from support.repo import TESTS_ROOT
 
 CHILD = textwrap.dedent(
     """
     import json, sys
 
-    LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-    attempts = []
+    from support.loopback_only import refuse_non_loopback
 
-    def refuse_non_loopback(event, args):
-        if event in ("socket.getaddrinfo", "socket.gethostbyname"):
-            host = args[0].decode() if isinstance(args[0], bytes) else args[0]
-        elif event == "socket.connect" and isinstance(args[1], tuple):
-            host = args[1][0]
-        else:
-            return
-        if host is not None and str(host) not in LOOPBACK:
-            attempts.append(str(host))
-            raise OSError(f"test: no traffic to {host} (only the loopback)")
-
-    sys.addaudithook(refuse_non_loopback)
+    attempts = refuse_non_loopback()
 
     import snowflake.connector
     from dagster_dynamic_tables.standin import stand_in_connection_args
@@ -54,6 +44,7 @@ CHILD = textwrap.dedent(
 def _hosts_probed(port: int, how: str) -> list[str]:
     result = subprocess.run(
         [sys.executable, "-c", CHILD, str(port), how],
+        env={**os.environ, "PYTHONPATH": str(TESTS_ROOT)},  # `import support`
         capture_output=True,
         text=True,
         timeout=120,

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from dagster_dynamic_tables import AUTOMATION_SENSOR_NAME, SENSOR_NAME
 from dagster_dynamic_tables.platform.deploy.models import GrpcWorkspace
-from support.processes import free_port, serving, started, wait_for
+from support.processes import free_port, run, serving, started, wait_for
 from support.repo import BIN
 
 ASSETS_AND_SENSORS = """
@@ -48,7 +48,7 @@ def _workspace(path: Path, port: int) -> Path:
 
 
 def test_code_server_passes_grpc_health_check(code_server: Any) -> None:
-    result = subprocess.run(
+    result = run(
         [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(code_server.port)],
         env=code_server.env,
         capture_output=True,
@@ -63,12 +63,9 @@ def test_grpc_server_workspace_validates(code_server: Any, tmp_path: Path) -> No
     workspace = _workspace(tmp_path / "workspace.yaml", code_server.port)
     result = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", "-w", str(workspace)],
-        cwd=tmp_path,
-        env=code_server.env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        tmp_path,
+        code_server.env,
+        300,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output

@@ -14,7 +14,7 @@ import pytest
 from support.code_server import SNOWFLAKE_ENV
 from support.environment import clean_env
 from support.image import build_isolated_env
-from support.processes import free_port
+from support.processes import free_port, run
 from support.repo import REPO_ROOT, tenant_slugs
 
 DEV_TOOLS = ["dagster_webserver", "dagster_dg_cli", "pytest", "cookiecutter", "ruff"]
@@ -32,28 +32,17 @@ def isolated(
 
 
 def _python(venv: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(venv / "bin" / "python"), "-c", code],
-        cwd=cwd,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run([str(venv / "bin" / "python"), "-c", code], cwd, clean_env(), 120)
 
 
 def test_isolated_env_validates_the_tenant(isolated: tuple[str, Path], tmp_path: Path) -> None:
     slug, venv = isolated
     env = clean_env(DAGSTER_HOME=str(tmp_path), **SNOWFLAKE_ENV)
-    result = subprocess.run(
+    result = run(
         [str(venv / "bin" / "dagster"), "definitions", "validate", "-m", f"{slug}.definitions"],
-        cwd=tmp_path,  # outside the repository: only the environment provides the code
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        tmp_path,  # outside the repository: only the environment provides the code
+        env,
+        300,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -121,7 +110,7 @@ def test_isolated_env_opens_the_postgres_storage(
         "with DagsterInstance.get() as instance:\n"
         "    print(type(instance.run_storage).__name__, len(instance.get_runs()))"
     )
-    result = subprocess.run(
+    result = run(
         [str(venv / "bin" / "python"), "-c", code],
         cwd=tmp_path,
         env=clean_env(DAGSTER_HOME=str(tmp_path), **postgres.env()),
@@ -140,12 +129,9 @@ def test_isolated_env_has_the_readiness_probe(isolated: tuple[str, Path], tmp_pa
     port = free_port()  # nothing listens: the probe must say so and fail
     result = subprocess.run(
         [str(venv / "bin" / "python"), "-m", "dagster_dynamic_tables.readiness", "-p", str(port)],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        tmp_path,
+        clean_env(),
+        120,
     )
     assert result.returncode == 1, result.stderr[-3000:]
     assert result.stdout.startswith(f"not ready: code server at localhost:{port} does not answer")

@@ -21,10 +21,10 @@ from typing import Any
 
 import dagster as dg
 from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
-from dagster_dynamic_tables.definitions.specs import build_asset_specs
 from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
-from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
 from dagster_snowflake import SnowflakeResource
+
+from support.check_runs import execute_health_checks
 
 TENANT = Tenant(
     "shop",
@@ -207,17 +207,7 @@ def tick(resource: SnowflakeResource) -> str:
 def check_run(resource: SnowflakeResource) -> str:
     """Execute the tenant's health checks as the UI's "Execute checks" does; the step failure's
     description (unknown health fails the run, saying why)."""
-    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
-    defs = dg.Definitions(
-        assets=build_asset_specs(TENANT),
-        asset_checks=build_dynamic_table_checks(TENANT),
-        jobs=[job],
-        resources={"snowflake": resource},
-    )
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("health").execute_in_process(
-            instance=instance, raise_on_error=False
-        )
+    result = execute_health_checks(TENANT, resource)
     failures = [event for event in result.all_events if event.is_step_failure]
     assert len(failures) == 1, failures
     data = failures[0].step_failure_data

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from support.environment import clean_env
+from support.repo import REPO_ROOT
 
 T = TypeVar("T")
 
@@ -86,6 +88,22 @@ def run(
         args,
         cwd=cwd,
         env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path = REPO_ROOT, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """The platform CLI (`python -m dagster_dynamic_tables.cli <args>`) of this environment, run to
+    its end in `cwd` with its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "dagster_dynamic_tables.cli", *args],
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

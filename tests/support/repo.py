@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+TESTS_ROOT = REPO_ROOT / "tests"
+"""The folder that holds `support`: a child process that imports it needs it on PYTHONPATH."""
 BIN = Path(sys.executable).parent
 """The folder of this environment's executables (dagster, dagster-webserver, ...)."""
 

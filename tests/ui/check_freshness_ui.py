@@ -33,7 +33,6 @@ everything it started is stopped (by pid) before it exits.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
-from check_tenants_ui import Browser  # (this script's folder)
+from check_tenants_ui import Browser, chromium  # (this script's folder)
 from support import dagster_dev as e2e
 
 CLV = ["ecommerce", "customer_lifetime_value"]
@@ -107,9 +106,8 @@ def main() -> int:
         help="use this running dagster dev and its private stand-in",
     )
     args = parser.parse_args()
-    browser = shutil.which("chromium")
+    browser = chromium()
     if browser is None:
-        print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
         return 2
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,6 @@ everything it started is stopped (by pid) before it exits.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
+from check_tenants_ui import chromium  # (this script's folder)
 from support import dagster_dev as e2e
 
 HERE = Path(__file__).resolve().parent
@@ -85,9 +85,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_ticks_")))
     parser.add_argument("--tenant", default="ecommerce")
     args = parser.parse_args()
-    browser = shutil.which("chromium")
+    browser = chromium()
     if browser is None:
-        print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
         return 2
     out: Path = args.out
     tenant: str = args.tenant

@@ -84,6 +84,14 @@ PAGES = {
 }
 
 
+def chromium() -> str | None:
+    """The chromium executable, or None after saying how to install it."""
+    found = shutil.which("chromium")
+    if found is None:
+        print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
+    return found
+
+
 class Browser:
     """Headless chromium driven over the DevTools protocol: dismiss Dagster's first-visit
     community dialog, read what the page shows, take a screenshot."""
@@ -228,9 +236,8 @@ def main() -> int:
         help="check the locations and the global lineage only (no wait for refreshes)",
     )
     args = parser.parse_args()
-    browser = shutil.which("chromium")
+    browser = chromium()
     if browser is None:
-        print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
         return 2
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

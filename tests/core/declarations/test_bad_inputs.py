@@ -19,6 +19,7 @@ from dagster_dynamic_tables.declarations.files import MAX_QUERY_FILE_BYTES
 from dagster_dynamic_tables.declarations.loader import load_tenant
 from dagster_dynamic_tables.declarations.models import Tenant
 from dagster_dynamic_tables.errors import DeclarationError
+from support.processes import run_cli
 
 # Line numbers of the DT fields in `_dt()`'s output, for reading the expected messages:
 # 1 tenant, 2 sources, 3 - name, 4 table, 5 dynamic_tables, 6 - name, 7 table, 8 target_lag,
@@ -1088,15 +1089,7 @@ def _load_location(root: Path, slug: str) -> None:
 def _cli(root: Path, *args: str, tenants: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
     env["PYTHONPATH"] = os.pathsep.join(str(root / "tenants" / s / "src") for s in tenants)
-    return subprocess.run(
-        [sys.executable, "-m", "dagster_dynamic_tables.cli", *args],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return run_cli(*args, env=env, cwd=root, timeout=240)
 
 
 @pytest.mark.timeout(120)

@@ -24,8 +24,7 @@ from dagster_dynamic_tables.declarations.models import (
 )
 from dagster_dynamic_tables.declarations.sqlfiles import read_query_file
 from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
-
-DATA = Path(__file__).parents[1] / "data"
+from support.shop import SHOP_DATA
 
 # --- target lags ----------------------------------------------------------------------------
 
@@ -290,7 +289,7 @@ def test_the_file_format_model_and_the_loader_agree_on_the_top_level_keys() -> N
 
 
 def test_the_data_folder_example_loads(tmp_path: Path) -> None:
-    tenant = load_tenant(DATA / "shop" / "defs.yaml")
+    tenant = load_tenant(SHOP_DATA / "defs.yaml")
     assert [item.name for item in tenant.all()] == ["raw_orders", "orders_clean", "orders_view"]
     assert tenant.dynamic_tables[0].query == "select * from SHOP.RAW.ORDERS where status = 'done'"
 

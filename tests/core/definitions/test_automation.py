@@ -11,36 +11,17 @@ from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
-from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.declarations.models import Tenant
 from dagster_dynamic_tables.definitions.specs import build_asset_specs
 from dagster_dynamic_tables.freshness.events import materialization
 from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
 from dagster_dynamic_tables.sql.records import RefreshRecord
-from dagster_snowflake import SnowflakeResource
-from snowflake.connector.errors import ProgrammingError
+from support.shop import create_shop_objects, shop_tenant, stand_in_resource
 
 # dagster's own evaluate_automation_conditions() passes a beta parameter internally.
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Parameter `include_sources` of function `AssetSelection.all`:dagster.BetaWarning"
 )
-
-
-def tenant_for(database: str) -> Tenant:
-    return Tenant(
-        "shop",
-        sources=(SourceTable(name="orders", table=f"{database}.S.ORDERS"),),
-        dynamic_tables=(
-            DynamicTable(
-                name="totals",
-                table=f"{database}.S.TOTALS",
-                target_lag="1 minute",
-                warehouse="WH",
-                refresh_mode="INCREMENTAL",
-                query=f"SELECT ID, SUM(AMOUNT) AS TOTAL FROM {database}.S.ORDERS GROUP BY ID",
-                deps=["orders"],
-            ),
-        ),
-    )
 
 
 ORDERS = dg.AssetKey(["shop", "orders"])
@@ -76,7 +57,7 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 def test_eager_downstream_runs_after_the_dt_materialization_not_after_the_source(instance):
-    tenant = tenant_for("ANALYTICS")
+    tenant = shop_tenant("ANALYTICS")
     automation = Automation(tenant, instance)
     assert automation.requested() == set()  # the DT has never been recorded: nothing to run
 
@@ -102,32 +83,12 @@ def test_eager_downstream_runs_after_the_sensor_records_a_refresh_and_not_after_
     instance, local_snowflake_connect, local_snowflake_connection_args
 ):
     sql = local_snowflake_connect().cursor()
-    try:
-        sql.execute("SHOW DYNAMIC TABLES IN ACCOUNT ->> SELECT COUNT(*) FROM $1")
-    except ProgrammingError as error:
-        # Real Snowflake answers this (the pipe operator); the sensor's state statement needs it.
-        pytest.xfail(f"the local stand-in does not support SHOW ... ->> SELECT ... $1: {error}")
     database = f"AUTOMATION_{next(_databases)}"
-    for statement in (
-        f"CREATE DATABASE {database}",
-        f"CREATE SCHEMA {database}.S",
-        f"CREATE TABLE {database}.S.ORDERS (ID INT, AMOUNT INT)",
-        f"INSERT INTO {database}.S.ORDERS VALUES (1, 10)",
-        f"CREATE DYNAMIC TABLE {database}.S.TOTALS TARGET_LAG = '1 minute' WAREHOUSE = WH "
-        f"REFRESH_MODE = INCREMENTAL AS SELECT ID, SUM(AMOUNT) AS TOTAL FROM {database}.S.ORDERS "
-        "GROUP BY ID",
-    ):
-        sql.execute(statement)
-    tenant = tenant_for(database)
+    create_shop_objects(sql, database, orders="(1, 10)")
+    tenant = shop_tenant(database)
     automation = Automation(tenant, instance)
     sensor = build_freshness_sensor(tenant)
-    resource = SnowflakeResource(
-        account="local",
-        user="local",
-        password="local",
-        autocommit=True,
-        additional_snowflake_connection_args=local_snowflake_connection_args,
-    )
+    resource = stand_in_resource(local_snowflake_connection_args)
     cursor: list[str | None] = [None]
 
     def tick() -> None:

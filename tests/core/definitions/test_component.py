@@ -20,6 +20,7 @@ from dagster_dynamic_tables.definitions.component import (
     DynamicTablesComponent,
 )
 from dagster_dynamic_tables.errors import DeclarationError
+from support.shop import SHOP_DATA
 
 pytestmark = [
     # Dagster 1.13.27 parses every defs.yaml with pydantic's deprecated `parse_obj_as`
@@ -30,7 +31,6 @@ pytestmark = [
 ]
 
 COMPONENT_TYPE = "dagster_dynamic_tables.DynamicTablesComponent"
-SHOP = Path(__file__).parents[1] / "data" / "shop"
 
 Project = Callable[[str], Path]
 
@@ -51,7 +51,7 @@ def project(
         )
         package = tmp_path / "src" / module
         folder = package / "defs" / "shop"
-        shutil.copytree(SHOP / "sql", folder / "sql")
+        shutil.copytree(SHOP_DATA / "sql", folder / "sql")
         (package / "__init__.py").write_text("")
         (package / "defs" / "__init__.py").write_text("")
         (folder / "defs.yaml").write_text(f"type: {COMPONENT_TYPE}\nattributes:\n{attributes}")
@@ -66,7 +66,9 @@ def _indented(text: str) -> str:
 
 
 SHOP_ATTRIBUTES = _indented(
-    "\n".join(line for line in (SHOP / "defs.yaml").read_text().splitlines() if line[:1] != "#")
+    "\n".join(
+        line for line in (SHOP_DATA / "defs.yaml").read_text().splitlines() if line[:1] != "#"
+    )
 )
 
 
@@ -74,7 +76,7 @@ def test_component_loads_the_same_tenant_as_the_declaration_file(project: Projec
     root = project(SHOP_ATTRIBUTES)
     tree = dg.ComponentTree.for_project(root)
     component = tree.load_component("shop", DynamicTablesComponent)
-    expected = load_tenant(SHOP / "defs.yaml")
+    expected = load_tenant(SHOP_DATA / "defs.yaml")
     assert component.tenant == expected
     assert (
         component.tenant.base_dir

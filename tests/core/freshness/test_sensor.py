@@ -15,7 +15,7 @@ import pytest
 from dagster._core.definitions.asset_health.asset_health import AssetHealthStatus
 from dagster._core.definitions.freshness import FreshnessState
 from dagster_dynamic_tables.declarations.loader import load_tenant
-from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
 from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
 from dagster_dynamic_tables.definitions.specs import build_asset_specs
 from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
@@ -42,6 +42,7 @@ from dagster_snowflake import SnowflakeResource
 from snowflake.connector import errors as sf_errors
 from support.processes import free_port
 from support.sensor_rows import DT, KEY, TENANT, materialized_versions
+from support.shop import create_shop_objects, shop_tenant, stand_in_resource
 
 
 @pytest.mark.parametrize(
@@ -252,49 +253,15 @@ def version(moment: datetime) -> str:
 
 @pytest.fixture
 def resource(local_snowflake_connection_args) -> SnowflakeResource:
-    return SnowflakeResource(
-        account="local",
-        user="local",
-        password="local",
-        autocommit=True,  # else get_connection() sends a COMMIT after the tick's two statements
-        additional_snowflake_connection_args=local_snowflake_connection_args,
-    )
+    return stand_in_resource(local_snowflake_connection_args)
 
 
 @pytest.fixture
 def harness(local_snowflake_connect, resource) -> Iterator[Harness]:
     database = f"SENSOR_{next(_databases)}"
     sql = local_snowflake_connect().cursor()
-    try:
-        sql.execute("SHOW DYNAMIC TABLES IN ACCOUNT ->> SELECT COUNT(*) FROM $1")
-    except sf_errors.ProgrammingError as error:
-        # Real Snowflake answers this (the pipe operator); the sensor's state statement needs it.
-        pytest.xfail(f"the local stand-in does not support SHOW ... ->> SELECT ... $1: {error}")
-    for statement in (
-        f"CREATE DATABASE {database}",
-        f"CREATE SCHEMA {database}.S",
-        f"CREATE TABLE {database}.S.ORDERS (ID INT, AMOUNT INT)",
-        f"INSERT INTO {database}.S.ORDERS VALUES (1, 10), (2, 20)",
-        f"CREATE DYNAMIC TABLE {database}.S.TOTALS TARGET_LAG = '1 minute' WAREHOUSE = WH "
-        f"REFRESH_MODE = INCREMENTAL AS SELECT ID, SUM(AMOUNT) AS TOTAL FROM {database}.S.ORDERS "
-        "GROUP BY ID",
-    ):
-        sql.execute(statement)
-    tenant = Tenant(
-        "shop",
-        sources=(SourceTable(name="orders", table=f"{database}.S.ORDERS"),),
-        dynamic_tables=(
-            DynamicTable(
-                name="totals",
-                table=f"{database}.S.TOTALS",
-                target_lag="1 minute",
-                warehouse="WH",
-                refresh_mode="INCREMENTAL",
-                query=f"SELECT ID, SUM(AMOUNT) AS TOTAL FROM {database}.S.ORDERS GROUP BY ID",
-                deps=["orders"],
-            ),
-        ),
-    )
+    create_shop_objects(sql, database)
+    tenant = shop_tenant(database)
     harness = Harness(database, sql, tenant, resource)
     yield harness
     harness.instance.dispose()  # removes its temporary directory
@@ -594,25 +561,11 @@ def test_a_table_of_a_database_left_out_is_reported_missing_even_when_nothing_el
 _CODE_LOCATION = """
 import dagster as dg
 from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
-from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.definitions.specs import build_asset_specs
 from dagster_snowflake import SnowflakeResource
+from support.shop import shop_tenant
 
-tenant = Tenant(
-    "shop",
-    sources=(SourceTable(name="orders", table="{database}.S.ORDERS"),),
-    dynamic_tables=(
-        DynamicTable(
-            name="totals",
-            table="{database}.S.TOTALS",
-            target_lag="1 minute",
-            warehouse="WH",
-            refresh_mode="INCREMENTAL",
-            query="SELECT ID, SUM(AMOUNT) AS TOTAL FROM {database}.S.ORDERS GROUP BY ID",
-            deps=["orders"],
-        ),
-    ),
-)
+tenant = shop_tenant("{database}")
 defs = dg.Definitions(
     assets=build_asset_specs(tenant),
     asset_checks=build_dynamic_table_checks(tenant),

@@ -3,7 +3,6 @@ execution (as from the UI) against the local Snowflake stand-in."""
 
 import itertools
 import os
-import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
+from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
 from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
 from dagster_dynamic_tables.definitions.specs import build_asset_specs
 from dagster_dynamic_tables.definitions.tenant import build_tenant_definitions
@@ -33,7 +32,10 @@ from dagster_dynamic_tables.health.rules import (
 from dagster_dynamic_tables.sql.records import DynamicTableState, SchedulingState
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connection_args
-from snowflake.connector.errors import ProgrammingError
+from support.check_runs import execute_health_checks
+from support.processes import free_port
+from support.repo import TESTS_ROOT
+from support.shop import create_shop_objects, shop_tenant, stand_in_resource
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -293,77 +295,33 @@ def database(local_snowflake_connect) -> tuple[str, Any]:
     """A fresh database with schema S, a source table and a cursor on it."""
     name = f"CHECKS_{next(_databases)}"
     cursor = local_snowflake_connect().cursor()
-    try:
-        cursor.execute("SHOW DYNAMIC TABLES IN ACCOUNT ->> SELECT COUNT(*) FROM $1")
-    except ProgrammingError as error:
-        # Real Snowflake answers this (the pipe operator); the state statement needs it.
-        pytest.xfail(f"the local stand-in does not support SHOW ... ->> SELECT ... $1: {error}")
-    for sql in (
-        f"CREATE DATABASE {name}",
-        f"CREATE SCHEMA {name}.S",
-        f"CREATE TABLE {name}.S.ORDERS (ID INT, AMOUNT INT)",
-        f"INSERT INTO {name}.S.ORDERS VALUES (1, 10), (2, 20)",
-        f"CREATE DYNAMIC TABLE {name}.S.TOTALS TARGET_LAG = '1 minute' WAREHOUSE = WH "
-        f"REFRESH_MODE = INCREMENTAL AS SELECT ID, SUM(AMOUNT) AS TOTAL FROM {name}.S.ORDERS "
-        "GROUP BY ID",
-    ):
-        cursor.execute(sql)
+    create_shop_objects(cursor, name)
     return name, cursor
 
 
 def run_checks(tenant: Tenant, resource: SnowflakeResource) -> dict[tuple[str, str], Any]:
-    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
-    defs = dg.Definitions(
-        assets=build_asset_specs(tenant),
-        asset_checks=build_dynamic_table_checks(tenant),
-        jobs=[job],
-        resources={"snowflake": resource},
-    )
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("health").execute_in_process(instance=instance)
-        assert result.success
-        return {
-            (evaluation.asset_key.path[-1], evaluation.check_name): evaluation
-            for evaluation in result.get_asset_check_evaluations()
-        }
+    result = execute_health_checks(tenant, resource)
+    assert result.success
+    return {
+        (evaluation.asset_key.path[-1], evaluation.check_name): evaluation
+        for evaluation in result.get_asset_check_evaluations()
+    }
 
 
 def test_executed_checks_report_health_and_missing_tables(
     database, local_snowflake_connection_args
 ):
     name, cursor = database
-    tenant = Tenant(
-        "shop",
-        sources=(SourceTable(name="orders", table=f"{name}.S.ORDERS"),),
-        dynamic_tables=(
-            DynamicTable(
-                name="totals",
-                table=f"{name}.S.TOTALS",
-                target_lag="1 minute",
-                warehouse="WH",
-                refresh_mode="INCREMENTAL",
-                # the query it was created with: matches_declaration compares it
-                query=f"SELECT ID, SUM(AMOUNT) AS TOTAL FROM {name}.S.ORDERS GROUP BY ID",
-                deps=["orders"],
-            ),
-            DynamicTable(
-                name="ghost",
-                table=f"{name}.S.GHOST",
-                target_lag="1 minute",
-                warehouse="WH",
-                query="SELECT 1",
-            ),
-        ),
+    ghost = DynamicTable(
+        name="ghost",
+        table=f"{name}.S.GHOST",
+        target_lag="1 minute",
+        warehouse="WH",
+        query="SELECT 1",
     )
+    tenant = shop_tenant(name, ghost)
     cursor.execute(f"ALTER DYNAMIC TABLE {name}.S.TOTALS SUSPEND")
-    resource = SnowflakeResource(
-        account="local",
-        user="local",
-        password="local",
-        autocommit=True,
-        additional_snowflake_connection_args=local_snowflake_connection_args,
-    )
-    evaluations = run_checks(tenant, resource)
+    evaluations = run_checks(tenant, stand_in_resource(local_snowflake_connection_args))
     assert set(evaluations) == {(dt, check) for dt in ("totals", "ghost") for check in CHECK_NAMES}
     assert evaluations["totals", REFRESH_SUCCEEDED].passed
     assert evaluations["totals", MATCHES_DECLARATION].passed
@@ -376,9 +334,7 @@ def test_executed_checks_report_health_and_missing_tables(
 
 
 def test_executed_checks_fail_the_run_saying_why_when_snowflake_is_down():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     resource = SnowflakeResource(
         account="local",
         user="local",
@@ -393,20 +349,10 @@ def test_executed_checks_fail_the_run_saying_why_when_snowflake_is_down():
         },
     )
     tenant = Tenant("shop", dynamic_tables=(declared(),))
-    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
-    defs = dg.Definitions(
-        assets=build_asset_specs(tenant),
-        asset_checks=build_dynamic_table_checks(tenant),
-        jobs=[job],
-        resources={"snowflake": resource},
-    )
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("health").execute_in_process(
-            instance=instance, raise_on_error=False
-        )
-        assert not result.success
-        (failure,) = [e for e in result.all_events if e.is_step_failure]
-        message = str(failure.step_failure_data.error)
+    result = execute_health_checks(tenant, resource)
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = str(failure.step_failure_data.error)
     # the login's fault, with the timeouts it ran with (the connector's default socket timeout)
     assert (
         "Dynamic Table state not read: cannot reach Snowflake at account 'local' as user "
@@ -422,20 +368,10 @@ def test_executed_checks_fail_the_run_saying_why_when_the_stand_in_cannot_start(
     blocker.write_text("")
     env = {"LOCAL_SNOWFLAKE_DATA_DIR": str(blocker / "data"), "LOCAL_SNOWFLAKE_PORT": "1"}
     tenant = Tenant("shop", dynamic_tables=(declared(),))
-    job = dg.define_asset_job("health", selection=dg.AssetSelection.all_asset_checks())
-    defs = dg.Definitions(
-        assets=build_asset_specs(tenant),
-        asset_checks=build_dynamic_table_checks(tenant),
-        jobs=[job],
-        resources={"snowflake": build_snowflake_resource(tenant, env=env)},
-    )
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = defs.resolve_job_def("health").execute_in_process(
-            instance=instance, raise_on_error=False
-        )
-        assert not result.success
-        (failure,) = [e for e in result.all_events if e.is_step_failure]
-        message = str(failure.step_failure_data.error)
+    result = execute_health_checks(tenant, build_snowflake_resource(tenant, env=env))
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = str(failure.step_failure_data.error)
     assert (
         "The local Snowflake stand-in for tenant 'shop' did not start: cannot use "
         f"{blocker / 'data'} as the local-snowflake data directory: Not a directory."
@@ -607,9 +543,7 @@ def test_a_run_never_sees_the_read_of_an_earlier_run(
 
 
 def test_a_fault_of_the_shared_read_fails_every_step_without_asking_again(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     resource = counting_resource(
         tmp_path, {"host": "127.0.0.1", "port": port, "protocol": "http", "login_timeout": 3}
     )
@@ -680,6 +614,9 @@ def execute_job(
     """Success, engine messages and check evaluations of one run of `job`."""
     monkeypatch.setenv(f"{_ENV}_DIR", str(tmp_path))
     monkeypatch.setenv(f"{_ENV}_PORT", str(server.port))
+    # A step process imports this module again with the parent's sys.path minus its first entry
+    # (Dagster drops the script's folder), which is pytest's `tests/`: keep `support` importable.
+    monkeypatch.syspath_prepend(str(TESTS_ROOT))
     home = tmp_path / "instance"
     home.mkdir()
     with (

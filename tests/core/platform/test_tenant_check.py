@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.processes import run_cli
+from support.repo import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 ECOMMERCE_YAML = "tenants/ecommerce/src/ecommerce/defs/snowflake/defs.yaml"
 FINANCE_ASSET = "tenants/finance/src/finance/defs/assets/budget_report.py"
 _SKIP = shutil.ignore_patterns(
@@ -74,15 +73,7 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     env["PYTHONPATH"] = os.pathsep.join(
         str(path / "src") for path in sorted((root / "tenants").iterdir())
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "dagster_dynamic_tables.cli", "tenants", "check"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_cli("tenants", "check", env=env, cwd=root, timeout=600)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     return [line for line in result.stdout.splitlines() if line.startswith("ERROR: ")]

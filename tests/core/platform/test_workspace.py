@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster_dynamic_tables import CHECK_NAMES
+from support.repo import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
 

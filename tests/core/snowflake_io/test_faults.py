@@ -44,8 +44,9 @@ from dagster_dynamic_tables.sql.statements import to_history_read
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.process import HEALTH_PATH
-from local_snowflake.pytest_plugin import free_port, stop_test_server
+from local_snowflake.pytest_plugin import stop_test_server
 from snowflake.connector import errors as sf_errors
+from support.processes import free_port
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 STEP = timedelta(seconds=61)
@@ -61,7 +62,6 @@ TENANT = Tenant(
     "shop",
     dynamic_tables=(dynamic_table("totals", "DB.S.TOTALS"), dynamic_table("counts", "DB.S.COUNTS")),
 )
-
 
 # 1. Tick logic against a model of the refresh history ----------------------------------------
 
