@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 import yaml
 from bench_specs import declarations  # the benchmark tenant (this script's folder)
 from dagster_dynamic_tables.declarations.loader import load_tenant
 from dagster_dynamic_tables.declarations.yamlbounds import check_yaml_text
 from dagster_dynamic_tables.errors import DeclarationError
+from support.yaml_bombs import alias_bomb
 
 
 def timed(repeat: int, run: Callable[[], object]) -> float:
@@ -46,10 +50,7 @@ def refused(path: Path) -> Callable[[], object]:
 
 
 def bomb() -> str:
-    lines = ["tenant: bomb", "a: &a [" + ", ".join(['"x"'] * 9) + "]"]
-    for before, name in zip("abcdefgh", "bcdefghi", strict=True):
-        lines.append(f"{name}: &{name} [" + ", ".join([f"*{before}"] * 9) + "]")
-    return "\n".join(lines) + "\n"
+    return "tenant: bomb\n" + alias_bomb()
 
 
 def main() -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -62,15 +60,7 @@ def test_a_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_an_expected_error_exits_4_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     """Outside the repository: an error, not "changes pending" (1), and no traceback."""
     env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
-    result = subprocess.run(
-        [sys.executable, "-m", "dagster_dynamic_tables.cli", "plan"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli("plan", env=env, cwd=tmp_path, timeout=120)
     assert result.returncode == EXIT_ERROR
     assert result.stdout == ""
     assert result.stderr == (

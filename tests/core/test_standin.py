@@ -1,8 +1,6 @@
 """Creating a tenant's objects in the stand-in, and the `dynamic-tables local` command."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,8 +8,7 @@ from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable
 from dagster_dynamic_tables.errors import LocalSetupError, WorkspaceError
 from dagster_dynamic_tables.platform.workspace import workspace_modules
 from dagster_dynamic_tables.standin import LocalSetupReport, create_local_objects
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from support.processes import run_cli
 
 
 def _tenant(tmp_path: Path, seed: str | None) -> Tenant:
@@ -177,36 +174,24 @@ def test_workspace_modules_rejects_malformed_files(tmp_path, text, message):
     assert str(excinfo.value) == message.format(path=workspace)
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dagster_dynamic_tables.cli", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_local_start_is_idempotent_and_status_stop_behave(tmp_path):
-    from local_snowflake.pytest_plugin import free_port
+    from support.processes import free_port
 
     env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
     env |= {"LOCAL_SNOWFLAKE_PORT": str(free_port()), "LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path)}
     try:
-        status = _cli("local", "status", env=env)
+        status = run_cli("local", "status", env=env)
         assert status.returncode == 3
         assert "not running" in status.stdout
 
-        first = _cli("local", "start", env=env)
+        first = run_cli("local", "start", env=env)
         assert first.returncode == 0, first.stdout + first.stderr
         assert (
             "ecommerce: 4 objects checked: 2 source tables (from seed.sql, with its rows) and "
             "2 Dynamic Tables created"
         ) in first.stdout
 
-        second = _cli("local", "start", env=env)
+        second = run_cli("local", "start", env=env)
         assert second.returncode == 0, second.stdout + second.stderr
         assert (
             "ecommerce: 4 objects checked: 2 source tables and 2 Dynamic Tables already there; "
@@ -215,30 +200,22 @@ def test_local_start_is_idempotent_and_status_stop_behave(tmp_path):
         pid = first.stdout.split("(pid ")[1].split(")")[0]
         assert f"(pid {pid})" in second.stdout
 
-        status = _cli("local", "status", env=env)
+        status = run_cli("local", "status", env=env)
         assert status.returncode == 0
         assert f"(pid {pid})" in status.stdout
     finally:
-        stop = _cli("local", "stop", env=env)
+        stop = run_cli("local", "stop", env=env)
     assert stop.returncode == 0
     assert stop.stdout.strip() == "local Snowflake stand-in: stopped"
-    assert _cli("local", "status", env=env).returncode == 3
+    assert run_cli("local", "status", env=env).returncode == 3
 
 
 def test_local_start_with_missing_workspace_says_how_to_fix_and_starts_nothing(tmp_path):
-    from local_snowflake.pytest_plugin import free_port
+    from support.processes import free_port
 
     env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
     env |= {"LOCAL_SNOWFLAKE_PORT": str(free_port()), "LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "dagster_dynamic_tables.cli", "local", "start", "-w", "nope.yaml"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli("local", "start", "-w", "nope.yaml", env=env, cwd=tmp_path, timeout=120)
     assert result.returncode == 4  # cli.EXIT_ERROR
     assert result.stderr.strip() == (
         "ERROR: Cannot read nope.yaml: No such file or directory. Fix: run from the repository "

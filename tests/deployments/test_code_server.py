@@ -48,7 +48,7 @@ def _workspace(path: Path, port: int) -> Path:
 
 
 def test_code_server_passes_grpc_health_check(code_server: Any) -> None:
-    result = run(
+    result = subprocess.run(
         [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(code_server.port)],
         env=code_server.env,
         capture_output=True,
@@ -61,7 +61,7 @@ def test_code_server_passes_grpc_health_check(code_server: Any) -> None:
 
 def test_grpc_server_workspace_validates(code_server: Any, tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "workspace.yaml", code_server.port)
-    result = subprocess.run(
+    result = run(
         [str(BIN / "dagster"), "definitions", "validate", "-w", str(workspace)],
         tmp_path,
         code_server.env,

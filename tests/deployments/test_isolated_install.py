@@ -110,15 +110,8 @@ def test_isolated_env_opens_the_postgres_storage(
         "with DagsterInstance.get() as instance:\n"
         "    print(type(instance.run_storage).__name__, len(instance.get_runs()))"
     )
-    result = run(
-        [str(venv / "bin" / "python"), "-c", code],
-        cwd=tmp_path,
-        env=clean_env(DAGSTER_HOME=str(tmp_path), **postgres.env()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = clean_env(DAGSTER_HOME=str(tmp_path), **postgres.env())
+    result = run([str(venv / "bin" / "python"), "-c", code], tmp_path, env, 120)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["PostgresRunStorage", "0"]
 
@@ -127,7 +120,7 @@ def test_isolated_env_has_the_readiness_probe(isolated: tuple[str, Path], tmp_pa
     """The Helm values' readiness probe runs `python -m dagster_dynamic_tables.readiness`."""
     _slug, venv = isolated
     port = free_port()  # nothing listens: the probe must say so and fail
-    result = subprocess.run(
+    result = run(
         [str(venv / "bin" / "python"), "-m", "dagster_dynamic_tables.readiness", "-p", str(port)],
         tmp_path,
         clean_env(),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from support.environment import clean_env
-from support.processes import free_port, started, wait_for
+from support.processes import free_port, log_tail, started, wait_for
 from support.repo import BIN
 
 # Snowflake settings for loading a tenant as production does (no stand-in); nothing connects.
@@ -48,8 +48,7 @@ class CodeServer:
         return self.process is not None and self.process.poll() is None
 
     def log_tail(self, lines: int = 60) -> str:
-        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_file, lines)
 
 
 @contextmanager

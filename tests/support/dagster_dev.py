@@ -19,7 +19,7 @@ from typing import Any
 
 import local_snowflake
 
-from support.processes import free_port, serving, started, wait_for
+from support.processes import free_port, log_tail, serving, started, wait_for
 from support.repo import REPO_ROOT
 
 RUNS = """
@@ -116,8 +116,7 @@ class DagsterDev:
     wait_for = staticmethod(wait_for)
 
     def log_tail(self, lines: int = 80) -> str:
-        text = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log_file, lines)
 
 
 @contextmanager

@@ -52,6 +52,12 @@ def serving(url: str) -> bool:
         return False
 
 
+def log_tail(log_file: Path, lines: int) -> str:
+    """The last `lines` lines of a process's log ("" while there is none)."""
+    text = log_file.read_text(errors="replace") if log_file.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def stop(process: subprocess.Popen[bytes], grace: float = 30) -> None:
     """Stop a process started in its own session: SIGTERM to its group, SIGKILL after `grace`
     seconds."""

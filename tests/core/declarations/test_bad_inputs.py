@@ -20,6 +20,7 @@ from dagster_dynamic_tables.declarations.loader import load_tenant
 from dagster_dynamic_tables.declarations.models import Tenant
 from dagster_dynamic_tables.errors import DeclarationError
 from support.processes import run_cli
+from support.yaml_bombs import alias_bomb
 
 # Line numbers of the DT fields in `_dt()`'s output, for reading the expected messages:
 # 1 tenant, 2 sources, 3 - name, 4 table, 5 dynamic_tables, 6 - name, 7 table, 8 target_lag,
@@ -1161,10 +1162,7 @@ def load_tenant_through_plan(root: Path, slug: str) -> Tenant:
 
 def _alias_bomb() -> str:
     """11 lines, 9^9 values once expanded (the probe's file, under `attributes:`)."""
-    lines = ["  bomb:", "    a: &a [" + ", ".join(['"x"'] * 9) + "]"]
-    for before, name in zip("abcdefgh", "bcdefghi", strict=True):
-        lines.append(f"    {name}: &{name} [" + ", ".join([f"*{before}"] * 9) + "]")
-    return "\n".join(lines) + "\n"
+    return "  bomb:\n" + alias_bomb("    ")
 
 
 def _nested(depth: int) -> str:

@@ -21,6 +21,7 @@ from dagster_dynamic_tables.definitions.component import (
 )
 from dagster_dynamic_tables.errors import DeclarationError
 from support.shop import SHOP_DATA
+from support.yaml_bombs import alias_bomb
 
 pytestmark = [
     # Dagster 1.13.27 parses every defs.yaml with pydantic's deprecated `parse_obj_as`
@@ -223,10 +224,7 @@ def test_dg_check_yaml_uses_the_component_schema(project: Project) -> None:
 
 def _bomb_attributes() -> str:
     """The tenant plus an 11-line alias bomb (9^9 values once expanded) under `attributes:`."""
-    lines = ["  tenant: shop", "  bomb:", "    a: &a [" + ", ".join(['"x"'] * 9) + "]"]
-    for before, name in zip("abcdefgh", "bcdefghi", strict=True):
-        lines.append(f"    {name}: &{name} [" + ", ".join([f"*{before}"] * 9) + "]")
-    return "\n".join(lines) + "\n"
+    return "  tenant: shop\n  bomb:\n" + alias_bomb("    ")
 
 
 @pytest.mark.timeout(60)

@@ -1,8 +1,6 @@
 """Which `snowflake` resource a tenant gets from its environment."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +20,7 @@ from dagster_dynamic_tables.freshness.sensor import SENSOR_NAME, build_freshness
 from dagster_dynamic_tables.platform.plan.connect import connect_tenant
 from dagster_dynamic_tables.standin import find_repo_root, local_stand_in_location
 from dagster_snowflake import SnowflakeResource
+from support.processes import run_cli
 
 DT = DynamicTable(
     name="totals",
@@ -41,6 +40,7 @@ SETTINGS = (
     "role",
     "warehouse",
 )
+
 BASE = {"SNOWFLAKE_ACCOUNT": "acme-prod", "SNOWFLAKE_USER": "DAGSTER"}
 
 
@@ -195,7 +195,7 @@ def _rows(conn, sql):
 
 
 def test_stand_in_is_started_again_after_it_was_stopped(tmp_path):
-    from local_snowflake.pytest_plugin import free_port
+    from support.processes import free_port
 
     seed = tmp_path / "seed.sql"
     seed.write_text(
@@ -263,7 +263,6 @@ def test_the_sensor_uses_the_monitoring_resource_when_one_is_set():
 # --- a private key file that is not a key -------------------------------------------------------
 
 KEY_PASSWORD = "right-horse-battery"
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _pem(password: str | None) -> bytes:
@@ -397,15 +396,7 @@ def test_the_plan_command_prints_one_error_line_and_exits_4(case: str, tmp_path:
     env |= {**BASE, "SNOWFLAKE_PRIVATE_KEY_PATH": path}
     if password is not None:
         env["SNOWFLAKE_PRIVATE_KEY_PASSWORD"] = password
-    done = subprocess.run(
-        [sys.executable, "-m", "dagster_dynamic_tables.cli", "plan", "--tenant", "finance"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
-    )
+    done = run_cli("plan", "--tenant", "finance", env=env, timeout=110)
     message = _key_message(
         path, case, "SNOWFLAKE_PRIVATE_KEY_PATH", "SNOWFLAKE_PRIVATE_KEY_PASSWORD"
     )

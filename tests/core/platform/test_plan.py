@@ -36,6 +36,7 @@ from dagster_dynamic_tables.platform.plan.snapshot import (
 )
 from dagster_dynamic_tables.sql import ddl
 from local_snowflake import ServerInfo
+from support.repo import REPO_ROOT
 
 Connect = Callable[..., snowflake.connector.SnowflakeConnection]
 
@@ -465,27 +466,25 @@ def test_properties_snowflake_does_not_report_are_named_not_guessed() -> None:
 
 # --- tenants and settings -------------------------------------------------------------------
 
-REPO = Path(__file__).resolve().parents[3]
-
 
 def test_tenants_are_loaded_upstream_first_from_the_repository() -> None:
     # The repository may hold onboarded teams beside the two shipped tenants: only those two
     # and their order (finance reads ecommerce's rollup) are fixed.
-    slugs = [tenant.slug for tenant in load_declared_tenants(REPO)]
+    slugs = [tenant.slug for tenant in load_declared_tenants(REPO_ROOT)]
     assert {"ecommerce", "finance"} <= set(slugs)
     assert slugs.index("ecommerce") < slugs.index("finance")
-    assert [t.slug for t in load_declared_tenants(REPO, "finance")] == ["finance"]
+    assert [t.slug for t in load_declared_tenants(REPO_ROOT, "finance")] == ["finance"]
     missing = f"t_{secrets.token_hex(6)}"  # a slug no team picks
     known = r"tenants: (\w+, )*ecommerce, (\w+, )*finance\b"
     with pytest.raises(PlanError, match=rf"no tenant '{missing}' under .*{known}"):
-        load_declared_tenants(REPO, missing)
+        load_declared_tenants(REPO_ROOT, missing)
 
 
 def test_an_account_without_credentials_is_a_settings_error_naming_the_variables() -> None:
     tenant = _tenant("PLAN_SETTINGS")
     with (
         pytest.raises(SnowflakeSettingsError, match="set SHOP_SNOWFLAKE_USER or SNOWFLAKE_USER"),
-        connect_tenant(tenant, REPO, {"SNOWFLAKE_ACCOUNT": "acme-prod"}),
+        connect_tenant(tenant, REPO_ROOT, {"SNOWFLAKE_ACCOUNT": "acme-prod"}),
     ):
         pass
 
@@ -652,9 +651,11 @@ def _tenants_copy(tmp_path: Path, ecommerce_db: str, finance_db: str) -> Path:
     import shutil
 
     root = tmp_path / "repo"
-    shutil.copytree(REPO / "tenants", root / "tenants", ignore=shutil.ignore_patterns(*_COPY_SKIP))
+    shutil.copytree(
+        REPO_ROOT / "tenants", root / "tenants", ignore=shutil.ignore_patterns(*_COPY_SKIP)
+    )
     for name in ("grants.yaml", "pyproject.toml"):
-        shutil.copy(REPO / name, root / name)
+        shutil.copy(REPO_ROOT / name, root / name)
     for path in [
         root / "grants.yaml",
         *root.glob("tenants/**/*.yaml"),

@@ -20,6 +20,7 @@ from dagster_dynamic_tables.platform.registration import (
 )
 from dagster_dynamic_tables.platform.repo import TenantFolder, find_platform_root, slug_problem
 from dagster_dynamic_tables.platform.workspace import render_workspace, workspace_modules
+from support.repo import REPO_ROOT
 
 PYPROJECT = """\
 [project]
@@ -147,7 +148,7 @@ def test_slug_rule(slug, problem):
 
 
 def test_platform_root_is_found_from_a_tenant_and_refused_elsewhere(tmp_path):
-    root = Path(__file__).resolve().parents[3]
+    root = REPO_ROOT
     assert find_platform_root(root / "tenants" / "finance" / "src") == root
     with pytest.raises(Exception, match="is not inside the platform repository"):
         find_platform_root(tmp_path)

@@ -15,8 +15,6 @@ how long each takes with the default settings; these tests only check that each 
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +27,7 @@ from dagster_dynamic_tables.sql.statements import Statement, run
 from dagster_dynamic_tables.standin import stand_in_connection_args
 from dagster_snowflake import SnowflakeResource
 from support.fake_endpoints import KINDS, LOOPBACK, TENANT, aimed_at, check_run, endpoint, tick
-from support.repo import REPO_ROOT
+from support.processes import run_cli
 
 ACCOUNT = {
     "SNOWFLAKE_ACCOUNT": "acme-prod",
@@ -266,15 +264,7 @@ def test_local_status_ends_when_the_recorded_stand_in_misbehaves(kind: str, tmp_
         (tmp_path / "server.json").write_text(json.dumps(record))
         env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
         env |= {"LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path), "LOCAL_SNOWFLAKE_PORT": str(served.port)}
-        done = subprocess.run(
-            [sys.executable, "-m", "dagster_dynamic_tables.cli", "local", "status"],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=100,
-            check=False,
-        )
+        done = run_cli("local", "status", env=env, timeout=100)
     assert (done.returncode, done.stdout) == (
         3,
         f"local Snowflake stand-in: not running (data dir {tmp_path}, port {served.port})\n",
