@@ -7,13 +7,21 @@ Scripts run outside pytest (tests/benchmarks, tests/ui) put `tests/` on `sys.pat
 
 - `repo`: the repository root, this environment's bin folder, the shipped tenants, copies.
 - `processes`: free ports, bounded waits, processes started in their own session and stopped by
-  pid, commands run with captured output.
+  pid, log tails, commands (and the platform CLI, `run_cli`) run with captured output.
 - `environment`: a clean environment for child processes, the uv executable.
 - `image`: a tenant's image environment built without Docker (the Dockerfile's builder stage).
 - `code_server`: a tenant's `dagster code-server` on a loopback port.
 - `postgres`: a private PostgreSQL server for Dagster's storage.
 - `dagster_dev`: `dagster dev` against a private stand-in, read through GraphQL.
 - `stand_in_cursor`: a cursor on a test's own stand-in database, with small helpers.
-- `shop`: the shop tenant of the core tests (orders -> totals), and its database.
+- `shop`: the shop tenant of the core tests (orders -> totals), its objects in the stand-in and
+  its resource.
+- `sensor_rows`: typed refresh rows and SHOW states for the sensor's tests without a server.
+- `check_runs`: runs of a tenant's health checks, as the UI's "Execute checks" starts them.
 - `fake_endpoints`: loopback account endpoints that misbehave (silent, dropping, ...).
+- `loopback_only`: an audit hook that refuses any traffic beyond the loopback (child processes).
+- `yaml_bombs`: YAML the declaration loaders must refuse.
+
+A step process Dagster starts imports a test module again with sys.path minus its first entry,
+pytest's `tests/`: a test running a multiprocess job prepends it once more (see test_checks).
 """
