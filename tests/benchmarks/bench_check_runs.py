@@ -31,8 +31,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,27 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import 
 
 import dagster as dg
 from bench_sensor import build_tenant, create_objects  # (this script's folder)
-from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 from support.check_runs import health_checks_definitions
+from support.snowflake_resources import counting_resource
 
 ENV = "BENCH_CHECK_RUNS"
 """Prefix of the environment variables that tell the step processes what to build."""
-
-
-class CountingSnowflakeResource(SnowflakeResource):
-    """A `SnowflakeResource` that appends a line to `login_log` for every connection it opens
-    (one login each), from whichever process opens it."""
-
-    login_log: str
-
-    @contextmanager
-    def get_connection(self, raw_conn: bool = True) -> Iterator[Any]:
-        with Path(self.login_log).open("a") as log:
-            log.write(f"{os.getpid()}\n")
-        with super().get_connection(raw_conn=raw_conn) as conn:
-            yield conn
 
 
 def default_job() -> dg.JobDefinition:
@@ -79,13 +63,8 @@ def health_job(*, tenant_executor: bool) -> dg.JobDefinition:
     warnings.simplefilter("ignore")  # preview/beta warnings of virtual assets are not the point
     env = os.environ
     tenant = build_tenant(int(env[f"{ENV}_DTS"]), int(env[f"{ENV}_SCHEMAS"]))
-    resource = CountingSnowflakeResource(
-        account="local",
-        user="local",
-        password="local",
-        autocommit=True,
-        additional_snowflake_connection_args=connection_args("127.0.0.1", int(env[f"{ENV}_PORT"])),
-        login_log=env[f"{ENV}_LOGINS"],
+    resource = counting_resource(
+        Path(env[f"{ENV}_LOGINS"]), connection_args("127.0.0.1", int(env[f"{ENV}_PORT"]))
     )
     executor: dg.ExecutorDefinition | None = None
     if tenant_executor:

@@ -3,8 +3,7 @@ execution (as from the UI) against the local Snowflake stand-in."""
 
 import itertools
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from support.check_runs import execute_health_checks
 from support.processes import free_port
 from support.repo import TESTS_ROOT
 from support.shop import create_shop_objects, shop_tenant, stand_in_resource
+from support.snowflake_resources import counting_resource, logins, unreachable_resource
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -334,20 +334,7 @@ def test_executed_checks_report_health_and_missing_tables(
 
 
 def test_executed_checks_fail_the_run_saying_why_when_snowflake_is_down():
-    port = free_port()
-    resource = SnowflakeResource(
-        account="local",
-        user="local",
-        password="hunter2secret",
-        autocommit=True,
-        additional_snowflake_connection_args={
-            "host": "127.0.0.1",
-            "port": port,
-            "protocol": "http",
-            "login_timeout": 3,
-            "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
-        },
-    )
+    resource = unreachable_resource("hunter2secret")
     tenant = Tenant("shop", dynamic_tables=(declared(),))
     result = execute_health_checks(tenant, resource)
     assert not result.success
@@ -379,35 +366,6 @@ def test_executed_checks_fail_the_run_saying_why_when_the_stand_in_cannot_start(
 
 
 # One read per run: the checks of many DTs in one run ------------------------------------------
-
-
-class CountingSnowflakeResource(SnowflakeResource):
-    """Appends a line to `login_log` for every connection it opens (one login each)."""
-
-    login_log: str
-
-    @contextmanager
-    def get_connection(self, raw_conn: bool = True) -> Iterator[Any]:
-        with Path(self.login_log).open("a") as log:
-            log.write("login\n")
-        with super().get_connection(raw_conn=raw_conn) as conn:
-            yield conn
-
-
-def counting_resource(tmp_path: Path, connection_args: dict[str, Any]) -> SnowflakeResource:
-    return CountingSnowflakeResource(
-        account="local",
-        user="local",
-        password="local",
-        autocommit=True,
-        additional_snowflake_connection_args=connection_args,
-        login_log=str(tmp_path / "logins.txt"),
-    )
-
-
-def logins(tmp_path: Path) -> int:
-    path = tmp_path / "logins.txt"
-    return len(path.read_text().split()) if path.exists() else 0
 
 
 def statement_count(cursor: Any) -> int:
@@ -498,12 +456,13 @@ def summary(evaluation: dg.AssetCheckEvaluation) -> tuple[Any, ...]:
 def test_checks_of_many_tables_in_one_run_read_snowflake_once(
     three_tables, local_snowflake_connection_args, tmp_path
 ):
+    log = tmp_path / "logins.txt"
     tenant, cursor = three_tables
-    defs = check_definitions(tenant, counting_resource(tmp_path, local_snowflake_connection_args))
+    defs = check_definitions(tenant, counting_resource(log, local_snowflake_connection_args))
     before = statement_count(cursor)
     evaluations = evaluate_in_one_run(defs, dg.AssetSelection.all_asset_checks())
     assert statement_count(cursor) - before - 1 == 1  # minus the first count statement
-    assert logins(tmp_path) == 1
+    assert logins(log) == 1
     assert set(evaluations) == {
         (dt.name, check) for dt in tenant.dynamic_tables for check in CHECK_NAMES
     }
@@ -512,15 +471,16 @@ def test_checks_of_many_tables_in_one_run_read_snowflake_once(
 def test_checks_of_many_tables_in_one_run_report_what_each_run_alone_reports(
     three_tables, local_snowflake_connection_args, tmp_path
 ):
+    log = tmp_path / "logins.txt"
     tenant, cursor = three_tables
     cursor.execute(f"ALTER DYNAMIC TABLE {tenant.dynamic_tables[0].table} SUSPEND")
-    defs = check_definitions(tenant, counting_resource(tmp_path, local_snowflake_connection_args))
+    defs = check_definitions(tenant, counting_resource(log, local_snowflake_connection_args))
     together = evaluate_in_one_run(defs, dg.AssetSelection.all_asset_checks())
     alone: dict[tuple[str, str], dg.AssetCheckEvaluation] = {}
     for dt in tenant.dynamic_tables:
         key = dg.AssetKey(tenant.key_path(dt))
         alone |= evaluate_in_one_run(defs, dg.AssetSelection.checks_for_assets(key))
-    assert logins(tmp_path) == 1 + len(tenant.dynamic_tables)  # one run, then one per DT
+    assert logins(log) == 1 + len(tenant.dynamic_tables)  # one run, then one per DT
     assert not together["totals", SCHEDULING_ACTIVE].passed
     assert together["doubled", MATCHES_DECLARATION].passed
     assert not together["ghost", REFRESH_SUCCEEDED].passed
@@ -532,20 +492,23 @@ def test_checks_of_many_tables_in_one_run_report_what_each_run_alone_reports(
 def test_a_run_never_sees_the_read_of_an_earlier_run(
     three_tables, local_snowflake_connection_args, tmp_path
 ):
+    log = tmp_path / "logins.txt"
     tenant, cursor = three_tables
-    defs = check_definitions(tenant, counting_resource(tmp_path, local_snowflake_connection_args))
+    defs = check_definitions(tenant, counting_resource(log, local_snowflake_connection_args))
     first = evaluate_in_one_run(defs, dg.AssetSelection.all_asset_checks())
     cursor.execute(f"ALTER DYNAMIC TABLE {tenant.dynamic_tables[0].table} SUSPEND")
     second = evaluate_in_one_run(defs, dg.AssetSelection.all_asset_checks())
     assert first["totals", SCHEDULING_ACTIVE].passed
     assert not second["totals", SCHEDULING_ACTIVE].passed
-    assert logins(tmp_path) == 2
+    assert logins(log) == 2
 
 
 def test_a_fault_of_the_shared_read_fails_every_step_without_asking_again(tmp_path):
+    log = tmp_path / "logins.txt"
     port = free_port()
     resource = counting_resource(
-        tmp_path, {"host": "127.0.0.1", "port": port, "protocol": "http", "login_timeout": 3}
+        log,
+        {"host": "127.0.0.1", "port": port, "protocol": "http", "login_timeout": 3},
     )
     other = declared(name="other", table="DB.S.OTHER")
     defs = check_definitions(Tenant("shop", dynamic_tables=(declared(), other)), resource)
@@ -559,7 +522,7 @@ def test_a_fault_of_the_shared_read_fails_every_step_without_asking_again(tmp_pa
         failures = [e for e in result.all_events if e.is_step_failure]
         messages = {str(e.step_failure_data.error) for e in failures}
     assert len(failures) == 2
-    assert logins(tmp_path) == 1
+    assert logins(log) == 1
     assert all("cannot reach Snowflake at account 'local' as user 'local'" in m for m in messages)
 
 
@@ -593,7 +556,7 @@ def executor_job(selection: dg.AssetSelection) -> dg.JobDefinition:
         dynamic_tables=tuple(declared(name=f"dt{i}", table=f"DB.S.DT{i}") for i in range(3)),
     )
     resource = counting_resource(
-        Path(os.environ[f"{_ENV}_DIR"]),
+        Path(os.environ[f"{_ENV}_DIR"]) / "logins.txt",
         connection_args("127.0.0.1", int(os.environ[f"{_ENV}_PORT"])),
     )
     defs = dg.Definitions.merge(
@@ -636,13 +599,14 @@ def test_tenant_definitions_use_the_check_runs_executor():
 def test_a_run_of_checks_only_executes_in_process_with_one_login(
     local_snowflake_server, tmp_path, monkeypatch
 ):
+    log = tmp_path / "logins.txt"
     success, engine, evaluations = execute_job(
         checks_job, tmp_path, local_snowflake_server, monkeypatch
     )
     assert success
     assert any(m.startswith("Executing steps in process") for m in engine), engine
     assert evaluations == 3 * len(CHECK_NAMES)
-    assert logins(tmp_path) == 1
+    assert logins(log) == 1
 
 
 def test_a_run_of_assets_keeps_the_multiprocess_executor(
