@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
+
 import duckdb
 import fakesnow
 import snowflake.connector
@@ -34,23 +37,10 @@ from local_snowflake import connect
 from local_snowflake.catalog import CATALOG_FILE, C, create_catalog
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 from snowflake.connector.cursor import SnowflakeCursor
+from support.sensor_statements import SENSOR_DYNAMIC_TABLES_SQL, SENSOR_HISTORY_SQL
 
 DTS = 1000
 REFRESHES = 50
-
-SENSOR_HISTORY_SQL = """
-SELECT QUALIFIED_NAME, STATE, STATE_CODE, STATE_MESSAGE, QUERY_ID, DATA_TIMESTAMP, REFRESH_START_TIME, REFRESH_END_TIME, REFRESH_ACTION, REFRESH_TRIGGER, STATISTICS
-FROM TABLE("ANALYTICS".INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'ANALYTICS.ECOMMERCE', DATA_TIMESTAMP_START => TO_TIMESTAMP_LTZ('{start}'), RESULT_LIMIT => 10000))
-UNION ALL
-SELECT QUALIFIED_NAME, STATE, STATE_CODE, STATE_MESSAGE, QUERY_ID, DATA_TIMESTAMP, REFRESH_START_TIME, REFRESH_END_TIME, REFRESH_ACTION, REFRESH_TRIGGER, STATISTICS
-FROM TABLE("OTHER_DB".INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY(NAME_PREFIX => 'OTHER_DB.S', DATA_TIMESTAMP_START => TO_TIMESTAMP_LTZ('{start}'), RESULT_LIMIT => 10000))
-ORDER BY DATA_TIMESTAMP
-"""  # noqa: E501 -- the statement verbatim, as clients send it
-
-SENSOR_DYNAMIC_TABLES_SQL = """
-SELECT QUALIFIED_NAME, TARGET_LAG_SEC, TARGET_LAG_TYPE, SCHEDULING_STATE, LATEST_DATA_TIMESTAMP, LAST_COMPLETED_REFRESH_STATE, LAST_COMPLETED_REFRESH_STATE_CODE, LAST_COMPLETED_REFRESH_STATE_MESSAGE, MEAN_LAG_SEC, MAXIMUM_LAG_SEC, TIME_WITHIN_TARGET_LAG_RATIO, REFRESH_MODE, WAREHOUSE
-FROM TABLE("ANALYTICS".INFORMATION_SCHEMA.DYNAMIC_TABLES(RESULT_LIMIT => 10000))
-"""  # noqa: E501 -- the statement verbatim, as clients send it
 
 
 def fetch(cur: SnowflakeCursor, sql: str) -> list[Any]:
