@@ -17,6 +17,8 @@ Scripts run outside pytest (tests/benchmarks, tests/ui) put `tests/` on `sys.pat
 - `shop`: the shop tenant of the core tests (orders -> totals), its objects in the stand-in and
   its resource.
 - `sensor_rows`: typed refresh rows and SHOW states for the sensor's tests without a server.
+- `sensor_statements`: the sensor's metadata statements, verbatim as a client sends them.
+- `snowflake_resources`: resources that count their logins, or reach nothing.
 - `check_runs`: runs of a tenant's health checks, as the UI's "Execute checks" starts them.
 - `fake_endpoints`: loopback account endpoints that misbehave (silent, dropping, ...).
 - `loopback_only`: an audit hook that refuses any traffic beyond the loopback (child processes).
