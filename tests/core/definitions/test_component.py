@@ -151,7 +151,7 @@ def test_bad_defs_yaml_fails_with_every_problem_in_our_words(project: Project) -
         "name, table, description, owners, group, query, query_file, deps, target_lag, "
         "warehouse, refresh_mode, initialize, "
         "scheduler, initialization_warehouse, cluster_by, transient, comment, "
-        "data_retention_time_in_days, frozen_where. Fix: did you mean 'refresh_mode'?\n"
+        "data_retention_time_in_days, frozen_where, automation_condition, data_tests. Fix: did you mean 'refresh_mode'?\n"
         "  - dynamic_tables[0].deps[0] (line 13): 'raw_order' is not declared in this tenant "
         "(declared: orders_clean, raw_orders). Fix: did you mean 'raw_orders'? Otherwise "
         "declare it, or name another tenant's asset by its full key (other_tenant/asset).\n"

@@ -86,6 +86,10 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
             "description": "  Customers from the CRM.  ",
             "owners": ["team:crm", "jane@example.com"],
             "group": "crm",
+            # Data tests are checks on the asset (health.data_tests): the spec is unchanged.
+            "data_tests": [{"not_null": {"column": "id"}}],
+            "data_tests_cron": "0 7 * * *",
+            "data_tests_timezone": "Europe/Paris",
         },
         {
             "key": dg.AssetKey(["shop", "raw_customers"]),
@@ -190,6 +194,8 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
             "comment": "Orders, frozen after 30 days.",
             "data_retention_time_in_days": 1,
             "frozen_where": "order_date < current_date() - 30",
+            "automation_condition": {"on_cron": "0 6 * * *"},
+            "data_tests": [{"unique": {"column": "order_id"}}],
             "query": "select 1",
         },
         {

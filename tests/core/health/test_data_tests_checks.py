@@ -20,14 +20,12 @@ from dagster_dynamic_tables.declarations.data_tests import (
 )
 from dagster_dynamic_tables.declarations.identifiers import parse_qualified_name
 from dagster_dynamic_tables.health.data_tests import (
-    FAILING_ROWS,
-    SAMPLE,
-    SQL,
     build_data_test_checks,
     build_data_test_specs,
     data_tests_check_name,
     sample_table,
 )
+from dagster_dynamic_tables.metadata import FAILING_ROWS, SAMPLE, SQL
 from dagster_dynamic_tables.sql.data_tests import PlannedDataTest
 from support.snowflake_resources import counting_resource, logins, unreachable_resource
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import snowflake.connector
 from dagster_dynamic_tables.declarations.models import DynamicTable
+from dagster_dynamic_tables.errors import ManualRefreshError
 from dagster_dynamic_tables.sql.manual_refresh import (
     REFRESH_FIXES,
     STATEMENT_FIX,
     UPSTREAM_FAILED_FIX,
-    ManualRefreshError,
     RefreshAnswer,
     build_recent_refreshes_statement,
     build_refresh_statement,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 
 class DynamicTablesError(Exception):
@@ -103,3 +104,33 @@ class FileRefusedError(DynamicTablesError):
         self.reason = reason
         self.fix = fix
         self.too_big = too_big
+
+
+class FailedRefresh(Protocol):
+    """What `ManualRefreshError` tells of a refresh (`sql.manual_refresh.ManualRefresh`)."""
+
+    @property
+    def qualified_name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def state_code(self) -> str | None: ...
+    @property
+    def state_message(self) -> str | None: ...
+    @property
+    def query_id(self) -> str | None: ...
+
+
+class ManualRefreshError(DynamicTablesError):
+    """A manual refresh (`ALTER DYNAMIC TABLE ... REFRESH`) did not succeed: Snowflake's state,
+    code and message (`refresh`, a `sql.manual_refresh.ManualRefresh`), and the fix."""
+
+    def __init__(self, refresh: FailedRefresh, fix: str) -> None:
+        self.refresh = refresh
+        self.fix = fix
+        code = f" (code {refresh.state_code})" if refresh.state_code else ""
+        message = refresh.state_message or "Snowflake gave no message"
+        super().__init__(
+            f"The manual refresh of {refresh.qualified_name} is {refresh.state}{code}: "
+            f"{message.rstrip('.')}. Fix: {fix}."
+        )

@@ -46,3 +46,13 @@ DIFFERENCES = "differences"
 OUTCOME = "outcome"
 """The kind of a check's outcome (`ok`, `above_margin`, `suspended:USER_SUSPENDED`, ...): what the
 sensor compares, with pass/fail and severity, to report a check only when it changes."""
+
+# Check spec and result metadata of the declared data tests (`health.data_tests`).
+SQL = "sql"
+"""The failing-rows query of a data test (a markdown SQL block)."""
+DATA_TEST_KIND = "data_test_kind"
+FAILING_ROWS = "failing_rows"
+SAMPLE = "sample"
+"""At most 5 failing rows, as a markdown table (values cut, the whole bounded)."""
+ERROR_CODE = "error_code"
+ERROR_MESSAGE = "error_message"

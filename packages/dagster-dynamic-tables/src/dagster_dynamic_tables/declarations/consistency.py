@@ -1,4 +1,5 @@
-"""Checks across one tenant's declarations: duplicate names and tables, unknown deps, cycles.
+"""Checks across one tenant's declarations: duplicate names and tables, unknown deps, cycles,
+and the targets of `relationships` data tests.
 
 The models (`models`, with the types of `fields`) validate one field at a time; these checks need
 the whole tenant and report every problem they find, each with its YAML path and the fix.
@@ -9,8 +10,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
+from dagster_dynamic_tables.declarations.data_tests import Relationships
 from dagster_dynamic_tables.declarations.fields import check_asset_name
-from dagster_dynamic_tables.declarations.models import Declaration, SourceTable, Tenant
+from dagster_dynamic_tables.declarations.identifiers import parse_qualified_name
+from dagster_dynamic_tables.declarations.models import (
+    Declaration,
+    DynamicTable,
+    SourceTable,
+    Tenant,
+)
 from dagster_dynamic_tables.errors import DeclarationProblem
 
 
@@ -19,12 +27,16 @@ def check_tenant(
     *,
     locations: Sequence[str] | None = None,
     declared_names: Collection[str] = (),
+    test_paths: Mapping[tuple[str, str], str] | None = None,
 ) -> list[DeclarationProblem]:
-    """Cross-declaration checks: slug, duplicate names, tables and deps, unknown deps, cycles.
+    """Cross-declaration checks: slug, duplicate names, tables and deps, unknown deps, cycles,
+    relationships targets.
 
     `locations` gives the YAML path of each declaration in `tenant.all()` order (by default
     `sources[i]`, `dynamic_tables[i]`, `views[i]`); `declared_names` are names of declarations that
-    failed their own validation, so that deps on them are not reported as unknown too.
+    failed their own validation, so that deps on them are not reported as unknown too;
+    `test_paths` maps (a declaration's path, a data test's check name) to the test's YAML path
+    (default: `<declaration path>.data_tests`).
     """
     problems: list[DeclarationProblem] = []
     try:
@@ -41,7 +53,85 @@ def check_tenant(
     problems += _duplicates(paths)
     problems += _unknown_deps(tenant, paths, declared_names)
     problems += _cycles(tenant, paths)
+    problems += _relationships(tenant, paths, declared_names, test_paths or {})
     return problems
+
+
+def relationships_of(item: Declaration) -> list[tuple[str, Relationships]]:
+    """The `relationships` data tests of a declaration: (check name, test)."""
+    if not isinstance(item, SourceTable | DynamicTable) or "data_tests" not in item.__dict__:
+        return []
+    return [
+        (test.check_name, test.relationships)
+        for test in item.data_tests
+        if test.relationships is not None
+    ]
+
+
+def relationships_parent(tenant: Tenant, test: Relationships) -> Declaration | None:
+    """The tenant's declaration a relationships test's `to` names, None for another tenant's
+    asset (or an unknown name)."""
+    own = test.own_target(tenant.slug)
+    return next((item for item in tenant.all() if item.name == own), None)
+
+
+def _relationships(
+    tenant: Tenant,
+    paths: Sequence[tuple[str, Declaration]],
+    declared_names: Collection[str],
+    test_paths: Mapping[tuple[str, str], str],
+) -> list[DeclarationProblem]:
+    names = {item.name for _, item in paths if _has(item, "name")}
+    problems: list[DeclarationProblem] = []
+    for path, item in paths:
+        for name, test in relationships_of(item):
+            where = f"{test_paths.get((path, name), f'{path}.data_tests')}.relationships"
+            problem = _relationship_problem(tenant, test, names, declared_names, where)
+            if problem is not None:
+                problems.append(problem)
+    return problems
+
+
+def _relationship_problem(
+    tenant: Tenant,
+    test: Relationships,
+    names: Collection[str],
+    declared_names: Collection[str],
+    where: str,
+) -> DeclarationProblem | None:
+    own = test.own_target(tenant.slug)
+    if own is None:
+        if test.table is not None:
+            return None  # `tenants check` compares it with the other tenant's declaration
+        return DeclarationProblem(
+            f"{where}.to",
+            f"{test.to!r} is another tenant's asset, whose Snowflake table this tenant's code "
+            "location cannot know.",
+            f"add `table: <its DATABASE.SCHEMA.NAME>` beside `to: {test.to}` (`uv run "
+            "dynamic-tables tenants check` says if it is not the table that tenant declares)",
+        )
+    if own in declared_names and own not in names:
+        return None  # its own problems are reported
+    if own not in names:
+        close = difflib.get_close_matches(own, sorted(names), n=1)
+        hint = f"did you mean {close[0]!r}? Otherwise " if close else ""
+        return DeclarationProblem(
+            f"{where}.to",
+            f"{test.to!r} is not declared in this tenant (declared: "
+            f"{', '.join(sorted(names)) or 'nothing'}).",
+            f"{hint}name one of the tenant's objects, or another tenant's asset by its full key "
+            "(other_tenant/asset) with its table",
+        )
+    parent = relationships_parent(tenant, test)
+    if test.table is None or parent is None or not _has(parent, "table"):
+        return None
+    if parse_qualified_name(test.table).resolved != parent.qualified_name.resolved:
+        return DeclarationProblem(
+            f"{where}.table",
+            f"{test.table!r} is not the table of {test.to!r} ({parent.table}).",
+            f"remove `table:` (the tenant's own {test.to!r} is known), or name {parent.table}",
+        )
+    return None
 
 
 def _paths(tenant: Tenant, locations: Sequence[str] | None) -> Iterator[tuple[str, Declaration]]:

@@ -29,6 +29,15 @@ def parse_data_tests(raw: object, path: str) -> tuple[list[DataTest], list[Decla
     Returns the valid tests, named (`name_data_tests`), and every problem: a bad entry is left
     out of the tests and reported; a name used twice is reported on its second use.
     """
+    entries, problems = parse_data_test_entries(raw, path)
+    return [test for _, test in entries], problems
+
+
+def parse_data_test_entries(
+    raw: object, path: str
+) -> tuple[list[tuple[str, DataTest]], list[DeclarationProblem]]:
+    """`parse_data_tests`, each valid test with the YAML path of its entry
+    (`dynamic_tables[0].data_tests[2]`): what cross-checks name when they find a problem."""
     if raw is None:
         return [], []
     if not isinstance(raw, list):
@@ -51,9 +60,10 @@ def parse_data_tests(raw: object, path: str) -> tuple[list[DataTest], list[Decla
         if test.name is None:
             test = test.model_copy(update={"name": test.default_name(index)})
         else:
-            item_path += ".name"
+            item_path += ".name"  # a duplicate given name is reported at the name
         named.append((item_path, test))
-    return [test for _, test in named], problems + _duplicate_names(named)
+    entries = [(item_path.removesuffix(".name"), test) for item_path, test in named]
+    return entries, problems + _duplicate_names(named)
 
 
 def _duplicate_names(named: Sequence[tuple[str, DataTest]]) -> list[DeclarationProblem]:

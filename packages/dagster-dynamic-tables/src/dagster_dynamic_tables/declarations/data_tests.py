@@ -16,7 +16,9 @@ One entry holds exactly one kind key, plus optional `name`, `severity` and `bloc
 Contract:
 - Columns are Snowflake identifiers as written (`order_id`, `"Mixed Case"`), checked with
   `identifiers.parse_identifier`; `to` is an asset key (`orders`, `ecommerce/orders` or
-  `[ecommerce, orders]`), short names meaning the tenant's own asset, as in `deps`.
+  `[ecommerce, orders]`), short names meaning the tenant's own asset, as in `deps`; for another
+  tenant's asset, `table` gives its Snowflake table (a code location knows only its own tenant's
+  declarations; `tenants check` compares it with the other tenant's).
 - `row_count` takes `min`, `max` or both (whole numbers >= 0, min <= max); `unique` takes `column`
   or `columns`, not both; `sql` is one SELECT (or WITH ... SELECT) returning the failing rows.
 - Each test becomes a Dagster asset check named `name`, by default `not_null_<column>`,
@@ -51,7 +53,7 @@ from pydantic import (
     model_validator,
 )
 
-from dagster_dynamic_tables.declarations.fields import closing_quote
+from dagster_dynamic_tables.declarations.fields import TableName, closing_quote
 from dagster_dynamic_tables.declarations.identifiers import Identifier, parse_identifier
 
 RESERVED_CHECK_NAMES = (
@@ -251,10 +253,22 @@ class Relationships(_Kind):
         examples=["ecommerce/customers"],
     )
     field: Column = Field(description="The parent's column the values refer to.", examples=["id"])
+    table: TableName | None = Field(
+        default=None,
+        description="The parent's Snowflake table (DATABASE.SCHEMA.NAME). Needed only when `to` "
+        "is another tenant's asset: a code location knows only its own tenant's tables. "
+        "`tenants check` compares it with what that tenant declares.",
+        examples=["ANALYTICS.ECOMMERCE.CUSTOMERS"],
+    )
 
     def to_key(self, tenant_slug: str) -> list[str]:
         """The parent's asset key path: a short name gets the tenant's prefix."""
         return self.to.split("/") if "/" in self.to else [tenant_slug, self.to]
+
+    def own_target(self, tenant_slug: str) -> str | None:
+        """The name of the parent when it is one of the tenant's own objects, else None."""
+        key = self.to_key(tenant_slug)
+        return key[1] if len(key) == 2 and key[0] == tenant_slug else None
 
 
 class RowCountRange(_Kind):

@@ -6,6 +6,13 @@ what is allowed, the fix); nothing of pydantic's own wording reaches the user.
 Nothing here trusts the file: it is read bounded and without blocking (`files`), its YAML is
 checked for size, depth and alias expansion before anything walks it (`yamlbounds`), and the
 files it names are read only from inside the tenant's `defs/` folder (`sqlfiles`).
+
+Some fields are checked here rather than by the model, for their problems to carry the fix apart
+(`_SIDE_FIELDS`): `data_tests` (`data_test_problems.parse_data_tests`: each bad entry reported
+down to the bad value, the good ones kept), `automation_condition` (with `scheduler_problem`: only
+a `scheduler: DISABLE` table takes one) and a source's `data_tests_cron` / `data_tests_timezone`.
+They are taken out of the raw item, the rest validated by the model, and the parsed values put
+back on it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from dagster_dynamic_tables.declarations.consistency import check_tenant
+from dagster_dynamic_tables.declarations.data_test_problems import parse_data_test_entries
 from dagster_dynamic_tables.declarations.files import (
     MAX_DECLARATION_FILE_BYTES,
     FileRefusedError,
@@ -32,6 +40,12 @@ from dagster_dynamic_tables.declarations.models import (
     SourceTable,
     Tenant,
     View,
+)
+from dagster_dynamic_tables.declarations.orchestration import (
+    automation_condition_problem,
+    data_tests_schedule_problems,
+    parse_automation_condition,
+    scheduler_problem,
 )
 from dagster_dynamic_tables.declarations.problems import (
     describe,
@@ -48,6 +62,8 @@ from dagster_dynamic_tables.errors import DeclarationError, DeclarationProblem
 from dagster_dynamic_tables.gc_pause import without_gc
 
 _M = TypeVar("_M", bound=BaseModel)
+_SIDE_FIELDS = ("data_tests", "automation_condition", "data_tests_cron", "data_tests_timezone")
+"""Fields the loader checks itself (see the module docstring), where the model has them."""
 _T = TypeVar("_T")
 # libyaml's parser when PyYAML has it: about ten times faster on a large tenant.
 YAML_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
@@ -229,6 +245,8 @@ class _TenantBuilder:
         self.base_dir = base_dir
         self.defs_root = defs_root
         self.problems: list[DeclarationProblem] = []
+        self.test_paths: dict[tuple[str, str], str] = {}
+        """The YAML path of each valid data test, by (its table's path, its check name)."""
 
     def build(self, data: Any) -> Tenant | None:
         if not isinstance(data, Mapping):
@@ -252,12 +270,21 @@ class _TenantBuilder:
             sections[section] = []
             for index, item in enumerate(items):
                 path = f"{section}[{index}]"
-                declaration = self._validate_item(model, item, path)
+                rest, side = self._side_fields(model, item, path)
+                declaration = self._validate_item(model, rest, path)
                 if declaration is None:
                     name = _raw_name(item)
                     if name is not None:
                         declared_names.add(name)
                     continue
+                if side:
+                    declaration = declaration.model_copy(update=side)
+                if isinstance(declaration, DynamicTable):
+                    problem = scheduler_problem(
+                        declaration.scheduler, declaration.automation_condition, path
+                    )
+                    if problem is not None:
+                        self.problems.append(problem)
                 if not isinstance(declaration, SourceTable):
                     declaration, problem = read_query_file(
                         declaration, self.base_dir, path, self.defs_root
@@ -279,9 +306,45 @@ class _TenantBuilder:
         )
         locations = [item.path for items in sections.values() for item in items]
         self.problems += check_tenant(
-            tenant, locations=locations, declared_names=declared_names - {shell.tenant}
+            tenant,
+            locations=locations,
+            declared_names=declared_names - {shell.tenant},
+            test_paths=self.test_paths,
         )
         return tenant
+
+    def _side_fields(self, model: type[_M], item: Any, path: str) -> tuple[Any, dict[str, Any]]:
+        """`item` without the fields checked here (`_SIDE_FIELDS`), and their parsed values
+        (the valid ones); their problems are added."""
+        if not isinstance(item, Mapping):
+            return item, {}
+        raw = cast("Mapping[str, Any]", item)
+        taken = {key: raw[key] for key in _SIDE_FIELDS if key in raw and key in model.model_fields}
+        if not taken:
+            return raw, {}
+        rest = {key: value for key, value in raw.items() if key not in taken}
+        parsed: dict[str, Any] = {}
+        if "data_tests" in taken:
+            entries, problems = parse_data_test_entries(taken["data_tests"], f"{path}.data_tests")
+            self.problems += problems
+            parsed["data_tests"] = [test for _, test in entries]
+            for entry_path, test in entries:
+                self.test_paths[(path, test.check_name)] = entry_path
+        if "automation_condition" in taken:
+            value = taken["automation_condition"]
+            problem = automation_condition_problem(value, f"{path}.automation_condition")
+            if problem is not None:
+                self.problems.append(problem)
+            elif value is not None:
+                parsed["automation_condition"] = parse_automation_condition(value)
+        if "data_tests_cron" in taken or "data_tests_timezone" in taken:
+            cron, zone = taken.get("data_tests_cron"), taken.get("data_tests_timezone")
+            has_tests = bool(parsed.get("data_tests")) or bool(taken.get("data_tests"))
+            problems = data_tests_schedule_problems(cron, zone, has_tests=has_tests, path=path)
+            self.problems += problems
+            if not problems:
+                rest.update({k: v for k, v in taken.items() if k.startswith("data_tests_")})
+        return rest, parsed
 
     def _validate(self, model: type[_M], data: Any, path: str) -> _M | None:
         try:

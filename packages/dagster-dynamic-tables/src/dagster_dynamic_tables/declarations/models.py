@@ -2,7 +2,10 @@
 
 Field names are Snowflake's and dbt-snowflake's (`table`, `target_lag`, `refresh_mode`,
 `initialize`, `warehouse`, `scheduler`, `initialization_warehouse`, `cluster_by`, `transient`,
-`comment`, `data_retention_time_in_days`, `frozen_where`). The models validate single fields
+`comment`, `data_retention_time_in_days`, `frozen_where`), plus what Dagster does with them:
+`automation_condition` (when Dagster refreshes a `scheduler: DISABLE` table: `orchestration`),
+`data_tests` (on sources and Dynamic Tables: `data_tests`) and a source's `data_tests_cron` /
+`data_tests_timezone` (when its tests run on their own). The models validate single fields
 (their types and checks: `fields`); `consistency.check_tenant` checks the whole set (duplicates,
 unknown deps, cycles); `sqlfiles.read_query_file` resolves `query_file` (through
 `files.read_tenant_file`: confined to the tenant's `defs/` folder, bounded, never blocking).
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, cast
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -24,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from dagster_dynamic_tables.declarations.data_tests import DataTest, name_data_tests
 from dagster_dynamic_tables.declarations.fields import (
     DEFAULT_SENSOR_INTERVAL_SECONDS,
     LAG_PATTERN,
@@ -43,6 +48,12 @@ from dagster_dynamic_tables.declarations.fields import (
 )
 from dagster_dynamic_tables.declarations.identifiers import QualifiedName, parse_qualified_name
 from dagster_dynamic_tables.declarations.lags import TargetLag, parse_target_lag
+from dagster_dynamic_tables.declarations.orchestration import (
+    AutomationConditionField,
+    CronText,
+    TimezoneName,
+    automation_condition_field,
+)
 
 QUERY_OPTIONAL = "query_optional"
 """Validation context key: when True, a DT or view may omit both query and query_file."""
@@ -82,11 +93,38 @@ class _Declaration(BaseModel):
         return self.group or self.default_group
 
 
+DataTests = Annotated[list[DataTest], AfterValidator(name_data_tests)]
+"""Declared data tests, their default names filled in (the loader also reports duplicates)."""
+
+
+def _data_tests_field(what: str) -> Any:
+    return Field(
+        default_factory=list[DataTest],
+        description=f"Tests of the data {what} holds, each a Dagster asset check: not_null, "
+        "unique, accepted_values, relationships, row_count or sql, with optional name, "
+        "severity (warn|error) and blocking.",
+        examples=[[{"not_null": {"column": "id"}}, {"unique": {"column": "id"}}]],
+    )
+
+
 class SourceTable(_Declaration):
     """A plain Snowflake table loaded outside Dagster (by an ETL tool, say)."""
 
     object_type: ClassVar[ObjectType] = "TABLE"
     default_group: ClassVar[str] = "sources"
+
+    data_tests: DataTests = _data_tests_field("the table")
+    data_tests_cron: CronText | None = Field(
+        default=None,
+        description="Five-field cron on which the source's data tests run (they also run on "
+        "request, from the UI); without it they run only on request.",
+        examples=["0 7 * * *"],
+    )
+    data_tests_timezone: TimezoneName | None = Field(
+        default=None,
+        description="IANA time zone of data_tests_cron (default UTC).",
+        examples=["Europe/Paris"],
+    )
 
 
 class _Derived(_Declaration):
@@ -126,7 +164,8 @@ class _Derived(_Declaration):
 
 
 class DynamicTable(_Derived):
-    """A Snowflake Dynamic Table: refreshed by Snowflake on its target lag, never run by Dagster."""
+    """A Snowflake Dynamic Table: refreshed by Snowflake on its target lag (`scheduler: ENABLE`),
+    or by Dagster when its `automation_condition` says (`scheduler: DISABLE`)."""
 
     object_type: ClassVar[ObjectType] = "DYNAMIC TABLE"
     default_group: ClassVar[str] = "dynamic_tables"
@@ -157,8 +196,9 @@ class DynamicTable(_Derived):
     )
     scheduler: Scheduler = Field(
         default="ENABLE",
-        description="ENABLE: Snowflake refreshes the table on its target lag. DISABLE: only "
-        "manual refreshes (ALTER DYNAMIC TABLE ... REFRESH), which do not cascade.",
+        description="ENABLE: Snowflake refreshes the table on its target lag. DISABLE: "
+        "Dagster refreshes it (ALTER DYNAMIC TABLE ... REFRESH, upstream first) when its "
+        "automation_condition says, or when materialized from the UI.",
     )
     initialization_warehouse: WarehouseName | None = Field(
         default=None,
@@ -192,6 +232,8 @@ class DynamicTable(_Derived):
         "rows matching it are no longer refreshed.",
         examples=["order_date < CURRENT_DATE() - 30"],
     )
+    automation_condition: AutomationConditionField | None = automation_condition_field()
+    data_tests: DataTests = _data_tests_field("the table")
 
     @model_validator(mode="after")
     def _transient_retention(self) -> DynamicTable:
@@ -278,7 +320,8 @@ class TenantDeclarations(BaseModel):
     )
     dynamic_tables: list[DynamicTable] = Field(
         default_factory=list[DynamicTable],
-        description="Snowflake Dynamic Tables: virtual assets refreshed by Snowflake.",
+        description="Snowflake Dynamic Tables: virtual assets refreshed by Snowflake, or "
+        "assets Dagster refreshes (scheduler: DISABLE).",
     )
     views: list[View] = Field(
         default_factory=list[View],

@@ -22,6 +22,9 @@ Entry API (for the model and the loader):
   table Snowflake schedules (`scheduler: ENABLE`): only DISABLE tables are refreshed by Dagster.
 - `effective_automation_condition(scheduler, declared)`: what a table runs on (DISABLE: the
   declared condition, else `eager`; ENABLE: None, Snowflake refreshes it).
+- `CronText`, `TimezoneName`: the types of a source's `data_tests_cron` and `data_tests_timezone`
+  (the same checks as `on_cron` and `timezone`); `data_tests_schedule_problems(cron, timezone,
+  has_tests, path)` reports them for the loader, with the fix apart.
 
 The cron is checked here without Dagster (croniter is not installed on its own; Dagster vendors
 it): five fields (minute, hour, day of month, month, day of week) of numbers, `*`, ranges `a-b`,
@@ -39,7 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from dagster_dynamic_tables.errors import DeclarationProblem
 
@@ -300,3 +303,82 @@ def effective_automation_condition(
     if scheduler != SCHEDULER_DISABLE:
         return None
     return EAGER if declared is None else declared
+
+
+# --- a source's data test schedule -------------------------------------------------------------
+
+CRON_FIELD = "data_tests_cron"
+TIMEZONE_FIELD = "data_tests_timezone"
+
+
+def _check_cron(value: str) -> str:
+    problem = _cron_problem(value)
+    if problem is not None:
+        raise ValueError(f"{problem}: {_CRON_FIX}")
+    return " ".join(value.split())
+
+
+def _check_timezone(value: str) -> str:
+    bad = _timezone_problem(value)
+    if bad is not None:
+        raise ValueError(f"{bad.message.rstrip('.')}: {bad.fix}")
+    return value
+
+
+CronText = Annotated[str, AfterValidator(_check_cron)]
+"""A five-field cron, checked as `on_cron` is (spaces normalized)."""
+TimezoneName = Annotated[str, AfterValidator(_check_timezone)]
+"""An IANA time zone name, checked as `timezone` is."""
+
+
+def data_tests_schedule_problems(
+    cron: object, timezone: object, *, has_tests: bool, path: str
+) -> list[DeclarationProblem]:
+    """The problems of a source's raw `data_tests_cron` / `data_tests_timezone` (None when not
+    given) at the source's YAML path `path` (`sources[0]`); `has_tests` says whether the source
+    declares data tests (a cron without any is a mistake)."""
+    problems: list[DeclarationProblem] = []
+    cron_path, zone_path = f"{path}.{CRON_FIELD}", f"{path}.{TIMEZONE_FIELD}"
+    if cron is not None:
+        if not isinstance(cron, str):
+            problems.append(
+                DeclarationProblem(
+                    cron_path, f"expected a cron string, got {_shown(cron)}.", _CRON_FIX
+                )
+            )
+        else:
+            problem = _cron_problem(cron)
+            if problem is not None:
+                problems.append(DeclarationProblem(cron_path, f"{problem}.", _CRON_FIX))
+        if not has_tests:
+            problems.append(
+                DeclarationProblem(
+                    cron_path,
+                    "data_tests_cron is set, but the source declares no data_tests: nothing "
+                    "would run on it.",
+                    "declare the source's tests under data_tests:, or remove data_tests_cron",
+                )
+            )
+    if timezone is not None:
+        if not isinstance(timezone, str):
+            problems.append(
+                DeclarationProblem(
+                    zone_path,
+                    f"expected an IANA time zone name, got {_shown(timezone)}.",
+                    "write a name such as UTC or Europe/Paris, or leave it out (UTC)",
+                )
+            )
+        else:
+            bad = _timezone_problem(timezone)
+            if bad is not None:
+                problems.append(DeclarationProblem(zone_path, bad.message, bad.fix))
+        if cron is None:
+            problems.append(
+                DeclarationProblem(
+                    zone_path,
+                    "data_tests_timezone is set without data_tests_cron: it is the time zone "
+                    "of that cron.",
+                    'add data_tests_cron: "<cron>", or remove data_tests_timezone',
+                )
+            )
+    return problems

@@ -46,15 +46,14 @@ from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
 from dagster_dynamic_tables.declarations.orchestration import (
     EAGER,
     AutomationConditionDeclaration,
-    OnCron,
     effective_automation_condition,
 )
 from dagster_dynamic_tables.definitions.specs import build_spec
+from dagster_dynamic_tables.errors import ManualRefreshError
 from dagster_dynamic_tables.freshness.events import materialization
 from dagster_dynamic_tables.sql.manual_refresh import (
     MONITOR_FIX,
     ManualRefresh,
-    ManualRefreshError,
     refresh_dynamic_table,
 )
 
@@ -70,15 +69,6 @@ def automation_condition_for(
     return dg.AutomationCondition.on_cron(declared.on_cron, declared.timezone)
 
 
-def _declared_condition(dt: DynamicTable) -> AutomationConditionDeclaration | None:
-    # `DynamicTable.automation_condition` arrives with the integration of issue 18; until then
-    # every DISABLE table runs on the default (eager).
-    declared: object = getattr(dt, "automation_condition", None)
-    if declared == EAGER:
-        return EAGER
-    return declared if isinstance(declared, OnCron) else None
-
-
 def _description(dt: DynamicTable) -> str:
     intro = f"{dt.description.strip()}\n\n" if dt.description else ""
     return (
@@ -92,7 +82,7 @@ def _description(dt: DynamicTable) -> str:
 
 def orchestrated_spec(tenant: Tenant, dt: DynamicTable) -> dg.AssetSpec:
     """The executable spec of one DISABLE table: `specs.build_spec`'s, refreshed by Dagster."""
-    declared = effective_automation_condition(dt.scheduler, _declared_condition(dt))
+    declared = effective_automation_condition(dt.scheduler, dt.automation_condition)
     spec = build_spec(tenant, dt)
     # dagster's signature leaves AutomationCondition's type argument open:
     return spec.replace_attributes(  # pyright: ignore[reportUnknownMemberType]
@@ -129,8 +119,8 @@ def _failure(key: dg.AssetKey, error: ManualRefreshError) -> dg.Failure:
         md.STATE_MESSAGE: refresh.state_message or "",
         FIX: error.fix,
     }
-    if refresh.record.query_id:
-        values[md.QUERY_ID] = refresh.record.query_id
+    if refresh.query_id:
+        values[md.QUERY_ID] = refresh.query_id
     return dg.Failure(
         description=f"{key.to_user_string()}: {error}",
         metadata={name: value for name, value in values.items() if value},

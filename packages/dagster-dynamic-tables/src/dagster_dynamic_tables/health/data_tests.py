@@ -47,14 +47,6 @@ from dagster_dynamic_tables.sql.data_tests import (
 )
 from dagster_dynamic_tables.sql.statements import Connection
 
-# Metadata keys of data test results (to join the others in `metadata` at integration).
-FAILING_ROWS = "failing_rows"
-SAMPLE = "sample"
-SQL = "sql"
-ERROR_CODE = "error_code"
-ERROR_MESSAGE = "error_message"
-DATA_TEST_KIND = "data_test_kind"
-
 
 def data_tests_check_name(tenant_slug: str) -> str:
     """The name of a tenant's data-test definition, which is also its step key in a run."""
@@ -99,8 +91,8 @@ def build_data_test_spec(planned: PlannedDataTest) -> dg.AssetCheckSpec:
         blocking=test.blocking,
         additional_deps=[dg.AssetKey(list(planned.parent_key))] if planned.parent_key else None,
         metadata={
-            SQL: _sql_block(failing_rows_sql(planned)),
-            DATA_TEST_KIND: dg.MetadataValue.text(test.kind),
+            md.SQL: _sql_block(failing_rows_sql(planned)),
+            md.DATA_TEST_KIND: dg.MetadataValue.text(test.kind),
         },
     )
 
@@ -141,16 +133,16 @@ def data_test_result(planned: PlannedDataTest, outcome: DataTestOutcome) -> dg.A
     warn = planned.test.severity == "warn"
     severity = dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR
     metadata: dict[str, dg.MetadataValue] = {
-        SQL: _sql_block(outcome.sql),
+        md.SQL: _sql_block(outcome.sql),
         md.QUALIFIED_NAME: dg.MetadataValue.text(planned.table.resolved),
     }
     if outcome.error_code is not None:
-        metadata[ERROR_CODE] = dg.MetadataValue.text(outcome.error_code)
-        metadata[ERROR_MESSAGE] = dg.MetadataValue.text(outcome.error_message or "")
+        metadata[md.ERROR_CODE] = dg.MetadataValue.text(outcome.error_code)
+        metadata[md.ERROR_MESSAGE] = dg.MetadataValue.text(outcome.error_message or "")
     else:
         failing = outcome.failing_rows or 0
-        metadata[FAILING_ROWS] = dg.MetadataValue.int(failing)
-        metadata[SAMPLE] = dg.MetadataValue.md(
+        metadata[md.FAILING_ROWS] = dg.MetadataValue.int(failing)
+        metadata[md.SAMPLE] = dg.MetadataValue.md(
             sample_table(outcome.sample, outcome.sample_truncated)
         )
     return dg.AssetCheckResult(

@@ -19,7 +19,7 @@ caller's connection:
    MANUAL row (`pick_refresh`). The stand-in's history QUERY_ID is the refresh's own id, not the
    ALTER's, so the last rule is the one that applies there.
 
-A refresh that did not succeed raises `ManualRefreshError` with Snowflake's state, code and
+A refresh that did not succeed raises `errors.ManualRefreshError` with Snowflake's state, code and
 message (from the history row; for a statement refused before any refresh ran, such as an
 unknown table or a missing OPERATE privilege, from the connector's error) and a fix
 (`refresh_fix`). A failed refresh leaves the table with its last good data. The stand-in fails the
@@ -44,7 +44,7 @@ from typing import Any
 from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables.declarations.models import DynamicTable
-from dagster_dynamic_tables.errors import DynamicTablesError
+from dagster_dynamic_tables.errors import ManualRefreshError
 from dagster_dynamic_tables.sql.records import (
     SUCCEEDED,
     RefreshRecord,
@@ -108,20 +108,6 @@ STATEMENT_FIX = (
 """Fix for a refresh statement Snowflake refused before any refresh ran."""
 
 
-class ManualRefreshError(DynamicTablesError):
-    """A manual refresh did not succeed: Snowflake's state, code and message, and the fix."""
-
-    def __init__(self, refresh: ManualRefresh) -> None:
-        self.refresh = refresh
-        self.fix = refresh_fix(refresh)
-        code = f" (code {refresh.state_code})" if refresh.state_code else ""
-        message = refresh.state_message or "Snowflake gave no message"
-        super().__init__(
-            f"The manual refresh of {refresh.qualified_name} is {refresh.state}{code}: "
-            f"{message.rstrip('.')}. Fix: {self.fix}."
-        )
-
-
 @dataclass(frozen=True)
 class RefreshAnswer:
     """What `ALTER DYNAMIC TABLE ... REFRESH` answered."""
@@ -157,6 +143,11 @@ class ManualRefresh:
     @property
     def succeeded(self) -> bool:
         return self.record.state == SUCCEEDED
+
+    @property
+    def query_id(self) -> str | None:
+        """The refresh's query id, as the history row (or the answer) gives it."""
+        return self.record.query_id
 
     @property
     def changed_data(self) -> bool:
@@ -305,5 +296,5 @@ def refresh_dynamic_table(connection: Connection, dt: DynamicTable) -> ManualRef
         # The statement failed, but the newest MANUAL row says SUCCEEDED: not this refresh.
         refresh = _without_history(dt, answer, error)
     if not refresh.succeeded:
-        raise ManualRefreshError(refresh)
+        raise ManualRefreshError(refresh, refresh_fix(refresh))
     return refresh
