@@ -72,9 +72,9 @@ SUMMARY_ITEMS = 10
 """How many tables a tick's summary names before it says "and N more"."""
 
 
-def describe_events(events: Sequence[AssetEvent]) -> str:
+def describe_events(events: Sequence[AssetEvent], *, tests: Sequence[dg.AssetCheckKey] = ()) -> str:
     """What a tick recorded, in words: refreshes per DT, then check results that changed
-    (failures one by one, passes counted per table).
+    (failures one by one, passes counted per table), then the run of data `tests` it requested.
 
     `Recorded 2 refreshes: shop/totals (2). 2 health check results changed: failed: shop/totals
     within_target_lag (WARN); passed: 1 (shop/totals). No run requested: ...`
@@ -106,7 +106,14 @@ def describe_events(events: Sequence[AssetEvent]) -> str:
             f"{_plural(total, 'health check result', 'health check results')} changed: "
             f"{'; '.join(outcomes)}."
         )
-    parts.append("No run requested: Dynamic Table refreshes are recorded without runs.")
+    if tests:
+        tables = list(dict.fromkeys(key.asset_key.to_user_string() for key in tests))
+        parts.append(
+            f"Requested one run of {_plural(len(tests), 'data test', 'data tests')} of "
+            f"{_listed(tables)}."
+        )
+    else:
+        parts.append("No run requested: Dynamic Table refreshes are recorded without runs.")
     return " ".join(parts)
 
 

@@ -20,9 +20,13 @@ Then, per DT of a schema read:
   when a check's pass/fail, severity or kind differs from the latest evaluation the instance
   holds (the kind is stored as `outcome` metadata).
 
+A tick that recorded materializations of DTs that declare data tests requests one run of exactly
+those tests (`data_test_runs`: one run per tenant per tick, run key unique per tick).
+
 An idle tick reports nothing. Dagster shows every tick that requests no run as SKIPPED; a tick
 that recorded something says what in its skip reason, the text the UI's tick list shows
-("Recorded 2 refreshes: shop/totals (1); shop/counts (1). ..."), and logs it.
+("Recorded 2 refreshes: shop/totals (1); shop/counts (1). ..."), and logs it (a tick that
+requests the run of data tests shows as a success with its run, and logs the same words).
 
 A refresh is identified by (qualified name, data timestamp); before reporting, the sensor compares
 with the latest materialization the instance already holds for the DT, so a lost or reset cursor
@@ -51,8 +55,8 @@ latest data timestamp, which its data timestamp will follow (see `window.next_st
 
 The sensor orchestrates the pipeline; each stage is a module that calls only the ones below it
 (an import-linter contract): SHOW (`show`) -> what moved (`moved`) -> one history read
-(`history`) -> evaluate, without I/O (`tick`, with `window`) -> events (`events`) and the
-cursor (`cursor`).
+(`history`) -> evaluate, without I/O (`tick`, with `window`) -> events (`events`), the run of
+data tests (`data_test_runs`) and the cursor (`cursor`).
 """
 
 # No `from __future__ import annotations`: Dagster reads the sensor function's annotations
@@ -74,6 +78,11 @@ from dagster_dynamic_tables.freshness.cursor import (
     SensorCursor,
     history_ends,
     parse_data_version,
+)
+from dagster_dynamic_tables.freshness.data_test_runs import (
+    data_test_keys,
+    data_tests_run_request,
+    data_tests_selection,
 )
 from dagster_dynamic_tables.freshness.events import IDLE_MESSAGE, describe_events
 from dagster_dynamic_tables.freshness.history import TickRead, fetch_tick, merge_states
@@ -229,6 +238,7 @@ def build_freshness_sensor(
     tests), `full_read_interval` how often every schema is read (`FULL_READ_INTERVAL`).
     """
     dynamic_tables = list(tenant.dynamic_tables)
+    test_keys = data_test_keys(tenant)
 
     def evaluate(
         context: dg.SensorEvaluationContext, snowflake: SnowflakeResource
@@ -284,8 +294,14 @@ def build_freshness_sensor(
             context.log.warning(message)
         if not result.events:
             return dg.SensorResult(skip_reason=IDLE_MESSAGE, cursor=result.cursor.to_json())
-        summary = describe_events(result.events)
+        tests = data_tests_run_request(tenant, result.events, test_keys)
+        tested = (tests.asset_check_keys or []) if tests is not None else []
+        summary = describe_events(result.events, tests=tested)
         context.log.info(summary)
+        if tests is not None:
+            return dg.SensorResult(
+                asset_events=result.events, cursor=result.cursor.to_json(), run_requests=[tests]
+            )
         # Dagster shows a tick without run requests as SKIPPED, "Sensor function returned an
         # empty result", even when it recorded events: the skip reason is the one text the tick
         # list shows, so it says what this tick recorded.
@@ -320,8 +336,11 @@ def build_freshness_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             f"Records each completed refresh of {tenant.slug}'s Snowflake Dynamic Tables as a "
-            "materialization and reports their health checks."
+            "materialization and reports their health checks"
+            + ("; runs the data tests of the tables it recorded." if test_keys else ".")
         ),
+        # The data tests it may request (one run per tick: `data_test_runs`).
+        asset_selection=data_tests_selection(test_keys),
     )(function)
 
 
