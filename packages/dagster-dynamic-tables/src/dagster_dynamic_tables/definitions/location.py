@@ -22,12 +22,14 @@ import dagster as dg
 
 from dagster_dynamic_tables.declarations.loader import read_declaration_file
 from dagster_dynamic_tables.declarations.yamlbounds import check_yaml_text
+from dagster_dynamic_tables.definitions.automation import hold_back_on_blocking_checks
 from dagster_dynamic_tables.definitions.component import DEFS_FILE_NAMES
 
 
 def load_tenant_definitions(defs_package: ModuleType) -> dg.Definitions:
     """Every definition under the tenant's `defs/` folder: components (`defs.yaml`) and Python
-    modules, as `dg.load_from_defs_folder` loads them."""
+    modules, as `dg.load_from_defs_folder` loads them; every automation condition also waits for
+    the blocking checks of the asset's deps (`automation.hold_back_on_blocking_checks`)."""
     if defs_package.__file__ is None:
         raise TypeError(f"{defs_package.__name__} is not a package with an __init__.py")
     package_dir = Path(defs_package.__file__).parent
@@ -43,7 +45,7 @@ def load_tenant_definitions(defs_package: ModuleType) -> dg.Definitions:
         ):
             warnings.simplefilter("ignore", category)
         tree = dg.ComponentTree(defs_module=defs_package, project_root=package_dir.parent)
-        return tree.build_defs()
+        return hold_back_on_blocking_checks(tree.build_defs())
 
 
 def check_defs_files(defs_dir: Path) -> None:
