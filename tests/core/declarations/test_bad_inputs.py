@@ -728,7 +728,8 @@ CASES: list[tuple[str, str, str]] = [
         "tenant: shop\nsources:\n  - name: raw\n    table: SHOP.RAW.RAW\n    deps: [x]\n",
         "1 problem in <file>:\n"
         "  - sources[0].deps (line 5): unknown key 'deps'; allowed "
-        "keys: name, table, description, owners, group, data_tests, data_tests_cron, data_tests_timezone. Fix: 'deps' belongs to "
+        "keys: name, table, description, owners, group, data_tests, data_tests_cron, "
+        "data_tests_timezone. Fix: 'deps' belongs to "
         "dynamic_tables and views items: remove it, or declare the object under "
         "dynamic_tables.",
     ),
@@ -807,7 +808,8 @@ def test_several_mistakes_are_reported_at_once_in_file_order(tmp_path: Path) -> 
         "table, description, owners, group, query, query_file, deps, target_lag, warehouse, "
         "refresh_mode, initialize, "
         "scheduler, initialization_warehouse, cluster_by, transient, comment, "
-        "data_retention_time_in_days, frozen_where, automation_condition, data_tests. Fix: did you mean 'target_lag'?\n"
+        "data_retention_time_in_days, frozen_where, automation_condition, data_tests. Fix: did "
+        "you mean 'target_lag'?\n"
         "  - dynamic_tables[1].target_lag (line 17): '10 seconds' is 10 seconds, under "
         "Snowflake's minimum target lag of 60 seconds: use '1 minute' or more.\n"
         "  - dynamic_tables[1].refresh_mode (line 18): 'incremental' is not allowed; allowed: "

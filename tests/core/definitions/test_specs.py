@@ -11,6 +11,7 @@ import pytest
 from dagster_dynamic_tables import metadata
 from dagster_dynamic_tables.declarations.loader import build_tenant
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant, View
+from dagster_dynamic_tables.definitions.orchestrated import build_orchestrated_refresh
 from dagster_dynamic_tables.definitions.specs import (
     build_asset_specs,
     build_spec,
@@ -201,9 +202,13 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         {
             "metadata": _dt_meta("SHOP.A.ORDERS_FROZEN", "1 hour", mode="ADAPTIVE"),
             "description": "Snowflake Dynamic Table SHOP.A.ORDERS_FROZEN (scheduler DISABLE, "
-            "refresh mode: ADAPTIVE), refreshed only when asked (ALTER DYNAMIC TABLE ... "
-            "REFRESH), never run by Dagster.",
+            "refresh mode: ADAPTIVE), refreshed by Dagster: materializing it runs ALTER DYNAMIC "
+            'TABLE "SHOP"."A"."ORDERS_FROZEN" REFRESH (its upstream tables of this tenant first '
+            "when selected together) and records the refresh. A refresh made outside Dagster is "
+            "recorded by the freshness sensor.",
             "freshness_policy": None,
+            "is_virtual": False,
+            "automation_condition": dg.AutomationCondition.on_cron("0 6 * * *", "UTC"),
         },
     ),
     (
@@ -312,7 +317,12 @@ def _tenant(tmp_path: Path, section: str, item: dict[str, Any]) -> Tenant:
 def test_declaration_to_spec(
     tmp_path: Path, section: str, item: dict[str, Any], expected: dict[str, Any]
 ) -> None:
-    specs = {spec.key: spec for spec in build_asset_specs(_tenant(tmp_path, section, item))}
+    tenant = _tenant(tmp_path, section, item)
+    specs = {spec.key: spec for spec in build_asset_specs(tenant)}
+    if any(dt.scheduler == "DISABLE" for dt in tenant.dynamic_tables):
+        # Dagster refreshes these: their one spec is the orchestrated multi-asset's.
+        assert not any(dt.name in {k.path[-1] for k in specs} for dt in tenant.dynamic_tables)
+        specs = {spec.key: spec for spec in build_orchestrated_refresh(tenant).specs}
     spec = specs[dg.AssetKey(["shop", item["name"]])]
     actual = {attribute: getattr(spec, attribute) for attribute in expected}
     if "deps" in actual:

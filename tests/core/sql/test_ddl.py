@@ -365,7 +365,8 @@ BAD_VALUES: list[tuple[str, str, Any, dict[str, Any], str]] = [
         ".immutable_where: unknown key 'immutable_where'; allowed keys: name, table, "
         "description, owners, group, query, query_file, deps, target_lag, warehouse, "
         "refresh_mode, initialize, scheduler, initialization_warehouse, cluster_by, transient, "
-        "comment, data_retention_time_in_days, frozen_where, automation_condition, data_tests. Fix: write 'frozen_where' instead "
+        "comment, data_retention_time_in_days, frozen_where, automation_condition, data_tests. "
+        "Fix: write 'frozen_where' instead "
         "(Snowflake renamed IMMUTABLE WHERE to FROZEN WHERE; the declarations use the new name "
         "only).",
     ),

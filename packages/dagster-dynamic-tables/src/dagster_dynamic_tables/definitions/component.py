@@ -75,8 +75,10 @@ class DynamicTablesAttributes(BaseModel):
 class DynamicTablesComponent(dg.Component):
     """Snowflake sources, Dynamic Tables and views of one tenant, as Dagster assets.
 
-    Builds virtual specs for the Dynamic Tables and views, the freshness sensor that records
-    each landed refresh as a materialization, health checks and the `snowflake` resource.
+    Builds virtual specs for the Dynamic Tables and views, one executable multi-asset that
+    refreshes the `scheduler: DISABLE` Dynamic Tables, the freshness sensor that records each
+    landed refresh as a materialization, health checks, the declared data tests and the
+    `snowflake` resource.
     `query_file` and `local_seed_file` are relative to the folder of the `defs.yaml`.
     """
 

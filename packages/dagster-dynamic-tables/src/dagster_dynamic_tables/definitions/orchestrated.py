@@ -7,8 +7,9 @@ Entry API:
   `@dg.multi_asset` per tenant over its DISABLE Dynamic Tables (all of them by default),
   `can_subset=True`, requiring the resource `snowflake` (`dagster_snowflake.SnowflakeResource`).
   Its specs are `specs[name]` when the caller gives them, else `orchestrated_spec`: the key,
-  group, owners, kinds, deps and metadata of `specs.build_spec`, but executable (not virtual),
-  skippable, described as refreshed by Dagster, with the table's automation condition.
+  group, owners, kinds, deps, metadata and description (refreshed by Dagster) of
+  `specs.build_spec`, but executable (not virtual), skippable, with the table's automation
+  condition. `specs.build_asset_specs` leaves these tables out: this is their one definition.
 - `orchestrated_spec(tenant, dt)`: that spec for one table.
 - `automation_condition_for(declared) -> dg.AutomationCondition`: `eager` ->
   `AutomationCondition.eager()`, `{on_cron, timezone}` -> `AutomationCondition.on_cron(cron,
@@ -29,6 +30,15 @@ run on no change) and says so in the run's log. A refresh that did not succeed (
 UPSTREAM_FAILED, CANCELLED, or a statement Snowflake refused) fails the step with `dg.Failure`
 carrying Snowflake's code and message and the fix; the tables after it are not refreshed, those
 before it keep their materializations.
+
+Data tests: the declared tests of these tables are checks of this multi-asset (not of the
+tenant's `health.data_tests` definition: a blocking check on a table makes Dagster order the
+steps of its downstream tables after the check's step, which, for tables refreshed in one step,
+would be a cycle). After each refresh, the table's selected tests run over the same connection
+(Dagster selects an asset's checks with it: once per refresh); a table whose selected checks
+run without it (the freshness sensor's test run after a refresh made outside Dagster) is tested
+without a refresh. A blocking test of severity error that fails holds back the selected tables
+downstream of it in this run (not refreshed, not tested: logged), and Dagster fails the step.
 """
 
 # No `from __future__ import annotations`: Dagster reads the op's parameter annotations (the
@@ -51,11 +61,18 @@ from dagster_dynamic_tables.declarations.orchestration import (
 from dagster_dynamic_tables.definitions.specs import build_spec
 from dagster_dynamic_tables.errors import ManualRefreshError
 from dagster_dynamic_tables.freshness.events import materialization
+from dagster_dynamic_tables.health.data_tests import (
+    build_data_test_specs,
+    check_key,
+    run_data_tests,
+)
+from dagster_dynamic_tables.sql.data_tests import PlannedDataTest
 from dagster_dynamic_tables.sql.manual_refresh import (
     MONITOR_FIX,
     ManualRefresh,
     refresh_dynamic_table,
 )
+from dagster_dynamic_tables.sql.statements import Connection
 
 FIX = "fix"
 
@@ -69,17 +86,6 @@ def automation_condition_for(
     return dg.AutomationCondition.on_cron(declared.on_cron, declared.timezone)
 
 
-def _description(dt: DynamicTable) -> str:
-    intro = f"{dt.description.strip()}\n\n" if dt.description else ""
-    return (
-        f"{intro}Snowflake Dynamic Table {dt.qualified_name} (scheduler DISABLE, refresh mode: "
-        f"{dt.refresh_mode}), refreshed by Dagster: materializing it runs ALTER DYNAMIC TABLE "
-        f"{dt.qualified_name.sql} REFRESH (its upstream tables of this tenant first when "
-        "selected together) and records the refresh. A refresh made outside Dagster is recorded "
-        "by the freshness sensor."
-    )
-
-
 def orchestrated_spec(tenant: Tenant, dt: DynamicTable) -> dg.AssetSpec:
     """The executable spec of one DISABLE table: `specs.build_spec`'s, refreshed by Dagster."""
     declared = effective_automation_condition(dt.scheduler, dt.automation_condition)
@@ -88,7 +94,6 @@ def orchestrated_spec(tenant: Tenant, dt: DynamicTable) -> dg.AssetSpec:
     return spec.replace_attributes(  # pyright: ignore[reportUnknownMemberType]
         is_virtual=False,
         skippable=True,  # a NO_DATA refresh records no materialization
-        description=_description(dt),
         automation_condition=None if declared is None else automation_condition_for(declared),
     )
 
@@ -171,39 +176,78 @@ def _result(
     )
 
 
+def _blocks(planned: PlannedDataTest, result: dg.AssetCheckResult) -> bool:
+    return planned.test.blocking and not result.passed and planned.test.severity == "error"
+
+
 def build_orchestrated_refresh(
     tenant: Tenant,
     tables: Sequence[DynamicTable] | None = None,
     *,
     specs: Mapping[str, dg.AssetSpec] | None = None,
+    data_tests: Sequence[PlannedDataTest] = (),
 ) -> dg.AssetsDefinition:
     """The multi-asset that refreshes `tenant`'s DISABLE Dynamic Tables (see the module
-    docstring); `tables` narrows them, `specs` (by table name) replaces the specs it builds.
-    Raises `ValueError` for a table Snowflake schedules, or when there is no table to refresh."""
+    docstring); `tables` narrows them, `specs` (by table name) replaces the specs it builds,
+    `data_tests` are the planned tests (`health.data_tests.plan_data_tests`) of which those of
+    these tables become its checks. Raises `ValueError` for a table Snowflake schedules, or when
+    there is no table to refresh."""
     ordered = _tables(tenant, tables)
     chosen = {
         dt.name: (specs or {}).get(dt.name) or orchestrated_spec(tenant, dt) for dt in ordered
     }
+    keys = {tuple(spec.key.path): name for name, spec in chosen.items()}
+    tests: dict[str, list[PlannedDataTest]] = {}
+    for planned in data_tests:
+        if planned.asset_key in keys:
+            tests.setdefault(keys[planned.asset_key], []).append(planned)
 
     @dg.multi_asset(
         name=f"{tenant.slug}_orchestrated_dynamic_tables",
         specs=list(chosen.values()),
+        check_specs=build_data_test_specs(p for table in tests.values() for p in table),
         can_subset=True,
     )
     def refresh_dynamic_tables(
         context: dg.AssetExecutionContext, snowflake: SnowflakeResource
-    ) -> Iterator[dg.MaterializeResult[Any]]:
-        selected = [dt for dt in ordered if chosen[dt.name].key in context.selected_asset_keys]
+    ) -> Iterator[dg.MaterializeResult[Any] | dg.AssetCheckResult]:
+        checks = context.selected_asset_check_keys
+        blocked: set[str] = set()
         with snowflake.get_connection() as connection:
-            for dt in selected:
+            for dt in ordered:
                 key = chosen[dt.name].key
-                context.log.info(f"{key.to_user_string()}: ALTER DYNAMIC TABLE ... REFRESH")
-                try:
-                    refresh = refresh_dynamic_table(connection, dt)
-                except ManualRefreshError as e:
-                    raise _failure(key, e) from e
-                result = _result(context, key, dt, refresh)
-                if result is not None:
+                refresh = key in context.selected_asset_keys
+                selected = [p for p in tests.get(dt.name, ()) if check_key(p) in checks]
+                if not refresh and not selected:
+                    continue
+                upstream = {path[-1] for path in tenant.dep_keys(dt)} & blocked
+                if upstream:
+                    blocked.add(dt.name)
+                    context.log.warning(
+                        f"{key.to_user_string()}: not refreshed nor tested: a blocking data test "
+                        f"of {', '.join(sorted(upstream))} failed."
+                    )
+                    continue
+                if refresh:
+                    yield from _refresh(context, connection, key, dt)
+                for planned, result in zip(
+                    selected, run_data_tests(connection, selected), strict=True
+                ):
+                    if _blocks(planned, result):
+                        blocked.add(dt.name)
                     yield result
 
     return refresh_dynamic_tables
+
+
+def _refresh(
+    context: dg.AssetExecutionContext, connection: Connection, key: dg.AssetKey, dt: DynamicTable
+) -> Iterator[dg.MaterializeResult[Any]]:
+    context.log.info(f"{key.to_user_string()}: ALTER DYNAMIC TABLE ... REFRESH")
+    try:
+        refresh = refresh_dynamic_table(connection, dt)
+    except ManualRefreshError as e:
+        raise _failure(key, e) from e
+    result = _result(context, key, dt, refresh)
+    if result is not None:
+        yield result

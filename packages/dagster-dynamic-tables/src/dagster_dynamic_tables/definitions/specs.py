@@ -1,5 +1,9 @@
 """Declarations -> `dg.AssetSpec`: source tables, virtual Dynamic Tables and virtual views.
 
+A `scheduler: DISABLE` Dynamic Table is refreshed by Dagster: `build_spec` describes it so, and
+`build_asset_specs` leaves it out, its executable spec being the tenant's orchestrated
+multi-asset's (`orchestrated.build_orchestrated_refresh`).
+
 Usable from YAML (`build_asset_specs(tenant)`) and straight from Python (`source_table`,
 `dynamic_table`, `view`), both through the same pydantic models, so a bad argument fails with the
 same message as the same mistake in YAML.
@@ -59,8 +63,19 @@ AssetDep = str | dg.AssetKey | dg.AssetSpec
 
 
 def build_asset_specs(tenant: Tenant) -> list[dg.AssetSpec]:
-    """Every spec of a tenant, in declaration order: sources, Dynamic Tables, views."""
-    return [build_spec(tenant, declaration) for declaration in tenant.all()]
+    """The specs of a tenant's sources, Dynamic Tables and views, in declaration order, but for
+    its `scheduler: DISABLE` Dynamic Tables: Dagster refreshes those, and their executable specs
+    are `orchestrated.build_orchestrated_refresh`'s (a key is defined once)."""
+    return [
+        build_spec(tenant, declaration)
+        for declaration in tenant.all()
+        if not orchestrated_by_dagster(declaration)
+    ]
+
+
+def orchestrated_by_dagster(declaration: Declaration) -> bool:
+    """Whether Dagster refreshes the object: a Dynamic Table with `scheduler: DISABLE`."""
+    return isinstance(declaration, DynamicTable) and declaration.scheduler == "DISABLE"
 
 
 def build_spec(tenant: Tenant, declaration: Declaration) -> dg.AssetSpec:
@@ -158,8 +173,10 @@ def _dynamic_table_line(dt: DynamicTable) -> str:
     if dt.scheduler == "DISABLE":
         return (
             f"Snowflake Dynamic Table {table} (scheduler DISABLE, refresh mode: "
-            f"{dt.refresh_mode}), refreshed only when asked (ALTER DYNAMIC TABLE ... REFRESH), "
-            "never run by Dagster."
+            f"{dt.refresh_mode}), refreshed by Dagster: materializing it runs ALTER DYNAMIC TABLE "
+            f"{table.sql} REFRESH (its upstream tables of this tenant first when selected "
+            "together) and records the refresh. A refresh made outside Dagster is recorded by the "
+            "freshness sensor."
         )
     return (
         f"Snowflake Dynamic Table {table} (target lag: {dt.lag.text}, refresh mode: "

@@ -1,6 +1,9 @@
 """Declared data tests as Dagster asset checks: their specs, running a batch, and one
 `@multi_asset_check` per tenant.
 
+- `plan_data_tests(tenant)`: every data test the tenant declares (sources first, then Dynamic
+  Tables, in declaration order), with its table and, for a relationships test, its parent's table
+  and key (the tenant's own object, or `table:` for another tenant's asset).
 - `build_data_test_specs(planned)`: one `AssetCheckSpec` per test, named as declared, on its
   asset; `blocking` as declared (a failing blocking check of severity ERROR holds back the
   asset's downstream in the same run and in automation); the description says what the test
@@ -35,6 +38,10 @@ import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
 from dagster_dynamic_tables import metadata as md
+from dagster_dynamic_tables.declarations.consistency import relationships_parent
+from dagster_dynamic_tables.declarations.data_tests import DataTest
+from dagster_dynamic_tables.declarations.identifiers import QualifiedName, parse_qualified_name
+from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.snowflake_io.faults import EXPECTED_FAULTS, describe_fault
 from dagster_dynamic_tables.snowflake_io.session import read_snowflake
 from dagster_dynamic_tables.sql.data_tests import (
@@ -46,6 +53,29 @@ from dagster_dynamic_tables.sql.data_tests import (
     run_data_test,
 )
 from dagster_dynamic_tables.sql.statements import Connection
+
+
+def _parent(tenant: Tenant, test: DataTest) -> tuple[QualifiedName | None, tuple[str, ...] | None]:
+    relationships = test.relationships
+    if relationships is None:
+        return None, None
+    key = tuple(relationships.to_key(tenant.slug))
+    if relationships.table is not None:
+        return parse_qualified_name(relationships.table), key
+    parent = relationships_parent(tenant, relationships)
+    return (parent.qualified_name if parent is not None else None), key
+
+
+def plan_data_tests(tenant: Tenant) -> list[PlannedDataTest]:
+    """Every data test `tenant` declares, ready to run (see the module docstring)."""
+    planned: list[PlannedDataTest] = []
+    tested: list[SourceTable | DynamicTable] = [*tenant.sources, *tenant.dynamic_tables]
+    for item in tested:
+        key = tuple(tenant.key_path(item))
+        for test in item.data_tests:
+            parent, parent_key = _parent(tenant, test)
+            planned.append(PlannedDataTest(key, test, item.qualified_name, parent, parent_key))
+    return planned
 
 
 def data_tests_check_name(tenant_slug: str) -> str:
