@@ -43,6 +43,8 @@ MEAN_LAG_SECONDS = "mean_lag_seconds"
 MAXIMUM_LAG_SECONDS = "maximum_lag_seconds"
 TIME_WITHIN_TARGET_LAG_RATIO = "time_within_target_lag_ratio"
 DIFFERENCES = "differences"
+FIX = "fix"
+"""What to do about a failed refresh of a `scheduler: DISABLE` table (`sql.manual_refresh`)."""
 OUTCOME = "outcome"
 """The kind of a check's outcome (`ok`, `above_margin`, `suspended:USER_SUSPENDED`, ...): what the
 sensor compares, with pass/fail and severity, to report a check only when it changes."""

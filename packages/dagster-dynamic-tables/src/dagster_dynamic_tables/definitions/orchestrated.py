@@ -74,8 +74,6 @@ from dagster_dynamic_tables.sql.manual_refresh import (
 )
 from dagster_dynamic_tables.sql.statements import Connection
 
-FIX = "fix"
-
 
 def automation_condition_for(
     declared: AutomationConditionDeclaration,
@@ -122,7 +120,7 @@ def _failure(key: dg.AssetKey, error: ManualRefreshError) -> dg.Failure:
         md.STATE: refresh.state,
         md.STATE_CODE: refresh.state_code or "",
         md.STATE_MESSAGE: refresh.state_message or "",
-        FIX: error.fix,
+        md.FIX: error.fix,
     }
     if refresh.query_id:
         values[md.QUERY_ID] = refresh.query_id

@@ -19,7 +19,9 @@ execution (from the UI) share them, so both give the same answer for the same st
   declared AUTO refresh mode matches the mode Snowflake chose, which the check names.
 
 A table declared with `scheduler: DISABLE` refreshes only when asked (ALTER DYNAMIC TABLE ...
-REFRESH): `scheduling_active` and `within_target_lag` pass for it, saying so.
+REFRESH): `scheduling_active` and `within_target_lag` pass for it, saying so; its failed
+`refresh_succeeded` says how to fix it (metadata `fix`), in the words of the orchestrated step
+that failed (`sql.manual_refresh.failed_refresh_fix`).
 
 A table Snowflake does not list, or whose metadata it hides (no MONITOR privilege), fails all
 four with a message saying so: unknown is never reported as healthy.
@@ -38,6 +40,7 @@ import dagster as dg
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations.identifiers import parse_identifier
 from dagster_dynamic_tables.declarations.models import DynamicTable
+from dagster_dynamic_tables.sql.manual_refresh import failed_refresh_fix
 from dagster_dynamic_tables.sql.query_text import extract_query, same_query
 from dagster_dynamic_tables.sql.records import (
     DOWNSTREAM,
@@ -198,6 +201,9 @@ def refresh_succeeded(dt: DynamicTable, state: DynamicTableState) -> CheckOutcom
             f"The last completed refresh of {name} is {last} (state code {code or 'none'}): "
             f"{message or 'Snowflake gave no message'}"
         )
+        if dt.scheduler == "DISABLE":  # Dagster refreshes it: the orchestrated step's fix
+            meta[md.FIX] = failed_refresh_fix(last, code)
+            description = f"{description.rstrip('.')}. Fix: {meta[md.FIX]}."
         return CheckOutcome(REFRESH_SUCCEEDED, False, "ERROR", f"{last}:{code}", description, meta)
     if last is None:
         description = (

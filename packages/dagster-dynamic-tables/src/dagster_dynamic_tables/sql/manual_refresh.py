@@ -239,11 +239,17 @@ def refresh_fix(refresh: ManualRefresh) -> str:
     """What to do about a refresh that did not succeed (see the module docstring)."""
     if not refresh.in_history and refresh.state != SUCCEEDED:
         return STATEMENT_FIX.format(table=refresh.qualified_name)
-    if refresh.state == UPSTREAM_FAILED:
+    return failed_refresh_fix(refresh.state, refresh.state_code)
+
+
+def failed_refresh_fix(state: str, state_code: str | None) -> str:
+    """The fix for a manual refresh that ended in `state` with `state_code` (the same words in
+    the step that failed and in the `refresh_succeeded` check of the table)."""
+    if state == UPSTREAM_FAILED:
         return UPSTREAM_FAILED_FIX
-    if refresh.state.startswith("CANCEL"):  # Snowflake spells both CANCELLED and CANCELED
+    if state.startswith("CANCEL"):  # Snowflake spells both CANCELLED and CANCELED
         return CANCELLED_FIX
-    return REFRESH_FIXES.get(refresh.state_code or "", FAILED_FIX)
+    return REFRESH_FIXES.get(state_code or "", FAILED_FIX)
 
 
 def _without_history(
