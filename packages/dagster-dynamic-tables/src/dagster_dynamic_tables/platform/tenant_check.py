@@ -17,7 +17,10 @@ Each line names the tenant, the file and the fix. Checked:
   silently merges duplicate keys across code locations, picking one by location name: this check
   is what stops it), every dependency names a key some tenant declares, there is no cycle
   through several tenants, and no asset group name is used by two tenants (the global lineage
-  page draws one box per group name, across code locations: a shared name mixes the teams).
+  page draws one box per group name, across code locations: a shared name mixes the teams);
+- data tests: a `relationships` target in another tenant is an asset that tenant declares, with
+  the table it declares for it; an `sql` test reads declared objects or objects in the tenant's
+  grants (`tenant_data_tests`).
 
 Asset keys and deps come from each code location's definitions (Python assets included), so this
 imports every tenant: the one repo command that pays for Dagster. This module checks the

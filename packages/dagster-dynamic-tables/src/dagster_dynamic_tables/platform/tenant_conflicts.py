@@ -1,6 +1,7 @@
 """What `tenants check` finds in what the tenants declare (see `tenant_views`): objects outside a
 tenant's grants, reads its deps do not name, and conflicts across tenants (an object or asset key
-declared twice, a dep nobody declares, a cycle through several tenants, a shared group name)."""
+declared twice, a dep nobody declares, a cycle through several tenants, a shared group name),
+and in their data tests (`tenant_data_tests`: relationships targets and reads across tenants)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from dagster_dynamic_tables.declarations.identifiers import parse_qualified_name
 from dagster_dynamic_tables.platform.grants import GRANTS_FILE, Grants, TenantGrants
 from dagster_dynamic_tables.platform.repo import relative_path
+from dagster_dynamic_tables.platform.tenant_data_tests import data_test_findings
 from dagster_dynamic_tables.platform.tenant_views import DeclaredObject, TenantView
 
 __all__ = ["declaration_findings"]
@@ -26,6 +28,7 @@ def declaration_findings(root: Path, grants: Grants, views: Sequence[TenantView]
     findings += _unknown_deps(views)
     findings += _cycles(views)
     findings += _shared_groups(views)
+    findings += data_test_findings(root, grants, views)
     return findings
 
 
