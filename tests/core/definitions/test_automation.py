@@ -3,7 +3,10 @@ checks (`definitions.automation`); the behaviour over ticks is in
 tests/core/freshness/test_data_test_runs.py (a failing blocking data test holds back a
 downstream asset)."""
 
+import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 from dagster_dynamic_tables.definitions.automation import (
@@ -73,3 +76,46 @@ def test_the_tenants_downstream_assets_are_held_back():
     ):
         condition = defs.resolve_asset_graph().get(dg.AssetKey(key)).automation_condition
         assert condition == dg.AutomationCondition.eager() & GATE
+
+
+def _requested(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: Any, at: datetime):
+    with warnings.catch_warnings():
+        # Dagster's own call of AssetSelection.all(include_sources=True) warns (beta).
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        result = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=cursor, evaluation_time=at
+        )
+    requested = {r.key.to_user_string() for r in result.results if r.true_subset.size}
+    return requested, result.cursor
+
+
+def test_a_source_that_never_updates_does_not_hold_eager_or_on_cron_back():
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                "eager_table",
+                deps=["raw", "table"],
+                automation_condition=dg.AutomationCondition.eager(),
+            ),
+            dg.AssetSpec(
+                "cron_table",
+                deps=["raw"],
+                automation_condition=dg.AutomationCondition.on_cron("* * * * *"),
+            ),
+        ],
+        can_subset=True,
+    )
+    def refresh() -> Iterator[dg.MaterializeResult]:
+        yield from ()
+
+    raw, table = dg.AssetSpec("raw"), dg.AssetSpec("table", deps=["raw"], is_virtual=True)
+    defs = hold_back_on_blocking_checks(dg.Definitions(assets=[raw, table, refresh]))
+    start = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
+    with dg.DagsterInstance.ephemeral() as instance:
+        requested, cursor = _requested(defs, instance, None, start)
+        assert requested == set()
+        instance.report_runless_asset_event(dg.AssetMaterialization("table"))
+        requested, cursor = _requested(defs, instance, cursor, start + timedelta(seconds=10))
+        assert requested == {"eager_table"}  # its other dep, the source, never updates
+        requested, cursor = _requested(defs, instance, cursor, start + timedelta(seconds=40))
+        assert requested == {"cron_table"}  # the cron tick passed; its only dep is a source

@@ -21,12 +21,21 @@ remember could not promise. The UI shows the whole condition.
 
 An asset downstream of a source whose blocking test has never run waits for its first run (on the
 source's `data_tests_cron`, or launched from the UI).
+
+Sources (plain specs: Snowflake tables an ETL loads, which Dagster never materializes) count as
+"missing" for automation forever, so `eager()` never fires for an asset with a source among its
+deps (`~any_deps_missing()`), nor `on_cron()` (`all_deps_updated_since_cron` waits for a source
+to update): both would leave an orchestrated table over a raw table unrefreshed. Those two parts
+of the condition leave out the asset's deps that are sources of the same code location
+(`dg.AutomationCondition.ignore`); a source's materialization, should one be reported, still
+triggers `eager()`. So `on_cron` over sources only fires at every cron tick, and over a Dynamic
+Table once that table's refresh was recorded since the tick.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Set
 from typing import Any, cast
 
 import dagster as dg
@@ -51,6 +60,29 @@ def held_back(condition: Condition) -> Condition:
     return condition & dg.AutomationCondition.all_deps_blocking_checks_passed()
 
 
+SOURCE_WAITS = ("any_deps_missing", "all_deps_updated_since_cron")
+"""Labels (prefixes) of the parts of eager() and on_cron() that wait on every dep."""
+
+
+def _source_waits(condition: Condition) -> list[Condition]:
+    label = condition.get_label() or ""
+    if label.startswith(SOURCE_WAITS) and hasattr(condition, "ignore"):
+        return [condition]
+    children = cast("Sequence[Condition]", condition.children)  # pyright: ignore[reportUnknownMemberType] -- as above
+    return [found for child in children for found in _source_waits(child)]
+
+
+def without_source_waits(condition: Condition, sources: Sequence[dg.AssetKey]) -> Condition:
+    """`condition` with its waits on every dep (`SOURCE_WAITS`) leaving out `sources`."""
+    if not sources or not hasattr(condition, "replace"):
+        return condition
+    selection = dg.AssetSelection.assets(*sources)
+    for wait in _source_waits(condition):
+        ignoring = cast("Any", wait).ignore(selection)
+        condition = cast("Any", condition).replace(wait.get_label(), ignoring)
+    return condition
+
+
 def _condition_of(spec: dg.AssetSpec) -> Condition | None:
     # dagster's AssetSpec leaves AutomationCondition's type argument open:
     return cast("Condition | None", spec.automation_condition)  # pyright: ignore[reportUnknownMemberType]
@@ -61,18 +93,24 @@ def _needs_hold(spec: dg.AssetSpec) -> bool:
     return condition is not None and not _includes_blocking_checks(condition)
 
 
-def _hold(spec: dg.AssetSpec) -> dg.AssetSpec:
-    condition = _condition_of(spec)
-    if condition is None or _includes_blocking_checks(condition):
-        return spec
-    return spec.replace_attributes(  # pyright: ignore[reportUnknownMemberType] -- as above
-        automation_condition=held_back(condition)
-    )
+def _holding(sources: Set[dg.AssetKey]) -> Callable[[dg.AssetSpec], dg.AssetSpec]:
+    def hold(spec: dg.AssetSpec) -> dg.AssetSpec:
+        condition = _condition_of(spec)
+        if condition is None or _includes_blocking_checks(condition):
+            return spec
+        waited = [dep.asset_key for dep in spec.deps if dep.asset_key in sources]
+        condition = held_back(without_source_waits(condition, waited))
+        return spec.replace_attributes(  # pyright: ignore[reportUnknownMemberType] -- as above
+            automation_condition=condition
+        )
+
+    return hold
 
 
 def hold_back_on_blocking_checks(defs: dg.Definitions) -> dg.Definitions:
     """`defs` with every executable asset's automation condition held back by its deps' blocking
-    checks (see the module docstring); `defs` itself when no condition needs it."""
+    checks, its waits on every dep leaving out sources (see the module docstring); `defs` itself
+    when no condition needs it."""
     specs = [
         spec
         for asset in defs.assets or []
@@ -81,8 +119,13 @@ def hold_back_on_blocking_checks(defs: dg.Definitions) -> dg.Definitions:
     ]
     if not any(_needs_hold(spec) for spec in specs):
         return defs
+    sources = {
+        asset.key
+        for asset in defs.assets or []
+        if isinstance(asset, dg.AssetSpec) and not asset.is_virtual
+    }
     with warnings.catch_warnings():
         # Definitions.map_asset_specs is marked preview; it maps specs and definitions alike,
         # which rebuilding each AssetsDefinition here would copy.
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return defs.map_asset_specs(func=_hold)
+        return defs.map_asset_specs(func=_holding(sources))
