@@ -783,6 +783,7 @@ def test_a_tenant_without_a_grants_entry_may_declare_nothing(tmp_path: Path) -> 
         for path, name, table in (
             ("sources[0]", "budget_targets", "BUDGET_TARGETS"),
             ("dynamic_tables[0]", "revenue_vs_budget", "REVENUE_VS_BUDGET"),
+            ("dynamic_tables[1]", "monthly_revenue", "MONTHLY_REVENUE"),
         )
     ]
 
