@@ -16,6 +16,7 @@ from dagster_dynamic_tables.sql.manual_refresh import (
     REFRESH_FIXES,
     STATEMENT_FIX,
     UPSTREAM_FAILED_FIX,
+    ManualRefresh,
     RefreshAnswer,
     build_recent_refreshes_statement,
     build_refresh_statement,
@@ -164,6 +165,7 @@ def test_a_refresh_whose_query_fails_raises_snowflakes_code_and_message_and_the_
         refresh_dynamic_table(stand_in.connection, totals)
 
     error = raised.value
+    assert isinstance(error.refresh, ManualRefresh)
     assert (error.refresh.state, error.refresh.state_code) == ("FAILED", "000904")
     assert error.refresh.in_history
     assert error.refresh.record.refresh_trigger == "MANUAL"
@@ -198,6 +200,7 @@ def test_a_statement_refused_before_any_refresh_names_the_connectors_error(stand
         refresh_dynamic_table(stand_in.connection, missing)
 
     refresh = raised.value.refresh
+    assert isinstance(refresh, ManualRefresh)
     assert not refresh.in_history
     assert (refresh.state, refresh.state_code) == ("FAILED", "002003")
     assert refresh.state_message == (
