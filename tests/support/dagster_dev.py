@@ -68,6 +68,55 @@ query CheckExecutions($path: [String!]!, $check: String!) {
 }
 """
 
+ALL_RUNS = """
+query AllRuns {
+  runsOrError {
+    ... on Runs {
+      results {
+        runId status creationTime
+        assetSelection { path }
+        assetCheckSelection { name assetKey { path } }
+      }
+    }
+  }
+}
+"""
+
+CHECK_HISTORY = """
+query CheckHistory($path: [String!]!, $check: String!, $limit: Int!) {
+  assetCheckExecutions(assetKey: {path: $path}, checkName: $check, limit: $limit) {
+    runId status timestamp
+    evaluation {
+      severity description
+      targetMaterialization { storageId timestamp }
+      metadataEntries {
+        label
+        ... on MarkdownMetadataEntry { mdStr }
+        ... on IntMetadataEntry { intValue }
+        ... on TextMetadataEntry { text }
+      }
+    }
+  }
+}
+"""
+
+ASSET_CHECKS = """
+query AssetChecks($path: [String!]!) {
+  assetNodes(assetKeys: [{path: $path}]) {
+    isExecutable isMaterializable
+    assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
+  }
+}
+"""
+
+SENSOR_TICKS = """
+query SensorTicks($selector: SensorSelector!) {
+  sensorOrError(sensorSelector: $selector) {
+    __typename
+    ... on Sensor { sensorState { ticks(limit: 25) { tickId status timestamp skipReason } } }
+  }
+}
+"""
 
 # An instance without the first-visit community dialog (it covers pages in screenshots) and
 # without telemetry.
@@ -107,6 +156,30 @@ class DagsterDev:
         executions = self.graphql(CHECK_EXECUTIONS, {"path": path, "check": check})
         found = executions["assetCheckExecutions"]
         return found[0] if found else None
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, any status: id, status, creation time, assets and checks selected."""
+        return self.graphql(ALL_RUNS)["runsOrError"]["results"]
+
+    def check_history(self, path: list[str], check: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The check's executions, newest first, with their evaluation's metadata."""
+        variables = {"path": path, "check": check, "limit": limit}
+        return self.graphql(CHECK_HISTORY, variables)["assetCheckExecutions"]
+
+    def asset_node(self, path: list[str]) -> dict[str, Any]:
+        """Whether the asset is executable and materializable, and its checks (name, blocking)."""
+        (node,) = self.graphql(ASSET_CHECKS, {"path": path})["assetNodes"]
+        return node
+
+    def sensor_ticks(self, location: str, sensor: str) -> list[dict[str, Any]]:
+        """The sensor's latest ticks, newest first (none while its location loads)."""
+        selector = {
+            "repositoryLocationName": location,
+            "repositoryName": "__repository__",
+            "sensorName": sensor,
+        }
+        found = self.graphql(SENSOR_TICKS, {"selector": selector})["sensorOrError"]
+        return list(found["sensorState"]["ticks"]) if found["__typename"] == "Sensor" else []
 
     def locations(self) -> dict[str, dict[str, Any]]:
         """Each code location's entry: load status, and its error or its repositories."""
