@@ -49,7 +49,8 @@ def _table_count(dev, table):
 
 @pytest.mark.e2e
 # Longer than the suite's 600 s per test: one dagster dev with four locations runs the whole
-# chain (5.6 minutes measured on the shared 2-core machine when quiet; over 10 under load).
+# chain (5.6 minutes in two runs on the shared 2-core machine, 4.5 without the data test and
+# orchestrated parts; an earlier, longer version went past 10 minutes under load).
 @pytest.mark.timeout(900)
 def test_dashboard_runs_after_dynamic_table_refresh_lands(dagster_dev):
     dev = dagster_dev
