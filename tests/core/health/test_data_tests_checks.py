@@ -62,6 +62,24 @@ def plan(database: str) -> list[PlannedDataTest]:
     ]
 
 
+def test_a_warning_never_blocks_in_a_run_or_in_automation():
+    """Dagster stops a run's downstream steps only for a failed blocking check of severity
+    ERROR, but `all_deps_blocking_checks_passed()` holds automation back for any failed blocking
+    check: a `severity: warn` test declared blocking would block in one and not the other."""
+    orders = parse_qualified_name("SHOP.S.ORDERS")
+    warn, error = name_data_tests(
+        [
+            DataTest(not_null=NotNull(column="id"), severity="warn", blocking=True),
+            DataTest(not_null=NotNull(column="email"), blocking=True),
+        ]
+    )
+    specs = build_data_test_specs([PlannedDataTest(ORDERS, t, orders) for t in (warn, error)])
+    assert [(spec.name, spec.blocking) for spec in specs] == [
+        ("not_null_id", False),
+        ("not_null_email", True),
+    ]
+
+
 def test_specs_carry_name_blocking_description_and_sql():
     specs = {spec.name: spec for spec in build_data_test_specs(plan("SHOP"))}
     assert list(specs) == [

@@ -10,8 +10,9 @@ One entry holds exactly one kind key, plus optional `name`, `severity` and `bloc
       - row_count: {min: 1, max: 1000000}
       - sql: "select * from ANALYTICS.ECOMMERCE.ORDERS where amount < 0"
         name: no_negative_amounts
-        severity: warn
-        blocking: true
+        blocking: true                 # severity error (the default): holds back downstream
+      - not_null: {column: email}
+        severity: warn                 # a warning never blocks
 
 Contract:
 - Columns are Snowflake identifiers as written (`order_id`, `"Mixed Case"`), checked with

@@ -5,10 +5,11 @@
   Tables, in declaration order), with its table and, for a relationships test, its parent's table
   and key (the tenant's own object, or `table:` for another tenant's asset).
 - `build_data_test_specs(planned)`: one `AssetCheckSpec` per test, named as declared, on its
-  asset; `blocking` as declared (a failing blocking check of severity ERROR holds back the
-  asset's downstream in the same run and in automation); the description says what the test
-  checks; metadata `sql` holds the failing-rows query (a markdown SQL block), so the UI shows it
-  before any run. A relationships test whose parent asset key is known depends on that asset.
+  asset; `blocking` as declared for severity error, never for warn (a failing blocking check
+  holds back the asset's downstream in the same run and in automation); the description says
+  what the test checks; metadata `sql` holds the failing-rows query (a markdown SQL block), so
+  the UI shows it before any run. A relationships test whose parent asset key is known depends
+  on that asset.
 - `run_data_tests(connection, planned)`: runs the tests one statement each over the ONE open
   connection it is given, and yields an `AssetCheckResult` per test: passed when no failing row;
   severity as declared (WARN / ERROR); metadata `failing_rows` (int), `sample` (a markdown table
@@ -118,7 +119,9 @@ def build_data_test_spec(planned: PlannedDataTest) -> dg.AssetCheckSpec:
         name=planned.check_name,
         asset=dg.AssetKey(list(planned.asset_key)),
         description=describe_test(planned),
-        blocking=test.blocking,
+        # A warning never blocks: Dagster would stop nothing in the run, but would hold back
+        # automation across runs; `blocking` counts for severity error only, the same way in both.
+        blocking=test.blocking and test.severity == "error",
         additional_deps=[dg.AssetKey(list(planned.parent_key))] if planned.parent_key else None,
         metadata={
             md.SQL: _sql_block(failing_rows_sql(planned)),
