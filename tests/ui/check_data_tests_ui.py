@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 from check_tenants_ui import Browser, chromium  # (this script's folder)
-from support import dagster_dev as e2e
+from support.ui import add_attach_argument, run_attachable
 
 REVENUE_VS_BUDGET = ["finance", "revenue_vs_budget"]
 MONTHLY_REVENUE = ["finance", "monthly_revenue"]
@@ -63,30 +63,16 @@ def metadata(execution: dict[str, Any]) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_tests_")))
-    parser.add_argument(
-        "--attach",
-        nargs=3,
-        metavar=("URL", "SNOWFLAKE_PORT", "DATA_DIR"),
-        help="use this running dagster dev and its private stand-in",
-    )
+    add_attach_argument(parser)
     args = parser.parse_args()
     browser = chromium()
     if browser is None:
         return 2
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ui_tests_run_", ignore_cleanup_errors=True) as work:
-        if args.attach:
-            url, port, data_dir = args.attach
-            dev = e2e.DagsterDev(url, int(port), Path(data_dir), Path(work) / "no.log")
-            problems = check(dev, browser, out, Path(work))
-        else:
-            with e2e.run_dagster_dev(Path(work), dagster_yaml=e2e.QUIET_INSTANCE) as dev:
-                problems = check(dev, browser, out, Path(work))
-    for problem in problems:
-        print(f"NOT OK: {problem}")
-    print("OK" if not problems else f"NOT OK: {len(problems)} problem(s)")
-    return 0 if not problems else 1
+    return run_attachable(
+        args.attach, "ui_tests_run_", lambda dev, work: check(dev, browser, out, work)
+    )
 
 
 def check(dev: Any, browser: str, out: Path, work: Path) -> list[str]:

@@ -42,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 from check_tenants_ui import Browser, chromium  # (this script's folder)
-from support import dagster_dev as e2e
+from support.ui import add_attach_argument, run_attachable
 
 CLV = ["ecommerce", "customer_lifetime_value"]
 TABLE = "ECOMMERCE.ANALYTICS.CUSTOMER_LIFETIME_VALUE"
@@ -99,30 +99,18 @@ def main() -> int:
         default=10,
         help="real minutes without a data change (the old policy failed a 1-minute DT after 9)",
     )
-    parser.add_argument(
-        "--attach",
-        nargs=3,
-        metavar=("URL", "SNOWFLAKE_PORT", "DATA_DIR"),
-        help="use this running dagster dev and its private stand-in",
-    )
+    add_attach_argument(parser)
     args = parser.parse_args()
     browser = chromium()
     if browser is None:
         return 2
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ui_fresh_run_", ignore_cleanup_errors=True) as work:
-        if args.attach:
-            url, port, data_dir = args.attach
-            dev = e2e.DagsterDev(url, int(port), Path(data_dir), Path(work) / "no.log")
-            problems = check(dev, browser, out, Path(work), args.quiet_minutes)
-        else:
-            with e2e.run_dagster_dev(Path(work), dagster_yaml=e2e.QUIET_INSTANCE) as dev:
-                problems = check(dev, browser, out, Path(work), args.quiet_minutes)
-    for problem in problems:
-        print(f"NOT OK: {problem}")
-    print("OK" if not problems else f"NOT OK: {len(problems)} problem(s)")
-    return 0 if not problems else 1
+    return run_attachable(
+        args.attach,
+        "ui_fresh_run_",
+        lambda dev, work: check(dev, browser, out, work, args.quiet_minutes),
+    )
 
 
 def check(dev: Any, browser: str, out: Path, work: Path, quiet_minutes: float) -> list[str]:
