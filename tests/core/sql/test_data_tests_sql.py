@@ -258,12 +258,6 @@ def test_an_unknown_column_is_an_outcome_naming_it(shop):
     assert "EMAIL" in (outcome.error_message or "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stand-in answers a query's unknown column with fakesnow's 002043 Binder Error; "
-    "Snowflake's 000904 mapping (local_snowflake.rules.failure_code_and_message) is applied to "
-    "refreshes only",
-)
 def test_an_unknown_column_is_snowflakes_000904_on_the_stand_in(shop):
     outcome = outcome_of(shop, DataTest(not_null=NotNull(column="email")))
     assert (outcome.error_code, outcome.invalid_identifier) == ("000904", "EMAIL")

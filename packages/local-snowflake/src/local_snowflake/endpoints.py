@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from local_snowflake import names, results, wire
+from local_snowflake import names, results, rules, wire
 from local_snowflake.errors import HttpError
 from local_snowflake.process import HEALTH_PATH
 from local_snowflake.server import LocalSnowflake
@@ -91,7 +91,10 @@ class _Endpoints:
             snowflake.connector.errors.OperationalError,
         ) as e:
             logger.info("%s: %s", type(e).__name__, e.msg)
-            return _statement_failed(f"{e.errno:06d}", e.sqlstate, e.raw_msg)
+            code, message = rules.failure_code_and_message(e)
+            if code != "000904":  # only an unknown column is answered as Snowflake words it
+                code, message = f"{e.errno:06d}", e.raw_msg
+            return _statement_failed(code, e.sqlstate, message)
         except duckdb.PermissionException as e:
             # enable_external_access is off (database_files.confine): a file outside the data dir
             denied = str(e).split("\n", 1)[0]
