@@ -267,6 +267,30 @@ def test_scheduler_disable_refreshes_only_when_asked(sf):
         )
 
 
+def test_refreshes_of_a_consumer_do_not_cascade_into_a_scheduler_disable_table(sf):
+    # Snowflake: a SCHEDULER = DISABLE table refreshes only when asked itself; its consumers'
+    # refreshes (scheduled or manual) read the data it has (the platform orders manual ones).
+    sf.cur.execute("CREATE TABLE src (id INT)")
+    sf.cur.execute("INSERT INTO src VALUES (1)")
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE held TARGET_LAG = DOWNSTREAM WAREHOUSE = wh SCHEDULER = DISABLE "
+        "AS SELECT id FROM src"
+    )
+    sf.cur.execute(
+        "CREATE DYNAMIC TABLE consumer TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        "AS SELECT id FROM held"
+    )
+    created = len(sf.history("HELD"))
+    sf.cur.execute("INSERT INTO src VALUES (2)")
+    sf.run_scheduler(advance_seconds=120)
+    sf.cur.execute("ALTER DYNAMIC TABLE consumer REFRESH")
+    assert len(sf.history("HELD")) == created
+    assert sf.rows("SELECT count(*) FROM consumer") == [(1,)]
+    sf.cur.execute("ALTER DYNAMIC TABLE held REFRESH")
+    sf.cur.execute("ALTER DYNAMIC TABLE consumer REFRESH")
+    assert sf.rows("SELECT count(*) FROM consumer") == [(2,)]
+
+
 def test_a_catalog_from_before_scheduler_was_kept_gets_the_column(tmp_path):
     import duckdb
     from local_snowflake.catalog import CATALOG_NAME, create_catalog

@@ -180,11 +180,13 @@ def test_a_refresh_whose_query_fails_raises_snowflakes_code_and_message_and_the_
 
 def test_an_upstream_failure_is_reported_as_such(stand_in: StandIn):
     db = stand_in.database
-    stand_in.create("base", f"SELECT ID, AMOUNT FROM {db}.S.ORDERS")
+    base = stand_in.create("base", f"SELECT ID, AMOUNT FROM {db}.S.ORDERS")
     doubled = stand_in.create("doubled", f"SELECT ID, AMOUNT * 2 AS D FROM {db}.S.BASE")
     stand_in.run(f"CREATE OR REPLACE TABLE {db}.S.ORDERS (ID INT)")
 
-    # The stand-in refreshes the upstream table first (Snowflake does not, for DISABLE tables).
+    # A manual refresh does not cascade to a DISABLE table: its own refresh fails first.
+    with pytest.raises(ManualRefreshError):
+        refresh_dynamic_table(stand_in.connection, base)
     with pytest.raises(ManualRefreshError) as raised:
         refresh_dynamic_table(stand_in.connection, doubled)
 

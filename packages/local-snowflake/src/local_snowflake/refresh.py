@@ -145,7 +145,11 @@ def refresh_with_upstream(
     data_ts: datetime,
     done: dict[str, RefreshResult],
 ) -> dict[str, RefreshResult]:
-    """Refresh a DT at data_ts, its upstream DTs first (each at most once per pass)."""
+    """Refresh a DT at data_ts, its upstream DTs first (each at most once per pass).
+
+    An upstream DT created with SCHEDULER = DISABLE is not refreshed on the way: Snowflake
+    refreshes it only when it is asked to itself (manual refreshes do not cascade to it); its
+    consumer reads the data it has, or records UPSTREAM_FAILED when its last refresh failed."""
     if qualified_name in done:
         return done
     dt = host.tables.get(qualified_name)
@@ -155,6 +159,10 @@ def refresh_with_upstream(
     for up in dt.upstream:
         up_dt = host.tables.get(up)
         if up_dt is None:
+            continue
+        if _scheduler_disabled(host, up):
+            if _last_refresh_failed(host, up) and upstream_failed is None:
+                upstream_failed = up
             continue
         if up_dt.scheduling_state != "SUSPENDED" or trigger == "MANUAL":
             refresh_with_upstream(host, up, trigger, data_ts, done)
@@ -334,6 +342,23 @@ def _count(host: RefreshHost, sql: str) -> int:
 
 
 # -- the scheduler -------------------------------------------------------------------------
+
+
+def _scheduler_disabled(host: RefreshHost, qualified_name: str) -> bool:
+    row = host.duck.execute(
+        f"SELECT coalesce(scheduler, 'ENABLE') FROM {C}.dynamic_tables WHERE qualified_name = ?",
+        [qualified_name],
+    ).fetchone()
+    return row is not None and row[0] == "DISABLE"
+
+
+def _last_refresh_failed(host: RefreshHost, qualified_name: str) -> bool:
+    row = host.duck.execute(
+        f"SELECT state FROM {C}.refresh_history WHERE qualified_name = ? AND state <> 'EXECUTING' "
+        "ORDER BY seq DESC LIMIT 1",
+        [qualified_name],
+    ).fetchone()
+    return row is not None and row[0] in ("FAILED", "UPSTREAM_FAILED")
 
 
 def due(host: RefreshHost, now: datetime, database: str | None = None) -> list[str]:
