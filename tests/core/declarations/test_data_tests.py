@@ -6,7 +6,6 @@ import pytest
 import yaml
 from dagster_dynamic_tables.declarations.data_test_problems import parse_data_tests
 from dagster_dynamic_tables.declarations.data_tests import (
-    RESERVED_CHECK_NAMES,
     AcceptedValues,
     DataTest,
     NotNull,
@@ -15,7 +14,6 @@ from dagster_dynamic_tables.declarations.data_tests import (
     Unique,
     name_data_tests,
 )
-from dagster_dynamic_tables.health.rules import CHECK_NAMES
 
 PATH = "dynamic_tables[0].data_tests"
 
@@ -89,10 +87,6 @@ def test_a_test_without_name_has_no_check_name_yet():
 def test_no_data_tests_is_no_test():
     assert parse_data_tests(None, PATH) == ([], [])
     assert parse_data_tests([], PATH) == ([], [])
-
-
-def test_reserved_names_are_the_health_checks():
-    assert RESERVED_CHECK_NAMES == CHECK_NAMES
 
 
 F = "dynamic_tables[0].data_tests[0]"

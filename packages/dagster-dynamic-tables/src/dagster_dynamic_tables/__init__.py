@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     )
     from dagster_dynamic_tables.freshness.sensor import SENSOR_NAME, build_freshness_sensor
     from dagster_dynamic_tables.health.checks import build_check_specs, build_dynamic_table_checks
-    from dagster_dynamic_tables.health.rules import CHECK_NAMES
+    from dagster_dynamic_tables.metadata import CHECK_NAMES
 
 __all__ = [
     "AUTOMATION_SENSOR_NAME",
@@ -77,7 +77,7 @@ __all__ = [
 # Public name -> the submodule that defines it (the same pairs as the imports above).
 _SUBMODULES: dict[str, str] = {
     "AUTOMATION_SENSOR_NAME": "definitions.tenant",
-    "CHECK_NAMES": "health.rules",
+    "CHECK_NAMES": "metadata",
     "SENSOR_NAME": "freshness.sensor",
     "DeclarationError": "errors",
     "DeclarationProblem": "errors",

@@ -6,6 +6,15 @@ and docs that read them keep working.
 
 from __future__ import annotations
 
+# Health check names (`health.rules`); a declared data test may not take one.
+REFRESH_SUCCEEDED = "refresh_succeeded"
+SCHEDULING_ACTIVE = "scheduling_active"
+WITHIN_TARGET_LAG = "within_target_lag"
+MATCHES_DECLARATION = "matches_declaration"
+CHECK_NAMES = (REFRESH_SUCCEEDED, SCHEDULING_ACTIVE, WITHIN_TARGET_LAG, MATCHES_DECLARATION)
+"""Every health check name, in the order the checks are declared. A misspelled name would be
+stored silently by Dagster: always use these constants."""
+
 # Asset spec metadata.
 SNOWFLAKE_TABLE = "snowflake_table"
 SNOWFLAKE_OBJECT_TYPE = "snowflake_object_type"

@@ -26,8 +26,7 @@ Contract:
   `unique_<col>[_<col>...]`, `accepted_values_<column>`, `relationships_<column>`, `row_count` or
   `sql_<index>` (the column's resolved name, lowercased, other characters than letters, digits and
   `_` as `_`). Names match `^[A-Za-z0-9_]+$`, are unique per table and never one of the four health
-  checks (`RESERVED_CHECK_NAMES`, equal to `health.rules.CHECK_NAMES`, which this layer cannot
-  import: a test pins them together).
+  checks (`RESERVED_CHECK_NAMES`: `metadata.CHECK_NAMES`).
 - `data_test_problems.parse_data_tests(raw, path)` validates a raw `data_tests:` value and
   reports every problem at once, with the YAML path, the bad value, what is allowed and the fix.
   The models can also be built in Python (`DataTest(not_null=NotNull(column="id"))`);
@@ -56,14 +55,10 @@ from pydantic import (
 
 from dagster_dynamic_tables.declarations.fields import TableName, closing_quote
 from dagster_dynamic_tables.declarations.identifiers import Identifier, parse_identifier
+from dagster_dynamic_tables.metadata import CHECK_NAMES
 
-RESERVED_CHECK_NAMES = (
-    "refresh_succeeded",
-    "scheduling_active",
-    "within_target_lag",
-    "matches_declaration",
-)
-"""The health checks' names (`health.rules.CHECK_NAMES`): a data test may not take one."""
+RESERVED_CHECK_NAMES = CHECK_NAMES
+"""The health checks' names (`metadata.CHECK_NAMES`): a data test may not take one."""
 CHECK_NAME_PATTERN = "^[A-Za-z0-9_]+$"
 """Dagster's rule for asset check names."""
 KINDS = ("not_null", "unique", "accepted_values", "relationships", "row_count", "sql")

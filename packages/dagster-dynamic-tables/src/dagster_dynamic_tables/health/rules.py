@@ -40,6 +40,21 @@ import dagster as dg
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations.identifiers import parse_identifier
 from dagster_dynamic_tables.declarations.models import DynamicTable
+from dagster_dynamic_tables.metadata import (  # the check names live with the other names
+    CHECK_NAMES as CHECK_NAMES,
+)
+from dagster_dynamic_tables.metadata import (
+    MATCHES_DECLARATION as MATCHES_DECLARATION,
+)
+from dagster_dynamic_tables.metadata import (
+    REFRESH_SUCCEEDED as REFRESH_SUCCEEDED,
+)
+from dagster_dynamic_tables.metadata import (
+    SCHEDULING_ACTIVE as SCHEDULING_ACTIVE,
+)
+from dagster_dynamic_tables.metadata import (
+    WITHIN_TARGET_LAG as WITHIN_TARGET_LAG,
+)
 from dagster_dynamic_tables.sql.manual_refresh import failed_refresh_fix
 from dagster_dynamic_tables.sql.query_text import extract_query, same_query
 from dagster_dynamic_tables.sql.records import (
@@ -49,14 +64,6 @@ from dagster_dynamic_tables.sql.records import (
     DynamicTableState,
     as_utc,
 )
-
-REFRESH_SUCCEEDED = "refresh_succeeded"
-SCHEDULING_ACTIVE = "scheduling_active"
-WITHIN_TARGET_LAG = "within_target_lag"
-MATCHES_DECLARATION = "matches_declaration"
-CHECK_NAMES = (REFRESH_SUCCEEDED, SCHEDULING_ACTIVE, WITHIN_TARGET_LAG, MATCHES_DECLARATION)
-"""Every check name, in the order the checks are declared. A misspelled name would be stored
-silently by Dagster: always use these constants."""
 
 SIGNATURE_BYTES = 2
 LAG_WARN_FACTOR = 1.5
