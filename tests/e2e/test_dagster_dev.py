@@ -283,6 +283,15 @@ def _run_materializations_after(dev, path: list[str], moment: float) -> list[dic
     ]
 
 
+def _finished_runs(dev, run_ids: set[str]) -> dict[str, str] | None:
+    """Each run's status once all of `run_ids` have ended, else None (still going)."""
+    statuses = {run["runId"]: run["status"] for run in dev.runs() if run["runId"] in run_ids}
+    ended = {"SUCCESS", "FAILURE", "CANCELED"}
+    if len(statuses) == len(run_ids) and set(statuses.values()) <= ended:
+        return statuses
+    return None
+
+
 def orchestrated_tables_are_materialized_by_automation(
     dev, events_at: float, upstream_changed_at: float
 ) -> None:
@@ -296,8 +305,15 @@ def orchestrated_tables_are_materialized_by_automation(
             300,
             2,
         )
-        runs = {run["runId"]: run for run in dev.runs()}
-        assert all(runs[m["runId"]]["status"] == "SUCCESS" for m in found), found
+        # A run's materialization is stored before the run ends: wait for its run to finish.
+        run_ids = {m["runId"] for m in found}
+        finished = dev.wait_for(
+            f"the run(s) that refreshed {'/'.join(path)} to finish",
+            lambda run_ids=run_ids: _finished_runs(dev, run_ids),
+            120,
+            2,
+        )
+        assert all(status == "SUCCESS" for status in finished.values()), (found, finished)
         versions = [
             {t["key"]: t["value"] for t in m["tags"]}.get("dagster/data_version")
             for m in dev.materializations_of(path)
