@@ -96,6 +96,12 @@ class WorkspaceError(DynamicTablesError):
     """workspace.yaml is missing or malformed."""
 
 
+class EnvironmentsError(DynamicTablesError):
+    """environments.yaml cannot be read or maps something unsafe, the selected environment is
+    unknown, or a declared name has no mapping in it: names the file, the field, the value and
+    the fix."""
+
+
 class FileRefusedError(DynamicTablesError):
     """A file that is not read: `reason` says why (no content), `fix` what to do."""
 
