@@ -96,6 +96,11 @@ class WorkspaceError(DynamicTablesError):
     """workspace.yaml is missing or malformed."""
 
 
+class GitError(DynamicTablesError):
+    """git cannot answer what a change touches: a base ref that does not exist, no common
+    ancestor, not a git repository, git missing or too slow."""
+
+
 class EnvironmentsError(DynamicTablesError):
     """environments.yaml cannot be read or maps something unsafe, the selected environment is
     unknown, or a declared name has no mapping in it: names the file, the field, the value and
