@@ -65,8 +65,9 @@ def render_dg_toml(slugs: Sequence[str]) -> str:
 def render_codeowners(grants: Grants, slugs: Sequence[str]) -> str:
     lines = [
         "# Generated from grants.yaml by `uv run dynamic-tables tenants sync`: do not edit.",
-        "# The platform team owns everything not listed below, grants.yaml included, so that a",
-        "# tenant's change cannot widen its own grants; each tenant's owner owns its folder.",
+        "# The platform team owns everything not listed below, grants.yaml and environments.yaml",
+        "# included, so that a tenant's change cannot widen its own grants or remap an",
+        "# environment's databases; each tenant's owner owns its folder.",
         f"*  {grants.platform_owner}",
     ]
     for slug in sorted(slugs):
