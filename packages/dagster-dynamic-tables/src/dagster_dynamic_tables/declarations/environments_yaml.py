@@ -249,4 +249,4 @@ class _Reader:
                 f"{base!r:.60} is not a listed environment.",
                 f"name one of {', '.join(environments)}",
             )
-        return cast("str", base)
+        return base
