@@ -6,6 +6,8 @@ dynamic-tables local stop                        stop it
 dynamic-tables tenants sync                      register every tenant under tenants/ (idempotent)
 dynamic-tables tenants check                     registration drift, grants, cross-tenant conflicts
 dynamic-tables tenants grant SLUG --schema DB.SCHEMA [--owner OWNER]   record a tenant's grants
+dynamic-tables tenants affected --base REF [--format text|json]   tenants a change touches
+dynamic-tables dev SLUG... [-- DAGSTER_DEV_OPTIONS]   dagster dev with these tenants and upstream
 dynamic-tables deploy render                     regenerate every deployment file
 dynamic-tables plan [--tenant SLUG]              what apply would change (exit 1: changes pending)
 dynamic-tables apply [--tenant SLUG] [--yes]     bring Snowflake in line with the declarations
@@ -81,6 +83,15 @@ def _grant(args: argparse.Namespace) -> int:
     return commands.grant(cast("str", args.slug), schemas, cast("str | None", args.owner))
 
 
+def _affected(args: argparse.Namespace) -> int:
+    return commands.affected(cast("str", args.base), cast("str", args.format))
+
+
+def _dev(args: argparse.Namespace) -> int:
+    passthrough = cast("list[str]", getattr(args, "dagster_args", []))
+    return commands.dev(cast("list[str]", args.slugs), passthrough)
+
+
 def _render(args: argparse.Namespace) -> int:
     del args
     return commands.render_deployments()
@@ -141,6 +152,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grant.add_argument("--owner", help="the tenant's owner for CODEOWNERS (@org/team, e-mail)")
     grant.set_defaults(handler=_grant)
+    affected = tenant_actions.add_parser(
+        "affected",
+        help="the tenants a change since --base touches (their folder changed, downstream of "
+        "one that did, or every tenant when shared code changed); working tree included",
+    )
+    affected.add_argument(
+        "--base", required=True, metavar="REF", help="the git ref to compare with (origin/main)"
+    )
+    affected.add_argument("--format", choices=("text", "json"), default="text")
+    affected.set_defaults(handler=_affected)
+
+    dev = commands.add_parser(
+        "dev",
+        help="dagster dev with these tenants and the tenants upstream of them (options after "
+        "`--` go to dagster dev, e.g. -- -p 3001)",
+    )
+    dev.add_argument(
+        "slugs", nargs="+", metavar="SLUG", help="a tenant (its folder under tenants/)"
+    )
+    dev.set_defaults(handler=_dev)
 
     deploy = commands.add_parser("deploy", help="per-tenant deployment files")
     deploy_actions = deploy.add_subparsers(dest="action", required=True)
@@ -169,7 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if given[:1] == ["dev"] and "--" in given:  # `dev SLUG... -- <dagster dev options>`
+        split = given.index("--")
+        given, passthrough = given[:split], given[split + 1 :]
+    args = build_parser().parse_args(given)
+    if passthrough:
+        args.dagster_args = passthrough
     handler = cast("Callable[[argparse.Namespace], int]", args.handler)
     try:
         return handler(args)

@@ -22,8 +22,10 @@ __all__ = [
     "EXIT_OK",
     "EXIT_PENDING",
     "EXIT_USAGE",
+    "affected",
     "apply",
     "check_tenants",
+    "dev",
     "grant",
     "local_start",
     "local_status",
@@ -186,3 +188,26 @@ def apply(tenant: str | None, *, yes: bool) -> int:
     from dagster_dynamic_tables.platform.plan.run import run_apply
 
     return run_apply(_root(), tenant, yes, sys.stdout, confirm_on_terminal)
+
+
+def affected(base: str, output_format: str) -> int:
+    """`tenants affected --base REF [--format text|json]` (see `platform.affected`)."""
+    import json
+
+    from dagster_dynamic_tables.platform.affected import affected_tenants
+
+    result = affected_tenants(_root(), base)
+    if output_format == "json":
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        for line in result.lines():
+            print(line)
+    return EXIT_OK
+
+
+def dev(slugs: list[str], dagster_args: list[str]) -> int:
+    """`dev SLUG... [-- dagster dev options]` (see `platform.dev`): never returns when
+    `dagster dev` starts."""
+    from dagster_dynamic_tables.platform.dev import run_dev
+
+    return run_dev(_root(), slugs, dagster_args)
