@@ -13,12 +13,14 @@ from dagster_dynamic_tables.freshness.show import (
     parse_show_row,
 )
 from dagster_dynamic_tables.sql.records import (
+    STATISTICS_KEYS,
     DynamicTableState,
     RefreshRecord,
     SchedulingState,
     parse_dynamic_table_state,
     parse_refresh_record,
     parse_scheduling_state,
+    parse_statistics,
 )
 from dagster_dynamic_tables.sql.statements import (
     RESULT_LIMIT,
@@ -147,9 +149,86 @@ def test_parse_refresh_record_reads_statistics_json_and_times():
         refresh_trigger="SCHEDULED",
         rows_inserted=5,
         rows_deleted=2,
+        rows_copied=0,
     )
     assert record.changed_data
     assert record.duration_seconds == 2.0
+
+
+_FULL_STATISTICS = (
+    '{"numInsertedRows": 5, "numDeletedRows": 2, "numCopiedRows": 40, "numAddedPartitions": 3, '
+    '"numRemovedPartitions": 1, "queuedTimeMs": 12, "compilationTimeMs": 340, '
+    '"executionTimeMs": 1250}'
+)
+_ALL_MISSING = dict.fromkeys(STATISTICS_KEYS)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            _FULL_STATISTICS,
+            {
+                "numInsertedRows": 5,
+                "numDeletedRows": 2,
+                "numCopiedRows": 40,
+                "numAddedPartitions": 3,
+                "numRemovedPartitions": 1,
+                "queuedTimeMs": 12,
+                "compilationTimeMs": 340,
+                "executionTimeMs": 1250,
+            },
+        ),
+        # Before 2026-03 Snowflake reported no times; keys may come in another case.
+        (
+            '{"NUMINSERTEDROWS": 1, "numdeletedrows": 0}',
+            {**_ALL_MISSING, "numInsertedRows": 1, "numDeletedRows": 0},
+        ),
+        (
+            {"numCopiedRows": "7", "queuedTimeMs": 3.0},
+            {**_ALL_MISSING, "numCopiedRows": 7, "queuedTimeMs": 3},
+        ),
+        (None, _ALL_MISSING),
+        ("", _ALL_MISSING),
+        ("null", _ALL_MISSING),
+        ("not json {", _ALL_MISSING),
+        ("[1, 2]", _ALL_MISSING),
+        ("42", _ALL_MISSING),
+        (
+            '{"numInsertedRows": null, "numDeletedRows": "many", "numCopiedRows": true, '
+            '"numAddedPartitions": 1.5, "numRemovedPartitions": {"n": 1}, "queuedTimeMs": [], '
+            '"compilationTimeMs": "NaN", "executionTimeMs": "Infinity"}',
+            _ALL_MISSING,
+        ),
+    ],
+    ids=[
+        "all",
+        "older-row-other-case",
+        "parsed-object-text-and-float",
+        "null",
+        "empty",
+        "json-null",
+        "not-json",
+        "array",
+        "number",
+        "garbage-values",
+    ],
+)
+def test_statistics_read_leniently(value, expected):
+    assert parse_statistics(value) == expected
+    record = parse_refresh_record(
+        {"QUALIFIED_NAME": "A.B.C", "STATE": "SUCCEEDED", "STATISTICS": value}
+    )
+    assert (
+        record.rows_inserted,
+        record.rows_deleted,
+        record.rows_copied,
+        record.partitions_added,
+        record.partitions_removed,
+        record.queued_time_ms,
+        record.compilation_time_ms,
+        record.execution_time_ms,
+    ) == tuple(expected[key] for key in STATISTICS_KEYS)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,18 @@ REFRESH_DURATION_SECONDS = "refresh_duration_seconds"
 ROWS_INSERTED = "rows_inserted"
 ROWS_DELETED = "rows_deleted"
 QUERY_ID = "query_id"
+# ... and from the rest of the refresh history's STATISTICS (issue 20): numbers, so that the
+# asset's Plots tab draws them (Dagster plots int and float metadata of materializations).
+ROWS_COPIED = "rows_copied"
+PARTITIONS_ADDED = "partitions_added"
+PARTITIONS_REMOVED = "partitions_removed"
+QUEUED_TIME_MS = "queued_time_ms"
+COMPILATION_TIME_MS = "compilation_time_ms"
+EXECUTION_TIME_MS = "execution_time_ms"
+# Dagster's own key for a table's columns (the asset page's Columns), and when Snowflake created
+# the table they were read from (SHOW DYNAMIC TABLES `created_on`).
+COLUMN_SCHEMA = "dagster/column_schema"
+TABLE_CREATED_ON = "table_created_on"
 
 # Tag Dagster reads as the data version of an asset event.
 DATA_VERSION_TAG = "dagster/data_version"

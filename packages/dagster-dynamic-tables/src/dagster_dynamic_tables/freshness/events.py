@@ -39,10 +39,8 @@ def materialization(
         values[md.REFRESH_END_TIME] = dg.MetadataValue.timestamp(record.refresh_end_time)
     if record.duration_seconds is not None:
         values[md.REFRESH_DURATION_SECONDS] = dg.MetadataValue.float(record.duration_seconds)
-    if record.rows_inserted is not None:
-        values[md.ROWS_INSERTED] = dg.MetadataValue.int(record.rows_inserted)
-    if record.rows_deleted is not None:
-        values[md.ROWS_DELETED] = dg.MetadataValue.int(record.rows_deleted)
+    for name, number in statistics_metadata(record).items():
+        values[name] = dg.MetadataValue.int(number)
     if record.query_id:
         values[md.QUERY_ID] = dg.MetadataValue.text(record.query_id)
     name = dt.qualified_name.resolved
@@ -65,6 +63,22 @@ def materialization(
         metadata=values,
         tags={md.DATA_VERSION_TAG: format_data_version(record.data_timestamp)},
     )
+
+
+def statistics_metadata(record: RefreshRecord) -> dict[str, int]:
+    """The refresh's STATISTICS as metadata: each number Snowflake reported (a key it left out,
+    or one that is not a whole number, is left out too)."""
+    numbers = {
+        md.ROWS_INSERTED: record.rows_inserted,
+        md.ROWS_DELETED: record.rows_deleted,
+        md.ROWS_COPIED: record.rows_copied,
+        md.PARTITIONS_ADDED: record.partitions_added,
+        md.PARTITIONS_REMOVED: record.partitions_removed,
+        md.QUEUED_TIME_MS: record.queued_time_ms,
+        md.COMPILATION_TIME_MS: record.compilation_time_ms,
+        md.EXECUTION_TIME_MS: record.execution_time_ms,
+    }
+    return {name: number for name, number in numbers.items() if number is not None}
 
 
 IDLE_MESSAGE = "No new Dynamic Table refresh and no health change."

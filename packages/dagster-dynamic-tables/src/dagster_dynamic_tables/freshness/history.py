@@ -145,4 +145,5 @@ def merge_states(
         warehouse=shown.warehouse,
         target_lag=shown.target_lag,
         text=shown.text,
+        created_on=shown.created_on,
     )

@@ -91,6 +91,7 @@ def parse_show_row(row: Mapping[str, Any]) -> DynamicTableState:
         warehouse=parse_text(row.get("WAREHOUSE")),
         target_lag=lag_text,
         text=parse_text(row.get("TEXT")),
+        created_on=parse_timestamp(row.get("CREATED_ON")),
     )
 
 

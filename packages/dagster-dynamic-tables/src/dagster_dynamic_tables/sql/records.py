@@ -47,6 +47,14 @@ class RefreshRecord:
     rows_deleted: int | None = None
     read_prefix: str | None = None
     """The schema prefix of the history read that returned the row (`READ_PREFIX`)."""
+    rows_copied: int | None = None
+    """STATISTICS.numCopiedRows: unchanged rows rewritten with the partitions that changed."""
+    partitions_added: int | None = None
+    partitions_removed: int | None = None
+    queued_time_ms: int | None = None
+    """STATISTICS.queuedTimeMs (reported since 2026-03, like the two below)."""
+    compilation_time_ms: int | None = None
+    execution_time_ms: int | None = None
 
     @property
     def changed_data(self) -> bool:
@@ -98,6 +106,9 @@ class DynamicTableState:
     target_lag: str | None = None
     text: str | None = None
     """SHOW DYNAMIC TABLES `text`: the CREATE statement whose query Snowflake runs."""
+    created_on: datetime | None = None
+    """SHOW DYNAMIC TABLES `created_on`: moves when the table is created again (CREATE OR
+    REPLACE), which may change its columns."""
 
     @property
     def metadata_hidden(self) -> bool:
@@ -120,11 +131,11 @@ def _int(value: object) -> int | None:
         return None
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, int | float | Decimal):
-        return int(value)
     try:
+        if isinstance(value, int | float | Decimal):
+            return int(value)
         return int(Decimal(str(value)))
-    except ArithmeticError:
+    except (ArithmeticError, ValueError):  # text, NaN, infinity
         return None
 
 
@@ -152,10 +163,14 @@ def parse_timestamp(value: object) -> datetime | None:
 
 
 def _json_object(value: object) -> dict[str, Any]:
-    """A VARIANT/OBJECT column: JSON text from the connector (or an already parsed dict)."""
+    """A VARIANT/OBJECT column: JSON text from the connector (or an already parsed dict); a
+    value that is not a JSON object reads as empty."""
     if value is None or value == "":
         return {}
-    parsed: Any = json.loads(value if isinstance(value, str) else json.dumps(value))
+    try:
+        parsed: Any = json.loads(value if isinstance(value, str) else json.dumps(value))
+    except (ValueError, TypeError):  # not JSON (TypeError: not serializable)
+        return {}
     if not isinstance(parsed, dict):
         return {}
     return {str(k): v for k, v in cast("dict[object, Any]", parsed).items()}
@@ -181,9 +196,46 @@ def resolved_name(value: object) -> str:
         return text
 
 
+def _count(value: object) -> int | None:
+    """One STATISTICS number: a whole number (as JSON number or numeric text); anything else
+    (null, true, a fraction, NaN, text, an object) reads as missing."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        number = Decimal(str(value).strip()) if isinstance(value, str | float | Decimal) else None
+    except ArithmeticError:  # decimal.InvalidOperation: not a number
+        return None
+    if number is None or not number.is_finite() or number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+STATISTICS_KEYS = (
+    "numInsertedRows",
+    "numDeletedRows",
+    "numCopiedRows",
+    "numAddedPartitions",
+    "numRemovedPartitions",
+    "queuedTimeMs",
+    "compilationTimeMs",
+    "executionTimeMs",
+)
+"""The refresh history's STATISTICS keys the sensor reads (Snowflake's spelling). The last three
+are reported since 2026-03: an older row, or any key Snowflake leaves out, reads as None."""
+
+
+def parse_statistics(value: object) -> dict[str, int | None]:
+    """Each of `STATISTICS_KEYS` from a STATISTICS value, leniently: not JSON, not an object, or a
+    key missing or not a whole number reads as None (never fails a tick)."""
+    statistics = _json_object(value)
+    return {key: _count(_key(statistics, key)) for key in STATISTICS_KEYS}
+
+
 def parse_refresh_record(row: Mapping[str, Any]) -> RefreshRecord:
     """Typed record from one refresh history row (keys are upper-case column names)."""
-    statistics = _json_object(row.get("STATISTICS"))
+    statistics = parse_statistics(row.get("STATISTICS"))
     return RefreshRecord(
         qualified_name=resolved_name(row["QUALIFIED_NAME"]),
         state=str(row["STATE"]).upper(),
@@ -193,9 +245,15 @@ def parse_refresh_record(row: Mapping[str, Any]) -> RefreshRecord:
         refresh_end_time=parse_timestamp(row.get("REFRESH_END_TIME")),
         refresh_action=parse_text(row.get("REFRESH_ACTION")),
         refresh_trigger=parse_text(row.get("REFRESH_TRIGGER")),
-        rows_inserted=_int(_key(statistics, "numInsertedRows")),
-        rows_deleted=_int(_key(statistics, "numDeletedRows")),
         read_prefix=parse_text(row.get(READ_PREFIX)),
+        rows_inserted=statistics["numInsertedRows"],
+        rows_deleted=statistics["numDeletedRows"],
+        rows_copied=statistics["numCopiedRows"],
+        partitions_added=statistics["numAddedPartitions"],
+        partitions_removed=statistics["numRemovedPartitions"],
+        queued_time_ms=statistics["queuedTimeMs"],
+        compilation_time_ms=statistics["compilationTimeMs"],
+        execution_time_ms=statistics["executionTimeMs"],
     )
 
 
