@@ -87,6 +87,16 @@ CREATE SEQUENCE IF NOT EXISTS {C}.refresh_seq;
 
 -- Added after the first release: a catalog made before gets the column, every DT ENABLE.
 ALTER TABLE {C}.dynamic_tables ADD COLUMN IF NOT EXISTS SCHEDULER VARCHAR DEFAULT 'ENABLE';
+
+-- SHOW DYNAMIC TABLES' rows and bytes of each DT as created (keyed by its creation time, so a DT
+-- created again starts empty), written by every successful refresh (refresh.record_size).
+CREATE TABLE IF NOT EXISTS {C}.dynamic_table_sizes (
+    QUALIFIED_NAME VARCHAR NOT NULL,
+    CREATED_ON TIMESTAMPTZ NOT NULL,
+    ROW_COUNT BIGINT NOT NULL,
+    BYTES BIGINT NOT NULL,
+    PRIMARY KEY (QUALIFIED_NAME, CREATED_ON)
+);
 """
 
 _REFRESH_HISTORY_COLUMNS = (
@@ -218,8 +228,9 @@ WITH latest AS (
 )
 SELECT
     d.created_on AS "created_on", d.name AS "name", d.database_name AS "database_name",
-    d.schema_name AS "schema_name", '' AS "cluster_by", NULL::BIGINT AS "rows",
-    NULL::BIGINT AS "bytes", 'SYSADMIN' AS "owner", d.target_lag AS "target_lag",
+    d.schema_name AS "schema_name", '' AS "cluster_by",
+    coalesce(z.row_count, 0)::BIGINT AS "rows", coalesce(z.bytes, 0)::BIGINT AS "bytes",
+    'SYSADMIN' AS "owner", d.target_lag AS "target_lag",
     d.refresh_mode AS "refresh_mode", d.refresh_mode_reason AS "refresh_mode_reason",
     d.warehouse AS "warehouse", '' AS "comment", d.create_text AS "text",
     'OFF' AS "automatic_clustering",
@@ -229,6 +240,8 @@ SELECT
     'false' AS "is_replica", 'false' AS "is_iceberg",
     latest.data_timestamp AS "data_timestamp", 'ROLE' AS "owner_role_type"
 FROM {C}.dynamic_tables d LEFT JOIN latest USING (qualified_name)
+LEFT JOIN {C}.dynamic_table_sizes z
+    ON z.qualified_name = d.qualified_name AND z.created_on = d.created_on
 WHERE (p_db IS NULL OR d.database_name = p_db)
   AND (p_schema IS NULL OR d.schema_name = p_schema)
   AND (p_like IS NULL OR d.name ILIKE p_like)

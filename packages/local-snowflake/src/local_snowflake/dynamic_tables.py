@@ -17,6 +17,10 @@ from local_snowflake.clock import Clock
 from local_snowflake.errors import does_not_exist, sql_error
 from local_snowflake.statements import Name
 
+CLONES = f"{C}.cloned_dynamic_tables"
+"""The Dynamic Tables a `CREATE DATABASE ... CLONE` made (clones.py, its table made by
+databases.py): initialized without a refresh of their own, their data being the source's."""
+
 
 @dataclass(frozen=True)
 class DynamicTable:
@@ -61,6 +65,24 @@ class DynamicTables:
             raise does_not_exist("Dynamic table", name.qualified)
         return dt
 
+    def record_size(self, name: Name) -> None:
+        """Store what SHOW DYNAMIC TABLES reports as the DT's `rows` and `bytes`, from its data
+        as it is now (called after each successful refresh: a NO_DATA one stores the same).
+
+        `bytes` here is the sum of the UTF-8 lengths of every non-NULL value as text, not
+        Snowflake's compressed micro-partition size: a documented deviation. Either way a
+        refresh that writes nothing leaves both unchanged."""
+        row = self._duck.execute(
+            f"SELECT count(*), sum(strlen(CAST(COLUMNS(*) AS VARCHAR))) FROM {name.sql()}"
+        ).fetchone()
+        counts = [int(value or 0) for value in row or ()]
+        self._duck.execute(
+            f"INSERT OR REPLACE INTO {C}.dynamic_table_sizes "
+            f"SELECT qualified_name, created_on, ?, ? FROM {C}.dynamic_tables "
+            "WHERE qualified_name = ?",
+            [counts[0] if counts else 0, sum(counts[1:]), name.qualified],
+        )
+
     def create_text(self, qualified_name: str) -> str | None:
         """The DT's CREATE statement as it was given."""
         return self._column(qualified_name, "create_text")
@@ -85,6 +107,8 @@ class DynamicTables:
             f"""SELECT d.qualified_name, EXISTS (
                 SELECT 1 FROM {C}.refresh_history h WHERE h.qualified_name = d.qualified_name
                 AND h.state = 'SUCCEEDED' AND h.data_timestamp >= d.created_on)
+                OR EXISTS (SELECT 1 FROM {CLONES} c WHERE c.qualified_name = d.qualified_name
+                AND c.created_on = d.created_on)
             FROM {C}.dynamic_tables d WHERE list_contains(?, d.qualified_name)""",
             [qualified_names],
         ).fetchall()

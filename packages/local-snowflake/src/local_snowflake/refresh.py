@@ -239,6 +239,7 @@ def _run_refresh(host: RefreshHost, attempt: _Attempt) -> RefreshResult:
     else:
         try:
             action, inserted, deleted = _compute(host, dt, first=attempt.reinitialize)
+            host.tables.record_size(dt.name)  # SHOW's rows and bytes
             stats = {"numInsertedRows": inserted, "numDeletedRows": deleted}
         except snowflake.connector.errors.Error as e:
             state, code, message = "FAILED", *failure_code_and_message(e)
