@@ -89,7 +89,7 @@ CREATE SEQUENCE IF NOT EXISTS {C}.refresh_seq;
 ALTER TABLE {C}.dynamic_tables ADD COLUMN IF NOT EXISTS SCHEDULER VARCHAR DEFAULT 'ENABLE';
 
 -- SHOW DYNAMIC TABLES' rows and bytes of each DT as created (keyed by its creation time, so a DT
--- created again starts empty), written by every successful refresh (refresh.record_size).
+-- created again starts empty), written by every successful refresh (DynamicTables.record_size).
 CREATE TABLE IF NOT EXISTS {C}.dynamic_table_sizes (
     QUALIFIED_NAME VARCHAR NOT NULL,
     CREATED_ON TIMESTAMPTZ NOT NULL,
