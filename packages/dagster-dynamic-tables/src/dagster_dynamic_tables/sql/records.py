@@ -109,6 +109,11 @@ class DynamicTableState:
     created_on: datetime | None = None
     """SHOW DYNAMIC TABLES `created_on`: moves when the table is created again (CREATE OR
     REPLACE), which may change its columns."""
+    rows: int | None = None
+    """SHOW DYNAMIC TABLES `rows`: the table's row count (unchanged by a NO_DATA refresh)."""
+    bytes: int | None = None
+    """SHOW DYNAMIC TABLES `bytes`: bytes a scan of the whole table reads (unchanged by a NO_DATA
+    refresh)."""
 
     @property
     def metadata_hidden(self) -> bool:
