@@ -103,7 +103,7 @@ class DynamicTableEngine:
         )
         now = self.clock.now()
         mode, reason = resolve_refresh_mode(cmd.refresh_mode, cmd.query)
-        inputs = self._inputs(name, cmd.query)
+        inputs = self.inputs(name, cmd.query)
         self.duck.execute(
             f"INSERT INTO {C}.dynamic_tables VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', NULL, NULL, NULL, 0, ?, ?, ?)",
@@ -210,7 +210,9 @@ class DynamicTableEngine:
         for key in [k for k in self._sessions if k[0].upper() == database.upper()]:
             self._sessions.pop(key).close()
 
-    def _inputs(self, name: Name, query: str) -> list[dict[str, str]]:
+    def inputs(self, name: Name, query: str) -> list[dict[str, str]]:
+        """The tables, views and DTs the query of the DT `name` reads (1- and 2-part names
+        resolved in its database and schema), as graph-history INPUTS."""
         expression = parse_one(query)
         ctes = {cte.alias_or_name.upper() for cte in expression.find_all(exp.CTE)}
         found: dict[str, dict[str, str]] = {}

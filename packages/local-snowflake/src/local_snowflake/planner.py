@@ -19,7 +19,7 @@ from fakesnow.conn import FakeSnowflakeConnection
 from fakesnow.dialect import parse_one
 from sqlglot.errors import ParseError
 
-from local_snowflake import databases, guards, metadata, names, pipes, statements
+from local_snowflake import clones, databases, guards, metadata, names, pipes, statements
 from local_snowflake.catalog import CATALOG_NAME
 from local_snowflake.engine import DynamicTableEngine
 from local_snowflake.errors import does_not_exist, sql_error, unsupported
@@ -54,6 +54,7 @@ class StatementPlanner:
     def __init__(self, engine: DynamicTableEngine, data_dir: Path) -> None:
         self.engine = engine
         self.data_dir = data_dir
+        databases.install(engine.duck)
 
     def plan(self, conn: FakeSnowflakeConnection, sql: str, count: int) -> Plan:
         _require_one_statement(sql)
@@ -70,6 +71,9 @@ class StatementPlanner:
             raise unsupported("GET_DDL('DYNAMIC_TABLE', ...) other than as SELECT GET_DDL(...)")
         if drop := databases.DROP_DATABASE.fullmatch(sql):
             status = databases.drop_database(self.engine, self.data_dir, drop[2], bool(drop[1]))
+            return Plan(f'SELECT {literal(status)} AS "status"', intercepted=True)
+        status = clones.clone_statement(self.engine, self.data_dir, sql)
+        if status is not None or (status := databases.set_comment(self.engine, sql)) is not None:
             return Plan(f'SELECT {literal(status)} AS "status"', intercepted=True)
         command = statements.parse(sql, conn.database, conn.schema)
         if isinstance(command, statements.ShowDynamicTables):
