@@ -2,9 +2,11 @@
 
 SHOW is a metadata command: Snowflake answers it from its metadata store without a warehouse, so
 a tick that finds nothing new through it costs no warehouse time (an idle tick). It reports each
-table's data timestamp (moved by every completed refresh, NO_DATA ones included), scheduling
-state, target lag, refresh mode, warehouse and query text: enough to tell whether anything moved
-since the last tick, to evaluate `within_target_lag`, and to find the declared tables that exist.
+table's data timestamp (moved by every completed refresh, NO_DATA ones included), its `rows`
+and `bytes` (left as they are by a NO_DATA refresh), scheduling state, target lag, refresh mode,
+warehouse and query text: enough to tell whether anything moved since the last tick (a NO_DATA
+refresh alone does not count, see `fingerprint`), to evaluate `within_target_lag`, and to find
+the declared tables that exist.
 What it does not report (the last refresh's state, Snowflake's lag statistics) comes from the
 second statement, which needs a warehouse and runs only when something moved.
 
@@ -28,6 +30,7 @@ from dagster_dynamic_tables.declarations.models import DynamicTable
 from dagster_dynamic_tables.sql.records import (
     DynamicTableState,
     SchedulingState,
+    parse_int,
     parse_text,
     parse_timestamp,
 )
@@ -92,6 +95,8 @@ def parse_show_row(row: Mapping[str, Any]) -> DynamicTableState:
         target_lag=lag_text,
         text=parse_text(row.get("TEXT")),
         created_on=parse_timestamp(row.get("CREATED_ON")),
+        rows=parse_int(row.get("ROWS")),
+        bytes=parse_int(row.get("BYTES")),
     )
 
 
@@ -131,13 +136,22 @@ def _keep(
             states.setdefault(state.qualified_name, state)
 
 
-def fingerprint(state: DynamicTableState | None) -> str:
+def fingerprint(state: DynamicTableState | None, *, stamped: bool = True) -> str:
     """What SHOW says about one DT, as one text: any change means it moved (a refresh completed,
-    it was suspended or resumed, altered or re-created) or was created or dropped."""
+    it was suspended or resumed, altered or re-created) or was created or dropped.
+
+    `stamped=False`, the quiet form: when SHOW reports the table's `rows` and `bytes`, they
+    and `created_on` stand for its content instead of the data timestamp, which every refresh
+    moves, NO_DATA ones included. A NO_DATA refresh then moves nothing; a data-changing refresh
+    that keeps both the row count and the byte size (an update to values of the same width)
+    moves nothing either, and waits for the sensor's periodic full read (see `moved`)."""
     if state is None:
         return "missing"
     scheduling = state.scheduling_state.state if state.scheduling_state else ""
     stamp = state.latest_data_timestamp.isoformat() if state.latest_data_timestamp else ""
+    if not stamped and state.rows is not None and state.bytes is not None:
+        created = state.created_on.isoformat() if state.created_on else ""
+        stamp = f"{state.rows}/{state.bytes}/{created}"  # never an ISO timestamp
     query = hashlib.blake2s((state.text or "").encode(), digest_size=8).hexdigest()
     return "|".join(
         (stamp, scheduling, state.target_lag or "", state.refresh_mode or "",

@@ -131,7 +131,7 @@ def parse_text(value: object) -> str | None:
     return text or None
 
 
-def _int(value: object) -> int | None:
+def parse_int(value: object) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -278,7 +278,7 @@ def parse_dynamic_table_state(row: Mapping[str, Any]) -> DynamicTableState:
     """Typed state from one row of the state statement (keys are upper-case column names)."""
     return DynamicTableState(
         qualified_name=resolved_name(row["QUALIFIED_NAME"]),
-        target_lag_sec=_int(row.get("TARGET_LAG_SEC")),
+        target_lag_sec=parse_int(row.get("TARGET_LAG_SEC")),
         target_lag_type=parse_text(row.get("TARGET_LAG_TYPE")),
         scheduling_state=parse_scheduling_state(row.get("SCHEDULING_STATE")),
         latest_data_timestamp=parse_timestamp(row.get("LATEST_DATA_TIMESTAMP")),
@@ -287,8 +287,8 @@ def parse_dynamic_table_state(row: Mapping[str, Any]) -> DynamicTableState:
         last_completed_refresh_state_message=parse_text(
             row.get("LAST_COMPLETED_REFRESH_STATE_MESSAGE")
         ),
-        mean_lag_sec=_int(row.get("MEAN_LAG_SEC")),
-        maximum_lag_sec=_int(row.get("MAXIMUM_LAG_SEC")),
+        mean_lag_sec=parse_int(row.get("MEAN_LAG_SEC")),
+        maximum_lag_sec=parse_int(row.get("MAXIMUM_LAG_SEC")),
         time_within_target_lag_ratio=_float(row.get("TIME_WITHIN_TARGET_LAG_RATIO")),
         refresh_mode=parse_text(row.get("REFRESH_MODE")),
         warehouse=parse_text(row.get("WAREHOUSE")),
