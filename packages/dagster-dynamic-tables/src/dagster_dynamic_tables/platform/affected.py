@@ -146,9 +146,7 @@ def read_tenant_graph(root: Path) -> TenantGraph:
             upstream[folder.slug] = frozenset(_read_tenant(folder))
         except (DynamicTablesError, OSError, ValueError) as e:
             upstream[folder.slug] = frozenset()
-            unreadable[folder.slug] = (
-                str(e).strip().splitlines()[0] if str(e).strip() else (type(e).__name__)
-            )
+            unreadable[folder.slug] = " ".join(str(e).split()) or type(e).__name__
     return TenantGraph(upstream, unreadable)
 
 
