@@ -133,7 +133,10 @@ def dagster_dev_argv(workspace: Path, dagster_args: Sequence[str]) -> list[str]:
 
 
 def run_dev(
-    root: Path, slugs: Sequence[str], dagster_args: Sequence[str], exec_fn: ExecFunction = exec_in
+    root: Path,
+    slugs: Sequence[str],
+    dagster_args: Sequence[str],
+    exec_fn: ExecFunction | None = None,
 ) -> int:
     """Write the workspace, say what it serves, run `dagster dev` on it (see module docstring)."""
     _refuse_target_options(dagster_args)  # before anything is written
@@ -144,4 +147,4 @@ def run_dev(
         f"dynamic-tables dev: serving {', '.join(served)}{upstream}, workspace "
         f"{path.relative_to(root)}"
     )
-    return exec_fn(dagster_dev_argv(path, dagster_args), root)
+    return (exec_fn or exec_in)(dagster_dev_argv(path, dagster_args), root)
