@@ -31,6 +31,7 @@ from dagster_dynamic_tables.errors import LocalSetupError, SnowflakeSettingsErro
 if TYPE_CHECKING:  # at run time imported where used: pydantic would double `local status` time
     from local_snowflake import ServerInfo
 
+    from dagster_dynamic_tables.declarations.environments import Environment
     from dagster_dynamic_tables.declarations.models import Declaration, Tenant
 
 LOCAL_PORT_VAR = "LOCAL_SNOWFLAKE_PORT"
@@ -47,6 +48,8 @@ LOCAL_EXTRA = "dagster-dynamic-tables[local]"
 NO_PLATFORM_DETECTION: dict[str, Any] = {"platform_detection_timeout_seconds": 0.0}
 
 _tenants: dict[str, Tenant] = {}
+# slug -> the environment its registered tenant is mapped into (for its seed SQL).
+_environments: dict[str, Environment | None] = {}
 # (data dir, port, slug) -> pid of the stand-in process in which the tenant's objects were made.
 _ready: dict[tuple[str, int, str], int] = {}
 _lock = threading.Lock()
@@ -242,9 +245,16 @@ def is_stand_in_error(error: BaseException) -> bool:
     return type(error).__module__.startswith("local_snowflake")
 
 
-def register_local_tenant(tenant: Tenant) -> None:
-    """Remember a tenant's declarations in this process, for its first local connection."""
+def register_local_tenant(tenant: Tenant, environment: Environment | None = None) -> None:
+    """Remember a tenant's declarations in this process, for its first local connection;
+    `environment`: the one `tenant` is mapped into (its seed SQL is mapped the same way)."""
     _tenants[tenant.slug] = tenant
+    _environments[tenant.slug] = environment
+
+
+def registered_environment(slug: str) -> Environment | None:
+    """The environment the registered tenant `slug` is mapped into (None: as declared)."""
+    return _environments.get(slug)
 
 
 def registered_tenants() -> list[Tenant]:
@@ -276,7 +286,9 @@ def ensure_local_stand_in(data_dir: Path, port: int, slug: str) -> None:
             with local_snowflake.connect(
                 host=info.host, port=info.port, **NO_PLATFORM_DETECTION
             ) as conn:
-                create_local_objects(conn, tenant, lock_dir=data_dir)
+                create_local_objects(
+                    conn, tenant, lock_dir=data_dir, environment=_environments.get(slug)
+                )
         _ready[key] = info.pid
 
 
@@ -296,9 +308,16 @@ def _file_lock(lock_dir: Path | None) -> Iterator[None]:
 
 
 def create_local_objects(
-    conn: Any, tenant: Tenant, *, lock_dir: Path | None = None
+    conn: Any,
+    tenant: Tenant,
+    *,
+    lock_dir: Path | None = None,
+    environment: Environment | None = None,
 ) -> LocalSetupReport:
     """Create the tenant's databases, schemas, seeded sources, Dynamic Tables and views.
+
+    `tenant` is mapped into `environment` already (`sql.environments.in_environment`); its seed
+    SQL, read from the file, is mapped here the same way (`sql.environments.rewrite_sql`).
 
     The seed file runs only when none of the declared source tables exists yet, so seed rows are
     never inserted twice; Dynamic Tables and views are created with IF NOT EXISTS, upstream first.
@@ -315,7 +334,7 @@ def create_local_objects(
                 cursor.execute(statement)
             missing = [s for s in tenant.sources if not _exists(cursor, s)]
             if tenant.local_seed_file is not None and len(missing) == len(tenant.sources):
-                _run_seed(conn, tenant)
+                _run_seed(conn, tenant, environment)
                 report.seeded = True
             for source in tenant.sources:
                 if source not in missing:
@@ -366,7 +385,7 @@ def _exists(cursor: Any, declaration: Declaration) -> bool:
     return bool(row and row[0])
 
 
-def _run_seed(conn: Any, tenant: Tenant) -> None:
+def _run_seed(conn: Any, tenant: Tenant, environment: Environment | None) -> None:
     """Run the tenant's `local_seed_file`, read as the loader reads it (inside the tenant's
     `defs/` folder, bounded, never blocking): it may have changed since the declarations loaded."""
     from snowflake.connector.errors import Error as SnowflakeError
@@ -396,6 +415,10 @@ def _run_seed(conn: Any, tenant: Tenant) -> None:
             detail = problem.render() if problem is not None else "it cannot be read."
             raise LocalSetupError(f"Tenant {tenant.slug!r}'s local seed file is refused: {detail}")
         text = read
+    if environment is not None:
+        from dagster_dynamic_tables.sql.environments import rewrite_sql
+
+        text = rewrite_sql(text, environment, where=f"local_seed_file {seed_file}")
     try:
         for _cursor in conn.execute_string(text):
             pass

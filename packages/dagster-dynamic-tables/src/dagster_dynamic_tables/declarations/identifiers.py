@@ -63,7 +63,8 @@ def quote_identifier(text: str) -> str:
     return parse_identifier(text).sql
 
 
-def _split_parts(text: str) -> list[str]:
+def split_name_parts(text: str) -> list[str]:
+    """The dot-separated parts of a dotted name as written (dots inside quotes kept)."""
     parts: list[str] = []
     current: list[str] = []
     in_quotes = False
@@ -108,7 +109,7 @@ class QualifiedName:
 
 def parse_qualified_name(text: str) -> QualifiedName:
     """Parse `DB.SCHEMA.NAME`; raise ValueError saying what is expected."""
-    parts = _split_parts(text.strip())
+    parts = split_name_parts(text.strip())
     if len(parts) != 3 or not all(parts):
         raise ValueError(
             f"{text!r} is not a fully qualified name: write DATABASE.SCHEMA.NAME, "

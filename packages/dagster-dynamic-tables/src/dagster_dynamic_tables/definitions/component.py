@@ -20,6 +20,9 @@ validates it with `build_tenant`, so a mistake surfaces as this package's `Decla
 depth and alias expansion (`yamlbounds.check_data`) before anything here walks it, so an alias
 bomb fails at once. Through `location.load_tenant_definitions` (a tenant's code location) the
 file's text is checked before Dagster even parses it.
+
+The tenant is then mapped into the selected environment (`DYNAMIC_TABLES_ENVIRONMENT`, a Dagster+
+branch deployment; see `declarations.environments`): every Snowflake name, never an asset key.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler, model_validato
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from dagster_dynamic_tables.declarations.environments import current_environment
 from dagster_dynamic_tables.declarations.loader import (
     YAML_LOADER,
     build_tenant,
@@ -44,6 +48,7 @@ from dagster_dynamic_tables.declarations.models import Tenant, TenantDeclaration
 from dagster_dynamic_tables.declarations.yamlbounds import check_data, check_yaml_text
 from dagster_dynamic_tables.errors import DeclarationProblem
 from dagster_dynamic_tables.gc_pause import without_gc
+from dagster_dynamic_tables.sql.environments import in_environment
 
 DEFS_FILE_NAMES = ("defs.yaml", "defs.yml", "component.yaml")
 
@@ -104,7 +109,10 @@ class DynamicTablesComponent(dg.Component):
             problems=problems,
             defs_root=context.defs_module_path,
         )
-        return cls(tenant)
+        # The declarations name prod objects; the selected environment (environments.yaml)
+        # maps every Snowflake name, never an asset key (`sql.environments.in_environment`).
+        environment = current_environment(context.path)
+        return cls(in_environment(tenant, environment, file=file or context.path))
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         # Imported here: the definitions module pulls in the sensor, checks and resources, which

@@ -21,6 +21,10 @@ file that is not a key is a skip reason naming the file, not a `ValueError`.
 With no account configured, the tenant uses the embedded stand-in (`local_snowflake`, the
 optional extra `dagster-dynamic-tables[local]`) on `127.0.0.1:$LOCAL_SNOWFLAKE_PORT`, started on
 first use; without the extra installed, such a tenant fails to load saying which variables to set.
+
+In a selected environment (`declarations.environments`) its role and warehouses apply: the
+environment's `role` replaces `SNOWFLAKE_ROLE` (`<SLUG>_SNOWFLAKE_ROLE` still wins) and the
+warehouse settings are mapped through its `warehouses:` (`sql.environments.environment_settings`).
 The stand-in's location and process handling live in `dagster_dynamic_tables.standin`, which the
 `dynamic-tables local` commands import without Dagster or dagster-snowflake.
 """
@@ -36,8 +40,10 @@ from typing import Any
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
+from dagster_dynamic_tables.declarations.environments import current_environment
 from dagster_dynamic_tables.declarations.models import Tenant
 from dagster_dynamic_tables.errors import SnowflakeSettingsError
+from dagster_dynamic_tables.sql.environments import environment_settings
 from dagster_dynamic_tables.sql.settings import Setting, find_setting, timeout_settings
 from dagster_dynamic_tables.standin import (
     ensure_local_stand_in,
@@ -91,7 +97,7 @@ def build_monitoring_resource(
     tenant): the tenant's `snowflake` settings with that warehouse, for the sensor's statements
     that need one. None without it (the sensor then uses `snowflake` and its warehouse) and on
     the local stand-in (which has no warehouses to choose)."""
-    env = os.environ if env is None else env
+    env = _in_environment(tenant, os.environ if env is None else env)
     warehouse = find_setting(tenant.slug, "MONITORING_WAREHOUSE", env)
     if warehouse is None or find_setting(tenant.slug, "ACCOUNT", env) is None:
         return None
@@ -104,12 +110,12 @@ def build_snowflake_resource(
     """The tenant's `snowflake` resource: Snowflake when an account is set, else the stand-in
     (`warehouse`: a setting that replaces `SNOWFLAKE_WAREHOUSE`; see
     `build_monitoring_resource`)."""
-    env = os.environ if env is None else env
+    env = _in_environment(tenant, os.environ if env is None else env)
     slug = tenant.slug
     account = find_setting(slug, "ACCOUNT", env)
     if account is None:
         require_stand_in(slug)
-        register_local_tenant(tenant)
+        register_local_tenant(tenant, current_environment(_start(tenant), env))
         return build_local_resource(tenant, env)
     user = find_setting(slug, "USER", env)
     password = find_setting(slug, "PASSWORD", env)
@@ -147,6 +153,16 @@ def build_snowflake_resource(
     socket_timeout = timeouts.pop("socket_timeout")
     config.update(timeouts, additional_snowflake_connection_args={"socket_timeout": socket_timeout})
     return SnowflakeResource(**config)
+
+
+def _start(tenant: Tenant) -> Path:
+    return tenant.base_dir if tenant.base_dir is not None else Path.cwd()
+
+
+def _in_environment(tenant: Tenant, env: Mapping[str, str]) -> Mapping[str, str]:
+    """The settings with the selected environment's role and warehouses applied
+    (`sql.environments.environment_settings`)."""
+    return environment_settings(current_environment(_start(tenant), env), tenant.slug, env)
 
 
 def build_local_resource(tenant: Tenant, env: Mapping[str, str]) -> LocalSnowflakeResource:

@@ -56,6 +56,7 @@ def local_start(workspace: Path) -> int:
         connect_stand_in,
         create_local_objects,
         local_stand_in_location,
+        registered_environment,
         registered_tenants,
         start_stand_in,
     )
@@ -77,7 +78,11 @@ def local_start(workspace: Path) -> int:
     with connect_stand_in(info) as conn:
         for tenant in registered_tenants():
             try:
-                print(create_local_objects(conn, tenant, lock_dir=data_dir).summary())
+                environment = registered_environment(tenant.slug)
+                report = create_local_objects(
+                    conn, tenant, lock_dir=data_dir, environment=environment
+                )
+                print(report.summary())
             except DynamicTablesError as e:
                 print(f"ERROR: {e}")
                 failed += 1

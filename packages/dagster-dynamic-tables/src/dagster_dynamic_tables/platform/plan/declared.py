@@ -1,14 +1,22 @@
 """The declarations `plan` and `apply` work from: every tenant's declaration files (found as
 Dagster resolves `type:`, see `platform.defs_files`), upstream tenants first; the objects outside
 a tenant's grants, which refuse the tenant (`refused_objects`); and the reads of the queries that
-their deps do not name (see `sql.lineage`)."""
+their deps do not name (see `sql.lineage`).
+
+In a selected environment (`DYNAMIC_TABLES_ENVIRONMENT`, `--environment`; see
+`declarations.environments`) each file's tenant is mapped into it
+(`sql.environments.in_environment`): plan and apply read and write the environment's objects.
+Grants and the lineage checks keep working on the names as declared (`DeclaredFile.as_declared`):
+grants.yaml names prod schemas, and the environment maps them with everything else."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dagster_dynamic_tables.declarations.environments import Environment
 from dagster_dynamic_tables.declarations.models import Declaration, SourceTable, Tenant
 from dagster_dynamic_tables.errors import DynamicTablesError, PlanError
 from dagster_dynamic_tables.platform.repo import relative_path
@@ -26,19 +34,34 @@ __all__ = [
 @dataclass(frozen=True)
 class DeclaredFile:
     """One declaration file: the tenant folder holding it (whose grants apply), the file, and
-    its validated declarations."""
+    its validated declarations, mapped into `environment` (None: as declared); `declared` holds
+    them as written when the environment maps them."""
 
     folder: str
     path: Path
     tenant: Tenant
+    environment: Environment | None = None
+    declared: Tenant | None = None
+
+    @property
+    def as_declared(self) -> Tenant:
+        """The declarations as written (prod names), whatever the environment."""
+        return self.declared if self.declared is not None else self.tenant
 
 
-def load_declared_files(root: Path, slug: str | None = None) -> list[DeclaredFile]:
+def load_declared_files(
+    root: Path, slug: str | None = None, environ: Mapping[str, str] | None = None
+) -> list[DeclaredFile]:
     """Every tenant's declaration files (of the component type, or a subclass, as Dagster
-    resolves `type:`), or one tenant's; a tenant after the tenants whose assets it reads."""
+    resolves `type:`), or one tenant's; a tenant after the tenants whose assets it reads. Each
+    tenant is mapped into the environment `environ` selects (default: the process's)."""
+    from dagster_dynamic_tables.declarations.environments import current_environment
     from dagster_dynamic_tables.declarations.loader import build_tenant
     from dagster_dynamic_tables.platform.defs_files import declaration_documents
     from dagster_dynamic_tables.platform.repo import discover_tenants
+    from dagster_dynamic_tables.sql.environments import check_databases, in_environment
+
+    environment = current_environment(root, os.environ if environ is None else environ)
 
     folders = discover_tenants(root)
     if slug is not None:
@@ -58,7 +81,10 @@ def load_declared_files(root: Path, slug: str | None = None) -> list[DeclaredFil
                 base_dir=document.path.parent,
                 lines=document.lines,
             )
-            files.append(DeclaredFile(folder.slug, document.path, tenant))
+            mapped = in_environment(tenant, environment, file=document.path)
+            declared = tenant if mapped is not tenant else None
+            files.append(DeclaredFile(folder.slug, document.path, mapped, environment, declared))
+    check_databases([file.as_declared for file in files], environment)
     order = {
         id(tenant): index
         for index, tenant in enumerate(_tenants_upstream_first([file.tenant for file in files]))
@@ -97,11 +123,11 @@ def refused_objects(root: Path, files: list[DeclaredFile]) -> list[tuple[str, st
     lines: list[tuple[str, str]] = []
     for file in files:
         rel = relative_path(root, file.path)
-        if file.tenant.slug != file.folder:
+        if file.as_declared.slug != file.folder:
             lines.append(
                 (
                     file.folder,
-                    f"tenant {file.folder!r}: {rel} says `tenant: {file.tenant.slug}`, but a "
+                    f"tenant {file.folder!r}: {rel} says `tenant: {file.as_declared.slug}`, but a "
                     "tenant declares objects only under its own slug, within its own grants. "
                     f"Fix: set "
                     f"`tenant: {file.folder}`.",
@@ -113,7 +139,7 @@ def refused_objects(root: Path, files: list[DeclaredFile]) -> list[tuple[str, st
             if entry is not None
             else f"none: {GRANTS_FILE} has no entry for it"
         )
-        for path, item in _yaml_paths(file.tenant):
+        for path, item in _yaml_paths(file.as_declared):
             name = item.qualified_name
             database, schema = name.database.resolved, name.schema.resolved
             if entry is not None and entry.allows(database, schema):
@@ -142,7 +168,7 @@ def read_problems(root: Path, file: DeclaredFile, declared: Mapping[str, str]) -
     except RegistrationError:
         entry = None  # refused_objects reports the file
     problems = read_problems(
-        file.tenant,
+        file.as_declared,
         declared,
         lambda database, schema: entry is not None and entry.allows(database, schema),
     )
@@ -163,7 +189,7 @@ def declared_everywhere(root: Path) -> dict[str, str]:
         except DynamicTablesError:
             continue
         for file in files:
-            declared.update(declared_objects(file.tenant))
+            declared.update(declared_objects(file.as_declared))
     return declared
 
 

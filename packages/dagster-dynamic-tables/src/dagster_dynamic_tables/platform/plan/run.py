@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from dagster_dynamic_tables.errors import DeclarationError, PlanError
+from dagster_dynamic_tables.errors import DeclarationError, EnvironmentsError, PlanError
 from dagster_dynamic_tables.platform.plan.apply import apply_plan
 from dagster_dynamic_tables.platform.plan.build import TenantPlan, required_grants
 from dagster_dynamic_tables.platform.plan.connect import Target, connect_tenant, read_tenant
@@ -67,6 +67,7 @@ from dagster_dynamic_tables.platform.plan.declared import (
     refused_objects,
 )
 from dagster_dynamic_tables.platform.plan.show import format_plan
+from dagster_dynamic_tables.sql.environments import environment_settings
 
 __all__ = ["run_apply", "run_plan"]
 
@@ -85,11 +86,13 @@ def _plan_all(
     """Plan each tenant in scope, upstream first. A tenant with an object outside its grants is
     refused whole: its lines are written first, and nothing of it is read or applied."""
     try:
-        files = load_declared_files(root, tenant)
-    except DeclarationError as e:
+        files = load_declared_files(root, tenant, env)
+    except (DeclarationError, EnvironmentsError) as e:
         raise PlanError(str(e)) from e
     if not files:
         out.write("no declared tenants found\n")
+    elif files[0].environment is not None:
+        out.write(f"environment: {files[0].environment.name}\n")
     refusals = refused_objects(root, files)
     refused = {slug for slug, _line in refusals}
     for _slug, line in refusals:
@@ -101,7 +104,8 @@ def _plan_all(
         if file.folder in refused:
             continue
         declared.update(_own_objects(file))
-        with connect_tenant(file.tenant, root, env) as (conn, target):
+        settings = environment_settings(file.environment, file.tenant.slug, env)
+        with connect_tenant(file.tenant, root, settings) as (conn, target):
             cursor = conn.cursor()
             plan = read_tenant(cursor, file.tenant, target)
             plan.grants = required_grants(file.tenant, target.role, target.warehouse)
@@ -112,7 +116,7 @@ def _plan_all(
 def _own_objects(file: DeclaredFile) -> dict[str, str]:
     from dagster_dynamic_tables.sql.lineage import declared_objects
 
-    return declared_objects(file.tenant)
+    return declared_objects(file.as_declared)
 
 
 def _refusal_error(run: _Run, command: str) -> PlanError:
