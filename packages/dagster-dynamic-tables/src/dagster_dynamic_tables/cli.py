@@ -12,6 +12,10 @@ dynamic-tables deploy render                     regenerate every deployment fil
 dynamic-tables plan [--tenant SLUG]              what apply would change (exit 1: changes pending)
 dynamic-tables apply [--tenant SLUG] [--yes]     bring Snowflake in line with the declarations
 
+`--environment NAME` (before the command) selects an environment of environments.yaml for every
+command, as `DYNAMIC_TABLES_ENVIRONMENT=NAME` does (it sets that variable, so the code locations
+and processes a command starts use it too).
+
 Exit statuses (the same for every command, so scripts and CI can tell them apart):
 
 0  ok: nothing pending, no findings
@@ -108,6 +112,12 @@ def _apply(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dynamic-tables", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument(
+        "--environment",
+        metavar="NAME",
+        help="the environment of environments.yaml to work in (sets DYNAMIC_TABLES_ENVIRONMENT; "
+        "default: that variable, else the declarations as written)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -210,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.dagster_args = passthrough
     handler = cast("Callable[[argparse.Namespace], int]", args.handler)
     try:
+        if args.environment is not None:
+            _select_environment(cast("str", args.environment))
         return handler(args)
     except DynamicTablesError as e:
         print(f"ERROR: {e}", file=sys.stderr)
@@ -224,6 +236,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"ERROR: {e}", file=sys.stderr)
             return EXIT_ERROR
         raise
+
+
+def _select_environment(name: str) -> None:
+    """`--environment NAME`: the same selection as `DYNAMIC_TABLES_ENVIRONMENT=NAME`."""
+    import os
+
+    from dagster_dynamic_tables.declarations.environments import (
+        ENVIRONMENT_VARIABLE,
+        environment_name_problem,
+    )
+    from dagster_dynamic_tables.errors import EnvironmentsError
+
+    problem = environment_name_problem(name)
+    if problem is not None:
+        raise EnvironmentsError(f"--environment: {problem}.")
+    os.environ[ENVIRONMENT_VARIABLE] = name
 
 
 if __name__ == "__main__":
