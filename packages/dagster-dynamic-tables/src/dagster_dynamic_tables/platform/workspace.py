@@ -67,3 +67,10 @@ def render_workspace(slugs: Sequence[str]) -> str:
     if not slugs:
         lines[-1] = "load_from: []"
     return "\n".join(lines) + "\n"
+
+
+def render_generated_workspace(slugs: Sequence[str], header: str) -> str:
+    """A workspace of some tenants only, generated outside git (`dev`, the CI's validation on a
+    branch): `header` (comment lines) says who wrote it and why, instead of WORKSPACE_HEADER."""
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    return comments + render_workspace(slugs).removeprefix(WORKSPACE_HEADER)
