@@ -329,7 +329,8 @@ def test_the_file_is_found_at_the_repository_root_from_a_tenant_folder(tmp_path:
     tenant = repo(tmp_path)
     assert find_environments_file(tenant, {}) == tmp_path / "environments.yaml"
     environment = current_environment(tenant, {"DYNAMIC_TABLES_ENVIRONMENT": "dev"})
-    assert environment is not None and environment.suffix == "_DEV"
+    assert environment is not None
+    assert environment.suffix == "_DEV"
     assert current_environment(tenant, {}) is None
 
 
@@ -337,7 +338,8 @@ def test_a_tenants_own_environments_file_is_never_used(tmp_path: Path):
     tenant = repo(tmp_path)
     (tenant / "environments.yaml").write_text("environments:\n  dev: {suffix: _PROD_AGAIN}\n")
     environment = current_environment(tenant, {"DYNAMIC_TABLES_ENVIRONMENT": "dev"})
-    assert environment is not None and environment.suffix == "_DEV"
+    assert environment is not None
+    assert environment.suffix == "_DEV"
 
 
 def test_the_file_variable_wins(tmp_path: Path):
@@ -347,7 +349,8 @@ def test_the_file_variable_wins(tmp_path: Path):
     environ = {ENVIRONMENTS_FILE_VARIABLE: str(other), "DYNAMIC_TABLES_ENVIRONMENT": "dev"}
     assert find_environments_file(tenant, environ) == other
     environment = current_environment(tenant, environ)
-    assert environment is not None and environment.suffix == "_ELSEWHERE"
+    assert environment is not None
+    assert environment.suffix == "_ELSEWHERE"
 
 
 def test_a_selected_environment_without_a_file_says_which_variable_to_set(tmp_path: Path):

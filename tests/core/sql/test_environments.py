@@ -76,7 +76,8 @@ def test_dev_maps_every_snowflake_name_and_keeps_keys_and_graph(slug: str):
         if isinstance(declared, DynamicTable):
             assert isinstance(mapped, DynamicTable)
             assert mapped.warehouse == declared.warehouse  # dev maps no warehouse
-            assert declared.query is not None and mapped.query is not None
+            assert declared.query is not None
+            assert mapped.query is not None
             # every fully qualified reference names a dev database, none a prod one
             for prod_db in ("ECOMMERCE", "FINANCE"):
                 assert f"{prod_db}." not in mapped.query
@@ -189,7 +190,8 @@ def test_warehouses_and_data_tests_are_mapped():
     source, table = mapped.sources[0], mapped.dynamic_tables[0]
     assert source.data_tests[0].sql == "select * from ECOM_STG.RAW.ORDERS where amount < 0"
     relationships = source.data_tests[1].relationships
-    assert relationships is not None and relationships.table == "ECOM_STG.X.C"
+    assert relationships is not None
+    assert relationships.table == "ECOM_STG.X.C"
     assert (table.warehouse, table.initialization_warehouse) == ("STG_WH", "STG_BIG")
     assert tenant.sources[0].data_tests[0].sql == (
         "select * from ECOMMERCE.RAW.ORDERS where amount < 0"
