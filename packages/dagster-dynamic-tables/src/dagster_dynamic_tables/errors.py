@@ -107,6 +107,11 @@ class EnvironmentsError(DynamicTablesError):
     the fix."""
 
 
+class ParallelSettingsError(DynamicTablesError):
+    """DYNAMIC_TABLES_WORKERS or DYNAMIC_TABLES_LOAD_TIMEOUT is not a positive number: names the
+    variable, the value and the fix."""
+
+
 class FileRefusedError(DynamicTablesError):
     """A file that is not read: `reason` says why (no content), `fix` what to do."""
 

@@ -23,18 +23,21 @@ Each line names the tenant, the file and the fix. Checked:
   grants (`tenant_data_tests`).
 
 Asset keys and deps come from each code location's definitions (Python assets included), so this
-imports every tenant: the one repo command that pays for Dagster. This module checks the
+imports every tenant: the one repo command that pays for Dagster (once: the locations load in
+forked children, several at once, see `platform.parallel`). This module checks the
 registration; `tenant_views` loads what each tenant declares, `tenant_conflicts` checks it.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
 from dagster_dynamic_tables.errors import RegistrationError
 from dagster_dynamic_tables.platform.grants import GRANTS_FILE, Grants, load_grants
+from dagster_dynamic_tables.platform.parallel import settings_from_env
 from dagster_dynamic_tables.platform.registration import (
     CODEOWNERS_FILE,
     DG_FILE,
@@ -51,7 +54,7 @@ from dagster_dynamic_tables.platform.repo import (
     stray_tenant_folders,
 )
 from dagster_dynamic_tables.platform.tenant_conflicts import declaration_findings
-from dagster_dynamic_tables.platform.tenant_views import load_tenant_view
+from dagster_dynamic_tables.platform.tenant_views import load_tenant_views
 
 __all__ = ["SYNC_FIX", "check_tenants"]
 
@@ -64,8 +67,15 @@ _REGISTRATION_FILES = {
 }
 
 
-def check_tenants(root: Path) -> list[str]:
-    """Every finding, one line each (empty when all is well)."""
+def check_tenants(
+    root: Path, *, workers: int | None = None, timeout: float | None = None
+) -> list[str]:
+    """Every finding, one line each (empty when all is well), in the same order whatever the
+    number of `workers` loading code locations at once, each within `timeout` seconds (defaults:
+    `DYNAMIC_TABLES_WORKERS` / `DYNAMIC_TABLES_LOAD_TIMEOUT`, else the cores available and 180 s;
+    see `platform.parallel`)."""
+    default_workers, default_timeout = settings_from_env(os.environ)
+    workers, timeout = workers or default_workers, timeout or default_timeout
     findings: list[str] = []
     tenants = discover_tenants(root)
     findings += _registration(root, tenants)
@@ -74,7 +84,7 @@ def check_tenants(root: Path) -> list[str]:
     except RegistrationError as e:
         return [*findings, str(e)]
     findings += _grant_entries(grants, tenants)
-    views = [load_tenant_view(root, folder, findings) for folder in tenants]
+    views = load_tenant_views(root, tenants, findings, workers=workers, timeout=timeout)
     return findings + declaration_findings(root, grants, views)
 
 
