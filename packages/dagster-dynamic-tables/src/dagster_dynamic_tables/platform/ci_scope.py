@@ -95,6 +95,8 @@ def ci_scope(root: Path, env: Mapping[str, str]) -> CiScope:
     described = "; ".join(f"{slug}: {why}" for slug, why in affected.reasons.items())
     why = f"branch {branch}, compared with {base}: " + (described or "no tenant affected")
     unaffected = [slug for slug in everyone if slug not in affected.tenants]
+    if not unaffected:
+        return CiScope(True, f"{why} (every tenant)")
     return CiScope(False, why, affected.tenants, unaffected)
 
 
