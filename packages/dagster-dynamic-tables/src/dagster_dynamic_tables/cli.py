@@ -11,6 +11,9 @@ dynamic-tables dev SLUG... [-- DAGSTER_DEV_OPTIONS]   dagster dev with these ten
 dynamic-tables deploy render                     regenerate every deployment file
 dynamic-tables plan [--tenant SLUG]              what apply would change (exit 1: changes pending)
 dynamic-tables apply [--tenant SLUG] [--yes]     bring Snowflake in line with the declarations
+dynamic-tables env create pr_7 --from dev [--tenant SLUG ...]   a branch environment of clones
+dynamic-tables env drop pr_7                     drop exactly what env create made for it
+dynamic-tables env list                          branch environments, their databases and age
 
 `--environment NAME` (before the command) selects an environment of environments.yaml for every
 command, as `DYNAMIC_TABLES_ENVIRONMENT=NAME` does (it sets that variable, so the code locations
@@ -36,7 +39,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from dagster_dynamic_tables.errors import DynamicTablesError
 from dagster_dynamic_tables.platform import commands
@@ -107,6 +110,52 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _apply(args: argparse.Namespace) -> int:
     return commands.apply(cast("str | None", args.tenant), yes=bool(args.yes))
+
+
+def _env_create(args: argparse.Namespace) -> int:
+    tenants = cast("list[str]", args.tenant or [])
+    return commands.env_create(cast("str", args.name), cast("str", args.source), tenants)
+
+
+def _env_drop(args: argparse.Namespace) -> int:
+    return commands.env_drop(cast("str", args.name))
+
+
+def _env_list(args: argparse.Namespace) -> int:
+    del args
+    return commands.env_list()
+
+
+def _add_env_parser(commands: Any) -> None:
+    """`env create | drop | list` under `commands` (the parser's subparsers)."""
+    env = commands.add_parser(
+        "env", help="branch environments: zero-copy clones of an environment's databases"
+    )
+    env_actions = env.add_subparsers(dest="action", required=True)
+    create = env_actions.add_parser(
+        "create",
+        help="clone every database the source environment uses (upstream first), re-point the "
+        "cloned Dynamic Tables and resume them or leave them for refreshes on demand",
+    )
+    create.add_argument("name", help="the branch environment, pr_<id> (e.g. pr_7)")
+    create.add_argument(
+        "--from", dest="source", required=True, metavar="ENV", help="the environment to clone"
+    )
+    create.add_argument(
+        "--tenant",
+        action="append",
+        metavar="SLUG",
+        help="only this tenant's databases (repeatable)",
+    )
+    create.set_defaults(handler=_env_create)
+    drop = env_actions.add_parser(
+        "drop", help="drop exactly the databases env create made for it (idempotent)"
+    )
+    drop.add_argument("name", help="the branch environment, pr_<id>")
+    drop.set_defaults(handler=_env_drop)
+    env_actions.add_parser(
+        "list", help="the branch environments, their databases and age"
+    ).set_defaults(handler=_env_list)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes", action="store_true", help="do not ask before changes that reinitialize"
     )
     apply.set_defaults(handler=_apply)
+    _add_env_parser(commands)
     return parser
 
 

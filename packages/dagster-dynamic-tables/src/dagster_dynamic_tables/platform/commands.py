@@ -26,6 +26,9 @@ __all__ = [
     "apply",
     "check_tenants",
     "dev",
+    "env_create",
+    "env_drop",
+    "env_list",
     "grant",
     "local_start",
     "local_status",
@@ -216,3 +219,24 @@ def dev(slugs: list[str], dagster_args: list[str]) -> int:
     from dagster_dynamic_tables.platform.dev import run_dev
 
     return run_dev(_root(), slugs, dagster_args)
+
+
+def env_create(name: str, source: str, tenants: list[str]) -> int:
+    """`env create NAME --from ENV [--tenant SLUG ...]` (see `branches.create`)."""
+    from dagster_dynamic_tables.platform.branches.create import create_branch
+
+    return create_branch(_root(), name, source, tenants, os.environ, sys.stdout)
+
+
+def env_drop(name: str) -> int:
+    """`env drop NAME` (see `branches.drop`)."""
+    from dagster_dynamic_tables.platform.branches.drop import drop_branch
+
+    return drop_branch(_root(), name, os.environ, sys.stdout)
+
+
+def env_list() -> int:
+    """`env list` (see `branches.drop`)."""
+    from dagster_dynamic_tables.platform.branches.drop import list_branches
+
+    return list_branches(_root(), os.environ, sys.stdout)
