@@ -21,6 +21,7 @@ from dagster_dynamic_tables.definitions.orchestrated import (
     recorded_version,
 )
 from dagster_dynamic_tables.definitions.specs import build_spec
+from dagster_dynamic_tables.freshness.columns import with_columns
 from dagster_dynamic_tables.freshness.cursor import format_data_version
 from dagster_dynamic_tables.freshness.events import materialization
 from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
@@ -176,9 +177,19 @@ def test_tables_selected_together_refresh_upstream_first_with_the_sensors_metada
         "DB.S.T", "SUCCEEDED", datetime(2026, 11, 20, 10, tzinfo=UTC), query_id="q",
         refresh_start_time=datetime(2026, 11, 20, 10, tzinfo=UTC),
         refresh_end_time=datetime(2026, 11, 20, 10, 1, tzinfo=UTC), refresh_action="FULL",
-        refresh_trigger="MANUAL", rows_inserted=1, rows_deleted=0,
+        refresh_trigger="MANUAL", rows_inserted=1, rows_deleted=0, rows_copied=0,
+        partitions_added=1, partitions_removed=0, queued_time_ms=0, compilation_time_ms=1,
+        execution_time_ms=2,
     )  # fmt: skip
-    sensor_keys = set(materialization(BASE, stand_in.tenant.dynamic_tables[1], full).metadata)
+    # The sensor's metadata for a refresh with every statistic, the table's columns and when it
+    # was created (issue 20).
+    sensor_keys = set(
+        with_columns(
+            materialization(BASE, stand_in.tenant.dynamic_tables[1], full),
+            dg.TableSchema(columns=[dg.TableColumn("ID", "NUMBER(38,0)")]),
+            datetime(2026, 11, 20, 9, tzinfo=UTC),
+        ).metadata
+    )
     for event in events:
         assert set(event.metadata) == sensor_keys
         stamp = event.metadata[md.DATA_TIMESTAMP].value
@@ -188,6 +199,9 @@ def test_tables_selected_together_refresh_upstream_first_with_the_sensors_metada
         )
         assert event.metadata[md.REFRESH_TRIGGER].value == "MANUAL"
     assert events[0].metadata[md.ROWS_INSERTED].value == 1  # the new order
+    schema = events[0].metadata[md.COLUMN_SCHEMA].value
+    assert isinstance(schema, dg.TableSchema)
+    assert schema.columns[0].name == "ID"
     assert events[0].metadata[md.SNOWFLAKE_TABLE].value == f"{stand_in.database}.S.BASE"
     stamps = [event.metadata[md.DATA_TIMESTAMP].value for event in events]
     assert isinstance(stamps[0], float)

@@ -57,3 +57,14 @@ def test_damaged_timestamps_in_the_cursor_read_as_unknown(stamp):
         }
     )
     assert SensorCursor.from_json(text) == SensorCursor()
+
+
+def test_the_sources_columns_digest_round_trips_and_older_cursors_have_none():
+    cursor = SensorCursor(starts={"ANALYTICS.S": T0}, columns="0123456789ab")
+    assert '"c":"0123456789ab"' in cursor.to_json()
+    assert SensorCursor.from_json(cursor.to_json()) == cursor
+    # A cursor written before the column schemas (issue 20) keeps everything else.
+    before = '{"v":2,"starts":{"ANALYTICS.S":"2026-11-20T10:00:00.000000+00:00"}}'
+    assert SensorCursor.from_json(before) == SensorCursor(starts={"ANALYTICS.S": T0})
+    damaged = '{"v":2,"starts":{},"c":5}'
+    assert SensorCursor.from_json(damaged) == SensorCursor()

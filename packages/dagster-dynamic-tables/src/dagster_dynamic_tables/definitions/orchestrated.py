@@ -20,7 +20,9 @@ A run refreshes the selected tables over one connection, upstream first within t
 Snowflake, so the platform orders them), each with `sql.manual_refresh.refresh_dynamic_table`
 (synchronous). A refresh that changed data yields a `dg.MaterializeResult` whose metadata is the
 freshness sensor's for the same refresh (`freshness.events.materialization`: data timestamp,
-action, trigger, start/end time, duration, rows inserted/deleted, query id) and whose data version
+action, trigger, start/end time, duration, the refresh statistics, query id, and the columns:
+`freshness.columns.columns_for_run`, one SHOW DYNAMIC TABLES and, for a table created again
+since its last materialization, one SHOW COLUMNS, both without a warehouse) and whose data version
 is the sensor's (the data timestamp, `dagster/data_version`): the sensor compares a refresh with
 the latest materialization's data version, so it does not record this refresh a second time; and
 should the sensor's tick land between the refresh's end and the run's event, the run finds the
@@ -60,6 +62,7 @@ from dagster_dynamic_tables.declarations.orchestration import (
 )
 from dagster_dynamic_tables.definitions.specs import build_spec
 from dagster_dynamic_tables.errors import ManualRefreshError
+from dagster_dynamic_tables.freshness.columns import columns_for_run
 from dagster_dynamic_tables.freshness.events import materialization
 from dagster_dynamic_tables.health.data_tests import (
     build_data_test_specs,
@@ -140,7 +143,11 @@ def recorded_version(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | No
 
 
 def _result(
-    context: dg.AssetExecutionContext, key: dg.AssetKey, dt: DynamicTable, refresh: ManualRefresh
+    context: dg.AssetExecutionContext,
+    connection: Connection,
+    key: dg.AssetKey,
+    dt: DynamicTable,
+    refresh: ManualRefresh,
 ) -> dg.MaterializeResult[Any] | None:
     if refresh.record.data_timestamp is None:
         # No history row (no MONITOR): the refresh ran, what it did is unknown.
@@ -169,6 +176,7 @@ def _result(
             f"(data version {version}): not recorded twice."
         )
         return None
+    event = columns_for_run(connection, context.instance, event, dt.qualified_name)
     return dg.MaterializeResult(
         asset_key=key, metadata=dict(event.metadata), data_version=dg.DataVersion(version)
     )
@@ -246,6 +254,6 @@ def _refresh(
         refresh = refresh_dynamic_table(connection, dt)
     except ManualRefreshError as e:
         raise _failure(key, e) from e
-    result = _result(context, key, dt, refresh)
+    result = _result(context, connection, key, dt, refresh)
     if result is not None:
         yield result

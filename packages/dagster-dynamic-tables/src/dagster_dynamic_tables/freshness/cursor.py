@@ -83,9 +83,9 @@ class SensorCursor:
 
     `{"v": 2, "starts": {"DB.SCHEMA": "<DATA_TIMESTAMP_START of the next history read>"},
     "d": {"DB.SCHEMA": "<shown>.<lag>.<health>.<roster>"}, "f": "<last full read>",
-    "pages": {"DB.SCHEMA": ["<DATA_TIMESTAMP_END of a page>", ...]}, "x": {"DB": <ticks>}}`
-    (`pages` only while a history too long for one read is being caught up, `x` only while a
-    database is unreadable).
+    "pages": {"DB.SCHEMA": ["<DATA_TIMESTAMP_END of a page>", ...]}, "x": {"DB": <ticks>},
+    "c": "<digest>"}` (`pages` only while a history too long for one read is being caught up, `x`
+    only while a database is unreadable, `c` once the sources' columns were read).
     """
 
     starts: Mapping[str, datetime] = field(default_factory=dict[str, datetime])
@@ -102,6 +102,10 @@ class SensorCursor:
     full_read_at: datetime | None = None
     """When the sensor last read every schema whether or not SHOW saw it move (SHOW does not
     report a failed refresh: see `sensor.FULL_READ_INTERVAL`)."""
+    columns: str = ""
+    """A digest of the sources' columns at the last full read (`freshness.columns`); "" for
+    none yet (a cursor written before issue 20 has none: the sources are then compared with the
+    instance's observations, so nothing is reported twice)."""
 
     def to_json(self) -> str:
         starts = {prefix: format_data_version(start) for prefix, start in self.starts.items()}
@@ -112,6 +116,8 @@ class SensorCursor:
             data["f"] = format_data_version(self.full_read_at)
         if self.unreadable:
             data["x"] = dict(sorted(self.unreadable.items()))
+        if self.columns:
+            data["c"] = self.columns
         if self.pages:
             data["pages"] = {
                 prefix: [format_data_version(end) for end in ends]
@@ -155,7 +161,15 @@ class SensorCursor:
         }
         full = data.get("f")
         full_read_at = parse_data_version(full if isinstance(full, str) else None)
-        return cls(starts, pages, unreadable, digests, full_read_at)
+        columns = data.get("c")
+        return cls(
+            starts,
+            pages,
+            unreadable,
+            digests,
+            full_read_at,
+            columns if isinstance(columns, str) else "",
+        )
 
 
 def _items(value: object) -> list[tuple[str, Any]]:

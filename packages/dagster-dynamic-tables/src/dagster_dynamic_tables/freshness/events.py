@@ -15,7 +15,7 @@ from dagster_dynamic_tables.declarations.models import DynamicTable
 from dagster_dynamic_tables.freshness.cursor import format_data_version
 from dagster_dynamic_tables.sql.records import RefreshRecord
 
-AssetEvent = dg.AssetMaterialization | dg.AssetCheckEvaluation
+AssetEvent = dg.AssetMaterialization | dg.AssetObservation | dg.AssetCheckEvaluation
 
 
 def materialization(
@@ -96,10 +96,13 @@ def describe_events(events: Sequence[AssetEvent], *, tests: Sequence[dg.AssetChe
     refreshes: dict[str, int] = {}
     failed: list[str] = []
     passed: dict[str, int] = {}
+    observed: list[str] = []
     for event in events:
         name = event.asset_key.to_user_string()
         if isinstance(event, dg.AssetMaterialization):
             refreshes[name] = refreshes.get(name, 0) + 1
+        elif isinstance(event, dg.AssetObservation):
+            observed.append(name)
         elif event.passed:
             passed[name] = passed.get(name, 0) + 1
         else:
@@ -119,6 +122,11 @@ def describe_events(events: Sequence[AssetEvent], *, tests: Sequence[dg.AssetChe
         parts.append(
             f"{_plural(total, 'health check result', 'health check results')} changed: "
             f"{'; '.join(outcomes)}."
+        )
+    if observed:
+        parts.append(
+            f"Recorded the columns of {_plural(len(observed), 'source', 'sources')}: "
+            f"{_listed(observed)}."
         )
     if tests:
         tables = list(dict.fromkeys(key.asset_key.to_user_string() for key in tests))
