@@ -73,6 +73,7 @@ from snowflake.connector import errors as sf_errors
 
 from dagster_dynamic_tables import metadata as md
 from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
+from dagster_dynamic_tables.freshness.columns import complete_columns, snowflake_column_reader
 from dagster_dynamic_tables.freshness.cursor import (
     SchemaDigests,
     SensorCursor,
@@ -292,6 +293,19 @@ def build_freshness_sensor(
             )
         for message in messages:
             context.log.warning(message)
+        events, columns = complete_columns(
+            context.instance,
+            tenant,
+            result.events,
+            reads.shown.states,
+            snowflake_column_reader(context.log, snowflake),
+            sources_before=cursor.columns if full else None,
+        )
+        result = replace(
+            result,
+            events=events,
+            cursor=replace(result.cursor, columns=columns or result.cursor.columns),
+        )
         if not result.events:
             return dg.SensorResult(skip_reason=IDLE_MESSAGE, cursor=result.cursor.to_json())
         tests = data_tests_run_request(tenant, result.events, test_keys)
