@@ -262,8 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     passthrough: list[str] = []
-    if given[:1] == ["dev"] and "--" in given:  # `dev SLUG... -- <dagster dev options>`
-        split = given.index("--")
+    split = given.index("--") if "--" in given else -1
+    if split >= 0 and "dev" in given[:split]:  # `[--environment X] dev SLUG... -- <options>`
         given, passthrough = given[:split], given[split + 1 :]
     args = build_parser().parse_args(given)
     if passthrough:
