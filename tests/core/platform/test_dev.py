@@ -114,6 +114,19 @@ def test_cli_dev_passes_what_follows_the_double_dash(
     assert cwd == platform
 
 
+def test_cli_dev_after_the_global_environment_option(
+    platform: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = Exec()
+    monkeypatch.setattr(dev, "exec_in", recorded)
+    monkeypatch.delenv("DYNAMIC_TABLES_ENVIRONMENT", raising=False)  # restored afterwards
+    monkeypatch.chdir(platform)
+    assert cli.main(["--environment", "dev", "dev", "ecommerce", "--", "-p", "3001"]) == 0
+    [(argv, _cwd)] = recorded.calls
+    assert argv[-2:] == ["-p", "3001"]
+    assert argv[-3].endswith("workspace-ecommerce.yaml")
+
+
 def test_an_unknown_tenant_lists_the_known_ones(
     platform: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
