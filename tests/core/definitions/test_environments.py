@@ -75,8 +75,8 @@ def test_prod_and_dev_have_the_same_keys_graph_and_checks_and_dev_names_everywhe
     prod_defs, dev_defs = location(slug, monkeypatch, None), location(slug, monkeypatch, "dev")
     prod, dev = specs(prod_defs), specs(dev_defs)
     assert sorted(prod) == sorted(dev)
-    assert {k: sorted(d.asset_key.path for d in s.deps) for k, s in prod.items()} == {
-        k: sorted(d.asset_key.path for d in s.deps) for k, s in dev.items()
+    assert {k: sorted(d.asset_key.to_user_string() for d in s.deps) for k, s in prod.items()} == {
+        k: sorted(d.asset_key.to_user_string() for d in s.deps) for k, s in dev.items()
     }
     prod_checks = prod_defs.resolve_asset_graph().asset_check_keys
     assert prod_checks == dev_defs.resolve_asset_graph().asset_check_keys
