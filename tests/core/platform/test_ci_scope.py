@@ -62,6 +62,7 @@ def test_a_branch_changing_finance_validates_and_tests_finance_and_its_downstrea
         "growth",
     ]
     assert unaffected == "ecommerce marketing ops"
+    assert (tmp_path / "tenants").read_text() == "finance growth"
 
 
 def test_a_branch_changing_ecommerce_reaches_its_readers(repo: Path) -> None:

@@ -15,7 +15,7 @@ old and its new path):
 Then every tenant downstream of a changed or removed tenant is affected too, transitively: a tenant
 reads another when its declarations name one of the other's assets (a Dynamic Table's or view's
 `deps`, a data test's `relationships` target). The declarations are read as `plan` reads them
-(`platform.defs_files`, `declarations.loader`), without importing Dagster. A tenant whose
+(`platform.plan.declared.load_declared_files`), without importing Dagster. A tenant whose
 declarations do not load cannot tell what it reads: it is counted as affected whenever any tenant
 changed. A Python asset's deps on another tenant are not read (that takes importing its code
 location): name cross-tenant reads in the YAML declarations, as `tenants check` already asks.
@@ -118,22 +118,12 @@ def _upstream_slugs(slug: str, tenant: Any) -> set[str]:
     return {key[0] for key in keys if len(key) > 1 and key[0] != slug}
 
 
-def _read_tenant(folder: TenantFolder) -> set[str]:
-    from dagster_dynamic_tables.declarations.loader import build_tenant
-    from dagster_dynamic_tables.platform.defs_files import declaration_documents
+def _read_tenant(root: Path, folder: TenantFolder) -> set[str]:
+    from dagster_dynamic_tables.platform.plan.declared import load_declared_files
 
-    documents, errors = declaration_documents(folder)
-    if errors:
-        raise errors[0]
     upstream: set[str] = set()
-    for document in documents:
-        tenant = build_tenant(
-            document.attributes,
-            file=document.path,
-            base_dir=document.path.parent,
-            lines=document.lines,
-        )
-        upstream |= _upstream_slugs(folder.slug, tenant)
+    for file in load_declared_files(root, folder.slug):
+        upstream |= _upstream_slugs(folder.slug, file.tenant)
     return upstream
 
 
@@ -143,7 +133,7 @@ def read_tenant_graph(root: Path) -> TenantGraph:
     unreadable: dict[str, str] = {}
     for folder in discover_tenants(root):
         try:
-            upstream[folder.slug] = frozenset(_read_tenant(folder))
+            upstream[folder.slug] = frozenset(_read_tenant(root, folder))
         except (DynamicTablesError, OSError, ValueError) as e:
             upstream[folder.slug] = frozenset()
             unreadable[folder.slug] = " ".join(str(e).split()) or type(e).__name__

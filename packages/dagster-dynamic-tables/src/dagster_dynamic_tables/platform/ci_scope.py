@@ -8,6 +8,7 @@
 - `validate_workspace`: the workspace file `dagster definitions validate -w` gets:
   `workspace.yaml` for the full set, `DIR/workspace.yaml` (the affected tenants' locations) on a
   branch, empty when no tenant is affected.
+- `tenants`: the affected tenants, space-separated (empty for the full set).
 - `unaffected`: the tenants left out, space-separated (the `CI_UNAFFECTED_TENANTS` that
   `tests/conftest.py` reads to leave out the core's tests parametrized by those tenants, and the
   whole-workspace validation that the validate step replaces).
@@ -116,6 +117,7 @@ def write_scope(root: Path, scope: CiScope, out: Path) -> None:
             )
     write_atomically(out / "pytest_args", "".join(f"{arg}\0" for arg in args))
     write_atomically(out / "validate_workspace", workspace)
+    write_atomically(out / "tenants", " ".join(scope.tenants))
     write_atomically(out / "unaffected", " ".join(scope.unaffected))
 
 
