@@ -253,3 +253,36 @@ def test_age_text():
     assert age_text(datetime(2026, 12, 6, 9, 55, tzinfo=UTC), now) == "2h 5m"
     assert age_text(datetime(2026, 12, 3, 8, 0, tzinfo=UTC), now) == "3d 4h"
     assert age_text(None, now) == "unknown"
+
+
+def test_a_failing_clone_undoes_the_clones_of_its_run(stand: Stand):
+    # a stray file where FINANCE_PR_3's would go: its CLONE fails after ECOMMERCE_PR_3's
+    stray = stand.info.data_dir / "FINANCE_PR_3.db"
+    stray.write_bytes(b"")
+    try:
+        with pytest.raises(PlanError) as raised:
+            create_branch(REPO_ROOT, "pr_3", "dev", [], stand.env, io.StringIO())
+    finally:
+        stray.unlink()
+    message = str(raised.value)
+    assert message.startswith("env create pr_3: cloning FINANCE_DEV to FINANCE_PR_3 failed: ")
+    assert "Nothing of this run is left (dropped again: ECOMMERCE_PR_3)." in message
+    assert not [name for name in stand.databases() if name.endswith("_PR_3")]
+
+
+def test_cli_env_commands(stand: Stand, monkeypatch: pytest.MonkeyPatch, capsys):
+    from dagster_dynamic_tables.cli import main
+
+    monkeypatch.chdir(REPO_ROOT)
+    for key, value in stand.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("SNOWFLAKE_ACCOUNT", raising=False)
+    assert main(["env", "create", "pr_7; DROP", "--from", "dev"]) == 4
+    assert capsys.readouterr().err.startswith("ERROR: env create: 'pr_7; DROP' is not an")
+    assert main(["env", "create", "pr_2", "--from", "dev", "--tenant", "ecommerce"]) == 0
+    assert "cloned   ECOMMERCE_DEV -> ECOMMERCE_PR_2" in capsys.readouterr().out
+    assert main(["env", "list"]) == 0
+    assert "pr_2  from dev  age 0m  1 database\n" in capsys.readouterr().out
+    assert main(["env", "drop", "pr_2"]) == 0
+    assert "dropped  ECOMMERCE_PR_2" in capsys.readouterr().out
+    assert main(["env", "drop", "prod"]) == 4

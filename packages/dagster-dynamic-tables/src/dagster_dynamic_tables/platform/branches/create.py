@@ -55,11 +55,15 @@ from dagster_dynamic_tables.platform.plan.build import Action, PlannedObject
 from dagster_dynamic_tables.platform.plan.connect import Target
 from dagster_dynamic_tables.platform.plan.declared import DeclaredFile
 
-__all__ = ["CLONE_TIMEOUT", "CloneStep", "create_branch", "plan_clones"]
+__all__ = ["ALTER_TIMEOUT", "CLONE_TIMEOUT", "CloneStep", "create_branch", "plan_clones"]
 
 CLONE_TIMEOUT = 900
 """Seconds after which one CLONE statement is cancelled (a zero-copy clone copies metadata
 only, but a database of many tables takes a while)."""
+
+ALTER_TIMEOUT = 120
+"""Seconds after which an ALTER DYNAMIC TABLE ... RESUME / SUSPEND (or an undoing DROP) is
+cancelled."""
 
 _NEEDED = {
     Action.RECREATE: "its definition read the source environment: re-pointed to the branch "
@@ -97,7 +101,7 @@ def create_branch(
         raise EnvironmentsError(f"env create {name}: --from names the environment itself.")
     check_slugs(tenants, scope.files)
     files = [f for f in scope.files if not tenants or f.folder in tenants]
-    with open_connection(files, root, environ) as (conn, target):
+    with open_connection(files, root, environ, scope.branch) as (conn, target):
         cursor = conn.cursor()
         existing = _read_databases(conn, cursor)
         steps = plan_clones(scope, source, files, existing)
@@ -105,19 +109,7 @@ def create_branch(
             f"env create {name} --from {source.name} ({target.description}): "
             f"{len(steps)} database{'s' if len(steps) != 1 else ''}\n"
         )
-        for step in steps:
-            if step.kept is not None:
-                out.write(
-                    f"  kept     {step.target} (made by env create {age_text(step.kept.created_on)}"
-                    " ago)\n"
-                )
-                continue
-            cursor.execute(
-                f"CREATE DATABASE {_sql(step.target)} CLONE {_sql(step.source)} COMMENT = %s",
-                (marker(name, source.name, parse_identifier(step.source).resolved),),
-                timeout=CLONE_TIMEOUT,
-            )
-            out.write(f"  cloned   {step.source} -> {step.target}\n")
+        _clone(cursor, steps, name, source.name, out)
         left = _repoint_and_schedule(cursor, conn, target, files, scope.branch, out)
     return 1 if left else 0
 
@@ -164,6 +156,37 @@ def plan_clones(
             f"`local start --environment {source.name}` on the stand-in)."
         )
     return steps
+
+
+def _clone(
+    cursor: Any, steps: Sequence[CloneStep], name: str, source_name: str, out: TextIO
+) -> None:
+    """The CLONE statements; when one fails, the databases this run cloned are dropped again
+    (nothing half-made is left: the next create starts from what existed before)."""
+    from snowflake.connector.errors import Error as SnowflakeError
+
+    made: list[str] = []
+    for step in steps:
+        if step.kept is not None:
+            age = age_text(step.kept.created_on)
+            out.write(f"  kept     {step.target} (made by env create {age} ago)\n")
+            continue
+        try:
+            cursor.execute(
+                f"CREATE DATABASE {_sql(step.target)} CLONE {_sql(step.source)} COMMENT = %s",
+                (marker(name, source_name, parse_identifier(step.source).resolved),),
+                timeout=CLONE_TIMEOUT,
+            )
+        except SnowflakeError as e:
+            for target in reversed(made):
+                cursor.execute(f"DROP DATABASE IF EXISTS {_sql(target)}", timeout=ALTER_TIMEOUT)
+            undone = f" (dropped again: {', '.join(made)})" if made else ""
+            raise PlanError(
+                f"env create {name}: cloning {step.source} to {step.target} failed: {e}. "
+                f"Nothing of this run is left{undone}. Fix the cause and run env create again."
+            ) from e
+        made.append(step.target)
+        out.write(f"  cloned   {step.source} -> {step.target}\n")
 
 
 def _read_databases(conn: Any, cursor: Any) -> dict[str, ExistingDatabase]:
@@ -239,12 +262,12 @@ def _schedule(cursor: Any, item: PlannedObject, state: str | None, branch: Envir
     if branch.cloned_dynamic_tables == "resume":
         if not suspended:
             return "running"
-        cursor.execute(f"ALTER DYNAMIC TABLE {name} RESUME")
+        cursor.execute(f"ALTER DYNAMIC TABLE {name} RESUME", timeout=ALTER_TIMEOUT)
         return "resumed (cloned_dynamic_tables: resume)"
     if suspended:
         return (
             "left suspended (cloned_dynamic_tables: refresh_on_demand; "
             f"ALTER DYNAMIC TABLE {name} REFRESH refreshes it)"
         )
-    cursor.execute(f"ALTER DYNAMIC TABLE {name} SUSPEND")
+    cursor.execute(f"ALTER DYNAMIC TABLE {name} SUSPEND", timeout=ALTER_TIMEOUT)
     return "suspended (cloned_dynamic_tables: refresh_on_demand)"

@@ -56,11 +56,11 @@ def drop_branch(root: Path, name: str, environ: Mapping[str, str], out: TextIO) 
     """`env drop`: see the module. 0 when nothing of `name` is left."""
     check_branch_name(name, "drop")
     environments = load_environments_file(root, environ)
-    environments.get(name)  # a branch environment needs the file's branches: section
+    branch = environments.get(name)  # a branch environment needs the file's branches: section
     plain = {k: v for k, v in environ.items() if k != ENVIRONMENT_VARIABLE}
     files = load_declared_files(root, None, plain)
     protected = protected_databases(environments, [f.as_declared for f in files])
-    with open_connection(files, root, environ) as (conn, target):
+    with open_connection(files, root, environ, branch) as (conn, target):
         cursor = conn.cursor()
         mine = [b for b in _branch_databases(conn, cursor) if b.environment == name]
         refused = [b.name for b in mine if b.name in protected or b.name.upper() in protected]

@@ -100,9 +100,16 @@ def load_scope(root: Path, name: str, environ: Mapping[str, str]) -> Scope:
 
 @contextmanager
 def open_connection(
-    files: Sequence[DeclaredFile], root: Path, environ: Mapping[str, str]
+    files: Sequence[DeclaredFile],
+    root: Path,
+    environ: Mapping[str, str],
+    environment: Environment | None = None,
 ) -> Iterator[tuple[Any, Target]]:
-    """A connection with the settings of the first tenant (upstream first); see the module."""
+    """A connection with the settings of the first tenant (upstream first), as `environment`
+    sees them (its role and warehouses, as apply in it connects); see the module."""
+    from dagster_dynamic_tables.sql.environments import environment_settings
+
     plain = {k: v for k, v in environ.items() if k != ENVIRONMENT_VARIABLE}
-    with connect_tenant(files[0].tenant, root, plain) as (conn, target):
+    settings = environment_settings(environment, files[0].tenant.slug, plain)
+    with connect_tenant(files[0].tenant, root, settings) as (conn, target):
         yield conn, target
