@@ -193,7 +193,7 @@ def _read(
     """SHOW; then, if a schema moved, its history and DYNAMIC_TABLES() (one statement)."""
     shown = fetch_show(connection, readable)  # pyright: ignore[reportArgumentType] -- a connector connection
     digests = shown_digests(tenant, shown.states, now)
-    moved = moved_schemas(tenant, cursor, digests, full)
+    moved = moved_schemas(tenant, cursor, digests, full, shown.states)
     if not moved:
         return _Reads(shown, digests, moved, None, {})
     tables = [dt for dt in readable if dt.qualified_name.schema_prefix in moved]

@@ -16,9 +16,13 @@ import dagster as dg
 from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
 from dagster_dynamic_tables.freshness.cursor import SchemaDigests, SensorCursor, digest
 from dagster_dynamic_tables.freshness.events import AssetEvent, materialization
-from dagster_dynamic_tables.freshness.moved import shown_digests, tables_by_schema
+from dagster_dynamic_tables.freshness.moved import shown_digest, shown_digests, tables_by_schema
 from dagster_dynamic_tables.freshness.window import RecordedVersions, next_starts, plan_pages
-from dagster_dynamic_tables.health.rules import evaluate_dynamic_table, to_check_event
+from dagster_dynamic_tables.health.rules import (
+    REFRESH_SUCCEEDED,
+    evaluate_dynamic_table,
+    to_check_event,
+)
 from dagster_dynamic_tables.sql.records import DynamicTableState, RefreshRecord
 from dagster_dynamic_tables.sql.statements import RESULT_LIMIT, HistoryRead
 
@@ -149,7 +153,13 @@ def evaluate_tick(
                 for key, outcome in outcomes.items()
                 if stored.get(key) != outcome.signature
             )
-        digests[prefix] = replace(current[prefix], health=health)
+        # The quiet form of what SHOW saw while every refresh_succeeded passes; else the stamped
+        # one, so that the next refresh (NO_DATA too) is read and reports the recovery (`moved`).
+        quiet = all(o.passed for k, o in outcomes.items() if k.name == REFRESH_SUCCEEDED)
+        shown = (
+            current[prefix].shown if quiet else shown_digest(by_schema[prefix], seen, stamped=True)
+        )
+        digests[prefix] = replace(current[prefix], health=health, shown=shown)
         if (
             prefix in scope.floors
             or cursor.pages.get(prefix)
