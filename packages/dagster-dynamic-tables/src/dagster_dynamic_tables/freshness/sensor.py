@@ -1,16 +1,17 @@
 """The freshness sensor: each completed Dynamic Table refresh becomes a runless materialization.
 
 Every tick starts with `SHOW DYNAMIC TABLES IN DATABASE <db>` (see `show`), a metadata command
-that needs no warehouse. When nothing moved in a schema since the last tick (the same data
-timestamps, scheduling states and definitions, the same `within_target_lag` outcomes), the tick
-ends there: an idle tick costs no warehouse time (what moved: see `moved`). Otherwise one more
-statement (see `history`) reads the refresh history of the schemas that moved and
-`DYNAMIC_TABLES()` of their databases: two statements per tick at most for a tenant in one
-database. Every `FULL_READ_INTERVAL` every
-schema is read whether it moved or not: SHOW does not report a failed refresh, which leaves the
-data timestamp where it was (the lag check, evaluated from SHOW on every tick, reports it once the
-lag passes 1.5x the target; Snowflake suspends a table after 5 failures in a row, which SHOW
-reports).
+that needs no warehouse. When nothing moved in a schema since the last tick (the same row
+counts and byte sizes, scheduling states and definitions, the same `within_target_lag` outcomes;
+a NO_DATA refresh moves none of them), the tick ends there: an idle tick costs no warehouse time
+(what moved: see `moved`). Otherwise one more statement (see `history`) reads the refresh
+history of the schemas that moved and `DYNAMIC_TABLES()` of their databases: two statements per
+tick at most for a tenant in one database. Every `FULL_READ_INTERVAL` every schema is read
+whether it moved or not: SHOW does not report a failed refresh, which leaves the data timestamp
+where it was (the lag check, evaluated from SHOW on every tick, reports it once the lag passes
+1.5x the target; Snowflake suspends a table after 5 failures in a row, which SHOW reports), nor
+a data-changing refresh that keeps a table's row count and byte size, which the full read
+records.
 
 Then, per DT of a schema read:
 
