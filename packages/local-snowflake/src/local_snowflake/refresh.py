@@ -11,16 +11,19 @@ it, host.py). Callers hold `host.lock` (the scheduler pass takes it per DT).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import duckdb
 import snowflake.connector.errors
+import sqlglot
+import sqlglot.errors
 
 from local_snowflake.catalog import C
 from local_snowflake.clock import Clock
@@ -155,6 +158,7 @@ def refresh_with_upstream(
     dt = host.tables.get(qualified_name)
     if dt is None:
         return done
+    requested = time.perf_counter()  # the upstream refreshes below are its queued time
     upstream_failed: str | None = None
     for up in dt.upstream:
         up_dt = host.tables.get(up)
@@ -168,7 +172,7 @@ def refresh_with_upstream(
             refresh_with_upstream(host, up, trigger, data_ts, done)
         if up in done and done[up].state != "SUCCEEDED" and upstream_failed is None:
             upstream_failed = up
-    done[qualified_name] = _refresh(host, dt, trigger, data_ts, upstream_failed)
+    done[qualified_name] = _refresh(host, dt, trigger, data_ts, upstream_failed, requested)
     return done
 
 
@@ -178,6 +182,7 @@ def _refresh(
     trigger: str,
     data_ts: datetime,
     upstream_failed: str | None,
+    requested: float,
 ) -> RefreshResult:
     qn = dt.name.qualified
     previous = _latest_success(host, qn)
@@ -211,7 +216,7 @@ def _refresh(
             valid_from[0] if valid_from else None,
         ],
     )
-    attempt = _Attempt(dt, trigger, seq, start, upstream_failed, reinitialize)
+    attempt = _Attempt(dt, trigger, seq, start, upstream_failed, reinitialize, requested)
     with host.mark_refreshing(qn):
         return _run_refresh(host, attempt)
 
@@ -226,6 +231,8 @@ class _Attempt:
     start: datetime
     upstream_failed: str | None
     reinitialize: bool
+    requested: float
+    """`time.perf_counter()` when the refresh was asked for, before its upstream refreshes."""
 
 
 def _run_refresh(host: RefreshHost, attempt: _Attempt) -> RefreshResult:
@@ -233,30 +240,20 @@ def _run_refresh(host: RefreshHost, attempt: _Attempt) -> RefreshResult:
     qn = dt.name.qualified
     t0 = time.perf_counter()
     state, code, message, action = "SUCCEEDED", None, None, None
-    stats: dict[str, Any] = {}
+    written = _Written()
     if upstream_failed is not None:
         state, message = "UPSTREAM_FAILED", UPSTREAM_FAILED_MESSAGE.format(upstream_failed)
     else:
         try:
-            action, inserted, deleted = _compute(host, dt, first=attempt.reinitialize)
+            action, written = _compute(host, dt, first=attempt.reinitialize)
             host.tables.record_size(dt.name)  # SHOW's rows and bytes
-            stats = {"numInsertedRows": inserted, "numDeletedRows": deleted}
         except snowflake.connector.errors.Error as e:
             state, code, message = "FAILED", *failure_code_and_message(e)
         except duckdb.Error as e:
             state, code, message = "FAILED", "000603", str(e).split("\n")[0]
-    elapsed_ms = int((time.perf_counter() - t0) * 1000)
-    stats = {
-        "numInsertedRows": 0,
-        "numDeletedRows": 0,
-        "numCopiedRows": 0,
-        "numAddedPartitions": 0,
-        "numRemovedPartitions": 0,
-        **stats,
-        "queuedTimeMs": 0,
-        "compilationTimeMs": 0,
-        "executionTimeMs": elapsed_ms,
-    }
+    stats = written.statistics(
+        queued_ms=_ms(t0 - attempt.requested), elapsed_ms=_ms(time.perf_counter() - t0)
+    )
     end = max(host.clock.now(), attempt.start)
     host.duck.execute(
         f"UPDATE {C}.refresh_history SET state = ?, state_code = ?, state_message = ?, "
@@ -300,23 +297,63 @@ def _record_outcome(
         host.tables.suspend_downstream(qn, now)  # Snowflake suspends the dependent DTs too
 
 
-def _compute(host: RefreshHost, dt: DynamicTable, first: bool) -> tuple[str, int, int]:
-    """Run the DT's query and apply the result: (refresh action, rows inserted, deleted)."""
+def _ms(seconds: float) -> int:
+    return max(0, round(seconds * 1000))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What a refresh did to its table, for the history's STATISTICS."""
+
+    inserted: int = 0
+    deleted: int = 0
+    copied: int = 0
+    """Rows rewritten unchanged: the stand-in rewrites the whole table when anything changed."""
+    partitions_added: int = 0
+    partitions_removed: int = 0
+    compilation_ms: int = 0
+
+    def statistics(self, *, queued_ms: int, elapsed_ms: int) -> dict[str, int]:
+        """Snowflake's STATISTICS keys. Execution is the refresh's time less compilation."""
+        return {
+            "numInsertedRows": self.inserted,
+            "numDeletedRows": self.deleted,
+            "numCopiedRows": self.copied,
+            "numAddedPartitions": self.partitions_added,
+            "numRemovedPartitions": self.partitions_removed,
+            "queuedTimeMs": queued_ms,
+            "compilationTimeMs": self.compilation_ms,
+            "executionTimeMs": max(0, elapsed_ms - self.compilation_ms),
+        }
+
+
+def _compile_ms(query: str) -> int:
+    """How long translating the DT's query takes (parsed as Snowflake SQL, written as DuckDB's,
+    as fakesnow does before DuckDB runs it): the refresh's compilation time."""
+    t0 = time.perf_counter()
+    with contextlib.suppress(sqlglot.errors.SqlglotError):  # the refresh reports it
+        sqlglot.parse_one(query, read="snowflake").sql(dialect="duckdb")
+    return _ms(time.perf_counter() - t0)
+
+
+def _compute(host: RefreshHost, dt: DynamicTable, first: bool) -> tuple[str, _Written]:
+    """Run the DT's query and apply the result: the refresh action and what it wrote."""
     name = dt.name
     stage = Name(name.database, name.schema, STAGE_TABLE)
+    compilation_ms = _compile_ms(dt.query)
     host.run_snowflake_sql(name, f"CREATE OR REPLACE TABLE {stage.sql()} AS {dt.query}")
     try:
         target, staged = name.sql(), stage.sql()
+        before, after = _count(host, f"FROM {target}"), _count(host, f"FROM {staged}")
         try:
             inserted = _count(host, f"FROM {staged} EXCEPT ALL FROM {target}")
             deleted = _count(host, f"FROM {target} EXCEPT ALL FROM {staged}")
             same_columns = True
         except duckdb.Error:
-            inserted = _count(host, f"FROM {staged}")
-            deleted = _count(host, f"FROM {target}")
+            inserted, deleted = after, before
             same_columns = False
         if not first and same_columns and inserted == 0 and deleted == 0:
-            return "NO_DATA", 0, 0
+            return "NO_DATA", _Written(compilation_ms=compilation_ms)
         if same_columns:
             host.duck.execute("BEGIN TRANSACTION")
             try:
@@ -328,11 +365,21 @@ def _compute(host: RefreshHost, dt: DynamicTable, first: bool) -> tuple[str, int
                 raise
         else:
             host.duck.execute(f"CREATE OR REPLACE TABLE {target} AS FROM {staged}")
+        # The whole table is rewritten as one unit: one partition out, one in (a deviation:
+        # Snowflake counts the micro-partitions it rewrote).
+        written = _Written(
+            inserted=inserted,
+            deleted=deleted,
+            copied=after - inserted,
+            partitions_added=1 if after else 0,
+            partitions_removed=1 if before else 0,
+            compilation_ms=compilation_ms,
+        )
         if first or not same_columns:
-            return "REINITIALIZE", inserted, deleted
+            return "REINITIALIZE", written
         # ADAPTIVE refreshes incrementally (and reinitializes when it judges it cheaper)
         action = "INCREMENTAL" if dt.refresh_mode == "ADAPTIVE" else dt.refresh_mode
-        return action, inserted, deleted
+        return action, written
     finally:
         host.duck.execute(f"DROP TABLE IF EXISTS {stage.sql()}")
 
