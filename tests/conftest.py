@@ -11,11 +11,15 @@ from pathlib import Path
 
 import pytest
 
+UNAFFECTED = frozenset(os.environ.pop("CI_UNAFFECTED_TENANTS", "").split())
+"""Read once and taken out of the environment: the pytest runs some tests start (on a copy of
+the repository, for one) must see every tenant."""
+
 WHOLE_WORKSPACE_TESTS = ("test_workspace.py::test_workspace_validates_every_location",)
 """Tests that load every code location of workspace.yaml at once."""
 
 
-def _names_tenant(value: object, slugs: set[str]) -> bool:
+def _names_tenant(value: object, slugs: frozenset[str]) -> bool:
     if isinstance(value, str):
         return value in slugs
     if isinstance(value, Path):
@@ -24,7 +28,7 @@ def _names_tenant(value: object, slugs: set[str]) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    slugs = set(os.environ.get("CI_UNAFFECTED_TENANTS", "").split())
+    slugs = UNAFFECTED
     if not slugs:
         return
     kept: list[pytest.Item] = []
