@@ -92,16 +92,18 @@ def check_databases(tenants: Iterable[Tenant], env: Environment | None) -> None:
     database, or two declared databases onto one: checked before any statement runs."""
     if env is None or not env.maps_databases:
         return
-    declared = sorted(
-        {
-            parse_identifier(d.qualified_name.database.text).resolved
-            for tenant in tenants
-            for d in tenant.all()
-        }
-    )
+    written = {
+        d.qualified_name.database.resolved: d.qualified_name.database.text
+        for tenant in tenants
+        for d in tenant.all()
+    }
+    declared = sorted(written)
     onto: dict[str, str] = {}
     for database in declared:
-        mapped = parse_identifier(env.database(database)).resolved
+        try:
+            mapped = parse_identifier(env.database(written[database])).resolved
+        except EnvironmentsError:
+            continue  # `in_environment` reports it, with the file that names it
         if mapped in declared:
             raise EnvironmentsError(
                 f"environment {env.name!r} ({env.file}) maps the declared database {database} "
