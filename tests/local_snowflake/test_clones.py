@@ -158,3 +158,23 @@ def test_clone_survives_a_restart(tmp_path):
             assert "KEEP_CLONE.MART.TOTALS=SUCCEEDED" in summary
     finally:
         stop_test_server(process)
+
+
+def test_dynamic_table_created_downstream_of_a_suspended_clone_is_suspended(sf: Sf):
+    src, new = f"{sf.db}_SRC", f"{sf.db}_NEW"
+    _source(sf, src)
+    sf.cur.execute(f"CREATE DATABASE {new} CLONE {src}")
+    sf.cur.execute(
+        f"CREATE DYNAMIC TABLE {new}.MART.TRIPLED TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        f"AS SELECT total * 3 AS tripled FROM {new}.MART.TOTALS"
+    )
+    state = _scheduling(sf, new, "TRIPLED")
+    assert (state["state"], state["reason_code"]) == ("SUSPENDED", "UPSTREAM_CLONED_AUTO_SUSPENDED")
+    sf.cur.execute(f"ALTER DYNAMIC TABLE {new}.MART.TOTALS RESUME")  # resumes it too
+    assert _scheduling(sf, new, "TRIPLED")["state"] == "ACTIVE"
+    # one created over an active DT is not suspended
+    sf.cur.execute(
+        f"CREATE DYNAMIC TABLE {new}.MART.QUADRUPLED TARGET_LAG = '1 minute' WAREHOUSE = wh "
+        f"AS SELECT total * 4 AS q FROM {new}.MART.TOTALS"
+    )
+    assert _scheduling(sf, new, "QUADRUPLED")["state"] == "ACTIVE"

@@ -7,6 +7,8 @@ zero-copy clone), and every Dynamic Table of the source becomes a Dynamic Table 
 Snowflake documents for cloned Dynamic Tables:
 
 - suspended (`SCHEDULING_STATE` reason `CLONED_AUTO_SUSPENDED`), whatever the source's state;
+  a DT created later downstream of such a clone is suspended too
+  (`UPSTREAM_CLONED_AUTO_SUSPENDED`), until the clone is resumed;
 - no refresh history of its own (the source's stays with the source);
 - the same definition text and properties (target lag, warehouse, refresh mode, scheduler): a
   query naming a table by its fully qualified name still reads the source database's table, a
@@ -49,6 +51,8 @@ CLONE_MENTION = re.compile(
 
 CLONED_REASON_CODE = "CLONED_AUTO_SUSPENDED"
 CLONED_REASON_MESSAGE = "Cloned dynamic tables are suspended when they are created"
+UPSTREAM_CLONED_REASON_CODE = "UPSTREAM_CLONED_AUTO_SUSPENDED"
+UPSTREAM_CLONED_REASON_MESSAGE = "An upstream dynamic table is a clone that is still suspended"
 _INTERNAL_SCHEMAS = ("main", "pg_catalog", "information_schema", "_fs_information_schema")
 
 
@@ -178,6 +182,29 @@ def _clone_dynamic_tables(engine: DynamicTableEngine, source: str, new: str) -> 
             [clone.qualified, Name(source, schema, name).qualified, now],
         )
         engine.tables.new_graph_version(clone.qualified, now)
+
+
+def suspend_if_upstream_cloned(engine: DynamicTableEngine, name: Name) -> None:
+    """A DT created downstream of a clone that is still suspended (CLONED_AUTO_SUSPENDED, or in
+    turn UPSTREAM_CLONED_AUTO_SUSPENDED) is suspended too, as Snowflake documents
+    (UPSTREAM_CLONED_AUTO_SUSPENDED); a RESUME of the clone resumes it (dynamic_tables.py)."""
+    dt = engine.tables.get(name.qualified)
+    if dt is None or not dt.upstream:
+        return
+    row = engine.duck.execute(
+        f"SELECT count(*) FROM {C}.dynamic_tables WHERE list_contains(?, qualified_name) "
+        "AND scheduling_state = 'SUSPENDED' AND reason_code IN (?, ?)",
+        [dt.upstream, CLONED_REASON_CODE, UPSTREAM_CLONED_REASON_CODE],
+    ).fetchone()
+    if not row or not row[0]:
+        return
+    now = engine.clock.now()
+    engine.duck.execute(
+        f"UPDATE {C}.dynamic_tables SET scheduling_state = 'SUSPENDED', reason_code = ?, "
+        "reason_message = ?, last_suspended_on = ? WHERE qualified_name = ?",
+        [UPSTREAM_CLONED_REASON_CODE, UPSTREAM_CLONED_REASON_MESSAGE, now, name.qualified],
+    )
+    engine.tables.new_graph_version(name.qualified, now)
 
 
 def _remove(engine: DynamicTableEngine, data_dir: Path, new: str) -> None:

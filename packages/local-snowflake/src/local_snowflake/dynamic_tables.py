@@ -17,6 +17,9 @@ from local_snowflake.clock import Clock
 from local_snowflake.errors import does_not_exist, sql_error
 from local_snowflake.statements import Name
 
+_UPSTREAM_REASONS = ("UPSTREAM_SUSPENDED", "UPSTREAM_CLONED_AUTO_SUSPENDED")
+"""Suspended only because an upstream DT was (or was a clone still suspended, clones.py): a
+RESUME of that one resumes them."""
 CLONES = f"{C}.cloned_dynamic_tables"
 """The Dynamic Tables a `CREATE DATABASE ... CLONE` made (clones.py, its table made by
 databases.py): initialized without a refresh of their own, their data being the source's."""
@@ -227,7 +230,7 @@ class DynamicTables:
         while resumable := [
             qn
             for qn in waiting
-            if self._reason_code(qn) == "UPSTREAM_SUSPENDED" and not self._suspended_upstream(qn)
+            if self._reason_code(qn) in _UPSTREAM_REASONS and not self._suspended_upstream(qn)
         ]:
             for qn in resumable:
                 self._set_scheduling(qn, False, now, direct=False)

@@ -97,6 +97,7 @@ class StatementPlanner:
         if command is not None:
             if isinstance(command, statements.CreateDynamicTable):
                 status = self.engine.create(command)
+                clones.suspend_if_upstream_cloned(self.engine, command.name)
             elif isinstance(command, statements.AlterDynamicTable):
                 status = self.engine.alter(command)
             else:
