@@ -72,8 +72,16 @@ def test_prod_and_dev_have_the_same_keys_graph_and_checks_and_dev_names_everywhe
 ):
     del keep_registry
     monkeypatch.delenv("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", raising=False)
+    for name in ("SNOWFLAKE_ACCOUNT", f"{slug.upper()}_SNOWFLAKE_ACCOUNT"):
+        monkeypatch.delenv(name, raising=False)
     prod_defs, dev_defs = location(slug, monkeypatch, None), location(slug, monkeypatch, "dev")
     prod, dev = specs(prod_defs), specs(dev_defs)
+    # `local start` creates what the loaded locations registered: the dev objects, dev seed
+    registered = {tenant.slug: tenant for tenant in registered_tenants()}[slug]
+    environment = registered_environment(slug)
+    assert environment is not None
+    assert environment.name == "dev"
+    assert all("_DEV." in d.table for d in registered.all())
     assert sorted(prod) == sorted(dev)
     assert {k: sorted(d.asset_key.to_user_string() for d in s.deps) for k, s in prod.items()} == {
         k: sorted(d.asset_key.to_user_string() for d in s.deps) for k, s in dev.items()
