@@ -1,6 +1,7 @@
 """Code locations load in forked children, several at once (`platform.parallel`): results in the
 items' order whatever the order the children finish in, never more children than workers, every
-child within its time bound (with what it started), and each failure reported in its place.
+child within its time bound (with what it started), and each failure reported in its place; the
+same for `tenants validate` (`platform.validate`), which runs Dagster's own command in each child.
 
 The runner is tested with plain functions; `load_tenant_views` with tenants made here, under
 slugs no other test imports (a forked child sees the modules this process has imported): one that
@@ -21,10 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dagster_dynamic_tables.errors import ParallelSettingsError
+from dagster_dynamic_tables.errors import ParallelSettingsError, WorkspaceError
 from dagster_dynamic_tables.platform.parallel import available_cores, run_forked, settings_from_env
 from dagster_dynamic_tables.platform.repo import TenantFolder
 from dagster_dynamic_tables.platform.tenant_views import load_tenant_views
+from dagster_dynamic_tables.platform.validate import validate_locations
+from dagster_dynamic_tables.platform.workspace import render_workspace
 
 
 def _sleep_then_report(seconds: float) -> list[float]:
@@ -200,3 +203,35 @@ def test_locations_are_reported_in_tenant_order_with_1_or_4_workers(
         f"before reporting. Fix: run `uv run dagster definitions validate -m "
         f"{exits}.definitions` and correct what it reports.",
     ]
+
+
+@pytest.mark.timeout(120)
+def test_validate_runs_dagster_per_location_in_workspace_order(
+    tenants: list[TenantFolder],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = tenants[0].path.parents[1]
+    (root / "workspace.yaml").write_text(render_workspace([folder.slug for folder in tenants]))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    ok, _slow, broken, _exits = (folder.slug for folder in tenants)
+    assert validate_locations(root, [ok, broken]) == 1
+    out = capsys.readouterr().out
+    failed = out.index(f"Validation failed for code location {broken}:")
+    passed = out.index(f"Validation successful for code location {ok}.")
+    assert failed < passed  # workspace.yaml's order (sorted by slug), not the arguments'
+    assert "RuntimeError: no such table in the seed" in out
+    assert out.endswith(f"tenants validate: 1 of 2 code locations failed: {broken}\n")
+    assert _slow not in out
+
+
+def test_validate_names_an_unknown_location(tenants: list[TenantFolder]) -> None:
+    root = tenants[0].path.parents[1]
+    (root / "workspace.yaml").write_text(render_workspace([tenants[0].slug]))
+    with pytest.raises(WorkspaceError) as raised:
+        validate_locations(root, ["nope", tenants[0].slug])
+    assert str(raised.value) == (
+        f"workspace.yaml has no code location 'nope' (it has {tenants[0].slug}). Fix: name "
+        "registered tenants, or run `uv run dynamic-tables tenants sync` after adding one."
+    )

@@ -5,6 +5,7 @@ dynamic-tables local status                      is the stand-in running, where
 dynamic-tables local stop                        stop it
 dynamic-tables tenants sync                      register every tenant under tenants/ (idempotent)
 dynamic-tables tenants check                     registration drift, grants, cross-tenant conflicts
+dynamic-tables tenants validate [SLUG...]        Dagster's definitions validate, locations at once
 dynamic-tables tenants grant SLUG --schema DB.SCHEMA [--owner OWNER]   record a tenant's grants
 dynamic-tables tenants affected --base REF [--format text|json]   tenants a change touches
 dynamic-tables dev SLUG... [-- DAGSTER_DEV_OPTIONS]   dagster dev with these tenants and upstream
@@ -22,7 +23,7 @@ and processes a command starts use it too).
 Exit statuses (the same for every command, so scripts and CI can tell them apart):
 
 0  ok: nothing pending, no findings
-1  `plan`: changes pending; `tenants check`: findings
+1  `plan`: changes pending; `tenants check`: findings; `tenants validate`: a location failed
 2  usage: an unknown command or option (argparse's own status)
 3  `local status`: the stand-in is not running (the LSB `status` convention)
 4  error: a bad declaration or settings file, Snowflake unreachable, a bad key file, a location
@@ -83,6 +84,13 @@ def _sync(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     del args
     return commands.check_tenants()
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from dagster_dynamic_tables.platform.repo import find_platform_root
+    from dagster_dynamic_tables.platform.validate import validate_locations
+
+    return validate_locations(find_platform_root(Path.cwd()), cast("list[str]", args.slugs))
 
 
 def _grant(args: argparse.Namespace) -> int:
@@ -198,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="report unregistered or stale tenants, conflicts between tenants and objects "
         "outside a tenant's grants (exit 1 when any)",
     ).set_defaults(handler=_check)
+    validate = tenant_actions.add_parser(
+        "validate",
+        help="Dagster's `definitions validate` for each code location of workspace.yaml (or "
+        "the named ones), several at once (DYNAMIC_TABLES_WORKERS, default the cores); exit 1 "
+        "when one fails",
+    )
+    validate.add_argument("slugs", nargs="*", metavar="SLUG", help="only these tenants")
+    validate.set_defaults(handler=_validate)
     grant = tenant_actions.add_parser(
         "grant", help="record in grants.yaml which schemas a tenant may declare objects in"
     )
