@@ -20,9 +20,9 @@ Standard library and pydantic only: repo commands import this, never the Dagster
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class _Model(BaseModel):
@@ -321,6 +321,10 @@ class InstanceConfig(_Model):
 # --- the operator's settings ------------------------------------------------------------------
 
 
+EnvironmentName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+"""An environment of environments.yaml (`declarations.environments`: a lowercase identifier)."""
+
+
 class DeploySettings(_Model):
     """`deploy/settings.yaml`: what differs between platforms; every field has a default."""
 
@@ -359,4 +363,12 @@ class DeploySettings(_Model):
         default="localhost",
         min_length=1,
         description="Host of the code servers in deploy/workspace.yaml (a plain VM).",
+    )
+    environments: list[EnvironmentName] = Field(
+        default_factory=list[str],
+        description="Environments of environments.yaml with Helm releases of their own: each "
+        "tenant gets deploy/helm-values.<environment>.yaml, whose code server and run pods "
+        "select it (DYNAMIC_TABLES_ENVIRONMENT). Not prod: the declarations as written need "
+        "no selection.",
+        examples=[["dev"]],
     )

@@ -6,6 +6,8 @@ Each tenant ships, releases and rolls back on its own, so each gets its own imag
     tenants/<slug>/Dockerfile.dockerignore  BuildKit's per-Dockerfile ignore file: only what that
                                             Dockerfile copies enters the context
     tenants/<slug>/deploy/helm-values.yaml  `dagster-user-deployments` chart, one release per tenant
+    tenants/<slug>/deploy/helm-values.<env>.yaml  the same release in each environment that
+                                            `environments:` of deploy/settings.yaml lists
     tenants/<slug>/build.yaml               Dagster+ (dg): image registry
     tenants/<slug>/container_context.yaml   Dagster+ (dg): Snowflake secret and resources on K8s
     deploy/helm-values.yaml                 main `dagster` chart: webserver, daemon, K8s run
@@ -36,6 +38,7 @@ from pydantic import ValidationError
 from dagster_dynamic_tables.errors import DeployError
 from dagster_dynamic_tables.platform.deploy.models import DeploySettings
 from dagster_dynamic_tables.platform.deploy.text import (
+    ENVIRONMENTS_FILE,
     RENDER_COMMAND,
     render_dockerfile,
     render_dockerignore,
@@ -117,11 +120,20 @@ def generate_files(repo_root: Path) -> list[GeneratedFile]:
     settings = load_settings(repo_root)
     chart_version = dagster_version(repo_root)
     files: list[GeneratedFile] = []
+    environments = (repo_root / ENVIRONMENTS_FILE).is_file()
     for slug in slugs:
         base = Path("tenants") / slug
         files += [
-            GeneratedFile(base / "Dockerfile", slug, render_dockerfile(slug, settings)),
-            GeneratedFile(base / "Dockerfile.dockerignore", slug, render_dockerignore(slug)),
+            GeneratedFile(
+                base / "Dockerfile",
+                slug,
+                render_dockerfile(slug, settings, environments=environments),
+            ),
+            GeneratedFile(
+                base / "Dockerfile.dockerignore",
+                slug,
+                render_dockerignore(slug, environments=environments),
+            ),
             GeneratedFile(
                 base / "deploy" / "helm-values.yaml",
                 slug,
@@ -130,6 +142,18 @@ def generate_files(repo_root: Path) -> list[GeneratedFile]:
                     f"values of the dagster-user-deployments chart {chart_version}, release "
                     f"{slug!r}",
                 ),
+            ),
+            *(
+                GeneratedFile(
+                    base / "deploy" / f"helm-values.{environment}.yaml",
+                    slug,
+                    yaml_text(
+                        build_user_deployments_values(slug, settings, environment),
+                        f"values of the dagster-user-deployments chart {chart_version}, release "
+                        f"{slug!r} in environment {environment!r}",
+                    ),
+                )
+                for environment in settings.environments
             ),
             GeneratedFile(
                 base / "build.yaml",

@@ -31,8 +31,15 @@ def yaml_text(model: BaseModel, what: str) -> str:
     return header(what) + body
 
 
-def render_dockerfile(slug: str, settings: DeploySettings) -> str:
-    """The tenant's image, in the multi-stage pattern uv and Dagster document for a workspace."""
+ENVIRONMENTS_FILE = "environments.yaml"
+"""The platform's environments file at the repository root (`declarations.environments`)."""
+IMAGE_ENVIRONMENTS_FILE = f"/opt/dagster/{ENVIRONMENTS_FILE}"
+
+
+def render_dockerfile(slug: str, settings: DeploySettings, *, environments: bool = False) -> str:
+    """The tenant's image, in the multi-stage pattern uv and Dagster document for a workspace;
+    with `environments`, the repository's environments.yaml too, found through
+    `DYNAMIC_TABLES_ENVIRONMENTS_FILE` (an image has no repository root to find it in)."""
     python = settings.python_version
     start = ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", str(CODE_SERVER_PORT)]
     cmd = ", ".join(f'"{arg}"' for arg in [*start, *code_server_args(slug)])
@@ -71,15 +78,26 @@ RUN groupadd --system --gid 10001 dagster \\
  && mkdir -p /opt/dagster/dagster_home && chown dagster:dagster /opt/dagster/dagster_home
 COPY --from=builder /app/.venv /app/.venv
 ENV PATH="/app/.venv/bin:$PATH" DAGSTER_HOME=/opt/dagster/dagster_home PYTHONUNBUFFERED=1
-WORKDIR /opt/dagster
+{_environments_lines() if environments else ""}WORKDIR /opt/dagster
 USER 10001:10001
 EXPOSE {CODE_SERVER_PORT}
 CMD [{cmd}]
 """
 
 
-def render_dockerignore(slug: str) -> str:
-    """BuildKit reads `<Dockerfile>.dockerignore` instead of the context root's `.dockerignore`."""
+def _environments_lines() -> str:
+    return (
+        "# The platform's environments.yaml: DYNAMIC_TABLES_ENVIRONMENT (or a Dagster+ branch\n"
+        "# deployment) selects one of its environments.\n"
+        f"COPY {ENVIRONMENTS_FILE} {IMAGE_ENVIRONMENTS_FILE}\n"
+        f"ENV DYNAMIC_TABLES_ENVIRONMENTS_FILE={IMAGE_ENVIRONMENTS_FILE}\n"
+    )
+
+
+def render_dockerignore(slug: str, *, environments: bool = False) -> str:
+    """BuildKit reads `<Dockerfile>.dockerignore` instead of the context root's `.dockerignore`;
+    with `environments`, environments.yaml is in the context too."""
+    kept = f"!{ENVIRONMENTS_FILE}\n" if environments else ""
     return f"""\
 {header(f"build context of tenants/{slug}/Dockerfile")}#
 # BuildKit uses this file, named after the Dockerfile, in place of a .dockerignore at the root
@@ -87,7 +105,7 @@ def render_dockerignore(slug: str) -> str:
 *
 !pyproject.toml
 !uv.lock
-!packages/
+{kept}!packages/
 !tenants/{slug}/
 **/.venv
 **/__pycache__

@@ -48,6 +48,7 @@ from dagster_dynamic_tables.platform.deploy.models import (
 
 __all__ = [
     "CODE_SERVER_PORT",
+    "ENVIRONMENT_VARIABLE",
     "POSTGRES_ENV",
     "POSTGRES_SCHEME",
     "READINESS_COMMAND",
@@ -123,10 +124,22 @@ def build_run_container_context(slug: str, settings: DeploySettings) -> RunConta
     )
 
 
-def build_user_deployments_values(slug: str, settings: DeploySettings) -> UserDeploymentsValues:
+ENVIRONMENT_VARIABLE = "DYNAMIC_TABLES_ENVIRONMENT"
+"""Selects the environment (`declarations.environments.ENVIRONMENT_VARIABLE`)."""
+
+
+def build_user_deployments_values(
+    slug: str, settings: DeploySettings, environment: str | None = None
+) -> UserDeploymentsValues:
+    """The tenant's release; in `environment` (None: the declarations as written), its code
+    server and its run pods (through their container context) select that environment."""
     # includeConfigInLaunchedRuns would hand run pods the code server's resources (the chart has
     # no key for run resources): the code server reports this context itself instead.
     context = build_run_container_context(slug, settings).model_dump(mode="json")
+    selection: list[EnvVar] = []
+    if environment is not None:
+        context["k8s"]["env_vars"] = [f"{ENVIRONMENT_VARIABLE}={environment}"]
+        selection = [EnvVar(name=ENVIRONMENT_VARIABLE, value=environment)]
     return UserDeploymentsValues(
         deployments=[
             UserDeployment(
@@ -143,7 +156,8 @@ def build_user_deployments_values(slug: str, settings: DeploySettings) -> UserDe
                     EnvVar(
                         name="DAGSTER_CONTAINER_CONTEXT",
                         value=json.dumps(context, separators=(",", ":")),
-                    )
+                    ),
+                    *selection,
                 ],
                 resources=settings.code_server_resources,
                 includeConfigInLaunchedRuns=IncludeConfigInLaunchedRuns(enabled=False),
