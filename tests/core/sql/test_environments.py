@@ -19,6 +19,7 @@ from dagster_dynamic_tables.platform.defs_files import declaration_documents
 from dagster_dynamic_tables.platform.repo import discover_tenants
 from dagster_dynamic_tables.sql.environments import (
     check_databases,
+    current_table,
     environment_settings,
     in_environment,
     rewrite_sql,
@@ -235,3 +236,13 @@ def test_the_environments_role_and_warehouses_reach_the_connection_settings():
     assert settings["SNOWFLAKE_WAREHOUSE"] == "DEV_WH"
     unchanged = {"SNOWFLAKE_ROLE": "PROD_ROLE"}
     assert environment_settings(DEV, "shop", unchanged) is unchanged
+
+
+def test_current_table_maps_a_declared_name_for_a_tenants_own_sql():
+    tenant_folder = REPO_ROOT / "tenants" / "ecommerce"
+    name = "ECOMMERCE.ANALYTICS.CUSTOMER_LIFETIME_VALUE"
+    assert current_table(name, start=tenant_folder, environ={}) == name
+    dev = {"DYNAMIC_TABLES_ENVIRONMENT": "dev"}
+    assert current_table(name, start=tenant_folder, environ=dev) == (
+        "ECOMMERCE_DEV.ANALYTICS.CUSTOMER_LIFETIME_VALUE"
+    )

@@ -24,12 +24,13 @@ naming the declaration file, the YAML path and the name; every such reference is
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
 from dagster_dynamic_tables.declarations.data_tests import DataTest
-from dagster_dynamic_tables.declarations.environments import Environment
+from dagster_dynamic_tables.declarations.environments import Environment, current_environment
 from dagster_dynamic_tables.declarations.identifiers import (
     parse_identifier,
     split_name_parts,
@@ -43,7 +44,13 @@ from dagster_dynamic_tables.declarations.models import (
 from dagster_dynamic_tables.errors import EnvironmentsError
 from dagster_dynamic_tables.sql.query_text import tokens
 
-__all__ = ["check_databases", "environment_settings", "in_environment", "rewrite_sql"]
+__all__ = [
+    "check_databases",
+    "current_table",
+    "environment_settings",
+    "in_environment",
+    "rewrite_sql",
+]
 
 _D = TypeVar("_D", SourceTable, DynamicTable, View)
 
@@ -117,6 +124,19 @@ def check_databases(tenants: Iterable[Tenant], env: Environment | None) -> None:
                 "of its own."
             )
         onto[mapped] = database
+
+
+def current_table(
+    qualified: str, *, start: Path | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """A declared `DB.SCHEMA.NAME` in the selected environment, for a tenant's own Python code
+    that writes SQL (an asset reading a Dynamic Table): `ECOMMERCE.ANALYTICS.X` is
+    `ECOMMERCE_DEV.ANALYTICS.X` in dev. The file is found from `start` (default: the working
+    directory) or `DYNAMIC_TABLES_ENVIRONMENTS_FILE`, as the code location finds it."""
+    environment = current_environment(
+        start if start is not None else Path.cwd(), os.environ if environ is None else environ
+    )
+    return qualified if environment is None else environment.table(qualified)
 
 
 _WAREHOUSE_SETTINGS = ("SNOWFLAKE_WAREHOUSE", "SNOWFLAKE_MONITORING_WAREHOUSE")
