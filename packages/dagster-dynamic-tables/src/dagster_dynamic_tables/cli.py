@@ -5,7 +5,7 @@ dynamic-tables local status                      is the stand-in running, where
 dynamic-tables local stop                        stop it
 dynamic-tables tenants sync                      register every tenant under tenants/ (idempotent)
 dynamic-tables tenants check                     registration drift, grants, cross-tenant conflicts
-dynamic-tables tenants validate [SLUG...]        Dagster's definitions validate, locations at once
+dynamic-tables tenants validate [SLUG...] [-w FILE]   Dagster's definitions validate, at once
 dynamic-tables tenants grant SLUG --schema DB.SCHEMA [--owner OWNER]   record a tenant's grants
 dynamic-tables tenants affected --base REF [--format text|json]   tenants a change touches
 dynamic-tables dev SLUG... [-- DAGSTER_DEV_OPTIONS]   dagster dev with these tenants and upstream
@@ -90,7 +90,8 @@ def _validate(args: argparse.Namespace) -> int:
     from dagster_dynamic_tables.platform.repo import find_platform_root
     from dagster_dynamic_tables.platform.validate import validate_locations
 
-    return validate_locations(find_platform_root(Path.cwd()), cast("list[str]", args.slugs))
+    root, workspace = find_platform_root(Path.cwd()), cast("Path | None", args.workspace)
+    return validate_locations(root, cast("list[str]", args.slugs), workspace)
 
 
 def _grant(args: argparse.Namespace) -> int:
@@ -213,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         "when one fails",
     )
     validate.add_argument("slugs", nargs="*", metavar="SLUG", help="only these tenants")
+    validate.add_argument(
+        "-w", "--workspace", type=Path, help="this workspace file's locations (default: the root's)"
+    )
     validate.set_defaults(handler=_validate)
     grant = tenant_actions.add_parser(
         "grant", help="record in grants.yaml which schemas a tenant may declare objects in"

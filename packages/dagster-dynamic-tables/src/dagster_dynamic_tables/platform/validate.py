@@ -48,12 +48,14 @@ class _Location:
     """Where the child writes what Dagster prints."""
 
 
-def validate_locations(root: Path, names: Sequence[str] = ()) -> int:
-    """Validate every `python_module` location of the root's workspace.yaml (or only `names`),
-    print each one's log in workspace order and a summary; 0 when all passed, else 1."""
+def validate_locations(root: Path, names: Sequence[str] = (), workspace: Path | None = None) -> int:
+    """Validate every `python_module` location of `workspace` (default: the root's
+    workspace.yaml), or only `names`; print each one's log in workspace order and a summary; 0
+    when all passed, else 1."""
     workers, timeout = settings_from_env(os.environ)
     dagster = _dagster_entry_point()
-    modules = _selected(workspace_modules(root / WORKSPACE_FILE), names)
+    path = workspace or root / WORKSPACE_FILE
+    modules = _selected(path, workspace_modules(path), names)
     with tempfile.TemporaryDirectory(prefix="dynamic_tables_validate_") as tmp:
         locations = [_write_location(Path(tmp), name, module) for name, module in modules]
 
@@ -100,14 +102,16 @@ def _dagster_entry_point() -> EntryPoint:
     return next(iter(found))
 
 
-def _selected(modules: list[tuple[str, str]], names: Sequence[str]) -> list[tuple[str, str]]:
+def _selected(
+    path: Path, modules: list[tuple[str, str]], names: Sequence[str]
+) -> list[tuple[str, str]]:
     if not names:
         return modules
     known = {name for name, _module in modules}
     unknown = [name for name in names if name not in known]
     if unknown:
         raise WorkspaceError(
-            f"{WORKSPACE_FILE} has no code location {', '.join(map(repr, unknown))} (it has "
+            f"{path.name} has no code location {', '.join(map(repr, unknown))} (it has "
             f"{', '.join(sorted(known)) or 'none'}). Fix: name registered tenants, or run "
             "`uv run dynamic-tables tenants sync` after adding one."
         )
