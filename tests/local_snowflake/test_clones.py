@@ -178,3 +178,15 @@ def test_dynamic_table_created_downstream_of_a_suspended_clone_is_suspended(sf: 
         f"AS SELECT total * 4 AS q FROM {new}.MART.TOTALS"
     )
     assert _scheduling(sf, new, "QUADRUPLED")["state"] == "ACTIVE"
+
+
+def test_show_databases_has_snowflakes_columns_sorted_without_the_catalog(sf: Sf):
+    sf.cur.execute("SHOW DATABASES")
+    assert [d.name for d in sf.cur.description] == [
+        "created_on", "name", "is_default", "is_current", "origin", "owner", "comment",
+        "options", "retention_time", "kind", "budget", "owner_role_type", "object_visibility",
+    ]  # fmt: skip
+    names = [r[1] for r in sf.cur.fetchall()]
+    assert names == sorted(names)
+    assert sf.db in names
+    assert not [n for n in names if n.lower() in ("_fs_local_snowflake", "_fs_global", "memory")]

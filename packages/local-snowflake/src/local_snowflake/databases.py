@@ -47,22 +47,36 @@ CREATE TABLE IF NOT EXISTS {CLONES} (
     QUALIFIED_NAME VARCHAR NOT NULL, SOURCE VARCHAR NOT NULL, CREATED_ON TIMESTAMPTZ NOT NULL);
 """
 
-# fakesnow's SHOW DATABASES view, with the creation time and comment kept here (and the catalog
-# hidden, as database_files does)
-_SHOW_DATABASES = (
-    SQL_CREATE_VIEW_SHOW_DATABASES.replace("create view if not exists", "create or replace view")
-    .replace("to_timestamp(0)::timestamptz", "coalesce(m.created_on, to_timestamp(0))::timestamptz")
-    .replace("    comment,", "    m.comment AS 'comment',")
-    .replace(
+
+def _replaced(text: str, *pairs: tuple[str, str]) -> str:
+    """text with each (old, new) replaced; an old missing means fakesnow's text changed."""
+    for old, new in pairs:
+        if old not in text:
+            raise RuntimeError(f"fakesnow's SHOW DATABASES view changed: no {old!r} in it")
+        text = text.replace(old, new)
+    return text
+
+
+# fakesnow's SHOW DATABASES view, with the creation time and comment kept here, ordered by name
+# (and the catalog hidden, as database_files does)
+_SHOW_DATABASES = _replaced(
+    SQL_CREATE_VIEW_SHOW_DATABASES,
+    ("create view if not exists", "create or replace view"),
+    ("to_timestamp(0)::timestamptz", "coalesce(m.created_on, to_timestamp(0))::timestamptz"),
+    # an expression, so that DuckDB names the column as here (not as the table spells it)
+    ("    comment,", "    (m.comment || '') AS 'comment',"),
+    ("database_name as 'name'", "d.database_name as 'name'"),
+    (
         "FROM duckdb_databases",
         f"FROM duckdb_databases() d LEFT JOIN {DATABASES} m "
         "ON upper(m.name) = upper(d.database_name)",
-    )
-    .replace("database_name as 'name'", "d.database_name as 'name'")
-    .replace("WHERE database_name NOT IN ('memory', '_fs_global')",
-             f"WHERE d.database_name NOT IN ('memory', '_fs_global', '{CATALOG_NAME}') "
-             "ORDER BY d.database_name")
-)  # fmt: skip
+    ),
+    (
+        "WHERE database_name NOT IN ('memory', '_fs_global')",
+        f"WHERE d.database_name NOT IN ('memory', '_fs_global', '{CATALOG_NAME}') "
+        "ORDER BY d.database_name",
+    ),
+)
 
 
 def install(duck: duckdb.DuckDBPyConnection) -> None:
