@@ -21,8 +21,7 @@ from dagster_dynamic_tables.definitions.specs import build_asset_specs
 from dagster_dynamic_tables.freshness.sensor import SENSOR_NAME, build_freshness_sensor
 from dagster_dynamic_tables.health.checks import build_dynamic_table_checks
 from dagster_dynamic_tables.metadata import SNOWFLAKE_TABLE
-from dagster_dynamic_tables.platform.defs_files import declaration_documents
-from dagster_dynamic_tables.platform.repo import discover_tenants
+from dagster_dynamic_tables.platform.plan.declared import load_declared_files
 from dagster_dynamic_tables.sql.environments import in_environment
 from dagster_dynamic_tables.standin import (
     create_local_objects,
@@ -107,18 +106,9 @@ def test_prod_and_dev_have_the_same_keys_graph_and_checks_and_dev_names_everywhe
 
 
 def ecommerce() -> Tenant:
-    (folder,) = [f for f in discover_tenants(REPO_ROOT) if f.slug == "ecommerce"]
-    documents, errors = declaration_documents(folder)
-    assert not errors
-    from dagster_dynamic_tables.declarations.loader import build_tenant
-
-    (document,) = documents
-    return build_tenant(
-        document.attributes,
-        file=document.path,
-        base_dir=document.path.parent,
-        lines=document.lines,
-    )
+    """The repository's ecommerce tenant as declared."""
+    (file,) = load_declared_files(REPO_ROOT, "ecommerce", environ={})
+    return file.tenant
 
 
 @pytest.fixture

@@ -12,11 +12,9 @@ from dagster_dynamic_tables.declarations.environments import (
     Environment,
     load_environments,
 )
-from dagster_dynamic_tables.declarations.loader import build_tenant
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.errors import EnvironmentsError
-from dagster_dynamic_tables.platform.defs_files import declaration_documents
-from dagster_dynamic_tables.platform.repo import discover_tenants
+from dagster_dynamic_tables.platform.plan.declared import load_declared_files
 from dagster_dynamic_tables.sql.environments import (
     check_databases,
     current_table,
@@ -31,19 +29,8 @@ PROD = load_environments(REPO_ROOT / "environments.yaml").get("prod")
 
 
 def repo_tenants() -> dict[str, tuple[Path, Tenant]]:
-    tenants: dict[str, tuple[Path, Tenant]] = {}
-    for folder in discover_tenants(REPO_ROOT):
-        documents, errors = declaration_documents(folder)
-        assert not errors
-        for document in documents:
-            tenant = build_tenant(
-                document.attributes,
-                file=document.path,
-                base_dir=document.path.parent,
-                lines=document.lines,
-            )
-            tenants[tenant.slug] = (document.path, tenant)
-    return tenants
+    """The repository's tenants as declared (no environment selected)."""
+    return {f.tenant.slug: (f.path, f.tenant) for f in load_declared_files(REPO_ROOT, environ={})}
 
 
 TENANTS = repo_tenants()
