@@ -286,3 +286,13 @@ def test_cli_env_commands(stand: Stand, monkeypatch: pytest.MonkeyPatch, capsys)
     assert main(["env", "drop", "pr_2"]) == 0
     assert "dropped  ECOMMERCE_PR_2" in capsys.readouterr().out
     assert main(["env", "drop", "prod"]) == 4
+
+
+def test_a_named_tenant_brings_the_tenants_it_reads(stand: Stand):
+    out = io.StringIO()
+    assert create_branch(REPO_ROOT, "pr_11", "dev", ["finance"], stand.env, out) == 0
+    assert "2 databases (with ecommerce: read by the tenants named)" in out.getvalue()
+    assert out.getvalue().index("ECOMMERCE_PR_11") < out.getvalue().index("FINANCE_PR_11")
+    revenue = stand.dynamic_tables("FINANCE_PR_11")["REVENUE_VS_BUDGET"]
+    assert "ECOMMERCE_PR_11.ANALYTICS.DAILY_REVENUE_ROLLUP" in revenue[13]
+    assert drop_branch(REPO_ROOT, "pr_11", stand.env, io.StringIO()) == 0

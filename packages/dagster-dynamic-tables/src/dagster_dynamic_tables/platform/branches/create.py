@@ -50,6 +50,7 @@ from dagster_dynamic_tables.platform.branches.scope import (
     check_slugs,
     load_scope,
     open_connection,
+    with_upstream,
 )
 from dagster_dynamic_tables.platform.plan.build import Action, PlannedObject
 from dagster_dynamic_tables.platform.plan.connect import Target
@@ -100,14 +101,17 @@ def create_branch(
     if source.name == name:
         raise EnvironmentsError(f"env create {name}: --from names the environment itself.")
     check_slugs(tenants, scope.files)
-    files = [f for f in scope.files if not tenants or f.folder in tenants]
+    files = with_upstream(scope.files, tenants)
     with open_connection(files, root, environ, scope.branch) as (conn, target):
         cursor = conn.cursor()
         existing = _read_databases(conn, cursor)
         steps = plan_clones(scope, source, files, existing)
+        upstream = sorted({f.folder for f in files} - set(tenants)) if tenants else []
         out.write(
             f"env create {name} --from {source.name} ({target.description}): "
-            f"{len(steps)} database{'s' if len(steps) != 1 else ''}\n"
+            f"{len(steps)} database{'s' if len(steps) != 1 else ''}"
+            + (f" (with {', '.join(upstream)}: read by the tenants named)" if upstream else "")
+            + "\n"
         )
         _clone(cursor, steps, name, source.name, out)
         left = _repoint_and_schedule(cursor, conn, target, files, scope.branch, out)

@@ -36,6 +36,7 @@ __all__ = [
     "check_slugs",
     "load_scope",
     "open_connection",
+    "with_upstream",
 ]
 
 
@@ -75,6 +76,23 @@ def check_slugs(slugs: Sequence[str], files: Sequence[DeclaredFile]) -> None:
             f"{', '.join(known) or 'none'}). Nothing was sent to Snowflake. Fix: pass a tenant's "
             "slug (its folder under tenants/) to --tenant."
         )
+
+
+def with_upstream(files: Sequence[DeclaredFile], slugs: Sequence[str]) -> list[DeclaredFile]:
+    """The files of the tenants `slugs` and of every tenant they read from (their Dynamic Tables
+    and views name its assets in deps), in the files' order (upstream first); all files when
+    `slugs` is empty. A branch database of a named tenant reads its upstream tenants' branch
+    databases once re-pointed, so those are cloned too."""
+    if not slugs:
+        return list(files)
+    wanted = set(slugs)
+    for file in reversed(files):  # downstream first: a tenant adds the ones it reads
+        if file.folder not in wanted:
+            continue
+        tenant = file.tenant
+        for declaration in (*tenant.dynamic_tables, *tenant.views):
+            wanted.update(key[0] for key in tenant.dep_keys(declaration))
+    return [file for file in files if file.folder in wanted]
 
 
 def load_environments_file(root: Path, environ: Mapping[str, str]) -> Environments:
