@@ -51,6 +51,9 @@ def test_clone_copies_objects_and_data_and_suspends_dynamic_tables(sf: Sf):
     shown = {r[1]: r for r in sf.rows(f"SHOW DYNAMIC TABLES IN DATABASE {new}")}
     assert sorted(shown) == ["DOUBLED", "TOTALS"]
     assert {r[15] for r in shown.values()} == {"SUSPENDED"}
+    assert {r[17] for r in shown.values()} == {"true"}  # is_clone
+    assert shown["TOTALS"][5] == 1  # rows: the cloned data's
+    assert {r[17] for r in sf.rows(f"SHOW DYNAMIC TABLES IN DATABASE {src}")} == {"false"}
     # the definition as written: the 3-part name still names the source database
     assert f"FROM {src}.MART.TOTALS" in shown["DOUBLED"][13]
     for name in ("TOTALS", "DOUBLED"):
@@ -98,6 +101,12 @@ def test_cloned_dynamic_table_refreshes_from_the_clone_once_asked(sf: Sf):
     assert history == [{"STATE": "SUCCEEDED", "REFRESH_TRIGGER": "MANUAL"}]
     sf.cur.execute(f"ALTER DYNAMIC TABLE {new}.MART.TOTALS RESUME")
     assert _scheduling(sf, new, "TOTALS")["state"] == "ACTIVE"
+    # made again, it is no clone any more
+    sf.cur.execute(
+        f"CREATE OR REPLACE DYNAMIC TABLE {new}.MART.TOTALS TARGET_LAG = '1 minute' "
+        f"WAREHOUSE = wh AS SELECT sum(amount) + 1 AS total FROM {new}.RAW.ORDERS"
+    )
+    assert sf.rows(f"SHOW DYNAMIC TABLES LIKE 'TOTALS' IN DATABASE {new}")[0][17] == "false"
 
 
 def test_clone_refusals(sf: Sf):

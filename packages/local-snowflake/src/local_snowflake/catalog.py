@@ -97,6 +97,11 @@ CREATE TABLE IF NOT EXISTS {C}.dynamic_table_sizes (
     BYTES BIGINT NOT NULL,
     PRIMARY KEY (QUALIFIED_NAME, CREATED_ON)
 );
+
+-- The DTs a CREATE DATABASE ... CLONE made (clones.py), keyed by their creation time: such a DT
+-- is initialized without a refresh of its own, and SHOW reports it `is_clone` until created again.
+CREATE TABLE IF NOT EXISTS {C}.cloned_dynamic_tables (
+    QUALIFIED_NAME VARCHAR NOT NULL, SOURCE VARCHAR NOT NULL, CREATED_ON TIMESTAMPTZ NOT NULL);
 """
 
 _REFRESH_HISTORY_COLUMNS = (
@@ -236,7 +241,10 @@ SELECT
     'OFF' AS "automatic_clustering",
     CASE WHEN d.scheduling_state = 'SUSPENDED' THEN 'SUSPENDED' ELSE 'RUNNING' END
         AS "scheduling_state",
-    d.last_suspended_on AS "last_suspended_on", 'false' AS "is_clone",
+    d.last_suspended_on AS "last_suspended_on",
+    CASE WHEN EXISTS (SELECT 1 FROM {C}.cloned_dynamic_tables c
+        WHERE c.qualified_name = d.qualified_name AND c.created_on = d.created_on)
+        THEN 'true' ELSE 'false' END AS "is_clone",
     'false' AS "is_replica", 'false' AS "is_iceberg",
     latest.data_timestamp AS "data_timestamp", 'ROLE' AS "owner_role_type"
 FROM {C}.dynamic_tables d LEFT JOIN latest USING (qualified_name)

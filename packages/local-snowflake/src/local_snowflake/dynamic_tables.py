@@ -21,8 +21,8 @@ _UPSTREAM_REASONS = ("UPSTREAM_SUSPENDED", "UPSTREAM_CLONED_AUTO_SUSPENDED")
 """Suspended only because an upstream DT was (or was a clone still suspended, clones.py): a
 RESUME of that one resumes them."""
 CLONES = f"{C}.cloned_dynamic_tables"
-"""The Dynamic Tables a `CREATE DATABASE ... CLONE` made (clones.py, its table made by
-databases.py): initialized without a refresh of their own, their data being the source's."""
+"""The Dynamic Tables a `CREATE DATABASE ... CLONE` made (clones.py; the table: catalog.py):
+initialized without a refresh of their own, their data being the source's."""
 
 
 @dataclass(frozen=True)
