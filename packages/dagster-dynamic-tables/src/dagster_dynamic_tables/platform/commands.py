@@ -78,6 +78,10 @@ def local_start(workspace: Path) -> int:
         except Exception as e:  # report every broken location, not just the first
             print(f"ERROR: code location {location!r} ({module}) failed to load: {e}")
             failed += 1
+    selected = [registered_environment(tenant.slug) for tenant in registered_tenants()]
+    names = sorted({environment.name for environment in selected if environment is not None})
+    if names:
+        print(f"environment: {', '.join(names)} (objects under its names)")
     with connect_stand_in(info) as conn:
         for tenant in registered_tenants():
             try:
