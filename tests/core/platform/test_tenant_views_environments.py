@@ -53,7 +53,9 @@ def test_a_name_the_environment_cannot_map_is_a_finding(
         "and it has no suffix. Fix: add ECOMMERCE to environments.qa.databases, or give the "
         "environment a suffix."
     )
-    # and the location itself refuses to load in it
+    # and the location itself refuses to load in it, saying why
     assert findings[1].startswith(
-        "tenant 'ecommerce': code location ecommerce.definitions does not load: "
+        "tenant 'ecommerce': code location ecommerce.definitions does not load: 7 names in "
+        f"{defs_yaml} cannot be mapped into environment 'qa':. Fix: run `uv run dagster "
+        "definitions validate -m ecommerce.definitions`"
     )

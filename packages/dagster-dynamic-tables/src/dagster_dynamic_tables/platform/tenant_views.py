@@ -27,7 +27,7 @@ from dagster_dynamic_tables.declarations.environments import Environment, curren
 from dagster_dynamic_tables.declarations.identifiers import parse_qualified_name
 from dagster_dynamic_tables.declarations.loader import build_tenant
 from dagster_dynamic_tables.declarations.models import Tenant
-from dagster_dynamic_tables.errors import DeclarationError, EnvironmentsError
+from dagster_dynamic_tables.errors import DeclarationError, DynamicTablesError, EnvironmentsError
 from dagster_dynamic_tables.metadata import SNOWFLAKE_TABLE
 from dagster_dynamic_tables.platform.defs_files import declaration_documents
 from dagster_dynamic_tables.platform.parallel import DEFAULT_TIMEOUT, run_forked
@@ -232,7 +232,8 @@ def _load_location(root: Path, view: TenantView, findings: list[str]) -> None:
         defs: Any = module.defs
         specs: Sequence[Any] = defs.resolve_all_asset_specs()
     except Exception as e:  # a tenant that does not load is a finding, not a crash
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        shown = _own_cause(e)
+        first = str(shown).strip().splitlines()[0] if str(shown).strip() else type(e).__name__
         findings.append(
             f"tenant {folder.slug!r}: code location {folder.module} does not load: {first}. "
             f"Fix: run `uv run dagster definitions validate -m {folder.module}` and correct "
@@ -259,6 +260,19 @@ def _load_location(root: Path, view: TenantView, findings: list[str]) -> None:
                 f"start with {folder.slug!r}. Fix: prefix every key the tenant owns with its slug "
                 f"({folder.slug}/{key[-1]})."
             )
+
+
+def _own_cause(error: BaseException) -> BaseException:
+    """The package's own error behind Dagster's wrapping ("Error while loading component
+    snowflake[0]:"), which says what to fix; else `error`."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, DynamicTablesError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return error
 
 
 def _declared_name(view: TenantView, table: str) -> str:
