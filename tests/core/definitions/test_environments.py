@@ -194,3 +194,27 @@ def test_the_dev_tenants_sensor_reads_and_records_only_dev_objects(
     prod_names = [s for s in statements if re.search(r"ECOMMERCE(?!_ENVSENSOR)", s)]
     assert prod_names == []
     instance.dispose()
+
+
+def test_the_resource_takes_the_environments_role_and_warehouse(tmp_path: Path):
+    from dagster_dynamic_tables.definitions.resources import build_snowflake_resource
+
+    path = tmp_path / "environments.yaml"
+    path.write_text(
+        "environments:\n  dev:\n    suffix: _DEV\n    role: DEV_TRANSFORMER\n"
+        "    warehouses: {PROD_WH: DEV_WH}\n"
+    )
+    settings = {
+        "SNOWFLAKE_ACCOUNT": "acme",
+        "SNOWFLAKE_USER": "DAGSTER",
+        "SNOWFLAKE_PASSWORD": "secret",
+        "SNOWFLAKE_ROLE": "PROD_TRANSFORMER",
+        "SNOWFLAKE_WAREHOUSE": "PROD_WH",
+        "DYNAMIC_TABLES_ENVIRONMENTS_FILE": str(path),
+    }
+    prod = build_snowflake_resource(ecommerce(), env=settings)
+    assert (prod.role, prod.warehouse) == ("PROD_TRANSFORMER", "PROD_WH")
+    dev = build_snowflake_resource(
+        ecommerce(), env={**settings, "DYNAMIC_TABLES_ENVIRONMENT": "dev"}
+    )
+    assert (dev.role, dev.warehouse) == ("DEV_TRANSFORMER", "DEV_WH")
