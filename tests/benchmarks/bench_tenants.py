@@ -131,6 +131,9 @@ def dev_figures(root: Path, command: list[str], count: int, label: str) -> None:
         settled = rss_mib(process.pid)
     finally:
         stop(process, grace=60)
+        # The stand-in the locations started runs on its own (detached): stop it too.
+        stand_in = [sys.executable, "-m", "dagster_dynamic_tables.cli", "local", "stop"]
+        subprocess.run(stand_in, cwd=root, env=clean_env(**extra), capture_output=True, check=False)
         shutil.rmtree(home, ignore_errors=True)
     shown = f"{loaded_at:.1f} s" if loaded_at is not None else "not within 600 s"
     print(f"{label}, {served} locations: all loaded after {shown}")

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,10 @@ def _remove_tenant(root: Path, slug: str, sh, env: dict[str, str]) -> None:
 @pytest.mark.timeout(3600)  # a fresh environment, two onboardings and the tests they affect
 def test_onboarding_two_teams_in_a_fresh_copy_keeps_ci_green(repo_copy: Path, sh, make_env) -> None:
     """Two teams onboard with the README's commands, then every `.ci/run` step that depends on
-    the set of tenants passes in the copy: `tenants check`, `dagster definitions validate`, and
-    the tests that enumerate tenants (the plan's repository test, the tenant-check and
-    workspace tests, the new tenants' own tests). The copy gets its own environment, as a fresh
-    clone does."""
+    the set of tenants passes in the copy: `tenants check`, `dagster definitions validate` (in
+    test_workspace.py), and the tests that enumerate tenants (the plan's repository test, the
+    tenant-check and workspace tests, the new tenants' own tests). The copy gets its own
+    environment, as a fresh clone does."""
     uv, root, env = environment.uv(), repo_copy, make_env()
     if (root / "tenants" / "growth").exists():  # the README's example team was onboarded here
         _remove_tenant(root, "growth", sh, env)
@@ -103,25 +104,21 @@ def test_onboarding_two_teams_in_a_fresh_copy_keeps_ci_green(repo_copy: Path, sh
     assert "everything already in line" in result.stdout
     assert _snapshot(root) == before
 
-    # .ci/run's steps that depend on the tenants.
-    result = sh([uv, "run", "--frozen", "dynamic-tables", "tenants", "check"], root, env, 600)
-    assert result.returncode == 0, result.stdout + result.stderr
+    # .ci/run's steps that depend on the tenants, and the tests that enumerate the repository's
+    # tenants (the rest of test_plan.py builds its own tenants), for the two new tenants only (the
+    # shipped ones' cases run in the main suite); of the isolated image environment, only whether
+    # it validates (the storage, launcher and isolation checks depend on no particular tenant).
+    # `dagster definitions validate -w workspace.yaml` is test_workspace.py's first test, run here
+    # on the copy with the same assertions (every location, then "All code locations passed"), so
+    # it is not run a second time. The tests run beside `tenants check` and dg (both read the copy
+    # and write only to their own temporary folders).
     home = root / ".dagster_home"
     home.mkdir()
     dagster_env = make_env(DAGSTER_HOME=str(home))
-    validate = [uv, "run", "--frozen", "dagster", "definitions", "validate", "-w"]
-    result = sh([*validate, "workspace.yaml"], root, dagster_env, 600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    for slug in locations:
-        assert f"Validation successful for code location {slug}." in result.stdout + result.stderr
-    # The tests that enumerate the repository's tenants (the rest of test_plan.py builds its own
-    # tenants), for the two new tenants only (the shipped ones' cases run in the main suite); of
-    # the isolated image environment, only whether it validates (the storage, launcher and
-    # isolation checks depend on no particular tenant).
     tests = [
+        "tests/core/platform/test_workspace.py",
         "tests/core/platform/test_plan.py::test_tenants_are_loaded_upstream_first_from_the_repository",
         "tests/core/platform/test_tenant_check.py",
-        "tests/core/platform/test_workspace.py",
         "tests/deployments/test_deploy.py",
         "tests/deployments/test_isolated_install.py",
         "-k",
@@ -129,19 +126,26 @@ def test_onboarding_two_teams_in_a_fresh_copy_keeps_ci_green(repo_copy: Path, sh
         "tenants/growth",
         f"tenants/{second}",
     ]
-    pytest_args = [uv, "run", "--frozen", "pytest", "-q", "-p", "no:cacheprovider", *tests]
-    result = sh(pytest_args, root, env, 3000)
+    pytest_args = [uv, "run", "--frozen", "pytest", "-v", "-p", "no:cacheprovider", *tests]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        tests_run = pool.submit(sh, pytest_args, root, env, 3000)
+        result = sh([uv, "run", "--frozen", "dynamic-tables", "tenants", "check"], root, env, 600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        # dg sees every project; `check yaml` and `list defs` take one, named from the root.
+        result = sh([uv, "run", "--frozen", "dg", "list", "projects"], root, dagster_env)
+        assert {f"tenants/{slug}" for slug in locations} <= set(result.stdout.split()), (
+            result.stderr
+        )
+        target = ["--target-path", "tenants/finance"]
+        dg_defs = [uv, "run", "--frozen", "dg", "list", "defs", "--json", *target]
+        result = sh(dg_defs, root, dagster_env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        listed = {asset["asset_key"] for asset in json.loads(result.stdout)["assets"]}
+        assert {"finance/revenue_vs_budget", "finance/budget_report"} <= listed
+        result = tests_run.result()
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " failed" not in result.stdout
-
-    # dg sees every project; `check yaml` and `list defs` take one, named from the root.
-    result = sh([uv, "run", "--frozen", "dg", "list", "projects"], root, dagster_env)
-    assert {f"tenants/{slug}" for slug in locations} <= set(result.stdout.split()), result.stderr
-    target = ["--target-path", "tenants/finance"]
-    result = sh([uv, "run", "--frozen", "dg", "list", "defs", "--json", *target], root, dagster_env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    listed = {asset["asset_key"] for asset in json.loads(result.stdout)["assets"]}
-    assert {"finance/revenue_vs_budget", "finance/budget_report"} <= listed
+    assert "test_workspace.py::test_workspace_validates_every_location PASSED" in result.stdout
 
 
 def test_template_syntax_in_an_answer_runs_nothing_and_registers_nothing(
