@@ -8,6 +8,8 @@ connections and never answers). `aimed_at` sends a tenant's resource, with its t
 
 Used by `tests/core/snowflake_io/test_timeouts.py` (each ends, and says what timed out) and
 `tests/benchmarks/bench_timeouts.py` (how long each takes with the default settings).
+`at_once` runs several reads against endpoints of their own side by side: they wait on sockets
+and timers, not on the CPU, so together they take about as long as the longest.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
 from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
@@ -25,6 +28,9 @@ from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
 from dagster_snowflake import SnowflakeResource
 
 from support.check_runs import execute_health_checks
+
+K = TypeVar("K")
+T = TypeVar("T")
 
 TENANT = Tenant(
     "shop",
@@ -216,3 +222,48 @@ def check_run(resource: SnowflakeResource) -> str:
     description = data.user_failure_data.description or ""
     assert "hunter2secret" not in description
     return description
+
+
+def at_once(
+    runs: Mapping[K, Callable[[], T]], width: int, timeout: float
+) -> dict[K, T | BaseException]:
+    """`runs`, `width` at a time (each on a thread of its own, in the order given: longest
+    first), and what each returned or raised (a failed assert included), for the test that reads
+    it to re-raise. A run not ended `timeout` seconds after the first started is a
+    `TimeoutError` naming it. Then, as `endpoint` does for one read, the threads the runs left
+    (reads abandoned at their deadline, the connector's cancel timers and logouts) are waited
+    for, within the same `timeout`: a run closes its `Endpoint` without waiting for them, since
+    `endpoint` would wait for the other runs' threads as well.
+
+    `width` bounds what runs together: the reads wait on sockets and timers, but a login that
+    answers within `socket_timeout` needs the CPU in time (a second, in the timeout tests)."""
+    outcomes: dict[K, T | BaseException] = {}
+    slots = threading.Semaphore(width)
+    before = set(threading.enumerate())
+
+    def run(key: K, work: Callable[[], T]) -> None:
+        try:
+            outcomes[key] = work()
+        except BaseException as error:
+            outcomes[key] = error
+        finally:
+            slots.release()
+
+    deadline = time.monotonic() + timeout
+    threads: dict[K, threading.Thread] = {}
+    for key, work in runs.items():
+        if not slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        threads[key] = threading.Thread(
+            target=run, args=(key, work), name=f"at-once {key}", daemon=True
+        )
+        threads[key].start()
+    for key in runs:
+        thread = threads.get(key)
+        if thread is not None:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if thread is None or thread.is_alive():
+            outcomes[key] = TimeoutError(f"{key} not ended within {timeout:.0f} s")
+    for thread in set(threading.enumerate()) - before:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return outcomes

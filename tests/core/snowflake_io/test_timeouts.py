@@ -10,11 +10,17 @@ Snowflake, then closes the connection and refuses new ones), `refusing` (a close
 `stalling` (answers the login, then accepts and never answers); they are in
 `support.fake_endpoints`. Nothing leaves the machine. `tests/benchmarks/bench_timeouts.py` prints
 how long each takes with the default settings; these tests only check that each ends
-(pytest-timeout fails a hang) and what it says.
+(pytest-timeout fails a hang) and what it says. The reads run all at once, once per module
+(`seen`): each waits on its own endpoint's sockets and the connector's timers, so together they
+take about as long as the longest (a tick with the default statement bound, 15 s, and the
+connector's close after it).
 """
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -26,7 +32,17 @@ from dagster_dynamic_tables.snowflake_io.session import read_snowflake
 from dagster_dynamic_tables.sql.statements import Statement, run
 from dagster_dynamic_tables.standin import stand_in_connection_args
 from dagster_snowflake import SnowflakeResource
-from support.fake_endpoints import KINDS, LOOPBACK, TENANT, aimed_at, check_run, endpoint, tick
+from support.fake_endpoints import (
+    KINDS,
+    LOOPBACK,
+    TENANT,
+    Endpoint,
+    aimed_at,
+    at_once,
+    check_run,
+    endpoint,
+    tick,
+)
 from support.processes import run_cli
 
 ACCOUNT = {
@@ -118,17 +134,111 @@ KEPT = " The cursor is kept: refreshes that land meanwhile are reported once Sno
 # The dropping endpoint makes the connector's cancel timer (a thread it starts per statement)
 # fail its own abort request, which it reports as an unhandled thread exception.
 CANCEL_TIMER = "ignore::pytest.PytestUnhandledThreadExceptionWarning"
+SHORT = ACCOUNT | FAST | {"SNOWFLAKE_NETWORK_TIMEOUT": "2"}
+SLOW_ANSWERS = ACCOUNT | {"SNOWFLAKE_SOCKET_TIMEOUT": "30", "SNOWFLAKE_LOGIN_TIMEOUT": "30"}
+DEADLINE = 4
+"""Seconds: the read's deadline in the deadline tests, well under the connector's 30 s."""
+AT_ONCE = 200
+"""Seconds the reads below may take together (about 40 here), with margin for a loaded machine."""
+AT_ONCE_WIDTH = 8
+"""Reads at once: few enough that a login still answers within the 1-s socket timeout here."""
 
 
-@pytest.mark.timeout(120)
+@dataclass(frozen=True)
+class Seen:
+    """What one read said, and what its endpoint saw."""
+
+    message: str
+    served: Endpoint
+
+
+def _against(kind: str, read: Callable[[int], str]) -> Seen:
+    """`read` against an endpoint of `kind` (the threads it leaves: `at_once` waits for them)."""
+    served = Endpoint(kind)
+    try:
+        return Seen(read(served.port), served)
+    finally:
+        served.close()
+
+
+def _plan(env: dict[str, str], port: int, root: Path) -> str:
+    with (
+        pytest.raises(PlanError) as excinfo,
+        connect_tenant(TENANT, root, env, connection_args={**LOOPBACK, "port": port}) as (
+            conn,
+            target,
+        ),
+    ):
+        read_tenant(conn.cursor(), TENANT, target)
+    return str(excinfo.value)
+
+
+def _past_deadline(port: int) -> str:
+    resource = aimed_at(build_snowflake_resource(TENANT, env=SLOW_ANSWERS), port)
+    with pytest.raises(SnowflakeDeadlineError) as excinfo:
+        read_snowflake(resource, lambda c: run(c, Statement("SELECT 1", {})), deadline=DEADLINE)
+    described = describe_fault(excinfo.value, resource)
+    assert described is not None, excinfo.value
+    return described
+
+
+def _stand_in_resource() -> SnowflakeResource:
+    """The stand-in's connector settings (login 10 s, socket 60 s, network 60 s)."""
+    return SnowflakeResource(
+        account="local",
+        user="local",
+        password="hunter2secret",
+        autocommit=True,
+        additional_snowflake_connection_args=stand_in_connection_args(0),
+    )
+
+
+Reads = dict[tuple[str, str], Seen | BaseException]
+
+
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> Reads:
+    """Every read of the tests below, each against an endpoint of its own, several at once,
+    longest first (one after the other they took about 170 s here)."""
+    short = build_snowflake_resource(TENANT, env=SHORT)
+    default = build_snowflake_resource(TENANT, env=ACCOUNT | FAST)
+    runs: dict[tuple[str, str], Callable[[], Seen]] = {
+        ("tick, stand-in settings", "dropping"): partial(
+            _against, "dropping", lambda p: tick(aimed_at(_stand_in_resource(), p))
+        ),
+        ("tick, defaults", "dropping"): partial(
+            _against, "dropping", lambda p: tick(aimed_at(default, p))
+        ),
+        ("deadline", "stalling"): partial(_against, "stalling", _past_deadline),
+    }
+    # the kinds whose login succeeds wait for their statement's bound, and the close after it
+    for kind in ("dropping", "stalling", "silent", "refusing"):
+        root = tmp_path_factory.mktemp(f"plan-{kind}")
+        runs["check run", kind] = partial(_against, kind, lambda p: check_run(aimed_at(short, p)))
+        runs["tick", kind] = partial(_against, kind, lambda p: tick(aimed_at(short, p)))
+        runs["plan", kind] = partial(_against, kind, partial(_plan, SHORT, root=root))
+    runs["deadline", "silent"] = partial(_against, "silent", _past_deadline)
+    assert {kind for what, kind in runs if what == "tick"} == set(KINDS)
+    return at_once(runs, width=AT_ONCE_WIDTH, timeout=AT_ONCE)
+
+
+def _read(seen: Reads, what: str, kind: str) -> Seen:
+    outcome = seen[what, kind]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+@pytest.mark.timeout(AT_ONCE + 60)
 @pytest.mark.filterwarnings(CANCEL_TIMER)
-def test_tick_against_an_endpoint_that_drops_the_connection_ends_with_its_skip_reason():
+def test_tick_against_an_endpoint_that_drops_the_connection_ends_with_its_skip_reason(
+    seen: Reads,
+):
     """The case that ran for ever: login answered, then connections dropped and refused, with no
     SNOWFLAKE_NETWORK_TIMEOUT (the default). The tick's statement stops after 15 s."""
-    resource = build_snowflake_resource(TENANT, env=ACCOUNT | FAST)
-    with endpoint("dropping") as served:
-        message = tick(aimed_at(resource, served.port))
-    assert served.requests[0].startswith("POST /session/v1/login-request?")
+    read = _read(seen, "tick, defaults", "dropping")
+    message = read.message
+    assert read.served.requests[0].startswith("POST /session/v1/login-request?")
     assert message.startswith(STATEMENT_FAILED.format(seconds=15)), message
     assert message.endswith(
         'Connection refused"))). Fix: check the network path to Snowflake (proxy, firewall); '
@@ -136,30 +246,25 @@ def test_tick_against_an_endpoint_that_drops_the_connection_ends_with_its_skip_r
     ), message
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(AT_ONCE + 60)
 @pytest.mark.filterwarnings(CANCEL_TIMER)
 @pytest.mark.parametrize("kind", KINDS)
-def test_tick_ends_and_says_what_timed_out(kind: str) -> None:
-    env = ACCOUNT | FAST | {"SNOWFLAKE_NETWORK_TIMEOUT": "2"}
-    resource = build_snowflake_resource(TENANT, env=env)
-    with endpoint(kind) as served:
-        message = tick(aimed_at(resource, served.port))
+def test_tick_ends_and_says_what_timed_out(kind: str, seen: Reads) -> None:
+    read = _read(seen, "tick", kind)
+    message = read.message
     if kind in ("silent", "refusing"):
         attempts = 1 if kind == "silent" else message.split(" attempt(s)")[0][-1]
         assert message == LOGIN_FAILED.format(attempts=attempts) + KEPT
-        assert served.accepted == (1 if kind == "silent" else 0)
+        assert read.served.accepted == (1 if kind == "silent" else 0)
     else:
         assert message.startswith(STATEMENT_FAILED.format(seconds=2)), message
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(AT_ONCE + 60)
 @pytest.mark.filterwarnings(CANCEL_TIMER)
 @pytest.mark.parametrize("kind", KINDS)
-def test_check_run_ends_and_says_what_timed_out(kind: str) -> None:
-    env = ACCOUNT | FAST | {"SNOWFLAKE_NETWORK_TIMEOUT": "2"}
-    resource = build_snowflake_resource(TENANT, env=env)
-    with endpoint(kind) as served:
-        description = check_run(aimed_at(resource, served.port))
+def test_check_run_ends_and_says_what_timed_out(kind: str, seen: Reads) -> None:
+    description = _read(seen, "check run", kind).message
     if kind in ("silent", "refusing"):
         attempts = 1 if kind == "silent" else description.split(" attempt(s)")[0][-1]
         assert description == LOGIN_FAILED.format(attempts=attempts)
@@ -167,20 +272,11 @@ def test_check_run_ends_and_says_what_timed_out(kind: str) -> None:
         assert description.startswith(STATEMENT_FAILED.format(seconds=2)), description
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(AT_ONCE + 60)
 @pytest.mark.filterwarnings(CANCEL_TIMER)
 @pytest.mark.parametrize("kind", KINDS)
-def test_plan_honours_the_timeouts_and_says_what_timed_out(kind: str, tmp_path: Path) -> None:
-    env = ACCOUNT | FAST | {"SNOWFLAKE_NETWORK_TIMEOUT": "2"}
-    with (
-        endpoint(kind) as served,
-        pytest.raises(PlanError) as excinfo,
-        connect_tenant(
-            TENANT, tmp_path, env, connection_args={**LOOPBACK, "port": served.port}
-        ) as (conn, target),
-    ):
-        read_tenant(conn.cursor(), TENANT, target)
-    message = str(excinfo.value)
+def test_plan_honours_the_timeouts_and_says_what_timed_out(kind: str, seen: Reads) -> None:
+    message = _read(seen, "plan", kind).message
     assert "hunter2secret" not in message
     if kind in ("silent", "refusing"):
         assert message.startswith(
@@ -203,42 +299,29 @@ def test_plan_honours_the_timeouts_and_says_what_timed_out(kind: str, tmp_path: 
         ), message
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(AT_ONCE + 60)
 @pytest.mark.filterwarnings(CANCEL_TIMER)
 @pytest.mark.parametrize(
     ("kind", "phase"),
     [("silent", "logging in to Snowflake"), ("stalling", "running a statement")],
 )
-def test_a_read_past_its_deadline_says_where_it_was(kind: str, phase: str) -> None:
+def test_a_read_past_its_deadline_says_where_it_was(kind: str, phase: str, seen: Reads) -> None:
     """The deadline holds whatever the connector does: here each answer may take 30 s."""
-    env = ACCOUNT | {"SNOWFLAKE_SOCKET_TIMEOUT": "30", "SNOWFLAKE_LOGIN_TIMEOUT": "30"}
-    with endpoint(kind) as served:
-        resource = aimed_at(build_snowflake_resource(TENANT, env=env), served.port)
-        with pytest.raises(SnowflakeDeadlineError) as excinfo:
-            read_snowflake(resource, lambda c: run(c, Statement("SELECT 1", {})), deadline=2)
-    assert describe_fault(excinfo.value, resource) == (
-        f"Dynamic Table state not read: Snowflake did not answer within 2 s while {phase} for "
-        f"{WHERE} (SNOWFLAKE_LOGIN_TIMEOUT 30 s, SNOWFLAKE_SOCKET_TIMEOUT 30 s, statements 15 s). "
-        "Fix: check the network path to Snowflake (proxy, firewall, load balancer) and "
-        "SNOWFLAKE_ACCOUNT; the next tick tries again."
+    assert _read(seen, "deadline", kind).message == (
+        f"Dynamic Table state not read: Snowflake did not answer within {DEADLINE} s while "
+        f"{phase} for {WHERE} (SNOWFLAKE_LOGIN_TIMEOUT 30 s, SNOWFLAKE_SOCKET_TIMEOUT 30 s, "
+        "statements 15 s). Fix: check the network path to Snowflake (proxy, firewall, load "
+        "balancer) and SNOWFLAKE_ACCOUNT; the next tick tries again."
     )
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(AT_ONCE + 60)
 @pytest.mark.filterwarnings(CANCEL_TIMER)
-def test_tick_with_the_stand_in_settings_against_a_dropping_endpoint_ends():
+def test_tick_with_the_stand_in_settings_against_a_dropping_endpoint_ends(seen: Reads):
     """The stand-in's connector settings (login 10 s, socket 60 s, network 60 s: a tenant's
     assets on the stand-in may run long statements) took a tick 124-127 s here; the platform's
     read bounds apply to them as well."""
-    resource = SnowflakeResource(
-        account="local",
-        user="local",
-        password="hunter2secret",
-        autocommit=True,
-        additional_snowflake_connection_args=stand_in_connection_args(0),
-    )
-    with endpoint("dropping") as served:
-        message = tick(aimed_at(resource, served.port))
+    message = _read(seen, "tick, stand-in settings", "dropping").message
     assert message.startswith(
         "Dynamic Table state not read: a statement got no answer from Snowflake at account "
         "'local' as user 'local' (SNOWFLAKE_LOGIN_TIMEOUT 10 s, SNOWFLAKE_SOCKET_TIMEOUT 60 s, "
