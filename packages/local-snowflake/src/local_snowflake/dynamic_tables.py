@@ -68,22 +68,33 @@ class DynamicTables:
             raise does_not_exist("Dynamic table", name.qualified)
         return dt
 
-    def record_size(self, name: Name) -> None:
+    def record_size(self, name: Name, changed: bool) -> None:
         """Store what SHOW DYNAMIC TABLES reports as the DT's `rows` and `bytes`, from its data
-        as it is now (called after each successful refresh: a NO_DATA one stores the same).
+        as it is now; called after each successful refresh (`changed`: it wrote data). A NO_DATA
+        refresh wrote nothing: the stored figures stand, and are computed only when missing.
 
         `bytes` here is the sum of the UTF-8 lengths of every non-NULL value as text, not
         Snowflake's compressed micro-partition size: a documented deviation. Either way a
         refresh that writes nothing leaves both unchanged."""
+        qn = name.qualified
+        if (
+            not changed
+            and self._duck.execute(
+                f"SELECT 1 FROM {C}.show_sizes z JOIN {C}.dynamic_tables d USING (qualified_name) "
+                "WHERE z.qualified_name = ? AND z.created_on = d.created_on",
+                [qn],
+            ).fetchone()
+        ):
+            return
         row = self._duck.execute(
             f"SELECT count(*), sum(strlen(CAST(COLUMNS(*) AS VARCHAR))) FROM {name.sql()}"
         ).fetchone()
         counts = [int(value or 0) for value in row or ()]
+        self._duck.execute(f"DELETE FROM {C}.show_sizes WHERE qualified_name = ?", [qn])
         self._duck.execute(
-            f"INSERT OR REPLACE INTO {C}.dynamic_table_sizes "
-            f"SELECT qualified_name, created_on, ?, ? FROM {C}.dynamic_tables "
-            "WHERE qualified_name = ?",
-            [counts[0] if counts else 0, sum(counts[1:]), name.qualified],
+            f"INSERT INTO {C}.show_sizes SELECT qualified_name, created_on, ?, ? "
+            f"FROM {C}.dynamic_tables WHERE qualified_name = ?",
+            [counts[0] if counts else 0, sum(counts[1:]), qn],
         )
 
     def create_text(self, qualified_name: str) -> str | None:

@@ -246,7 +246,7 @@ def _run_refresh(host: RefreshHost, attempt: _Attempt) -> RefreshResult:
     else:
         try:
             action, written = _compute(host, dt, first=attempt.reinitialize)
-            host.tables.record_size(dt.name)  # SHOW's rows and bytes
+            host.tables.record_size(dt.name, changed=action != "NO_DATA")  # SHOW rows, bytes
         except snowflake.connector.errors.Error as e:
             state, code, message = "FAILED", *failure_code_and_message(e)
         except duckdb.Error as e:
