@@ -372,7 +372,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         info, process = start_test_server(Path(tmp) / "local_snowflake")
         try:
-            conn = connect(info.host, info.port)
+            # a scheduler pass over 1,000 DTs can outlast the default 60 s read on a loaded machine
+            conn = connect(info.host, info.port, socket_timeout=900)
             cursor = conn.cursor()
             start = time.perf_counter()
             create_objects(cursor, tenant, args.schemas)
