@@ -199,3 +199,14 @@ def test_show_databases_has_snowflakes_columns_sorted_without_the_catalog(sf: Sf
     assert names == sorted(names)
     assert sf.db in names
     assert not [n for n in names if n.lower() in ("_fs_local_snowflake", "_fs_global", "memory")]
+
+
+def test_create_database_keeps_its_creation_time_and_comment(sf: Sf):
+    made = f"{sf.db}_MADE"
+    sf.cur.execute(f"CREATE DATABASE {made} COMMENT = 'plain'")
+    sf.cur.execute(f"CREATE DATABASE IF NOT EXISTS {made}")  # exists: keeps both
+    row = {r[1]: r for r in sf.rows("SHOW DATABASES")}[made]
+    assert row[6] == "plain"
+    assert row[0].year > 2000
+    clock = sf.one("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(0)")
+    assert row[0].isoformat() <= clock

@@ -30,6 +30,11 @@ DROP_DATABASE = re.compile(
     rf"\s*DROP\s+DATABASE\s+(IF\s+EXISTS\s+)?({_IDENT})(?:\s+(?:CASCADE|RESTRICT))?\s*;?\s*",
     re.IGNORECASE,
 )
+CREATE_DATABASE = re.compile(
+    rf"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TRANSIENT\s+)?DATABASE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"({_IDENT})(?:\s+COMMENT\s*=\s*'((?:[^']|'')*)')?\s*;?\s*",
+    re.IGNORECASE,
+)
 SET_COMMENT = re.compile(
     rf"\s*(?:COMMENT\s+ON\s+DATABASE\s+(?:IF\s+EXISTS\s+)?({_IDENT})\s+IS"
     rf"|ALTER\s+DATABASE\s+(?:IF\s+EXISTS\s+)?({_IDENT})\s+SET\s+COMMENT\s*=)"
@@ -38,7 +43,9 @@ SET_COMMENT = re.compile(
 )
 
 DATABASES = f"{C}.databases"
-"""Per database: its creation time (when the stand-in saw it made), comment, clone source."""
+"""Per database: its creation time (when the stand-in saw it made), comment, clone source.
+Databases made before the stand-in kept this (or by a login naming a missing database, which
+fakesnow creates) have no row: SHOW DATABASES reports 1970-01-01 for them."""
 
 _TABLES = f"""
 CREATE TABLE IF NOT EXISTS {DATABASES} (
@@ -102,6 +109,19 @@ def record(
         f"INSERT INTO {DATABASES} VALUES (?, ?, ?, ?)",
         [name, engine.clock.now(), comment, cloned_from],
     )
+
+
+def note_created(engine: DynamicTableEngine, sql: str) -> None:
+    """Before fakesnow runs a plain `CREATE DATABASE` (it makes the database and keeps neither
+    time nor comment): remember when it was made, and its comment, unless it exists already."""
+    match = CREATE_DATABASE.fullmatch(sql)
+    if match is None:
+        return
+    name = normalise_ident(match[1])
+    names.check_container(name, "database")
+    if attached_path(engine, name) is None:
+        comment = match[2].replace("''", "'") if match[2] is not None else None
+        record(engine, name, comment, cloned_from=None)
 
 
 def set_comment(engine: DynamicTableEngine, sql: str) -> str | None:

@@ -75,6 +75,7 @@ class StatementPlanner:
         status = clones.clone_statement(self.engine, self.data_dir, sql)
         if status is not None or (status := databases.set_comment(self.engine, sql)) is not None:
             return Plan(f'SELECT {literal(status)} AS "status"', intercepted=True)
+        databases.note_created(self.engine, sql)
         command = statements.parse(sql, conn.database, conn.schema)
         if isinstance(command, statements.ShowDynamicTables):
             args = [literal(command.database), literal(command.schema), literal(command.like)]
