@@ -182,7 +182,7 @@ def _clone_dynamic_tables(engine: DynamicTableEngine, source: str, new: str) -> 
             [clone.qualified, Name(source, schema, name).qualified, now],
         )
         engine.tables.new_graph_version(clone.qualified, now)
-        engine.tables.record_size(clone)  # SHOW's rows and bytes: the cloned data's
+        engine.tables.record_size(clone, changed=True)  # SHOW's rows and bytes: the cloned data's
 
 
 def suspend_if_upstream_cloned(engine: DynamicTableEngine, name: Name) -> None:
