@@ -247,6 +247,8 @@ def _dotted_names(sql: str) -> Iterator[tuple[int, int, list[str]]]:
         before = found[index - 1] if index else None
         start, end = first.start, found[last - 1].end
         index = last
+        if "." not in sql[start:end]:
+            continue  # one part: a keyword, a column, an alias
         if before is not None and before.text == ":" and before.end == start:
             continue
         parts = split_name_parts(sql[start:end])
