@@ -14,28 +14,11 @@ from dagster_dynamic_tables.cli import (
     EXIT_USAGE,
     main,
 )
-from support.processes import free_port, run_cli
+from support.processes import run_cli
 from support.repo import REPO_ROOT
 
-
-def test_plan_after_local_start_has_nothing_pending(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
-    env |= {"LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path), "LOCAL_SNOWFLAKE_PORT": str(free_port())}
-    try:
-        started = run_cli("local", "start", env=env)
-        assert started.returncode == 0, started.stdout + started.stderr
-        plan = run_cli("plan", "--tenant", "finance", env=env)
-        assert plan.returncode == 0, plan.stdout + plan.stderr
-        assert any(
-            line.split()[:2] == ["unchanged", "FINANCE.REPORTING.REVENUE_VS_BUDGET"]
-            for line in plan.stdout.splitlines()
-        ), plan.stdout
-        assert plan.stdout.rstrip().splitlines()[-1].startswith("plan: no changes")
-        unknown = run_cli("plan", "--tenant", "nobody", env=env)
-        assert unknown.returncode == EXIT_ERROR
-        assert "nobody" in unknown.stdout + unknown.stderr
-    finally:
-        run_cli("local", "stop", env=env)
+# `plan` after `local start` (nothing pending, an unknown tenant an error) is checked with the
+# stand-in that test_standin's test of `local start`/`status`/`stop` starts: one start less.
 
 
 def test_exit_statuses_are_distinct_and_documented() -> None:

@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from dagster_dynamic_tables.cli import EXIT_ERROR, EXIT_OK
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant, View
 from dagster_dynamic_tables.errors import LocalSetupError, WorkspaceError
 from dagster_dynamic_tables.platform.workspace import workspace_modules
@@ -174,7 +175,10 @@ def test_workspace_modules_rejects_malformed_files(tmp_path, text, message):
     assert str(excinfo.value) == message.format(path=workspace)
 
 
-def test_local_start_is_idempotent_and_status_stop_behave(tmp_path):
+def test_local_start_is_idempotent_plan_sees_nothing_pending_and_status_stop_behave(tmp_path):
+    """The whole local loop as a user runs it: `local status`, `local start` twice, `plan`
+    (nothing pending after a start; an unknown tenant is an error), `local stop` (each start
+    loads every code location: about 8 s here, so one stand-in serves all of it)."""
     from support.processes import free_port
 
     env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
@@ -203,6 +207,17 @@ def test_local_start_is_idempotent_and_status_stop_behave(tmp_path):
         status = run_cli("local", "status", env=env)
         assert status.returncode == 0
         assert f"(pid {pid})" in status.stdout
+
+        plan = run_cli("plan", "--tenant", "finance", env=env)
+        assert plan.returncode == EXIT_OK, plan.stdout + plan.stderr
+        assert any(
+            line.split()[:2] == ["unchanged", "FINANCE.REPORTING.REVENUE_VS_BUDGET"]
+            for line in plan.stdout.splitlines()
+        ), plan.stdout
+        assert plan.stdout.rstrip().splitlines()[-1].startswith("plan: no changes")
+        unknown = run_cli("plan", "--tenant", "nobody", env=env)
+        assert unknown.returncode == EXIT_ERROR
+        assert "nobody" in unknown.stdout + unknown.stderr
     finally:
         stop = run_cli("local", "stop", env=env)
     assert stop.returncode == 0
