@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import pytest
 from dagster_dynamic_tables.definitions.specs import build_asset_specs
+from dagster_dynamic_tables.freshness.events import describe_events
 from dagster_dynamic_tables.freshness.sensor import (
     FULL_READ_INTERVAL,
     SENSOR_NAME,
@@ -186,3 +187,11 @@ def test_source_columns_are_observed_on_full_reads_when_they_change(shop):
     shop.cursor = None  # a lost cursor (or one from before issue 20) reports nothing twice
     events, _ = shop.tick()
     assert not [e for e in events if isinstance(e, dg.AssetObservation)]
+
+
+def test_a_tick_that_observed_source_columns_says_so():
+    events = [dg.AssetObservation(ORDERS), dg.AssetObservation(dg.AssetKey(["shop", "customers"]))]
+    assert describe_events(events) == (
+        "Recorded the columns of 2 sources: shop/orders; shop/customers. No run requested: "
+        "Dynamic Table refreshes are recorded without runs."
+    )
