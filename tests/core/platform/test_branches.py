@@ -296,3 +296,18 @@ def test_a_named_tenant_brings_the_tenants_it_reads(stand: Stand):
     revenue = stand.dynamic_tables("FINANCE_PR_11")["REVENUE_VS_BUDGET"]
     assert "ECOMMERCE_PR_11.ANALYTICS.DAILY_REVENUE_ROLLUP" in revenue[13]
     assert drop_branch(REPO_ROOT, "pr_11", stand.env, io.StringIO()) == 0
+
+
+def test_create_refuses_declarations_outside_the_grants(stand: Stand, tmp_path: Path):
+    from support.repo import copy_repo
+
+    repo = copy_repo(tmp_path / "repo")
+    grants = (repo / "grants.yaml").read_text()
+    (repo / "grants.yaml").write_text(grants.replace("FINANCE.REPORTING", "FINANCE.ELSEWHERE"))
+    before = stand.count()
+    with pytest.raises(
+        PlanError, match="outside their tenant's grants; nothing was sent"
+    ) as raised:
+        create_branch(repo, "pr_12", "dev", [], stand.env, io.StringIO())
+    assert "REFUSED tenant 'finance'" in str(raised.value)
+    assert stand.count() == before + 1

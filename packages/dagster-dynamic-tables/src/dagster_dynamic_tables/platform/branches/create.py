@@ -54,7 +54,7 @@ from dagster_dynamic_tables.platform.branches.scope import (
 )
 from dagster_dynamic_tables.platform.plan.build import Action, PlannedObject
 from dagster_dynamic_tables.platform.plan.connect import Target
-from dagster_dynamic_tables.platform.plan.declared import DeclaredFile
+from dagster_dynamic_tables.platform.plan.declared import DeclaredFile, refused_objects
 
 __all__ = ["ALTER_TIMEOUT", "CLONE_TIMEOUT", "CloneStep", "create_branch", "plan_clones"]
 
@@ -102,6 +102,13 @@ def create_branch(
         raise EnvironmentsError(f"env create {name}: --from names the environment itself.")
     check_slugs(tenants, scope.files)
     files = with_upstream(scope.files, tenants)
+    if refusals := refused_objects(root, files):  # apply would refuse them: so does create
+        lines = "\n".join(f"  REFUSED {line}" for _slug, line in refusals)
+        raise PlanError(
+            f"env create {name}: declarations outside their tenant's grants; nothing was sent "
+            f"to Snowflake:\n{lines}\nFix: declare the objects in the tenant's granted schemas, "
+            "or ask the platform team to extend grants.yaml."
+        )
     with open_connection(files, root, environ, scope.branch) as (conn, target):
         cursor = conn.cursor()
         existing = _read_databases(conn, cursor)
