@@ -100,6 +100,11 @@ STAGING = Environment(
         ("select $$ECOMMERCE.RAW.ORDERS$$", "select $$ECOMMERCE.RAW.ORDERS$$"),
         ("select v:ECOMMERCE.RAW.ORDERS from t", "select v:ECOMMERCE.RAW.ORDERS from t"),
         ("select 1.5, a.b from t", "select 1.5, a.b from t"),
+        ("CREATE DATABASE IF NOT EXISTS ecommerce;", "CREATE DATABASE IF NOT EXISTS ECOM_STG;"),
+        ("create schema ECOMMERCE.RAW", "create schema ECOM_STG.RAW"),
+        ("show tables in database ECOMMERCE", "show tables in database ECOM_STG"),
+        ("select schema, raw.orders from t", "select schema, raw.orders from t"),
+        ("use schema RAW", "use schema RAW"),
     ],
     ids=[
         "three-parts",
@@ -113,6 +118,11 @@ STAGING = Environment(
         "dollar-string",
         "variant-path",
         "numbers-and-columns",
+        "create-database",
+        "create-schema",
+        "in-database",
+        "a-column-named-schema",
+        "schema-of-the-current-database",
     ],
 )
 def test_rewrite_maps_fully_qualified_references_only(sql: str, expected: str):

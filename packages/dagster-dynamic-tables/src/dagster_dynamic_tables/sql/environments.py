@@ -15,7 +15,8 @@ environment. The local seed SQL goes through `rewrite_sql` when the stand-in run
 `rewrite_sql` works on `query_text.tokens` (no sqlglot: code locations run it): strings, `$$`
 blocks and comments are left alone, a dotted name is a run of adjacent words and quoted
 identifiers; names of three or four parts whose parts are all identifiers are object references
-(two-part `SCHEMA.NAME` references resolve in the object's own database, which is mapped already);
+(two-part `SCHEMA.NAME` references resolve in the object's own database, which is mapped already),
+and so are the names after DATABASE (one part) and SCHEMA (two parts), as seed files write them;
 a name right after `:` is a path into a VARIANT, not a reference. A reference the environment
 cannot map (a database missing from an explicit `databases:` map without a suffix) is an error
 naming the declaration file, the YAML path and the name; every such reference is reported at once.
@@ -42,7 +43,7 @@ from dagster_dynamic_tables.declarations.models import (
     View,
 )
 from dagster_dynamic_tables.errors import EnvironmentsError
-from dagster_dynamic_tables.sql.query_text import tokens
+from dagster_dynamic_tables.sql.query_text import Token, tokens
 
 __all__ = [
     "check_databases",
@@ -213,9 +214,7 @@ class _Mapper:
 def _rewrite(sql: str, env: Environment, where: str, problems: list[str]) -> str:
     pieces: list[str] = []
     done = 0
-    for start, end, parts in _dotted_names(sql):
-        if len(parts) not in (3, 4):
-            continue
+    for start, end, parts in _database_names(sql):
         try:
             database = env.database(parts[0])
         except EnvironmentsError as e:
@@ -227,9 +226,16 @@ def _rewrite(sql: str, env: Environment, where: str, problems: list[str]) -> str
     return "".join(pieces)
 
 
-def _dotted_names(sql: str) -> Iterator[tuple[int, int, list[str]]]:
-    """(start, end, parts) of each dotted name (a run of adjacent words and quoted identifiers)
-    whose parts are all identifiers; a name right after `:` (a VARIANT path) is left out."""
+_LEADS = {"DATABASE": 1, "SCHEMA": 2}
+"""Keywords after which a name of this many parts starts with a database (`CREATE DATABASE X`,
+`CREATE SCHEMA X.S`, `SHOW ... IN DATABASE X`): seed files use them."""
+_SKIPPED = frozenset({"IF", "NOT", "EXISTS"})
+
+
+def _database_names(sql: str) -> Iterator[tuple[int, int, list[str]]]:
+    """(start, end, parts) of each name whose first part is a database: every name of three or
+    four parts, and the names `_LEADS` announce. Parts are identifiers; a run of adjacent words
+    and quoted identifiers is one name; a name right after `:` (a VARIANT path) is left out."""
     found = list(tokens(sql))
     index = 0
     while index < len(found):
@@ -244,16 +250,27 @@ def _dotted_names(sql: str) -> Iterator[tuple[int, int, list[str]]]:
             and found[last].start == found[last - 1].end
         ):
             last += 1
-        before = found[index - 1] if index else None
         start, end = first.start, found[last - 1].end
+        lead = _LEADS.get(_keyword_before(found, index), 0)
+        before = found[index - 1] if index else None
         index = last
-        if "." not in sql[start:end]:
+        if not lead and "." not in sql[start:end]:
             continue  # one part: a keyword, a column, an alias
+        if first.kind == "word" and sql[start:end].upper() in _SKIPPED:
+            continue  # DATABASE IF NOT EXISTS: the words, not the name
         if before is not None and before.text == ":" and before.end == start:
             continue
         parts = split_name_parts(sql[start:end])
-        if all(_is_identifier(part) for part in parts):
+        if len(parts) in (3, 4, lead) and all(_is_identifier(part) for part in parts):
             yield start, end, parts
+
+
+def _keyword_before(found: list[Token], index: int) -> str:
+    """The word just before token `index`, over IF [NOT] EXISTS, upper-cased ('' if none)."""
+    at = index - 1
+    while at >= 0 and found[at].kind == "word" and found[at].text.upper() in _SKIPPED:
+        at -= 1
+    return found[at].text.upper() if at >= 0 and found[at].kind == "word" else ""
 
 
 def _is_identifier(text: str) -> bool:
