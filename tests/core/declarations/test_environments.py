@@ -342,6 +342,16 @@ def test_a_tenants_own_environments_file_is_never_used(tmp_path: Path):
     assert environment.suffix == "_DEV"
 
 
+def test_a_workspace_file_planted_in_a_tenants_folder_does_not_make_it_the_root(tmp_path: Path):
+    tenant = repo(tmp_path)
+    planted = tmp_path / "tenants" / "shop"
+    (planted / "workspace.yaml").write_text("load_from: []\n")
+    (planted / "environments.yaml").write_text(
+        "environments:\n  dev:\n    databases: {SHOP: FINANCE}\n"
+    )
+    assert find_environments_file(tenant, {}) == tmp_path / "environments.yaml"
+
+
 def test_the_file_variable_wins(tmp_path: Path):
     tenant = repo(tmp_path)
     other = tmp_path / "elsewhere.yaml"

@@ -68,6 +68,7 @@ PULL_REQUEST_VARIABLE = "DAGSTER_CLOUD_PULL_REQUEST_ID"
 BRANCH_PREFIX = "pr_"
 """Branch environments are named `pr_<id>`; listed environments may not start with it."""
 WORKSPACE_FILE = "workspace.yaml"
+TENANTS_DIR = "tenants"
 MAX_NAME_LENGTH = 40
 
 ClonedDynamicTables = Literal["resume", "refresh_on_demand"]
@@ -250,10 +251,19 @@ def find_environments_file(start: Path, environ: Mapping[str, str]) -> Path | No
         return Path(explicit)
     folder = start.absolute()
     for candidate in (folder, *folder.parents):
-        if (candidate / WORKSPACE_FILE).is_file():
+        if (candidate / WORKSPACE_FILE).is_file() and not _in_tenants_folder(candidate):
             found = candidate / ENVIRONMENTS_FILE
             return found if found.is_file() else None
     return None
+
+
+def _in_tenants_folder(folder: Path) -> bool:
+    """True inside a platform repository's `tenants/` folder: a workspace.yaml a tenant put in
+    its own folder does not make it the root (its environments.yaml would remap its names)."""
+    return any(
+        parent.name == TENANTS_DIR and (parent.parent / WORKSPACE_FILE).is_file()
+        for parent in folder.parents
+    )
 
 
 def current_environment(start: Path, environ: Mapping[str, str] = os.environ) -> Environment | None:
