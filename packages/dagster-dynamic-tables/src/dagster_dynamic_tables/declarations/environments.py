@@ -84,9 +84,9 @@ class Environment:
     name: str
     is_branch: bool = False
     suffix: str | None = None
-    databases: Mapping[str, str] = field(default_factory=dict[str, str])
+    databases: Mapping[str, str] = field(default_factory=dict[str, str], hash=False)
     """Declared database (as Snowflake resolves it, upper case) -> this environment's."""
-    warehouses: Mapping[str, str] = field(default_factory=dict[str, str])
+    warehouses: Mapping[str, str] = field(default_factory=dict[str, str], hash=False)
     """Declared warehouse (resolved) -> this environment's; unlisted ones stay as declared."""
     role: str | None = None
     """Role override; None = the role the connection is configured with."""
