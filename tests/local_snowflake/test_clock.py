@@ -3,7 +3,9 @@ is saved, and a bad offset found in the catalog at start is reset with a warning
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -58,15 +60,27 @@ def test_advance_clock_refuses_to_go_more_than_ten_years_ahead(tmp_path):
     assert "clock offset" not in info.log_file.read_text()
 
 
+@pytest.fixture(scope="module")
+def stopped(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A stopped server's data directory, its catalog written (each case writes a bad offset
+    into a copy of it)."""
+    data_dir = tmp_path_factory.mktemp("stopped")
+    _info, process = start_test_server(data_dir)
+    stop_test_server(process)
+    return data_dir
+
+
 # Each case starts a server (about 5 s): one non-finite, one out of range, one not a number; the
 # refusal of every other value before it is saved is test_advance_clock_refuses_arguments_....
 @pytest.mark.parametrize("stored", ["nan", "1e15", "not a number"])
-def test_a_bad_clock_offset_in_the_catalog_is_reset_at_start_with_a_warning(tmp_path, stored):
-    info, process = start_test_server(tmp_path)
-    stop_test_server(process)
-    with duckdb.connect(str(tmp_path / "_fs_local_snowflake.db")) as duck:
+def test_a_bad_clock_offset_in_the_catalog_is_reset_at_start_with_a_warning(
+    stopped: Path, tmp_path: Path, stored: str
+) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(stopped, data_dir)
+    with duckdb.connect(str(data_dir / "_fs_local_snowflake.db")) as duck:
         duck.execute("INSERT OR REPLACE INTO settings VALUES ('clock_offset', ?)", [stored])
-    info, process = start_test_server(tmp_path)
+    info, process = start_test_server(data_dir)
     try:
         with connect(info.host, info.port, database="CLOCK", schema="S") as conn:
             cur = conn.cursor()
@@ -89,7 +103,7 @@ def test_a_bad_clock_offset_in_the_catalog_is_reset_at_start_with_a_warning(tmp_
         "again; refreshes whose data timestamps are ahead of it wait until wall time passes "
         "them)"
     ) in log
-    with duckdb.connect(str(tmp_path / "_fs_local_snowflake.db")) as duck:
+    with duckdb.connect(str(data_dir / "_fs_local_snowflake.db")) as duck:
         assert duck.execute("SELECT value FROM settings WHERE key = 'clock_offset'").fetchall() == [
             ("0.0",)
         ]

@@ -87,8 +87,9 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_a_damaged_data_directory_is_refused_at_start_with_how_to_recover(pristine, tmp_path, case):
+def _refused(pristine, tmp_path, case):
+    """A copy of `pristine` damaged as `case` says: refused at start, in our words, and nothing
+    left running; the data directory and the port it was refused on."""
     damage, what = CASES[case]
     data_dir = (tmp_path / "data").resolve()
     shutil.copytree(pristine, data_dir)
@@ -104,7 +105,18 @@ def test_a_damaged_data_directory_is_refused_at_start_with_how_to_recover(pristi
         str(raised.value),
     ), str(raised.value)
     assert server_status(data_dir) is None
-    # the documented recovery: remove the data directory and start again
+    return data_dir, port
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_damaged_data_directory_is_refused_at_start_with_how_to_recover(pristine, tmp_path, case):
+    _refused(pristine, tmp_path, case)
+
+
+def test_the_documented_recovery_starts_again(pristine, tmp_path):
+    """Remove the data directory and start again, on the port the damaged one was refused on
+    (once: the directory is gone, whatever the damage was; each start costs seconds)."""
+    data_dir, port = _refused(pristine, tmp_path, "database corrupt")
     shutil.rmtree(data_dir)
     info = ensure_server(data_dir, port, idle_timeout_minutes=5)
     try:
