@@ -400,9 +400,13 @@ def test_dockerfile_follows_the_uv_workspace_pattern(slug: str) -> None:
     ]
     runtime = text.split("\nFROM ")[2]
     assert runtime.startswith("python:")
+    # The platform's environments.yaml rides along, so the location can select an environment
+    # (and a Dagster+ branch deployment its pr_<id>) without a repository root.
     assert [line for line in runtime.splitlines() if line.startswith("COPY")] == [
-        "COPY --from=builder /app/.venv /app/.venv"
+        "COPY --from=builder /app/.venv /app/.venv",
+        "COPY environments.yaml /opt/dagster/environments.yaml",
     ]
+    assert "ENV DYNAMIC_TABLES_ENVIRONMENTS_FILE=/opt/dagster/environments.yaml" in runtime
     assert "USER 10001:10001" in runtime
     cmd = json.loads(runtime.split("\nCMD ")[1])
     assert cmd == [

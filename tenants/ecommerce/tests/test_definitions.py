@@ -126,3 +126,52 @@ def test_location_has_sensors_checks_and_snowflake_resource():
     names = {"refresh_succeeded", "scheduling_active", "within_target_lag", "matches_declaration"}
     assert checks == {(asset, name) for asset in (CLV, ROLLUP) for name in names}
     assert isinstance(defs.resources["snowflake"], SnowflakeResource)  # type: ignore[index]
+
+
+class _RecordingCursor:
+    """Records the statements the dashboard sends; answers one row of (customers, revenue)."""
+
+    def __init__(self, statements: list[str]) -> None:
+        self.statements = statements
+
+    def execute(self, sql: str) -> None:
+        self.statements.append(sql)
+
+    def fetchone(self) -> tuple[int, float]:
+        return (3, 42.0)
+
+
+class _RecordingConnection:
+    def __init__(self, statements: list[str]) -> None:
+        self.statements = statements
+
+    def cursor(self) -> _RecordingCursor:
+        return _RecordingCursor(self.statements)
+
+
+@pytest.mark.parametrize(
+    ("environment", "database"), [(None, "ECOMMERCE"), ("dev", "ECOMMERCE_DEV")]
+)
+def test_dashboard_reads_the_selected_environments_tables(monkeypatch, environment, database):
+    """The dashboard's own SQL goes through `current_table`: in dev it reads ECOMMERCE_DEV's
+    Dynamic Tables, never prod's."""
+    import contextlib
+
+    from ecommerce.defs.assets.executive_dashboard_report import executive_dashboard_report
+
+    monkeypatch.delenv("DYNAMIC_TABLES_ENVIRONMENT", raising=False)
+    if environment:
+        monkeypatch.setenv("DYNAMIC_TABLES_ENVIRONMENT", environment)
+    statements: list[str] = []
+
+    class Recording:
+        @contextlib.contextmanager
+        def get_connection(self):
+            yield _RecordingConnection(statements)
+
+    snowflake = dg.ResourceDefinition.hardcoded_resource(Recording())
+    result = dg.materialize([executive_dashboard_report], resources={"snowflake": snowflake})
+    assert result.success
+    (sql,) = statements
+    assert f"FROM {database}.ANALYTICS.CUSTOMER_LIFETIME_VALUE" in sql
+    assert f"FROM {database}.ANALYTICS.DAILY_REVENUE_ROLLUP" in sql

@@ -2,7 +2,9 @@
 
 Callers import from here: the spec builders (`source_table`, `dynamic_table`, `view`), the
 `DynamicTablesComponent` for `defs.yaml`, the per-tenant builders (sensor, checks, resource,
-definitions) and the errors. `dagster_dynamic_tables.metadata` holds the metadata key constants.
+definitions), `current_table` (a declared table's name in the selected environment, for a
+tenant's own SQL) and the errors. `dagster_dynamic_tables.metadata` holds the metadata key
+constants.
 
 The names are loaded on first use (PEP 562 `__getattr__`), so importing one submodule
 (`dagster_dynamic_tables.standin`, `.errors`, `.identifiers`) does not import Dagster and
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from dagster_dynamic_tables.freshness.sensor import SENSOR_NAME, build_freshness_sensor
     from dagster_dynamic_tables.health.checks import build_check_specs, build_dynamic_table_checks
     from dagster_dynamic_tables.metadata import CHECK_NAMES
+    from dagster_dynamic_tables.sql.environments import current_table
 
 __all__ = [
     "AUTOMATION_SENSOR_NAME",
@@ -67,6 +70,7 @@ __all__ = [
     "build_freshness_sensor",
     "build_snowflake_resource",
     "build_tenant_definitions",
+    "current_table",
     "dynamic_table",
     "load_tenant",
     "load_tenant_definitions",
@@ -95,6 +99,7 @@ _SUBMODULES: dict[str, str] = {
     "build_freshness_sensor": "freshness.sensor",
     "build_snowflake_resource": "definitions.resources",
     "build_tenant_definitions": "definitions.tenant",
+    "current_table": "sql.environments",
     "dynamic_table": "definitions.specs",
     "load_tenant": "declarations.loader",
     "load_tenant_definitions": "definitions.location",

@@ -1,6 +1,9 @@
 """The executive dashboard: a Python asset downstream of the team's two Dynamic Tables."""
 
+from pathlib import Path
+
 import dagster as dg
+from dagster_dynamic_tables import current_table
 from dagster_snowflake import SnowflakeResource
 
 CUSTOMER_LIFETIME_VALUE = dg.AssetKey(["ecommerce", "customer_lifetime_value"])
@@ -23,15 +26,18 @@ DAILY_REVENUE_ROLLUP = dg.AssetKey(["ecommerce", "daily_revenue_rollup"])
 def executive_dashboard_report(
     context: dg.AssetExecutionContext, snowflake: SnowflakeResource
 ) -> dg.MaterializeResult:
+    # Declared (prod) names, mapped to the selected environment's (ECOMMERCE_DEV... in dev).
+    here = Path(__file__)
+    lifetime_value = current_table("ECOMMERCE.ANALYTICS.CUSTOMER_LIFETIME_VALUE", start=here)
+    daily_revenue = current_table("ECOMMERCE.ANALYTICS.DAILY_REVENUE_ROLLUP", start=here)
     with snowflake.get_connection() as conn:
         cursor = conn.cursor()
         cursor.execute(
-            """
+            f"""
             SELECT
-                (SELECT COUNT(DISTINCT customer_id)
-                 FROM ECOMMERCE.ANALYTICS.CUSTOMER_LIFETIME_VALUE) AS total_customers,
+                (SELECT COUNT(DISTINCT customer_id) FROM {lifetime_value}) AS total_customers,
                 (SELECT SUM(revenue)
-                 FROM ECOMMERCE.ANALYTICS.DAILY_REVENUE_ROLLUP
+                 FROM {daily_revenue}
                  WHERE order_date >= DATEADD('day', -30, CURRENT_DATE())) AS total_revenue_30d
             """
         )

@@ -1,6 +1,9 @@
 """Finance's budget report: a Python asset that runs after its own Dynamic Table refreshes."""
 
+from pathlib import Path
+
 import dagster as dg
+from dagster_dynamic_tables import current_table
 from dagster_snowflake import SnowflakeResource
 
 REVENUE_VS_BUDGET = dg.AssetKey(["finance", "revenue_vs_budget"])
@@ -20,10 +23,12 @@ REVENUE_VS_BUDGET = dg.AssetKey(["finance", "revenue_vs_budget"])
 def budget_report(
     context: dg.AssetExecutionContext, snowflake: SnowflakeResource
 ) -> dg.MaterializeResult:
+    # The declared (prod) name, mapped to the selected environment's (FINANCE_DEV... in dev).
+    table = current_table("FINANCE.REPORTING.REVENUE_VS_BUDGET", start=Path(__file__))
     with snowflake.get_connection() as conn:
         cursor = conn.cursor()
         cursor.execute(
-            "SELECT revenue, target_revenue FROM FINANCE.REPORTING.REVENUE_VS_BUDGET "
+            f"SELECT revenue, target_revenue FROM {table} "
             "WHERE month = DATE_TRUNC('month', CURRENT_DATE())"
         )
         row = cursor.fetchone()

@@ -1,6 +1,9 @@
 """An example Python asset downstream of the team's Dynamic Table: replace it with your own."""
 
+from pathlib import Path
+
 import dagster as dg
+from dagster_dynamic_tables import current_table
 from dagster_snowflake import SnowflakeResource
 
 DAILY_EVENT_COUNTS = dg.AssetKey(["{{ cookiecutter.tenant_slug }}", "daily_event_counts"])
@@ -28,10 +31,12 @@ DAILY_EVENT_COUNTS_TABLE = "{{ table | replace("\\", "\\\\") | replace('"', '\\"
 def event_report(
     context: dg.AssetExecutionContext, snowflake: SnowflakeResource
 ) -> dg.MaterializeResult:
+    # The declared (prod) name, mapped to the selected environment's (environments.yaml).
+    table = current_table(DAILY_EVENT_COUNTS_TABLE, start=Path(__file__))
     with snowflake.get_connection() as conn:
         cursor = conn.cursor()
         cursor.execute(
-            f"SELECT SUM(event_count) FROM {DAILY_EVENT_COUNTS_TABLE} "
+            f"SELECT SUM(event_count) FROM {table} "
             "WHERE event_date >= DATEADD('day', -7, CURRENT_DATE())"
         )
         row = cursor.fetchone()
