@@ -1,6 +1,6 @@
 """Processes of the tests: free loopback ports, bounded waits, processes started in their own
 session (stopped by pid, their group first asked, then killed), commands run with their output
-captured. Loopback only; every wait is bounded."""
+captured, or started now and read later (`Background`). Loopback only; every wait is bounded."""
 
 from __future__ import annotations
 
@@ -115,3 +115,35 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+class Background:
+    """A command started now and read later (`result`), so that a test module can run its slow
+    commands side by side: one such command keeps one core busy, and this machine has two.
+    Its output goes to files in `log_dir`, not pipes (a command that prints a lot never blocks
+    on a full pipe); `stop` kills it if it still runs."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str], log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.args = args
+        self._out, self._err = log_dir / "stdout.txt", log_dir / "stderr.txt"
+        with self._out.open("wb") as out, self._err.open("wb") as err:
+            self._process = subprocess.Popen(
+                args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            )
+
+    def result(self, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        """The command's end, as `run` returns it; `subprocess.TimeoutExpired` after `timeout`
+        seconds (from this call) if it still runs."""
+        returncode = self._process.wait(timeout=timeout)
+        return subprocess.CompletedProcess(
+            self.args,
+            returncode,
+            self._out.read_text(errors="replace"),
+            self._err.read_text(errors="replace"),
+        )
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
