@@ -7,16 +7,20 @@
   Snowflake account, and without it such a tenant fails to load with one message saying what to
   set. Its absence is simulated honestly, in a child process whose import system cannot find it.
 
-Each check runs in a fresh interpreter (`sys.modules` of this one already holds everything).
+Each check runs in a fresh interpreter (`sys.modules` of this one already holds everything); the
+two that import a tenant run side by side.
 """
 
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 
 import dagster_dynamic_tables
 import pytest
+from support.processes import Background
+from support.repo import REPO_ROOT
 
 HIDE_STAND_IN = textwrap.dedent(
     """
@@ -41,16 +45,48 @@ PRODUCTION = {
 }
 
 
+def _clean(env: dict[str, str] | None) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k} | (env or {})
+
+
 def _python(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
     return subprocess.run(
         [sys.executable, "-c", code],
-        env=clean | (env or {}),
+        env=_clean(env),
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+PRODUCTION_IMPORT = (
+    HIDE_STAND_IN + "import ecommerce.definitions\n"
+    "loaded = ('local_snowflake', 'fakesnow', 'duckdb')\n"
+    "print(sorted(name for name in loaded if name in sys.modules), LOOKED_UP)\n"
+)
+NO_ACCOUNT_IMPORT = HIDE_STAND_IN + "import ecommerce.definitions\n"
+
+
+@pytest.fixture(scope="module")
+def tenant_imports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Background]]:
+    """The two imports of a tenant below, each in a fresh interpreter, started together at the
+    first that needs one: each loads Dagster and dagster-snowflake on one core (about 8 s), and
+    the machine has two."""
+    children = {
+        name: Background(
+            [sys.executable, "-c", code], REPO_ROOT, _clean(env), tmp_path_factory.mktemp(name)
+        )
+        for name, code, env in (
+            ("production", PRODUCTION_IMPORT, PRODUCTION),
+            ("no-account", NO_ACCOUNT_IMPORT, None),
+        )
+    }
+    try:
+        yield children
+    finally:
+        for child in children.values():
+            child.stop()
 
 
 def test_submodules_import_without_dagster_or_snowflake():
@@ -87,23 +123,22 @@ def test_dg_finds_the_component_in_the_lazy_package_root():
     assert found["DynamicTablesComponent"] is dagster_dynamic_tables.DynamicTablesComponent
 
 
-def test_production_tenant_loads_without_the_stand_in_and_never_looks_for_it():
+def test_production_tenant_loads_without_the_stand_in_and_never_looks_for_it(
+    tenant_imports: dict[str, Background],
+):
     """One interpreter answers both (each import of a tenant costs seconds): the stand-in is
     hidden, so a tenant with an account loads without it installed; and the hiding finder
     records every lookup of it, so the tenant never even tries to import it (a lookup caught
     and ignored would still be recorded), nor its engines."""
-    result = _python(
-        HIDE_STAND_IN + "import ecommerce.definitions\n"
-        "loaded = ('local_snowflake', 'fakesnow', 'duckdb')\n"
-        "print(sorted(name for name in loaded if name in sys.modules), LOOKED_UP)\n",
-        env=PRODUCTION,
-    )
+    result = tenant_imports["production"].result()
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[] []"
 
 
-def test_tenant_without_account_nor_stand_in_fails_saying_what_to_set():
-    result = _python(HIDE_STAND_IN + "import ecommerce.definitions\n")
+def test_tenant_without_account_nor_stand_in_fails_saying_what_to_set(
+    tenant_imports: dict[str, Background],
+):
+    result = tenant_imports["no-account"].result()
     assert result.returncode != 0
     message = (
         "No Snowflake account is configured for tenant 'ecommerce' (ECOMMERCE_SNOWFLAKE_ACCOUNT "
