@@ -216,6 +216,7 @@ def quiet_period(cursor: Any, resource: SnowflakeResource, minutes: int) -> None
     SHOW cannot see (see the module docstring)."""
     tenant = Tenant(
         "quiet",
+        change_signal="rows_and_bytes",
         dynamic_tables=(
             DynamicTable(
                 name="totals",

@@ -644,8 +644,15 @@ CASES: list[tuple[str, str, str]] = [
         "1 problem in <file>:\n"
         "  - dynamic_table (line 2): unknown key 'dynamic_table'; "
         "allowed keys: tenant, local_seed_file, sources, dynamic_tables, views, "
-        "sensor_interval_seconds. Fix: did "
+        "sensor_interval_seconds, change_signal. Fix: did "
         "you mean 'dynamic_tables'?",
+    ),
+    (
+        "change_signal_not_allowed",
+        "tenant: shop\nchange_signal: bytes\n",
+        "1 problem in <file>:\n"
+        "  - change_signal (line 2): 'bytes' is not allowed; allowed: data_timestamp, "
+        "rows_and_bytes. Fix: use one of data_timestamp, rows_and_bytes.",
     ),
     (
         "section_not_a_list",

@@ -16,12 +16,13 @@ import itertools
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
 import pytest
+from dagster_dynamic_tables.declarations.models import ChangeSignal
 from dagster_dynamic_tables.freshness.sensor import FULL_READ_INTERVAL, build_freshness_sensor
 from dagster_dynamic_tables.health.rules import REFRESH_SUCCEEDED, WITHIN_TARGET_LAG
 from dagster_dynamic_tables.sql.statements import Statement, requires_warehouse
@@ -46,9 +47,11 @@ class Quiet:
     cursor: str | None = None
     now: datetime | None = None
 
+    change_signal: ChangeSignal = "rows_and_bytes"
+
     def __post_init__(self) -> None:
         self.sensor = build_freshness_sensor(
-            shop_tenant(self.database),
+            replace(shop_tenant(self.database), change_signal=self.change_signal),
             clock=lambda: self.now or datetime.now().astimezone(),
             full_read_interval=self.full_read_interval,
         )
@@ -157,6 +160,29 @@ def test_no_data_refreshes_send_show_alone_and_a_data_change_is_read_once(quiet)
     assert "NO_DATA" in quiet.minute()
     events, sent = quiet.tick()
     assert (events, len(sent)) == ([], 1)
+
+
+def test_by_default_every_refresh_is_read_and_an_update_in_place_recorded_at_once(quiet):
+    """`change_signal: data_timestamp` (the default): the exact rule. A NO_DATA refresh moves
+    the data timestamp, so the history is read (on a warehouse); an update that keeps the row
+    count and byte size is recorded on the next tick, not by the full read."""
+    exact = Quiet(quiet.database, quiet.sql, quiet.resource, quiet.caplog)
+    exact.change_signal = "data_timestamp"
+    exact.__post_init__()
+    exact.now = quiet.stand_in_now()
+    try:
+        exact.tick()
+        assert "NO_DATA" in exact.minute()
+        events, sent = exact.tick()
+        assert events == []
+        assert len(warehouse_statements(sent)) == 1  # the NO_DATA refresh was read
+        exact.run(f"UPDATE {exact.database}.S.ORDERS SET AMOUNT = 19 WHERE ID = 1")
+        assert "INCREMENTAL" in exact.minute()
+        changed = exact.last_refresh()[0]
+        events, sent = exact.tick()
+        assert [datetime.fromisoformat(v) for v in versions(events)] == [changed]
+    finally:
+        exact.instance.dispose()
 
 
 def test_a_change_show_cannot_see_is_recorded_by_the_full_read(quiet):

@@ -153,6 +153,18 @@ def test_declared_sensor_interval_reaches_the_tenant_sensor(tmp_path):
     assert defs.resolve_sensor_def("dynamic_table_freshness").minimum_interval_seconds == 30
 
 
+def test_declared_change_signal_reaches_the_tenant(tmp_path):
+    declarations = tmp_path / "defs.yaml"
+    body = (
+        "dynamic_tables:\n"
+        "  - {name: clv, table: DB.S.CLV, target_lag: 1 minute, warehouse: WH, query: SELECT 1}\n"
+    )
+    declarations.write_text("tenant: shop\n" + body)
+    assert load_tenant(declarations).change_signal == "data_timestamp"  # the exact rule
+    declarations.write_text("tenant: shop\nchange_signal: rows_and_bytes\n" + body)
+    assert load_tenant(declarations).change_signal == "rows_and_bytes"
+
+
 # Real ticks against the stand-in ------------------------------------------------------------
 
 _databases = itertools.count()

@@ -303,6 +303,7 @@ class _TenantBuilder:
             defs_root=self.defs_root,
             local_seed_file=self._seed_file(shell.local_seed_file),
             sensor_interval_seconds=shell.sensor_interval_seconds,
+            change_signal=shell.change_signal,
         )
         locations = [item.path for items in sections.values() for item in items]
         self.problems += check_tenant(

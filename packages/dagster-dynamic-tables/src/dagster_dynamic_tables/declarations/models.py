@@ -61,6 +61,17 @@ RefreshMode = Literal["AUTO", "FULL", "INCREMENTAL", "ADAPTIVE"]
 Scheduler = Literal["ENABLE", "DISABLE"]
 Initialize = Literal["ON_CREATE", "ON_SCHEDULE"]
 ObjectType = Literal["TABLE", "DYNAMIC TABLE", "VIEW"]
+ChangeSignal = Literal["data_timestamp", "rows_and_bytes"]
+DEFAULT_CHANGE_SIGNAL: ChangeSignal = "data_timestamp"
+CHANGE_SIGNAL_DESCRIPTION = (
+    "What tells the freshness sensor, from SHOW alone (no warehouse), that a Dynamic Table may "
+    "hold new data and its refresh history (a read on a warehouse) is worth reading. "
+    "data_timestamp (default): every refresh, NO_DATA ones included; exact, but a 1-minute "
+    "table wakes the monitoring warehouse every tick. rows_and_bytes: the table's row count, "
+    "byte size or creation moved; NO_DATA refreshes wake nothing, and a change that keeps both "
+    "the row count and the byte size (an aggregate updated in place) is recorded by the "
+    "15-minute full read, up to 15 minutes late."
+)
 
 
 class _Declaration(BaseModel):
@@ -277,6 +288,8 @@ class Tenant:
     """SQL creating and filling the source tables in the local stand-in (never run on Snowflake)."""
     sensor_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_SECONDS
     """Seconds between two ticks of the tenant's freshness sensor."""
+    change_signal: ChangeSignal = DEFAULT_CHANGE_SIGNAL
+    """What moves a schema to be read by the freshness sensor (`CHANGE_SIGNAL_DESCRIPTION`)."""
 
     def all(self) -> Iterator[Declaration]:
         yield from self.sources
@@ -328,6 +341,11 @@ class TenantDeclarations(BaseModel):
         description="Plain Snowflake views: virtual assets, always consistent with their inputs.",
     )
     sensor_interval_seconds: SensorInterval = DEFAULT_SENSOR_INTERVAL_SECONDS
+    change_signal: ChangeSignal = Field(
+        default=DEFAULT_CHANGE_SIGNAL,
+        description=CHANGE_SIGNAL_DESCRIPTION,
+        examples=["rows_and_bytes"],
+    )
 
 
 SECTIONS: dict[str, type[SourceTable] | type[DynamicTable] | type[View]] = {
@@ -356,8 +374,9 @@ class FileShell(BaseModel):
         default_factory=list[Any], description="a list of views (name:, table:, ...)"
     )
     sensor_interval_seconds: SensorInterval = DEFAULT_SENSOR_INTERVAL_SECONDS
+    change_signal: ChangeSignal = DEFAULT_CHANGE_SIGNAL
 
 
-FILE_SHELL_SCALARS = ("tenant", "local_seed_file", "sensor_interval_seconds")
+FILE_SHELL_SCALARS = ("tenant", "local_seed_file", "sensor_interval_seconds", "change_signal")
 """The keys of `FileShell` documented on `TenantDeclarations` (the shell does not describe
 them)."""

@@ -10,12 +10,15 @@ NO_DATA ones included, so a 1-minute table whose sources never change would be r
 tick. The `shown` digest the cursor keeps is therefore one of two forms (`shown_digest`):
 
 - quiet (`stamped=False`): each table's `rows`, `bytes` and `created_on` instead of its data
-  timestamp (where SHOW reports them). Stored for a schema whose last read found every
-  `refresh_succeeded` passing. A NO_DATA refresh moves nothing; nor does a data-changing one
+  timestamp (where SHOW reports them). Stored, for a tenant that declares `change_signal:
+  rows_and_bytes`, for a schema whose last read found every `refresh_succeeded` passing. A
+  NO_DATA refresh moves nothing; nor does a data-changing one
   that keeps the row count and the byte size (e.g. an update to values of the same width):
   it is read, and recorded, on the next full read (`sensor.FULL_READ_INTERVAL`, 15 minutes).
-- stamped: with the data timestamps. Stored while a `refresh_succeeded` fails, so that the
-  next refresh, NO_DATA or not, is read at once and reports the recovery.
+- stamped: with the data timestamps. Stored for every other tenant (the default,
+  `change_signal: data_timestamp`: every refresh is read, the exact rule) and while a
+  `refresh_succeeded` fails, so that the next refresh, NO_DATA or not, is read at once and
+  reports the recovery.
 
 The current tick matches the cursor's digest against either form. The lag check needs neither:
 `within_target_lag` is evaluated from SHOW on every tick, and a change of its outcome moves the

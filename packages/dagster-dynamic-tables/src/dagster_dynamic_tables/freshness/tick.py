@@ -153,9 +153,12 @@ def evaluate_tick(
                 for key, outcome in outcomes.items()
                 if stored.get(key) != outcome.signature
             )
-        # The quiet form of what SHOW saw while every refresh_succeeded passes; else the stamped
-        # one, so that the next refresh (NO_DATA too) is read and reports the recovery (`moved`).
-        quiet = all(o.passed for k, o in outcomes.items() if k.name == REFRESH_SUCCEEDED)
+        # The quiet form of what SHOW saw for a tenant whose change signal is rows_and_bytes,
+        # while every refresh_succeeded passes; else the stamped one: every refresh (NO_DATA
+        # too) is read, and reports a recovery (`moved`).
+        quiet = tenant.change_signal == "rows_and_bytes" and all(
+            o.passed for k, o in outcomes.items() if k.name == REFRESH_SUCCEEDED
+        )
         shown = (
             current[prefix].shown if quiet else shown_digest(by_schema[prefix], seen, stamped=True)
         )
