@@ -18,6 +18,7 @@ connector's close after it).
 
 import json
 import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -40,7 +41,6 @@ from support.fake_endpoints import (
     aimed_at,
     at_once,
     check_run,
-    endpoint,
     tick,
 )
 from support.processes import run_cli
@@ -330,25 +330,57 @@ def test_tick_with_the_stand_in_settings_against_a_dropping_endpoint_ends(seen: 
     ), message
 
 
-@pytest.mark.timeout(120)
-@pytest.mark.parametrize("kind", KINDS)
-def test_local_status_ends_when_the_recorded_stand_in_misbehaves(kind: str, tmp_path: Path):
-    """`dynamic-tables local status` asks the stand-in recorded in the data directory for its
-    health: an endpoint in its place that never answers, drops or refuses is "not running"
-    (exit 3), not a hang. (The recorded pid is this test's: alive, and never signalled.)"""
-    with endpoint(kind) as served:
+@dataclass(frozen=True)
+class Status:
+    """How `dynamic-tables local status` ended with a misbehaving endpoint recorded in its data
+    directory."""
+
+    done: subprocess.CompletedProcess[str]
+    data_dir: Path
+    port: int
+
+
+def _local_status(kind: str, data_dir: Path) -> Status:
+    served = Endpoint(kind)
+    try:
         record = {
             "host": "127.0.0.1",
             "port": served.port,
             "pid": os.getpid(),
-            "data_dir": str(tmp_path),
-            "log_file": str(tmp_path / "server.log"),
+            "data_dir": str(data_dir),
+            "log_file": str(data_dir / "server.log"),
         }
-        (tmp_path / "server.json").write_text(json.dumps(record))
+        (data_dir / "server.json").write_text(json.dumps(record))
         env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
-        env |= {"LOCAL_SNOWFLAKE_DATA_DIR": str(tmp_path), "LOCAL_SNOWFLAKE_PORT": str(served.port)}
-        done = run_cli("local", "status", env=env, timeout=100)
-    assert (done.returncode, done.stdout) == (
+        env |= {"LOCAL_SNOWFLAKE_DATA_DIR": str(data_dir), "LOCAL_SNOWFLAKE_PORT": str(served.port)}
+        return Status(run_cli("local", "status", env=env, timeout=100), data_dir, served.port)
+    finally:
+        served.close()
+
+
+@pytest.fixture(scope="module")
+def statuses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Status | BaseException]:
+    """`local status` against each kind of endpoint, all at once (each waits seconds for an
+    answer that never comes)."""
+    runs = {
+        kind: partial(_local_status, kind, tmp_path_factory.mktemp(f"status-{kind}"))
+        for kind in KINDS
+    }
+    return at_once(runs, width=len(runs), timeout=AT_ONCE)
+
+
+@pytest.mark.timeout(AT_ONCE + 60)
+@pytest.mark.parametrize("kind", KINDS)
+def test_local_status_ends_when_the_recorded_stand_in_misbehaves(
+    kind: str, statuses: dict[str, Status | BaseException]
+):
+    """`dynamic-tables local status` asks the stand-in recorded in the data directory for its
+    health: an endpoint in its place that never answers, drops or refuses is "not running"
+    (exit 3), not a hang. (The recorded pid is this test's: alive, and never signalled.)"""
+    status = statuses[kind]
+    if isinstance(status, BaseException):
+        raise status
+    assert (status.done.returncode, status.done.stdout) == (
         3,
-        f"local Snowflake stand-in: not running (data dir {tmp_path}, port {served.port})\n",
-    ), done.stderr
+        f"local Snowflake stand-in: not running (data dir {status.data_dir}, port {status.port})\n",
+    ), status.done.stderr
