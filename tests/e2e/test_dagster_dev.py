@@ -77,6 +77,7 @@ def test_dashboard_runs_after_dynamic_table_refresh_lands(dagster_dev):
     first = dev.wait_for("a first dashboard run", lambda: dev.succeeded_runs_of(DASHBOARD), 300, 2)
     seen_runs = {run["runId"] for run in first}
     seen_clv = {m["timestamp"] for m in dev.materializations_of(CLV)}
+    seen_rollup = {m["timestamp"] for m in dev.materializations_of(ROLLUP)}
     # finance's objects come once ecommerce's rollup exists (a failed first setup is retried).
     dev.wait_for("a first budget report run", lambda: dev.succeeded_runs_of(BUDGET_REPORT), 300, 2)
     seen_budget_runs = {run["runId"] for run in dev.succeeded_runs_of(BUDGET_REPORT)}
@@ -104,7 +105,17 @@ def test_dashboard_runs_after_dynamic_table_refresh_lands(dagster_dev):
 
     runs = dev.wait_for("the dashboard to run after the refresh", new_dashboard_runs, 300, 2)
     created = min(run["creationTime"] for run in runs)
-    assert created >= recorded_at - 1
+    # Never ahead of the data: the first new run follows a refresh of one of its Dynamic Tables
+    # recorded after the insert (CLV's, or the rollup's when finance's 1-minute table made
+    # Snowflake refresh the rollup first and it landed a tick earlier).
+    landed = [
+        int(m["timestamp"]) / 1000
+        for path, seen in ((CLV, seen_clv), (ROLLUP, seen_rollup))
+        for m in dev.materializations_of(path)
+        if m["timestamp"] not in seen and int(m["timestamp"]) / 1000 > inserted_at
+    ]
+    assert landed, "a dashboard run with no refresh of its tables recorded after the insert"
+    assert created >= min(landed) - 1, (created, landed)
 
     # Across code locations: the insert changes the rollup, so finance's Dynamic Table refreshes
     # with changed data, finance's sensor records it, and budget_report runs after that.
