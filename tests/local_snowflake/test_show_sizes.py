@@ -5,10 +5,12 @@ documented deviation from Snowflake's compressed size)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 
-def sizes(sf, name: str = "TOTALS") -> tuple[int, int, object]:
+def sizes(sf, name: str = "TOTALS") -> tuple[int, int, datetime]:
     """(rows, bytes, data_timestamp) of one DT, as SHOW reports them."""
     (row,) = [r for r in sf.dicts(f"SHOW DYNAMIC TABLES IN SCHEMA {sf.db}.S") if r["name"] == name]
     return row["rows"], row["bytes"], row["data_timestamp"]

@@ -77,7 +77,7 @@ class Memory:
                 version = parse_data_version((event.tags or {})["dagster/data_version"])
                 assert version is not None
                 self.versions[event.asset_key] = version
-            else:
+            elif isinstance(event, dg.AssetCheckEvaluation):
                 self.checks[dg.AssetCheckKey(event.asset_key, event.check_name)] = stored_signature(
                     event
                 )
