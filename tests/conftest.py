@@ -2,7 +2,10 @@
 `CI_UNAFFECTED_TENANTS` set (slugs, space-separated), the core's tests that are parametrized by one
 of those tenants are deselected, and so is the test that validates every location of
 workspace.yaml (the CI's validate step validates the affected locations instead). Unset, as in
-`uv run pytest`, nothing changes."""
+`uv run pytest`, nothing changes.
+
+Every test also gets the environment selection (`DYNAMIC_TABLES_ENVIRONMENT`, `..._FILE`) it
+started with back when it ends (`_environment_selection_stays_in_its_test`)."""
 
 from __future__ import annotations
 
@@ -44,3 +47,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+
+
+_ENVIRONMENT_VARIABLES = ("DYNAMIC_TABLES_ENVIRONMENT", "DYNAMIC_TABLES_ENVIRONMENTS_FILE")
+"""Set by `dynamic-tables --environment NAME` in its own process (so the code locations it loads
+see the environment): a test that runs the CLI in-process must not leave them to the next."""
+
+
+@pytest.fixture(autouse=True)
+def _environment_selection_stays_in_its_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _ENVIRONMENT_VARIABLES:
+        # Set, then removed: monkeypatch restores the variable (absent, or its value) afterwards,
+        # whoever sets it during the test.
+        monkeypatch.setenv(name, "placeholder")
+        if name in _ORIGINAL_ENVIRONMENT:
+            monkeypatch.setenv(name, _ORIGINAL_ENVIRONMENT[name])
+        else:
+            monkeypatch.delenv(name)
+
+
+_ORIGINAL_ENVIRONMENT = {
+    name: os.environ[name] for name in _ENVIRONMENT_VARIABLES if name in os.environ
+}
