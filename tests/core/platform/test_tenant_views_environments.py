@@ -6,6 +6,7 @@ forked child as `tenants check` does (Dagster imported first: about 10 s here)."
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,10 @@ def test_a_name_the_environment_cannot_map_is_a_finding(
     shutil.copy(REPO_ROOT / "workspace.yaml", tmp_path / "workspace.yaml")
     monkeypatch.setenv("DYNAMIC_TABLES_ENVIRONMENTS_FILE", str(environments))
     monkeypatch.setenv("DYNAMIC_TABLES_ENVIRONMENT", "qa")
+    # The location must be loaded afresh in qa, as `tenants check` (a new process) loads it: an
+    # earlier test of this session may have imported it as declared.
+    for name in [m for m in sys.modules if m == "ecommerce" or m.startswith("ecommerce.")]:
+        monkeypatch.delitem(sys.modules, name)
     ecommerce = [folder for folder in discover_tenants(REPO_ROOT) if folder.slug == "ecommerce"]
     findings: list[str] = []
     load_tenant_views(REPO_ROOT, ecommerce, findings, workers=1)
