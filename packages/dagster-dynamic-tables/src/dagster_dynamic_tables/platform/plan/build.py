@@ -343,9 +343,12 @@ def plan_tenant(
 
 
 def required_grants(tenant: Tenant, role: str | None, warehouse: str | None = None) -> list[str]:
-    """What the tenant's role needs for the freshness sensor and the checks: USAGE on the
-    databases, schemas and warehouses, MONITOR on each Dynamic Table (without it Snowflake hides
-    the refresh metadata)."""
+    """What the tenant's role needs for the freshness sensor, the checks and Dagster's refreshes:
+    USAGE on the databases, schemas and warehouses, MONITOR on each Dynamic Table (without it
+    Snowflake hides the refresh metadata), OPERATE on each `scheduler: DISABLE` table (Dagster runs
+    its `ALTER DYNAMIC TABLE ... REFRESH`) and SELECT on each table with data tests (they read it).
+    A role that owns an object has these already; a `relationships` or `sql` test reading another
+    table needs SELECT on it too, which is not listed."""
     try:
         grantee = quote_identifier(role) if role else "<tenant role>"
     except ValueError:
@@ -368,5 +371,20 @@ def required_grants(tenant: Tenant, role: str | None, warehouse: str | None = No
     grants += [
         f"GRANT MONITOR ON DYNAMIC TABLE {dt.qualified_name.sql} TO ROLE {grantee}"
         for dt in tenant.dynamic_tables
+    ]
+    grants += [
+        f"GRANT OPERATE ON DYNAMIC TABLE {dt.qualified_name.sql} TO ROLE {grantee}"
+        for dt in tenant.dynamic_tables
+        if dt.scheduler == "DISABLE"
+    ]
+    grants += [
+        f"GRANT SELECT ON TABLE {source.qualified_name.sql} TO ROLE {grantee}"
+        for source in tenant.sources
+        if source.data_tests
+    ]
+    grants += [
+        f"GRANT SELECT ON DYNAMIC TABLE {dt.qualified_name.sql} TO ROLE {grantee}"
+        for dt in tenant.dynamic_tables
+        if dt.data_tests
     ]
     return grants

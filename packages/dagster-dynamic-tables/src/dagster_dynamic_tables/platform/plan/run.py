@@ -23,9 +23,9 @@ outside Dagster: plan says whether each exists; apply does not create them. `ref
 matches whatever mode Snowflake chose (it chooses once, at creation) and the plan names it;
 `initialize` only matters at creation and is not compared. A property Snowflake does not report
 (a column missing from SHOW DYNAMIC TABLES, as on the local stand-in) is not compared, and the plan
-says so. Plan also lists the grants the tenant's role needs for the freshness sensor and the
-checks (USAGE on databases, schemas and warehouses, MONITOR on its Dynamic Tables); apply does not
-grant (that needs an administrator's role).
+says so. Plan also lists the grants the tenant's role needs for the freshness sensor, the
+checks, Dagster's refreshes and the data tests (`build.required_grants`); apply does not grant
+(that needs an administrator's role).
 
 Grants are enforced here, where the SQL runs, not only by `tenants check`: before reading anything,
 every declaration file in scope (found as Dagster resolves `type:`, see `platform.defs_files`) is

@@ -68,7 +68,8 @@ def format_plan(plan: TenantPlan, where: str) -> list[str]:
     lines += [f"  UNDECLARED READ {read}" for read in plan.reads]
     if plan.grants:
         lines.append(
-            "  grants the role needs for the sensor and checks (an administrator runs them):"
+            "  grants the role needs for the sensor, checks, refreshes and data tests "
+            "(an administrator runs them):"
         )
         lines += [f"      {grant};" for grant in plan.grants]
     counts = dict.fromkeys(Action, 0)
