@@ -29,18 +29,14 @@ everything it started is stopped (by pid) before it exits.
 
 from __future__ import annotations
 
-import argparse
-import base64
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
-from check_tenants_ui import Browser, chromium  # (this script's folder)
-from support.ui import add_attach_argument, run_attachable
+from support.ui import Browser, run_ui_check, ui_arguments, wait_loaded
 
 REVENUE_VS_BUDGET = ["finance", "revenue_vs_budget"]
 MONTHLY_REVENUE = ["finance", "monthly_revenue"]
@@ -61,28 +57,13 @@ def metadata(execution: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_tests_")))
-    add_attach_argument(parser)
-    args = parser.parse_args()
-    browser = chromium()
-    if browser is None:
-        return 2
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    return run_attachable(
-        args.attach, "ui_tests_run_", lambda dev, work: check(dev, browser, out, work)
-    )
+    args = ui_arguments(__doc__, "ui_tests_").parse_args()
+    return run_ui_check(args, "ui_tests_run_", check)
 
 
 def check(dev: Any, browser: str, out: Path, work: Path) -> list[str]:
     problems: list[str] = []
-    dev.wait_for(
-        "finance to load",
-        lambda: dev.locations().get("finance", {}).get("loadStatus") == "LOADED",
-        180,
-        2,
-    )
+    wait_loaded(dev, "finance")
     passed = dev.wait_for(
         f"{CHECK} to pass on revenue_vs_budget's first recorded refresh",
         lambda: latest(dev).get("status") == "SUCCEEDED" and latest(dev),
@@ -145,37 +126,30 @@ SHOW_SAMPLE = """
 metadata behind a "[Show Markdown]" link)."""
 
 
-def capture(chromium: Browser, path: Path) -> None:
-    shot = chromium.call("Page.captureScreenshot", format="png")
-    path.write_bytes(base64.b64decode(shot["data"]))
-
-
 def screenshots(dev: Any, browser: str, out: Path, work: Path) -> list[str]:
     problems: list[str] = []
-    chromium = Browser(browser, work / "chromium")
     try:
-        path = out / "1-failing-check.png"
-        text = chromium.show(dev.url + CHECK_PAGE, [CHECK, "Failed", "blocking"], path)
-        print(f"screenshot: {path} ({CHECK_PAGE})")
-        print("   page text: " + " | ".join(text.split("\n"))[:1500])
-        clicked = chromium.call("Runtime.evaluate", expression=SHOW_SAMPLE)["result"].get("value")
-        time.sleep(2)
-        text = chromium.text()
-        path = out / "2-failing-check-sample.png"
-        capture(chromium, path)
-        print(f"screenshot: {path} (the sample: {clicked})")
-        print("   page text: " + " | ".join(text.split("\n"))[-800:])
-        if "-999" not in text:
-            problems.append("the sample's negative revenue does not show in the UI")
-        path = out / "3-orchestrated-table.png"
-        expected = ["monthly_revenue", "Materialize", "refreshed by Dagster"]
-        text = chromium.show(dev.url + ORCHESTRATED_PAGE, expected, path)
-        print(f"screenshot: {path} ({ORCHESTRATED_PAGE})")
-        print("   page text: " + " | ".join(text.split("\n"))[:1500])
+        with Browser(browser, work / "chromium") as chromium:
+            path = out / "1-failing-check.png"
+            text = chromium.show(dev.url + CHECK_PAGE, [CHECK, "Failed", "blocking"], path)
+            print(f"screenshot: {path} ({CHECK_PAGE})")
+            print("   page text: " + " | ".join(text.split("\n"))[:1500])
+            clicked = chromium.evaluate(SHOW_SAMPLE)
+            time.sleep(2)
+            text = chromium.text()
+            path = out / "2-failing-check-sample.png"
+            chromium.capture(path)
+            print(f"screenshot: {path} (the sample: {clicked})")
+            print("   page text: " + " | ".join(text.split("\n"))[-800:])
+            if "-999" not in text:
+                problems.append("the sample's negative revenue does not show in the UI")
+            path = out / "3-orchestrated-table.png"
+            expected = ["monthly_revenue", "Materialize", "refreshed by Dagster"]
+            text = chromium.show(dev.url + ORCHESTRATED_PAGE, expected, path)
+            print(f"screenshot: {path} ({ORCHESTRATED_PAGE})")
+            print("   page text: " + " | ".join(text.split("\n"))[:1500])
     except AssertionError as error:
         problems.append(str(error))
-    finally:
-        chromium.close()
     return problems
 
 

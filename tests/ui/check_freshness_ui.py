@@ -32,17 +32,14 @@ everything it started is stopped (by pid) before it exits.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
-from check_tenants_ui import Browser, chromium  # (this script's folder)
-from support.ui import add_attach_argument, run_attachable
+from support.ui import Browser, run_ui_check, ui_arguments, wait_loaded, wait_recorded
 
 CLV = ["ecommerce", "customer_lifetime_value"]
 TABLE = "ECOMMERCE.ANALYTICS.CUSTOMER_LIFETIME_VALUE"
@@ -91,42 +88,25 @@ def lag_check(dev: Any) -> tuple[str, str, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_fresh_")))
+    parser = ui_arguments(__doc__, "ui_fresh_")
     parser.add_argument(
         "--quiet-minutes",
         type=float,
         default=10,
         help="real minutes without a data change (the old policy failed a 1-minute DT after 9)",
     )
-    add_attach_argument(parser)
     args = parser.parse_args()
-    browser = chromium()
-    if browser is None:
-        return 2
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    return run_attachable(
-        args.attach,
+    return run_ui_check(
+        args,
         "ui_fresh_run_",
-        lambda dev, work: check(dev, browser, out, work, args.quiet_minutes),
+        lambda dev, browser, out, work: check(dev, browser, out, work, args.quiet_minutes),
     )
 
 
 def check(dev: Any, browser: str, out: Path, work: Path, quiet_minutes: float) -> list[str]:
     problems: list[str] = []
-    dev.wait_for(
-        "ecommerce to load",
-        lambda: dev.locations().get("ecommerce", {}).get("loadStatus") == "LOADED",
-        180,
-        2,
-    )
-    recorded = dev.wait_for(
-        "customer_lifetime_value's first recorded refresh",
-        lambda: dev.materializations_of(CLV),
-        360,
-        3,
-    )
+    wait_loaded(dev, "ecommerce")
+    recorded = wait_recorded(dev, CLV)
     start = stand_in_now(dev)
     print(f"checked: {len(recorded)} materialization(s) of {'/'.join(CLV)}; quiet from {start}")
     sys.stdout.flush()
@@ -153,8 +133,7 @@ def check(dev: Any, browser: str, out: Path, work: Path, quiet_minutes: float) -
     if status != "SUCCEEDED":
         problems.append(f"{LAG_CHECK} is {status} after a quiet period within the lag")
 
-    chromium = Browser(browser, work / "chromium")
-    try:
+    with Browser(browser, work / "chromium") as chromium:
         for name, page, expected in (
             ("1-quiet-overview", PAGE, ["customer_lifetime_value", LAG_CHECK]),
             ("2-quiet-checks", CHECK_PAGE, [LAG_CHECK]),
@@ -178,8 +157,6 @@ def check(dev: Any, browser: str, out: Path, work: Path, quiet_minutes: float) -
         path = out / "3-stopped-checks.png"
         chromium.show(dev.url + CHECK_PAGE, [LAG_CHECK, "Failed"], path)
         print(f"screenshot: {path} ({CHECK_PAGE})")
-    finally:
-        chromium.close()
     return problems
 
 

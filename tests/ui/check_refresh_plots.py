@@ -30,39 +30,29 @@ everything it started is stopped (by pid) before it exits.
 
 from __future__ import annotations
 
-import argparse
-import base64
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
-from check_tenants_ui import (  # (this script's folder)
+from support import dagster_dev as e2e
+from support.refresh_statistics import STATISTICS
+from support.ui import (
     SKIP_DIALOG,
     SLOWEST_WAIT,
     Browser,
-    chromium,
     patient_waits,
+    run_ui_check,
+    ui_arguments,
+    wait_loaded,
+    wait_recorded,
 )
-from support import dagster_dev as e2e
-from support.ui import add_attach_argument, run_attachable
 
 CLV = ["ecommerce", "customer_lifetime_value"]
 RAW_ORDERS = ["ecommerce", "raw_orders"]
 TABLE = "ECOMMERCE.ANALYTICS.CUSTOMER_LIFETIME_VALUE"
-STATISTICS = [
-    "rows_inserted",
-    "rows_deleted",
-    "rows_copied",
-    "partitions_added",
-    "partitions_removed",
-    "queued_time_ms",
-    "compilation_time_ms",
-    "execution_time_ms",
-]
 COLUMNS = ["CUSTOMER_ID", "EMAIL", "LIFETIME_VALUE", "LATEST_ORDER_DATE"]
 LATEST = """
 query Latest($path: [String!]!) {
@@ -119,19 +109,14 @@ def change_data(dev: Any, order: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_plots_")))
+    parser = ui_arguments(__doc__, "ui_plots_")
     parser.add_argument("--changes", type=int, default=3, help="data changes to record")
-    add_attach_argument(parser)
     args = parser.parse_args()
-    browser = chromium()
-    if browser is None:
-        return 2
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     patient_waits(e2e, SLOWEST_WAIT)  # a loaded machine may take minutes to serve
-    return run_attachable(
-        args.attach, "ui_plots_run_", lambda dev, work: check(dev, browser, out, work, args.changes)
+    return run_ui_check(
+        args,
+        "ui_plots_run_",
+        lambda dev, browser, out, work: check(dev, browser, out, work, args.changes),
     )
 
 
@@ -166,18 +151,8 @@ def check_graphql(dev: Any) -> list[str]:
 
 
 def check(dev: Any, browser: str, out: Path, work: Path, changes: int) -> list[str]:
-    dev.wait_for(
-        "ecommerce to load",
-        lambda: dev.locations().get("ecommerce", {}).get("loadStatus") == "LOADED",
-        180,
-        2,
-    )
-    recorded = dev.wait_for(
-        "customer_lifetime_value's first recorded refresh",
-        lambda: dev.materializations_of(CLV),
-        360,
-        3,
-    )
+    wait_loaded(dev, "ecommerce")
+    recorded = wait_recorded(dev, CLV)
     for change in range(1, changes + 1):
         count = len(dev.materializations_of(CLV))
         change_data(dev, change)
@@ -190,8 +165,7 @@ def check(dev: Any, browser: str, out: Path, work: Path, changes: int) -> list[s
         print(f"checked: data change {change} recorded ({len(recorded)} materializations)")
     problems = check_graphql(dev)
 
-    chromium = Browser(browser, work / "chromium")
-    try:
+    with Browser(browser, work / "chromium") as chromium:
         path = out / "1-overview-columns.png"
         text = chromium.show(dev.url + PAGE, ["Columns", *COLUMNS], path)
         print(f"screenshot: {path} ({PAGE})")
@@ -205,20 +179,13 @@ def check(dev: Any, browser: str, out: Path, work: Path, changes: int) -> list[s
             deviceScaleFactor=1,
             mobile=False,
         )
-        chromium.call("Runtime.evaluate", expression=SKIP_DIALOG)
-        clicked = chromium.call("Runtime.evaluate", expression=CLICK_PLOTS)
-        if not clicked["result"].get("value"):
+        chromium.evaluate(SKIP_DIALOG)
+        if not chromium.evaluate(CLICK_PLOTS):
             problems.append("the Overview's Metadata section has no Plots button")
-        deadline, text = time.monotonic() + 60, ""
-        while time.monotonic() < deadline:
-            time.sleep(2)
-            text = chromium.text()
-            if all(name in text for name in STATISTICS):
-                break
+        text = chromium.wait_for_text(list(STATISTICS))
         time.sleep(2)  # let the charts draw
         path = out / "2-metadata-plots.png"
-        shot = chromium.call("Page.captureScreenshot", format="png")
-        path.write_bytes(base64.b64decode(shot["data"]))
+        chromium.capture(path)
         print(f"screenshot: {path} ({PAGE}, Metadata: Plots)")
         plotted = [name for name in [*STATISTICS, "refresh_duration_seconds"] if name in text]
         print(f"checked: plots titled {plotted}")
@@ -232,8 +199,6 @@ def check(dev: Any, browser: str, out: Path, work: Path, changes: int) -> list[s
         path = out / "3-source-events.png"
         chromium.show(dev.url + SOURCE_EVENTS, ["dagster/column_schema"], path)
         print(f"screenshot: {path} ({SOURCE_EVENTS})")
-    finally:
-        chromium.close()
     return problems
 
 

@@ -18,7 +18,6 @@ everything it started is stopped (by pid) before it exits.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
@@ -27,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
-from check_tenants_ui import chromium  # (this script's folder)
 from support import dagster_dev as e2e
+from support.ui import chromium_and_out, ui_arguments, wait_loaded
 
 HERE = Path(__file__).resolve().parent
 SENSOR = "dynamic_table_freshness"
@@ -81,26 +80,19 @@ def recording(tick: dict[str, Any]) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_ticks_")))
+    parser = ui_arguments(__doc__, "ui_ticks_", attach=False)
     parser.add_argument("--tenant", default="ecommerce")
     args = parser.parse_args()
-    browser = chromium()
-    if browser is None:
-        return 2
     out: Path = args.out
     tenant: str = args.tenant
-    out.mkdir(parents=True, exist_ok=True)
+    browser = chromium_and_out(out)
+    if browser is None:
+        return 2
     with (
         tempfile.TemporaryDirectory(prefix="ui_ticks_run_", ignore_cleanup_errors=True) as work,
         e2e.run_dagster_dev(Path(work), dagster_yaml=e2e.QUIET_INSTANCE) as dev,
     ):
-        dev.wait_for(
-            f"{tenant} to load",
-            lambda: dev.locations().get(tenant, {}).get("loadStatus") == "LOADED",
-            180,
-            2,
-        )
+        wait_loaded(dev, tenant)
         first = dev.wait_for(
             "a tick that recorded refreshes",
             lambda: [t for t in ticks(dev, tenant) if recording(t)],

@@ -25,28 +25,17 @@ wait is bounded, and everything it started is stopped (by pid) before it exits.
 
 from __future__ import annotations
 
-import argparse
-import base64
-import contextlib
-import itertools
-import json
-import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 import uuid
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-
-import websockets.sync.client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 from support import dagster_dev as e2e
-from support.processes import free_port, stop
+from support.ui import SLOWEST_WAIT, Browser, chromium_and_out, patient_waits, ui_arguments
 
 HERE = Path(__file__).resolve().parent
 RVB = ["finance", "revenue_vs_budget"]
@@ -84,118 +73,6 @@ PAGES = {
 }
 
 
-def chromium() -> str | None:
-    """The chromium executable, or None after saying how to install it."""
-    found = shutil.which("chromium")
-    if found is None:
-        print("ERROR: chromium not found. Fix: apt-get install chromium (Debian's package).")
-    return found
-
-
-class Browser:
-    """Headless chromium driven over the DevTools protocol: dismiss Dagster's first-visit
-    community dialog, read what the page shows, take a screenshot."""
-
-    def __init__(self, executable: str, profile: Path) -> None:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [
-                executable,
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-                "--window-size=1600,1000",
-                f"--user-data-dir={profile}",
-                f"--remote-debugging-port={self.port}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.exit_stack = contextlib.ExitStack()
-        self.socket = self.exit_stack.enter_context(
-            websockets.sync.client.connect(self._page_socket(), max_size=2**26)
-        )
-        self.ids = itertools.count(1)
-
-    def _page_socket(self) -> str:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                url = f"http://127.0.0.1:{self.port}/json/list"
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    pages = [t for t in json.load(response) if t["type"] == "page"]
-                if pages:
-                    return str(pages[0]["webSocketDebuggerUrl"])
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("chromium's DevTools endpoint did not answer in 30 s")
-            time.sleep(0.5)
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        ident = next(self.ids)
-        self.socket.send(json.dumps({"id": ident, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv(timeout=60))
-            if message.get("id") == ident:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return dict(message.get("result", {}))
-
-    def text(self) -> str:
-        result = self.call("Runtime.evaluate", expression="document.body.innerText")
-        return str(result["result"].get("value", ""))
-
-    def show(self, url: str, expected: list[str], path: Path) -> str:
-        """Open `url`, dismiss the dialog, wait (bounded) until every expected text shows."""
-        self.call("Page.navigate", url=url)
-        deadline, text = time.monotonic() + 60, ""
-        while time.monotonic() < deadline:
-            time.sleep(2)
-            self.call("Runtime.evaluate", expression=SKIP_DIALOG)
-            text = self.text()
-            if all(item in text for item in expected):
-                break
-        self.call("Runtime.evaluate", expression=SKIP_DIALOG)  # it may open after the first try
-        time.sleep(2)  # let the dialog close and the graph settle
-        shot = self.call("Page.captureScreenshot", format="png")
-        path.write_bytes(base64.b64decode(shot["data"]))
-        missing = [item for item in expected if item not in text]
-        if missing:
-            raise AssertionError(f"{url} does not show {missing}; screenshot {path}")
-        return text
-
-    def close(self) -> None:
-        self.exit_stack.close()
-        stop(self.process)
-
-
-SKIP_DIALOG = """
-for (const b of document.querySelectorAll('button')) {
-  if (b.innerText.trim() === 'Skip') { b.click(); }
-}
-"""
-
-
-SLOWEST_WAIT = 600
-"""Seconds any of the harness's waits may last here: three locations on a shared 2-core machine
-under load took longer than its 120 s for `dagster dev` to serve."""
-
-
-def patient_waits(e2e: ModuleType, at_least: float) -> None:
-    """Make every bounded wait of the harness (`dagster dev` serving included) last up to
-    `at_least` seconds: still bounded, but not failed by a busy machine."""
-    original = e2e.wait_for
-
-    def wait_for(what: str, probe: Any, timeout: float, every: float = 1.0) -> Any:
-        return original(what, probe, max(timeout, at_least), every)
-
-    setattr(e2e, "wait_for", wait_for)  # noqa: B010 (a module's attribute, unknown to pyright)
-
-
 def third_tenant(workdir: Path) -> tuple[str, Path, Path]:
     """A tenant generated by the template with a unique slug, outside the repository (so
     nothing is registered), and a workspace: the repository's locations plus it. Returns (slug,
@@ -228,19 +105,17 @@ def third_tenant(workdir: Path) -> tuple[str, Path, Path]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="ui_tenants_")))
+    parser = ui_arguments(__doc__, "ui_tenants_", attach=False)
     parser.add_argument(
         "--lineage-only",
         action="store_true",
         help="check the locations and the global lineage only (no wait for refreshes)",
     )
     args = parser.parse_args()
-    browser = chromium()
+    out: Path = args.out
+    browser = chromium_and_out(out)
     if browser is None:
         return 2
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     patient_waits(e2e, SLOWEST_WAIT)
     with tempfile.TemporaryDirectory(prefix="ui_tenants_run_") as work:
         third, workspace, src = third_tenant(Path(work))
@@ -277,14 +152,11 @@ def check_pages(
         dev.wait_for("an ecommerce rollup refresh", lambda: dev.materializations_of(ROLLUP), 60, 2)
         print("checked: revenue_vs_budget and daily_revenue_rollup have materializations")
         pages |= PAGES
-    chromium = Browser(browser, work / "chromium")
-    try:
+    with Browser(browser, work / "chromium") as chromium:
         for index, (page, expected) in enumerate(pages.items()):
             path = out / f"{index + 1}-{page.strip('/').split('?')[0].replace('/', '-')}.png"
             chromium.show(dev.url + page, expected, path)
             print(f"checked: {page} shows {expected}; screenshot {path}")
-    finally:
-        chromium.close()
 
 
 if __name__ == "__main__":
