@@ -1,8 +1,6 @@
 """Fixtures of the end-to-end test: `dagster dev` with every tenant of the repository, plus one
 whose declarations are invalid (the harness is `tests/support/dagster_dev.py`) and one private
-tenant of orchestrated (`scheduler: DISABLE`) Dynamic Tables whose cron fires every 2 minutes (the
-repository's example, finance's `monthly_revenue`, runs every 15 minutes on the daemon's clock,
-which no test can move)."""
+tenant of orchestrated (`scheduler: DISABLE`) Dynamic Tables (`tests/support/e2e_tenants.py`)."""
 
 from __future__ import annotations
 
@@ -11,62 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.dagster_dev import DagsterDev, broken_tenant, run_dagster_dev
-
-ORCHESTRATED_TENANT = "e2e_orchestrated"
-ORCHESTRATED_DEFS = """\
-type: dagster_dynamic_tables.DynamicTablesComponent
-attributes:
-  tenant: e2e_orchestrated
-  local_seed_file: local/seed.sql
-  sources:
-    - name: events
-      table: E2E_ORCHESTRATED.RAW.EVENTS
-  dynamic_tables:
-    # Refreshed by Dagster at every other minute's cron tick (its one dep is a source).
-    - name: event_counts
-      table: E2E_ORCHESTRATED.ANALYTICS.EVENT_COUNTS
-      target_lag: 1 hour
-      refresh_mode: FULL
-      warehouse: E2E_WH
-      scheduler: DISABLE
-      automation_condition: {on_cron: "*/2 * * * *"}
-      deps: [events]
-      query: SELECT kind, COUNT(*) AS n FROM E2E_ORCHESTRATED.RAW.EVENTS GROUP BY kind
-    # Refreshed by Dagster after each recorded refresh of ecommerce's rollup (eager, the default).
-    - name: revenue_on_change
-      table: E2E_ORCHESTRATED.ANALYTICS.REVENUE_ON_CHANGE
-      target_lag: 1 hour
-      refresh_mode: FULL
-      warehouse: E2E_WH
-      scheduler: DISABLE
-      deps: [ecommerce/daily_revenue_rollup]
-      query: SELECT SUM(revenue) AS revenue FROM ECOMMERCE.ANALYTICS.DAILY_REVENUE_ROLLUP
-"""
-ORCHESTRATED_SEED = """\
-CREATE TABLE IF NOT EXISTS E2E_ORCHESTRATED.RAW.EVENTS (kind VARCHAR(20));
-INSERT INTO E2E_ORCHESTRATED.RAW.EVENTS (kind) VALUES ('click'), ('view');
-"""
-
-
-def orchestrated_tenant(src: Path, workspace: Path) -> None:
-    """The private tenant's package in `src`, loaded as the repository's tenants are, and its
-    location in `workspace`."""
-    package = src / ORCHESTRATED_TENANT
-    (package / "defs" / "snowflake" / "local").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "defs" / "__init__.py").write_text("")
-    (package / "definitions.py").write_text(
-        "from dagster_dynamic_tables import load_tenant_definitions\n\n"
-        f"import {ORCHESTRATED_TENANT}.defs\n\n"
-        f"defs = load_tenant_definitions({ORCHESTRATED_TENANT}.defs)\n"
-    )
-    (package / "defs" / "snowflake" / "defs.yaml").write_text(ORCHESTRATED_DEFS)
-    (package / "defs" / "snowflake" / "local" / "seed.sql").write_text(ORCHESTRATED_SEED)
-    with workspace.open("a") as file:
-        file.write(
-            f"  - python_module:\n      module_name: {ORCHESTRATED_TENANT}.definitions\n"
-            f"      location_name: {ORCHESTRATED_TENANT}\n"
-        )
+from support.e2e_tenants import orchestrated_tenant
 
 
 @pytest.fixture
