@@ -58,20 +58,10 @@ FROZEN_WHERE = "FROZEN WHERE"
 TRANSIENT = "TRANSIENT"
 QUERY = "query"
 
-IN_PLACE = frozenset(
-    {
-        TARGET_LAG,
-        SCHEDULER,
-        WAREHOUSE,
-        INITIALIZATION_WAREHOUSE,
-        CLUSTER_BY,
-        DATA_RETENTION_TIME_IN_DAYS,
-        COMMENT,
-    }
-)
-"""Properties CREATE OR ALTER (or ALTER ... SET) changes keeping the table's data."""
 REINITIALIZING = frozenset({REFRESH_MODE, QUERY, FROZEN_WHERE})
-"""Changes CREATE OR ALTER makes by reinitializing (FROZEN WHERE: the active region only)."""
+"""Changes CREATE OR ALTER makes by reinitializing (FROZEN WHERE: the active region only). Every
+other property (target lag, scheduler, warehouses, clustering, retention, comment) changes in place,
+keeping the table's data."""
 RECREATING = frozenset({TRANSIENT})
 """Changes only a re-creation makes (CREATE OR REPLACE ... COPY GRANTS), reinitializing."""
 
