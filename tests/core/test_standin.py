@@ -8,7 +8,8 @@ from dagster_dynamic_tables.cli import EXIT_ERROR, EXIT_OK
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant, View
 from dagster_dynamic_tables.errors import LocalSetupError, WorkspaceError
 from dagster_dynamic_tables.platform.workspace import workspace_modules
-from dagster_dynamic_tables.standin import LocalSetupReport, create_local_objects
+from dagster_dynamic_tables.sql.local_setup import LocalSetupReport
+from dagster_dynamic_tables.standin import create_local_objects
 from support.processes import run_cli
 
 

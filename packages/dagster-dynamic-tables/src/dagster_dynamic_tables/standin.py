@@ -3,8 +3,8 @@
 `ensure_local_stand_in` is what a tenant's `snowflake` resource calls before each connection
 when no Snowflake account is configured: start the stand-in if it is not running (also after
 `dynamic-tables local stop`), then create the tenant's source tables (with seed rows), Dynamic
-Tables and views, idempotently, once per server process. Nothing here runs against a real
-Snowflake account.
+Tables and views, idempotently, once per server process (the statements it runs and the report
+of what they did are `sql.local_setup`'s). Nothing here runs against a real Snowflake account.
 
 It is the one door to the stand-in: no other module of the package imports `local_snowflake`
 (import-linter enforces it). `start_stand_in`, `stand_in_status`, `stop_stand_in` and
@@ -22,11 +22,17 @@ import importlib
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dagster_dynamic_tables.errors import LocalSetupError, SnowflakeSettingsError
+from dagster_dynamic_tables.sql.local_setup import (
+    LocalSetupReport,
+    create_statement,
+    exists_statement,
+    namespace_statements,
+    seed_sql,
+)
 
 if TYPE_CHECKING:  # at run time imported where used: pydantic would double `local status` time
     from local_snowflake import ServerInfo
@@ -121,95 +127,6 @@ def stand_in_connection_args(port: int, host: str = "127.0.0.1") -> dict[str, An
     import local_snowflake
 
     return {**local_snowflake.connection_args(host, port), **NO_PLATFORM_DETECTION}
-
-
-_KINDS = (("source table", "source tables"), ("Dynamic Table", "Dynamic Tables"), ("view", "views"))
-
-
-def _kind(declaration: Declaration) -> int:
-    """The index of the declaration's kind in `_KINDS`."""
-    from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable
-
-    if isinstance(declaration, SourceTable):
-        return 0
-    return 1 if isinstance(declaration, DynamicTable) else 2
-
-
-@dataclass
-class LocalSetupReport:
-    """What `create_local_objects` found and did for one tenant, object by object.
-
-    `created` and `existing` list the Dynamic Tables and views (qualified names); `seeded`,
-    `sources_seeded`, `sources_existing` and `sources_missing` the source tables.
-    """
-
-    slug: str
-    seed_file: Path | None = None
-    seeded: bool = False
-    created: list[str] = field(default_factory=lambda: list[str]())
-    existing: list[str] = field(default_factory=lambda: list[str]())
-    sources_seeded: list[str] = field(default_factory=lambda: list[str]())
-    sources_existing: list[str] = field(default_factory=lambda: list[str]())
-    sources_missing: list[str] = field(default_factory=lambda: list[str]())
-    _kinds: dict[str, int] = field(default_factory=lambda: dict[str, int](), repr=False)
-
-    def note(self, declaration: Declaration, outcome: list[str]) -> None:
-        name = str(declaration.qualified_name)
-        self._kinds[name] = _kind(declaration)
-        outcome.append(name)
-
-    def summary(self) -> str:
-        """One line a user can tally against the declarations, e.g. `shop: 4 objects checked:
-        2 source tables (from seed.sql, with its rows) and 2 Dynamic Tables created`."""
-        seeded_note = ""
-        if self.sources_seeded and self.seed_file is not None:
-            seeded_note = f" (from {self.seed_file.name}, with its rows)"
-        parts: list[str] = []
-        if self.sources_seeded or self.created:
-            parts.append(f"{self._count(self.sources_seeded, self.created, seeded_note)} created")
-        if self.sources_existing or self.existing:
-            parts.append(f"{self._count(self.sources_existing, self.existing)} already there")
-        if self.sources_missing:
-            why = (
-                "no local_seed_file is declared"
-                if self.seed_file is None
-                else f"{self.seed_file.name} runs only when none of them exists"
-            )
-            parts.append(f"{self._count(self.sources_missing, [])} missing ({why})")
-        if not (self.sources_seeded or self.created):
-            parts.append("nothing created")
-        checked = sum(
-            map(
-                len,
-                (
-                    self.sources_seeded,
-                    self.sources_existing,
-                    self.sources_missing,
-                    self.created,
-                    self.existing,
-                ),
-            )
-        )
-        return f"{self.slug}: {checked} object{'' if checked == 1 else 's'} checked: " + (
-            "; ".join(parts)
-        )
-
-    def _count(self, sources: list[str], others: list[str], sources_note: str = "") -> str:
-        """`2 source tables, 1 Dynamic Table and 1 view`: the names counted by kind."""
-        counts = [len(sources), 0, 0]
-        for name in others:
-            counts[self._kinds[name]] += 1
-        words = [_plural(n, kind) for kind, n in enumerate(counts) if n]
-        if sources:
-            words[0] += sources_note
-        if len(words) == 1:
-            return words[0]
-        return ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _plural(count: int, kind: int) -> str:
-    one, many = _KINDS[kind]
-    return f"{count} {one if count == 1 else many}"
 
 
 def start_stand_in(data_dir: Path, port: int) -> ServerInfo:
@@ -330,7 +247,7 @@ def create_local_objects(
     with _file_lock(lock_dir):
         cursor = conn.cursor()
         try:
-            for statement in _namespace_statements(tenant):
+            for statement in namespace_statements(tenant):
                 cursor.execute(statement)
             missing = [s for s in tenant.sources if not _exists(cursor, s)]
             if tenant.local_seed_file is not None and len(missing) == len(tenant.sources):
@@ -348,7 +265,7 @@ def create_local_objects(
                 if _exists(cursor, declaration):
                     report.note(declaration, report.existing)
                     continue
-                cursor.execute(_create_statement(declaration))
+                cursor.execute(create_statement(declaration))
                 report.note(declaration, report.created)
         except SnowflakeError as e:
             raise LocalSetupError(
@@ -360,79 +277,25 @@ def create_local_objects(
     return report
 
 
-def _namespace_statements(tenant: Tenant) -> list[str]:
-    databases: dict[str, None] = {}
-    schemas: dict[str, None] = {}
-    for declaration in tenant.all():
-        name = declaration.qualified_name
-        databases[f"CREATE DATABASE IF NOT EXISTS {name.database.sql}"] = None
-        schemas[f"CREATE SCHEMA IF NOT EXISTS {name.database.sql}.{name.schema.sql}"] = None
-    return [*databases, *schemas]
-
-
 def _exists(cursor: Any, declaration: Declaration) -> bool:
-    from dagster_dynamic_tables.declarations.models import View
-
-    name = declaration.qualified_name
-    # Snowflake lists views in both TABLES and VIEWS; the stand-in only in VIEWS.
-    listing = "VIEWS" if isinstance(declaration, View) else "TABLES"
-    cursor.execute(
-        f"SELECT COUNT(*) FROM {name.database.sql}.INFORMATION_SCHEMA.{listing} "
-        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-        (name.schema.resolved, name.name.resolved),
-    )
+    cursor.execute(*exists_statement(declaration))
     row = cursor.fetchone()
     return bool(row and row[0])
 
 
 def _run_seed(conn: Any, tenant: Tenant, environment: Environment | None) -> None:
-    """Run the tenant's `local_seed_file`, read as the loader reads it (inside the tenant's
-    `defs/` folder, bounded, never blocking): it may have changed since the declarations loaded."""
+    """Run the tenant's `local_seed_file` (`sql.local_setup.seed_sql`)."""
     from snowflake.connector.errors import Error as SnowflakeError
 
-    from dagster_dynamic_tables.declarations.files import (
-        MAX_SEED_FILE_BYTES,
-        FileRefusedError,
-        read_bounded_file,
-    )
-    from dagster_dynamic_tables.declarations.sqlfiles import read_seed_file
-
-    seed_file = tenant.local_seed_file
-    if seed_file is None:
+    text = seed_sql(tenant, environment)
+    if text is None:
         return
-    if tenant.base_dir is None:  # declared in Python, not in a file: no defs/ folder to confine to
-        try:
-            text = read_bounded_file(seed_file, MAX_SEED_FILE_BYTES, "MAX_SEED_FILE_BYTES")
-        except FileRefusedError as e:
-            raise LocalSetupError(
-                f"Cannot read the local seed file {seed_file}: it {e.reason}. Fix: correct "
-                "local_seed_file in the tenant's declarations (it is relative to the YAML file)."
-            ) from None
-    else:
-        value = str(seed_file.relative_to(tenant.base_dir))
-        read, problem = read_seed_file(value, tenant.base_dir, tenant.defs_root)
-        if read is None:
-            detail = problem.render() if problem is not None else "it cannot be read."
-            raise LocalSetupError(f"Tenant {tenant.slug!r}'s local seed file is refused: {detail}")
-        text = read
-    if environment is not None:
-        from dagster_dynamic_tables.sql.environments import rewrite_sql
-
-        text = rewrite_sql(text, environment, where=f"local_seed_file {seed_file}")
     try:
         for _cursor in conn.execute_string(text):
             pass
     except SnowflakeError as e:
         raise LocalSetupError(
-            f"The local seed file {seed_file} failed: {e}. Fix: correct the SQL in the file; "
-            "nothing was seeded if its first statement failed (the stand-in has no transactions "
-            "across statements, so drop what a partial run created)."
+            f"The local seed file {tenant.local_seed_file} failed: {e}. Fix: correct the SQL in "
+            "the file; nothing was seeded if its first statement failed (the stand-in has no "
+            "transactions across statements, so drop what a partial run created)."
         ) from e
-
-
-def _create_statement(declaration: Declaration) -> str:
-    """CREATE ... IF NOT EXISTS from the one DDL renderer (`ddl`): the statement
-    `dynamic-tables apply` runs against Snowflake, so local and production objects match."""
-    from dagster_dynamic_tables.sql.ddl import render_create  # imports pydantic: only when used
-
-    return render_create(declaration, if_not_exists=True)

@@ -373,7 +373,7 @@ class _TenantBuilder:
         if value is None:
             return None
         # Read now, so a bad seed file is a declaration error where every other one is; the
-        # stand-in's setup reads it again the same way (standin._run_seed).
+        # stand-in's setup reads it again the same way (sql.local_setup.seed_sql).
         _text, problem = read_seed_file(value, self.base_dir, self.defs_root)
         if problem is not None:
             self.problems.append(problem)
