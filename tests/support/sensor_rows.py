@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
 from dagster_dynamic_tables.freshness.cursor import parse_data_version
-from dagster_dynamic_tables.freshness.tick import TickResult, evaluate_tick
+from dagster_dynamic_tables.freshness.tick import TickContext, TickResult, evaluate_tick
 from dagster_dynamic_tables.health.rules import (
     stored_signature,
 )
@@ -68,10 +68,8 @@ class Memory:
         return {key: self.checks.get(key) for key in keys}
 
     def tick(self, cursor, refreshes, states, now, tenant=TENANT, **options) -> TickResult:
-        result = evaluate_tick(
-            tenant, cursor, refreshes, states, now, self.recorded_versions,
-            recorded_checks=self.recorded_checks, **options,
-        )  # fmt: skip
+        context = TickContext(tenant, now, self.recorded_versions, self.recorded_checks)
+        result = evaluate_tick(context, cursor, refreshes, states, **options)
         for event in result.events:
             if isinstance(event, dg.AssetMaterialization):
                 version = parse_data_version((event.tags or {})["dagster/data_version"])

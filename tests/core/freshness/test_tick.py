@@ -11,7 +11,7 @@ from dagster_dynamic_tables.declarations.models import Tenant
 from dagster_dynamic_tables.freshness.cursor import SensorCursor
 from dagster_dynamic_tables.freshness.events import describe_events
 from dagster_dynamic_tables.freshness.moved import moved_schemas, shown_digests
-from dagster_dynamic_tables.freshness.tick import evaluate_tick
+from dagster_dynamic_tables.freshness.tick import TickContext, evaluate_tick
 from dagster_dynamic_tables.freshness.window import WINDOW_OVERLAP
 from dagster_dynamic_tables.health.rules import (
     CHECK_NAMES,
@@ -33,6 +33,9 @@ from support.sensor_rows import (
     refresh,
     state,
 )
+
+AT_T0 = TickContext(TENANT, T0, nothing_recorded)
+"""A tick at T0 whose instance holds nothing yet."""
 
 
 def test_cold_start_reports_the_latest_refresh_and_every_check_once():
@@ -75,7 +78,7 @@ def test_a_table_added_beside_others_does_not_materialize_their_no_data_refreshe
 
 def test_a_dt_new_to_a_schema_already_read_is_not_said_to_be_older_than_the_history():
     cursor = SensorCursor(starts={"ANALYTICS.S": T0})  # another DT of the schema, read before
-    result = evaluate_tick(TENANT, cursor, [], {NAME: state(-30)}, T0, nothing_recorded)
+    result = evaluate_tick(AT_T0, cursor, [], {NAME: state(-30)})
     (event,) = [e for e in result.events if isinstance(e, dg.AssetMaterialization)]
     assert materialized_versions([event]) == ["2026-11-20T09:30:00.000000+00:00"]
     assert "older than Snowflake's 7-day refresh history" not in (event.description or "")
@@ -83,10 +86,7 @@ def test_a_dt_new_to_a_schema_already_read_is_not_said_to_be_older_than_the_hist
 
 
 def test_cold_start_of_a_dt_that_never_refreshed_reports_no_materialization():
-    result = evaluate_tick(
-        TENANT, SensorCursor(), [], {NAME: state(latest_data_timestamp=None)}, T0,
-        nothing_recorded,
-    )  # fmt: skip
+    result = evaluate_tick(AT_T0, SensorCursor(), [], {NAME: state(latest_data_timestamp=None)})
     assert materialized_versions(result.events) == []
 
 
@@ -123,14 +123,9 @@ def test_failed_and_executing_refreshes_are_never_materializations():
 
 def test_next_read_is_held_back_to_a_refresh_still_running():
     refreshes = [refresh(1), refresh(3, state="EXECUTING")]
-    result = evaluate_tick(
-        TENANT, SensorCursor(), refreshes, {NAME: state(1)}, T0, nothing_recorded
-    )
+    result = evaluate_tick(AT_T0, SensorCursor(), refreshes, {NAME: state(1)})
     assert result.cursor.starts["ANALYTICS.S"] == T0 + timedelta(minutes=1) - WINDOW_OVERLAP
-    result = evaluate_tick(
-        TENANT, result.cursor, [refresh(3, state="EXECUTING")], {NAME: state(1)}, T0,
-        nothing_recorded,
-    )  # fmt: skip
+    result = evaluate_tick(AT_T0, result.cursor, [refresh(3, state="EXECUTING")], {NAME: state(1)})
     assert result.cursor.starts["ANALYTICS.S"] == T0 + timedelta(minutes=3) - WINDOW_OVERLAP
 
 
@@ -192,14 +187,9 @@ def test_a_running_row_older_than_its_tables_data_holds_nothing_back():
     # Snowflake runs one refresh of a table at a time: a row still EXECUTING behind a later data
     # timestamp of the same table is left over (a crashed stand-in), not running.
     refreshes = [refresh(1, state="EXECUTING"), refresh(3)]
-    result = evaluate_tick(
-        TENANT, SensorCursor(), refreshes, {NAME: state(3)}, T0, nothing_recorded
-    )
+    result = evaluate_tick(AT_T0, SensorCursor(), refreshes, {NAME: state(3)})
     assert result.cursor.starts["ANALYTICS.S"] == T0 + timedelta(minutes=3) - WINDOW_OVERLAP
-    later = evaluate_tick(
-        TENANT, result.cursor, [refresh(1, state="EXECUTING")], {NAME: state(3)}, T0,
-        nothing_recorded,
-    )  # fmt: skip
+    later = evaluate_tick(AT_T0, result.cursor, [refresh(1, state="EXECUTING")], {NAME: state(3)})
     assert later.cursor.starts["ANALYTICS.S"] == T0 + timedelta(minutes=3) - WINDOW_OVERLAP
 
 
@@ -209,7 +199,9 @@ def test_lost_cursor_reports_only_refreshes_newer_than_the_instance_holds():
     def recorded(keys):
         return dict.fromkeys(keys, T0 + timedelta(minutes=1))
 
-    result = evaluate_tick(TENANT, SensorCursor(), refreshes, {NAME: state(2)}, T0, recorded)
+    result = evaluate_tick(
+        TickContext(TENANT, T0, recorded), SensorCursor(), refreshes, {NAME: state(2)}
+    )
     assert materialized_versions(result.events) == ["2026-11-20T10:02:00.000000+00:00"]
 
 
@@ -219,7 +211,9 @@ def test_lost_cursor_catches_up_every_refresh_after_the_last_recorded_one():
     def recorded(keys):
         return dict.fromkeys(keys, T0 + timedelta(minutes=1))
 
-    result = evaluate_tick(TENANT, SensorCursor(), refreshes, {NAME: state(4)}, T0, recorded)
+    result = evaluate_tick(
+        TickContext(TENANT, T0, recorded), SensorCursor(), refreshes, {NAME: state(4)}
+    )
     assert len(materialized_versions(result.events)) == 3
 
 

@@ -90,7 +90,7 @@ from dagster_dynamic_tables.freshness.events import IDLE_MESSAGE, describe_event
 from dagster_dynamic_tables.freshness.history import TickRead, fetch_tick, merge_states
 from dagster_dynamic_tables.freshness.moved import moved_schemas, shown_digests
 from dagster_dynamic_tables.freshness.show import ShowRead, fetch_show
-from dagster_dynamic_tables.freshness.tick import RecordedChecks, TickScope, run_tick
+from dagster_dynamic_tables.freshness.tick import RecordedChecks, TickContext, TickScope, run_tick
 from dagster_dynamic_tables.freshness.window import RecordedVersions
 from dagster_dynamic_tables.health.rules import stored_signature
 from dagster_dynamic_tables.snowflake_io.faults import EXPECTED_FAULTS, describe_fault
@@ -274,15 +274,18 @@ def build_freshness_sensor(
         )
         if reads.tick is None:
             return dg.SensorResult(skip_reason=IDLE_MESSAGE, cursor=cursor.to_json())
-        result, messages = run_tick(
+        tick = TickContext(
             tenant,
+            now,
+            _recorded_versions(context.instance),
+            _recorded_checks(context.instance),
+        )
+        result, messages = run_tick(
+            tick,
             cursor,
             reads.tick.history,
             reads.states,
-            now,
-            _recorded_versions(context.instance),
             result_limit,
-            recorded_checks=_recorded_checks(context.instance),
             scope=TickScope(schemas=reads.moved, shown=reads.shown.states, current=reads.digests),
         )
         for database in sorted(reads.tick.capped):

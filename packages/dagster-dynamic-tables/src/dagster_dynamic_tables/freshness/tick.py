@@ -35,6 +35,19 @@ def _none_recorded(keys: Sequence[dg.AssetCheckKey]) -> Mapping[dg.AssetCheckKey
 
 
 @dataclass(frozen=True)
+class TickContext:
+    """What a tick evaluates for and against, besides Snowflake's answers: the tenant, the tick's
+    moment, and what the instance holds."""
+
+    tenant: Tenant
+    now: datetime
+    recorded_versions: RecordedVersions
+    """The data versions the instance holds (`window.RecordedVersions`)."""
+    recorded_checks: RecordedChecks = _none_recorded
+    """The check evaluations the instance holds (default: none)."""
+
+
+@dataclass(frozen=True)
 class TickScope:
     """What the stages before evaluation settled for one tick (the defaults: a tick that read
     every schema, whose SHOW states are the merged states, with no history page read)."""
@@ -75,20 +88,18 @@ def _data_as_of(state: DynamicTableState | None) -> list[RefreshRecord]:
 
 
 def evaluate_tick(
-    tenant: Tenant,
+    context: TickContext,
     cursor: SensorCursor,
     refreshes: Sequence[RefreshRecord],
     states: Mapping[str, DynamicTableState],
-    now: datetime,
-    recorded_versions: RecordedVersions,
     *,
-    recorded_checks: RecordedChecks = _none_recorded,
     scope: TickScope = TickScope(),  # noqa: B008 -- frozen: one shared default is safe
 ) -> TickResult:
     """Events and next cursor for one tick, from what Snowflake answered.
 
     `states`: the merged state of the DTs of the schemas read (see `TickScope` for the rest).
     """
+    tenant, now = context.tenant, context.now
     by_schema = tables_by_schema(tenant)
     read = set(by_schema if scope.schemas is None else scope.schemas) & set(by_schema)
     tables = [dt for prefix in sorted(read) for dt in by_schema[prefix]]
@@ -113,7 +124,7 @@ def evaluate_tick(
         if new:
             candidates[name] = new
     recorded: Mapping[dg.AssetKey, datetime | None] = (
-        recorded_versions([keys[name] for name in candidates]) if candidates else {}
+        context.recorded_versions([keys[name] for name in candidates]) if candidates else {}
     )
 
     events: list[AssetEvent] = []
@@ -147,7 +158,7 @@ def evaluate_tick(
         )
         before = cursor.digests.get(prefix)
         if before is None or before.health != health:
-            stored = recorded_checks(list(outcomes))
+            stored = context.recorded_checks(list(outcomes))
             events.extend(
                 to_check_event(dg.AssetCheckEvaluation, key.asset_key, outcome)
                 for key, outcome in outcomes.items()
@@ -221,28 +232,22 @@ def _latest_per_name(pairs: Iterable[tuple[str, datetime | None]]) -> dict[str, 
 
 
 def run_tick(
-    tenant: Tenant,
+    context: TickContext,
     cursor: SensorCursor,
     read: HistoryRead,
     states: Mapping[str, DynamicTableState],
-    now: datetime,
-    recorded_versions: RecordedVersions,
     result_limit: int = RESULT_LIMIT,
     *,
-    recorded_checks: RecordedChecks = _none_recorded,
     scope: TickScope = TickScope(),  # noqa: B008 -- frozen: one shared default is safe
 ) -> tuple[TickResult, list[str]]:
     """One tick from what the statements returned: events, next cursor, warnings to log
     (`scope.floors` is set here, from the pages read)."""
-    plan = plan_pages(tenant, cursor, read, result_limit, recorded_versions)
+    plan = plan_pages(context.tenant, cursor, read, result_limit, context.recorded_versions)
     result = evaluate_tick(
-        tenant,
+        context,
         replace(cursor, pages=plan.pages),
         plan.records,
         states,
-        now,
-        recorded_versions,
-        recorded_checks=recorded_checks,
         scope=replace(scope, floors=plan.floors),
     )
     return result, plan.messages
