@@ -12,6 +12,7 @@ import pytest
 from local_snowflake import connect
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 from snowflake.connector.errors import ProgrammingError
+from support.own_server import own_server
 
 FN = "SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK"
 RANGE = "takes a finite number of seconds from 0 to 31536000 (365 days)"
@@ -39,22 +40,18 @@ def test_advance_clock_refuses_arguments_out_of_range_and_saves_nothing(sf, argu
 
 def test_advance_clock_refuses_to_go_more_than_ten_years_ahead(tmp_path):
     # a server of its own: the session's server keeps its clock for the other tests
-    info, process = start_test_server(tmp_path)
-    try:
-        with connect(info.host, info.port) as conn:
-            cur = conn.cursor()
-            for _ in range(10):
-                cur.execute(f"SELECT {FN}(31536000)")  # 3,650 days: the limit
-            with pytest.raises(ProgrammingError) as raised:
-                cur.execute(f"SELECT {FN}(86400)")
-            assert raised.value.raw_msg == (
-                f"SQL compilation error:\n{FN}(86400) would put the clock 3651 days ahead of "
-                "wall time; it may be at most 3650 days (315360000 seconds) ahead. Fix: advance "
-                "by less, or start over with a new data directory."
-            )
-            cur.execute(f"SELECT {FN}(0)")  # still at the limit, still working
-    finally:
-        stop_test_server(process)
+    with own_server(tmp_path) as (info, _process), connect(info.host, info.port) as conn:
+        cur = conn.cursor()
+        for _ in range(10):
+            cur.execute(f"SELECT {FN}(31536000)")  # 3,650 days: the limit
+        with pytest.raises(ProgrammingError) as raised:
+            cur.execute(f"SELECT {FN}(86400)")
+        assert raised.value.raw_msg == (
+            f"SQL compilation error:\n{FN}(86400) would put the clock 3651 days ahead of "
+            "wall time; it may be at most 3650 days (315360000 seconds) ahead. Fix: advance "
+            "by less, or start over with a new data directory."
+        )
+        cur.execute(f"SELECT {FN}(0)")  # still at the limit, still working
     info, process = start_test_server(tmp_path)  # and it starts again
     stop_test_server(process)
     assert "clock offset" not in info.log_file.read_text()
@@ -80,22 +77,20 @@ def test_a_bad_clock_offset_in_the_catalog_is_reset_at_start_with_a_warning(
     shutil.copytree(stopped, data_dir)
     with duckdb.connect(str(data_dir / "_fs_local_snowflake.db")) as duck:
         duck.execute("INSERT OR REPLACE INTO settings VALUES ('clock_offset', ?)", [stored])
-    info, process = start_test_server(data_dir)
-    try:
-        with connect(info.host, info.port, database="CLOCK", schema="S") as conn:
-            cur = conn.cursor()
-            cur.execute(f"SELECT {FN}(0)")
-            now = cur.fetchall()[0][0]
-            assert abs(datetime.fromisoformat(now) - datetime.now(UTC)) < timedelta(minutes=1)
-            cur.execute("CREATE TABLE src (id INT)")
-            cur.execute(
-                "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
-                "AS SELECT * FROM src"
-            )
-            cur.execute("SELECT count(*) FROM dt")
-            assert cur.fetchone() == (0,)
-    finally:
-        stop_test_server(process)
+    with (
+        own_server(data_dir) as (info, _process),
+        connect(info.host, info.port, database="CLOCK", schema="S") as conn,
+    ):
+        cur = conn.cursor()
+        cur.execute(f"SELECT {FN}(0)")
+        now = cur.fetchall()[0][0]
+        assert abs(datetime.fromisoformat(now) - datetime.now(UTC)) < timedelta(minutes=1)
+        cur.execute("CREATE TABLE src (id INT)")
+        cur.execute(
+            "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh AS SELECT * FROM src"
+        )
+        cur.execute("SELECT count(*) FROM dt")
+        assert cur.fetchone() == (0,)
     log = info.log_file.read_text()
     assert (
         f"the emulator clock offset stored in the catalog ({stored!r} seconds) is not a finite "

@@ -8,8 +8,8 @@ import json
 
 import pytest
 from local_snowflake import connect
-from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 from snowflake.connector.errors import ProgrammingError
+from support.own_server import own_server
 from support.stand_in_cursor import Sf
 
 
@@ -145,28 +145,20 @@ def test_comment_on_database_and_drop_of_a_clone(sf: Sf, local_snowflake_server)
 
 
 def test_clone_survives_a_restart(tmp_path):
-    info, process = start_test_server(tmp_path)
-    try:
-        with connect(info.host, info.port) as conn:
-            sf = Sf(conn.cursor(), "KEEP")
-            _source(sf, "KEEP")
-            sf.cur.execute("CREATE DATABASE KEEP_CLONE CLONE KEEP COMMENT = 'kept'")
-    finally:
-        stop_test_server(process)
-    info, process = start_test_server(tmp_path)
-    try:
-        with connect(info.host, info.port) as conn:
-            sf = Sf(conn.cursor(), "KEEP_CLONE")
-            assert sf.one("SELECT total FROM KEEP_CLONE.MART.TOTALS") == 30
-            assert {r[1]: r[6] for r in sf.rows("SHOW DATABASES")}["KEEP_CLONE"] == "kept"
-            state = _scheduling(sf, "KEEP_CLONE", "TOTALS")
-            assert state["reason_code"] == "CLONED_AUTO_SUSPENDED"
-            sf.cur.execute("ALTER DYNAMIC TABLE KEEP_CLONE.MART.TOTALS RESUME")
-            sf.cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
-            summary = sf.one("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER('KEEP_CLONE')")
-            assert "KEEP_CLONE.MART.TOTALS=SUCCEEDED" in summary
-    finally:
-        stop_test_server(process)
+    with own_server(tmp_path) as (info, _process), connect(info.host, info.port) as conn:
+        sf = Sf(conn.cursor(), "KEEP")
+        _source(sf, "KEEP")
+        sf.cur.execute("CREATE DATABASE KEEP_CLONE CLONE KEEP COMMENT = 'kept'")
+    with own_server(tmp_path) as (info, _process), connect(info.host, info.port) as conn:
+        sf = Sf(conn.cursor(), "KEEP_CLONE")
+        assert sf.one("SELECT total FROM KEEP_CLONE.MART.TOTALS") == 30
+        assert {r[1]: r[6] for r in sf.rows("SHOW DATABASES")}["KEEP_CLONE"] == "kept"
+        state = _scheduling(sf, "KEEP_CLONE", "TOTALS")
+        assert state["reason_code"] == "CLONED_AUTO_SUSPENDED"
+        sf.cur.execute("ALTER DYNAMIC TABLE KEEP_CLONE.MART.TOTALS RESUME")
+        sf.cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
+        summary = sf.one("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER('KEEP_CLONE')")
+        assert "KEEP_CLONE.MART.TOTALS=SUCCEEDED" in summary
 
 
 def test_dynamic_table_created_downstream_of_a_suspended_clone_is_suspended(sf: Sf):

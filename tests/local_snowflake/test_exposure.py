@@ -10,8 +10,8 @@ import urllib.request
 import pytest
 from local_snowflake import connect
 from local_snowflake.process import HEALTH_PATH
-from local_snowflake.pytest_plugin import start_test_server, stop_test_server
 from snowflake.connector.errors import Error, ProgrammingError
+from support.own_server import own_server
 
 REFUSED = (
     "SQL compilation error:\nUnsupported feature 'reading or writing files': not supported by "
@@ -82,10 +82,7 @@ def _sessions(port: int) -> int:
 
 def test_idle_sessions_expire(tmp_path):
     # 0.02 minutes = 1.2 s (the default is 240 minutes)
-    info, process = start_test_server(
-        tmp_path, extra_args=["--session-idle-timeout-minutes", "0.02"]
-    )
-    try:
+    with own_server(tmp_path, extra_args=["--session-idle-timeout-minutes", "0.02"]) as (info, _):
         idle = [connect(info.host, info.port) for _ in range(5)]  # never closed, never used
         busy = connect(info.host, info.port)
         assert _sessions(info.port) == 6
@@ -98,5 +95,3 @@ def test_idle_sessions_expire(tmp_path):
             idle[0].cursor().execute("SELECT 1")
         busy.cursor().execute("SELECT 1")
         late.cursor().execute("SELECT 1")
-    finally:
-        stop_test_server(process)

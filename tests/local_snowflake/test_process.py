@@ -12,7 +12,8 @@ from local_snowflake import (
     server_status,
     stop_server,
 )
-from local_snowflake.pytest_plugin import free_port, start_test_server, stop_test_server
+from local_snowflake.pytest_plugin import free_port, start_test_server
+from support.own_server import own_server
 
 
 def test_ensure_server_is_idempotent_and_stop_server_stops_it(tmp_path):
@@ -86,12 +87,9 @@ def test_a_server_started_in_a_terminal_is_the_data_dirs_server(tmp_path):
 
 
 def test_ensure_server_adopts_a_running_server_for_its_data_dir_without_a_record(tmp_path):
-    info, process = start_test_server(tmp_path)
-    try:
+    with own_server(tmp_path) as (info, process):
         (tmp_path / "server.json").unlink()  # e.g. a server of an older version, or deleted
         assert server_status(tmp_path) is None
         adopted = ensure_server(tmp_path, info.port)
         assert (adopted.port, adopted.pid) == (info.port, process.pid)
         assert server_status(tmp_path) == adopted
-    finally:
-        stop_test_server(process)

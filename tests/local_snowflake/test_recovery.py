@@ -10,6 +10,8 @@ import duckdb
 from local_snowflake import connect
 from local_snowflake.process import HEALTH_PATH
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from support.own_server import own_server
+from support.stand_in_pipeline import create_source_and_dynamic_table
 
 HISTORY = (
     "SELECT STATE, STATE_CODE, STATE_MESSAGE, REFRESH_ACTION, REFRESH_TRIGGER, "
@@ -33,69 +35,59 @@ def _leave_running(data_dir, state, micros):
 
 
 def test_restart_ends_refreshes_a_killed_server_left_running(tmp_path):
-    info, process = start_test_server(tmp_path)
-    try:
-        with connect(info.host, info.port, database="CRASH", schema="S") as conn:
-            cur = conn.cursor()
-            cur.execute("CREATE TABLE src (id INT)")
-            cur.execute("INSERT INTO src VALUES (1)")
-            cur.execute(
-                "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
-                "AS SELECT id FROM src"
-            )
-    finally:
-        stop_test_server(process)
+    with (
+        own_server(tmp_path) as (info, _process),
+        connect(info.host, info.port, database="CRASH", schema="S") as conn,
+    ):
+        create_source_and_dynamic_table(conn.cursor())
     _leave_running(tmp_path, "EXECUTING", 1)
     _leave_running(tmp_path, "SCHEDULED", 2)
     with duckdb.connect(str(tmp_path / "CRASH.db")) as duck:  # killed between stage and drop
         duck.execute("CREATE TABLE S._fs_ls_refresh_stage AS SELECT 1 AS id")
 
-    info, process = start_test_server(tmp_path)
-    try:
-        with connect(info.host, info.port, database="CRASH", schema="S") as conn:
-            cur = conn.cursor()
-            cur.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_fs_ls_refresh_stage'"
-            )
-            assert cur.fetchone() == (0,)  # the stage table it left is gone
-            cur.execute(HISTORY)
-            assert cur.fetchall() == [
-                ("SUCCEEDED", None, None, "REINITIALIZE", "CREATION", False),
-                (
-                    "FAILED",
-                    "000603",
-                    "SQL execution internal error: the refresh was interrupted (the "
-                    "local-snowflake server stopped while it ran) and did not complete.",
-                    None,
-                    "SCHEDULED",
-                    False,
-                ),
-                (
-                    "CANCELLED",
-                    "000604",
-                    "The refresh was cancelled before it ran: the local-snowflake server stopped.",
-                    None,
-                    "SCHEDULED",
-                    False,
-                ),
-            ]
-            cur.execute(
-                "SELECT EXECUTING_REFRESH_QUERY_ID, LAST_COMPLETED_REFRESH_STATE FROM TABLE("
-                "CRASH.INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => 'CRASH.S.DT'))"
-            )
-            assert cur.fetchall() == [(None, "CANCELLED")]
-            # the interrupted refresh may have written its data: the next one reinitializes
-            # rather than report NO_DATA, so no change goes unseen
-            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
-            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
-            assert cur.fetchone() == (
-                "1 dynamic tables refreshed: CRASH.S.DT=SUCCEEDED/REINITIALIZE",
-            )
-            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
-            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
-            assert cur.fetchone() == ("1 dynamic tables refreshed: CRASH.S.DT=SUCCEEDED/NO_DATA",)
-    finally:
-        stop_test_server(process)
+    with (
+        own_server(tmp_path) as (info, _process),
+        connect(info.host, info.port, database="CRASH", schema="S") as conn,
+    ):
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_fs_ls_refresh_stage'"
+        )
+        assert cur.fetchone() == (0,)  # the stage table it left is gone
+        cur.execute(HISTORY)
+        assert cur.fetchall() == [
+            ("SUCCEEDED", None, None, "REINITIALIZE", "CREATION", False),
+            (
+                "FAILED",
+                "000603",
+                "SQL execution internal error: the refresh was interrupted (the "
+                "local-snowflake server stopped while it ran) and did not complete.",
+                None,
+                "SCHEDULED",
+                False,
+            ),
+            (
+                "CANCELLED",
+                "000604",
+                "The refresh was cancelled before it ran: the local-snowflake server stopped.",
+                None,
+                "SCHEDULED",
+                False,
+            ),
+        ]
+        cur.execute(
+            "SELECT EXECUTING_REFRESH_QUERY_ID, LAST_COMPLETED_REFRESH_STATE FROM TABLE("
+            "CRASH.INFORMATION_SCHEMA.DYNAMIC_TABLES(NAME => 'CRASH.S.DT'))"
+        )
+        assert cur.fetchall() == [(None, "CANCELLED")]
+        # the interrupted refresh may have written its data: the next one reinitializes
+        # rather than report NO_DATA, so no change goes unseen
+        cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
+        cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
+        assert cur.fetchone() == ("1 dynamic tables refreshed: CRASH.S.DT=SUCCEEDED/REINITIALIZE",)
+        cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
+        cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
+        assert cur.fetchone() == ("1 dynamic tables refreshed: CRASH.S.DT=SUCCEEDED/NO_DATA",)
 
 
 def _refreshing(info):
@@ -135,22 +127,19 @@ def test_kill_9_during_a_scheduled_refresh_leaves_no_refresh_running(tmp_path):
             break
     assert killed_mid_refresh
 
-    info, process = start_test_server(tmp_path)  # scheduler off
-    try:
-        with connect(info.host, info.port, database="KILL", schema="S") as conn:
-            cur = conn.cursor()
-            cur.execute(
-                "SELECT STATE, STATE_CODE FROM TABLE(KILL.INFORMATION_SCHEMA."
-                "DYNAMIC_TABLE_REFRESH_HISTORY(DATA_TIMESTAMP_START => '2000-01-01'::TIMESTAMP_LTZ,"
-                " RESULT_LIMIT => 1000)) ORDER BY DATA_TIMESTAMP"
-            )
-            history = cur.fetchall()
-            assert ("FAILED", "000603") in history
-            assert not [row for row in history if row[0] in ("EXECUTING", "SCHEDULED")]
-            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
-            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
-            assert cur.fetchone() == (
-                "1 dynamic tables refreshed: KILL.S.SLOW=SUCCEEDED/REINITIALIZE",
-            )
-    finally:
-        stop_test_server(process)
+    with (
+        own_server(tmp_path) as (info, _process),  # scheduler off
+        connect(info.host, info.port, database="KILL", schema="S") as conn,
+    ):
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT STATE, STATE_CODE FROM TABLE(KILL.INFORMATION_SCHEMA."
+            "DYNAMIC_TABLE_REFRESH_HISTORY(DATA_TIMESTAMP_START => '2000-01-01'::TIMESTAMP_LTZ,"
+            " RESULT_LIMIT => 1000)) ORDER BY DATA_TIMESTAMP"
+        )
+        history = cur.fetchall()
+        assert ("FAILED", "000603") in history
+        assert not [row for row in history if row[0] in ("EXECUTING", "SCHEDULED")]
+        cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(120)")
+        cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
+        assert cur.fetchone() == ("1 dynamic tables refreshed: KILL.S.SLOW=SUCCEEDED/REINITIALIZE",)

@@ -6,21 +6,13 @@ import json
 
 import pytest
 from snowflake.connector.errors import ProgrammingError
+from support.stand_in_pipeline import create_orders_pipeline, create_source_and_dynamic_table
 
 
 @pytest.fixture
 def pipeline(sf):
     """orders -> DT totals (1 minute lag) -> DT doubled (DOWNSTREAM)."""
-    sf.cur.execute("CREATE TABLE orders (id INT, amount INT)")
-    sf.cur.execute("INSERT INTO orders VALUES (1, 10), (2, 20)")
-    sf.cur.execute(
-        "CREATE DYNAMIC TABLE totals TARGET_LAG = '1 minute' WAREHOUSE = wh "
-        "AS SELECT id, amount FROM orders"
-    )
-    sf.cur.execute(
-        "CREATE DYNAMIC TABLE doubled TARGET_LAG = DOWNSTREAM WAREHOUSE = wh "
-        "AS SELECT id, amount * 2 AS amount2 FROM totals"
-    )
+    create_orders_pipeline(sf.cur)
     return sf
 
 
@@ -242,11 +234,8 @@ def test_create_or_replace_with_other_columns_reinitializes(pipeline):
 def test_scheduler_disable_refreshes_only_when_asked(sf):
     # Snowflake: a table created with SCHEDULER = DISABLE is left out of the refreshes its target
     # lag would schedule; ALTER DYNAMIC TABLE ... REFRESH still refreshes it.
-    sf.cur.execute("CREATE TABLE src (id INT)")
-    sf.cur.execute("INSERT INTO src VALUES (1)")
-    sf.cur.execute(
-        "CREATE DYNAMIC TABLE manual TARGET_LAG = '1 minute' WAREHOUSE = wh SCHEDULER = DISABLE "
-        "AS SELECT id FROM src"
+    create_source_and_dynamic_table(
+        sf.cur, "manual TARGET_LAG = '1 minute' WAREHOUSE = wh SCHEDULER = DISABLE"
     )
     created = len(sf.history("MANUAL"))  # the creation refresh (INITIALIZE = ON_CREATE)
     sf.run_scheduler(advance_seconds=300)
@@ -270,11 +259,8 @@ def test_scheduler_disable_refreshes_only_when_asked(sf):
 def test_refreshes_of_a_consumer_do_not_cascade_into_a_scheduler_disable_table(sf):
     # Snowflake: a SCHEDULER = DISABLE table refreshes only when asked itself; its consumers'
     # refreshes (scheduled or manual) read the data it has (the platform orders manual ones).
-    sf.cur.execute("CREATE TABLE src (id INT)")
-    sf.cur.execute("INSERT INTO src VALUES (1)")
-    sf.cur.execute(
-        "CREATE DYNAMIC TABLE held TARGET_LAG = DOWNSTREAM WAREHOUSE = wh SCHEDULER = DISABLE "
-        "AS SELECT id FROM src"
+    create_source_and_dynamic_table(
+        sf.cur, "held TARGET_LAG = DOWNSTREAM WAREHOUSE = wh SCHEDULER = DISABLE"
     )
     sf.cur.execute(
         "CREATE DYNAMIC TABLE consumer TARGET_LAG = '1 minute' WAREHOUSE = wh "

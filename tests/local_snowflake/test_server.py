@@ -8,45 +8,37 @@ import textwrap
 
 import pytest
 from local_snowflake import connect, connection_args
-from local_snowflake.pytest_plugin import free_port, start_test_server, stop_test_server
+from local_snowflake.pytest_plugin import free_port, stop_test_server
+from support.own_server import own_server
+from support.stand_in_pipeline import create_source_and_dynamic_table
 
 
 def test_restart_keeps_data_definitions_and_history(tmp_path):
-    info, process = start_test_server(tmp_path)
-    try:
-        with connect(info.host, info.port, database="KEEP", schema="S") as conn:
-            cur = conn.cursor()
-            cur.execute("CREATE TABLE src (id INT)")
-            cur.execute("INSERT INTO src VALUES (1)")
-            cur.execute(
-                "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
-                "AS SELECT id FROM src"
-            )
-            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(3600)")
-    finally:
-        stop_test_server(process)
+    with (
+        own_server(tmp_path) as (info, process),
+        connect(info.host, info.port, database="KEEP", schema="S") as conn,
+    ):
+        cur = conn.cursor()
+        create_source_and_dynamic_table(cur)
+        cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(3600)")
     assert process.returncode == 0
     assert (tmp_path / "KEEP.db").exists()
 
-    info, process = start_test_server(tmp_path)
-    try:
-        # no database in the session: the databases are attached at startup
-        with connect(info.host, info.port) as conn:
-            cur = conn.cursor()
-            cur.execute("SELECT * FROM KEEP.S.dt")
-            assert cur.fetchall() == [(1,)]
-            cur.execute(
-                "SELECT NAME, STATE, REFRESH_TRIGGER FROM TABLE("
-                "KEEP.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY())"
-            )
-            assert cur.fetchall() == [("DT", "SUCCEEDED", "CREATION")]
-            cur.execute("SHOW DYNAMIC TABLES IN ACCOUNT")
-            assert [r[1] for r in cur.fetchall()] == ["DT"]
-            # the advanced clock survived too: the DT is due at once
-            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
-            assert "KEEP.S.DT=SUCCEEDED/NO_DATA" in str(cur.fetchall()[0][0])
-    finally:
-        stop_test_server(process)
+    # no database in the session: the databases are attached at startup
+    with own_server(tmp_path) as (info, _process), connect(info.host, info.port) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT * FROM KEEP.S.dt")
+        assert cur.fetchall() == [(1,)]
+        cur.execute(
+            "SELECT NAME, STATE, REFRESH_TRIGGER FROM TABLE("
+            "KEEP.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY())"
+        )
+        assert cur.fetchall() == [("DT", "SUCCEEDED", "CREATION")]
+        cur.execute("SHOW DYNAMIC TABLES IN ACCOUNT")
+        assert [r[1] for r in cur.fetchall()] == ["DT"]
+        # the advanced clock survived too: the DT is due at once
+        cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
+        assert "KEEP.S.DT=SUCCEEDED/NO_DATA" in str(cur.fetchall()[0][0])
 
 
 CLIENT = textwrap.dedent(
@@ -158,28 +150,27 @@ def test_idle_timeout_stops_the_server(tmp_path):
 
 
 def test_background_scheduler_refreshes_alongside_manual_passes(tmp_path):
-    info, process = start_test_server(tmp_path, scheduler_interval_seconds=0.1)
-    try:
-        with connect(info.host, info.port, database="BG", schema="S") as conn:
-            cur = conn.cursor()
-            cur.execute(
-                "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
-                "INITIALIZE = ON_SCHEDULE AS SELECT 1 AS x"
-            )
-            for _ in range(20):  # manual passes while the background thread runs its own
-                cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
-                cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(30)")
-            cur.execute(
-                "SELECT STATE, REFRESH_TRIGGER FROM TABLE("
-                "BG.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY()) ORDER BY DATA_TIMESTAMP"
-            )
-            history = cur.fetchall()
-            # due at half the 1-minute lag: one refresh per 30 s of clock time, 20 x 30 s, and
-            # no double refreshes from the two schedulers
-            assert 19 <= len(history) <= 21
-            assert {tuple(r) for r in history} == {("SUCCEEDED", "SCHEDULED")}
-    finally:
-        stop_test_server(process)
+    with (
+        own_server(tmp_path, scheduler_interval_seconds=0.1) as (info, _process),
+        connect(info.host, info.port, database="BG", schema="S") as conn,
+    ):
+        cur = conn.cursor()
+        cur.execute(
+            "CREATE DYNAMIC TABLE dt TARGET_LAG = '1 minute' WAREHOUSE = wh "
+            "INITIALIZE = ON_SCHEDULE AS SELECT 1 AS x"
+        )
+        for _ in range(20):  # manual passes while the background thread runs its own
+            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_RUN_SCHEDULER()")
+            cur.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_ADVANCE_CLOCK(30)")
+        cur.execute(
+            "SELECT STATE, REFRESH_TRIGGER FROM TABLE("
+            "BG.INFORMATION_SCHEMA.DYNAMIC_TABLE_REFRESH_HISTORY()) ORDER BY DATA_TIMESTAMP"
+        )
+        history = cur.fetchall()
+        # due at half the 1-minute lag: one refresh per 30 s of clock time, 20 x 30 s, and
+        # no double refreshes from the two schedulers
+        assert 19 <= len(history) <= 21
+        assert {tuple(r) for r in history} == {("SUCCEEDED", "SCHEDULED")}
 
 
 def test_stand_in_connections_do_not_probe_cloud_metadata_endpoints(local_snowflake_server):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from support.stand_in_pipeline import create_orders_pipeline
 
 
 def sizes(sf, name: str = "TOTALS") -> tuple[int, int, datetime]:
@@ -18,11 +19,12 @@ def sizes(sf, name: str = "TOTALS") -> tuple[int, int, datetime]:
 
 @pytest.fixture
 def totals(sf):
-    sf.cur.execute("CREATE TABLE orders (id INT, amount INT)")
-    sf.cur.execute("INSERT INTO orders VALUES (1, 10), (2, 20)")
-    sf.cur.execute(
-        "CREATE DYNAMIC TABLE totals TARGET_LAG = '1 minute' WAREHOUSE = wh "
-        "REFRESH_MODE = INCREMENTAL AS SELECT id, amount, NULL::VARCHAR AS note FROM orders"
+    """orders -> DT totals (1 minute lag, INCREMENTAL, a NULL column)."""
+    create_orders_pipeline(
+        sf.cur,
+        totals="TARGET_LAG = '1 minute' WAREHOUSE = wh REFRESH_MODE = INCREMENTAL "
+        "AS SELECT id, amount, NULL::VARCHAR AS note FROM orders",
+        doubled=None,
     )
     return sf
 

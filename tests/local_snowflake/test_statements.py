@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from snowflake.connector.errors import ProgrammingError
+from support.stand_in_pipeline import create_orders
 
 
 @pytest.fixture
 def orders(sf):
-    sf.cur.execute("CREATE TABLE orders (id INT, amount INT)")
-    sf.cur.execute("INSERT INTO orders VALUES (1, 10), (2, 20)")
+    create_orders(sf.cur)
     return sf
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.stand_in_pipeline import create_orders_pipeline
 
 KEYS = {
     "numInsertedRows",
@@ -23,16 +24,7 @@ KEYS = {
 @pytest.fixture
 def pipeline(sf):
     """orders -> DT totals (1 minute lag) -> DT doubled (DOWNSTREAM)."""
-    sf.cur.execute("CREATE TABLE orders (id INT NOT NULL COMMENT 'the order', amount INT)")
-    sf.cur.execute("INSERT INTO orders VALUES (1, 10), (2, 20)")
-    sf.cur.execute(
-        "CREATE DYNAMIC TABLE totals TARGET_LAG = '1 minute' WAREHOUSE = wh "
-        "AS SELECT id, amount FROM orders"
-    )
-    sf.cur.execute(
-        "CREATE DYNAMIC TABLE doubled TARGET_LAG = DOWNSTREAM WAREHOUSE = wh "
-        "AS SELECT id, amount * 2 AS amount2 FROM totals"
-    )
+    create_orders_pipeline(sf.cur, orders_columns="id INT NOT NULL COMMENT 'the order', amount INT")
     return sf
 
 
