@@ -31,8 +31,8 @@ plain `AutomationCondition.eager()`, which fires on the DT's refresh materializa
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence, Set
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import dagster as dg
 from pydantic import BaseModel, ValidationError
@@ -188,29 +188,38 @@ def _dynamic_table_line(dt: DynamicTable) -> str:
 # --- Python builders ------------------------------------------------------------------------
 
 
-def source_table(
-    name: str,
-    table: str,
-    *,
-    key_prefix: str | Sequence[str] | None = None,
-    description: str | None = None,
-    owners: Sequence[str] | None = None,
-    group: str | None = None,
-) -> dg.AssetSpec:
+class SpecOptions(TypedDict, total=False):
+    """The keywords every Python builder takes besides its name and table (all optional)."""
+
+    key_prefix: str | Sequence[str] | None
+    """The key is `[*key_prefix, name]`; a short string dep gets it too."""
+    description: str | None
+    owners: Sequence[str] | None
+    group: str | None
+
+
+class ViewOptions(SpecOptions, total=False):
+    """The keywords of `view` (and of `dynamic_table`, which adds its own)."""
+
+    query: str | None
+    deps: Iterable[AssetDep]
+
+
+class DynamicTableOptions(ViewOptions, total=False):
+    """The optional keywords of `dynamic_table` (Snowflake's defaults: AUTO, ON_CREATE)."""
+
+    refresh_mode: RefreshMode
+    initialize: Initialize
+
+
+def source_table(name: str, table: str, **options: Unpack[SpecOptions]) -> dg.AssetSpec:
     """The spec of a plain Snowflake table loaded outside Dagster (kinds `snowflake`).
 
     Key: `[*key_prefix, name]`. Raises `DeclarationError` for a bad argument, naming it.
     """
-    declaration = _validate(
-        SourceTable,
-        {
-            "name": name,
-            "table": table,
-            "description": description,
-            "owners": owners,
-            "group": group,
-        },
-    )
+    given = _options("source_table", options, SpecOptions.__optional_keys__)
+    key_prefix = given.pop("key_prefix", None)
+    declaration = _validate(SourceTable, {"name": name, "table": table, **given})
     return _spec(declaration, [*_prefix(key_prefix), declaration.name], [])
 
 
@@ -220,14 +229,7 @@ def dynamic_table(
     *,
     target_lag: str,
     warehouse: str,
-    deps: Iterable[AssetDep] = (),
-    refresh_mode: RefreshMode = "AUTO",
-    initialize: Initialize = "ON_CREATE",
-    query: str | None = None,
-    key_prefix: str | Sequence[str] | None = None,
-    description: str | None = None,
-    owners: Sequence[str] | None = None,
-    group: str | None = None,
+    **options: Unpack[DynamicTableOptions],
 ) -> dg.AssetSpec:
     """The virtual spec of a Snowflake Dynamic Table (no freshness policy: see the module
     docstring).
@@ -235,59 +237,39 @@ def dynamic_table(
     String deps are names: a short name gets `key_prefix` (like a tenant's own object in YAML),
     `other/asset` is a full key. Raises `DeclarationError` for a bad argument.
     """
-    arguments = {
-        "name": name,
-        "table": table,
-        "target_lag": target_lag,
-        "warehouse": warehouse,
-        "refresh_mode": refresh_mode,
-        "initialize": initialize,
-        "query": query,
-        "description": description,
-        "owners": owners,
-        "group": group,
-    }
-    return _virtual_spec(DynamicTable, arguments, deps, key_prefix)
+    given = _options("dynamic_table", options, DynamicTableOptions.__optional_keys__)
+    arguments = {"name": name, "table": table, "target_lag": target_lag, "warehouse": warehouse}
+    return _virtual_spec(DynamicTable, {**arguments, **given})
 
 
-def view(
-    name: str,
-    table: str,
-    *,
-    query: str | None = None,
-    deps: Iterable[AssetDep] = (),
-    key_prefix: str | Sequence[str] | None = None,
-    description: str | None = None,
-    owners: Sequence[str] | None = None,
-    group: str | None = None,
-) -> dg.AssetSpec:
+def view(name: str, table: str, **options: Unpack[ViewOptions]) -> dg.AssetSpec:
     """The virtual spec of a plain Snowflake view (kinds `snowflake`, `view`).
 
     Assets downstream of a view should use `AutomationCondition.eager().resolve_through_virtual()`.
     Raises `DeclarationError` for a bad argument.
     """
-    arguments = {
-        "name": name,
-        "table": table,
-        "query": query,
-        "description": description,
-        "owners": owners,
-        "group": group,
-    }
-    return _virtual_spec(View, arguments, deps, key_prefix)
+    return _virtual_spec(
+        View,
+        {"name": name, "table": table, **_options("view", options, ViewOptions.__optional_keys__)},
+    )
 
 
-def _virtual_spec(
-    model: type[DynamicTable | View],
-    arguments: Mapping[str, Any],
-    deps: Iterable[AssetDep],
-    key_prefix: str | Sequence[str] | None,
-) -> dg.AssetSpec:
+def _options(builder: str, options: Mapping[str, Any], accepted: Set[str]) -> dict[str, Any]:
+    """The keywords given, as a dict; a keyword not `accepted` is a `TypeError`, as it is for any
+    Python function."""
+    for key in options:
+        if key not in accepted:
+            raise TypeError(f"{builder}() got an unexpected keyword argument {key!r}")
+    return dict(options)
+
+
+def _virtual_spec(model: type[DynamicTable | View], arguments: Mapping[str, Any]) -> dg.AssetSpec:
     """A Python builder's spec: string deps are declared by name, every dep keys the spec."""
-    deps = list(deps)
+    given = dict(arguments)
+    deps: list[AssetDep] = list(given.pop("deps", ()))
+    prefix = _prefix(given.pop("key_prefix", None))
     named = [dep for dep in deps if isinstance(dep, str)]
-    declaration = _validate(model, {**arguments, "deps": named})
-    prefix = _prefix(key_prefix)
+    declaration = _validate(model, {**given, "deps": named})
     return _spec(declaration, [*prefix, declaration.name], _dep_paths(deps, prefix))
 
 
