@@ -44,7 +44,7 @@ from typing import Any, cast
 
 from dagster_dynamic_tables.errors import DynamicTablesError
 from dagster_dynamic_tables.platform import commands
-from dagster_dynamic_tables.platform.commands import (
+from dagster_dynamic_tables.platform.exits import (
     EXIT_ERROR,
     EXIT_NOT_RUNNING,
     EXIT_OK,
@@ -135,15 +135,125 @@ def _env_list(args: argparse.Namespace) -> int:
     return commands.env_list()
 
 
-def _add_env_parser(commands: Any) -> None:
-    """`env create | drop | list` under `commands` (the parser's subparsers)."""
-    env = commands.add_parser(
-        "env", help="branch environments: zero-copy clones of an environment's databases"
+def _command(
+    actions: Any, name: str, handler: Callable[[argparse.Namespace], int], help: str
+) -> argparse.ArgumentParser:
+    """The parser of one command under `actions` (a parser's subparsers), run by `handler`."""
+    parser = cast("argparse.ArgumentParser", actions.add_parser(name, help=help))
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _group(commands: Any, name: str, help: str) -> Any:
+    """A command group under `commands` (`local`, `tenants`, ...): the subparsers of its actions."""
+    group = cast("argparse.ArgumentParser", commands.add_parser(name, help=help))
+    return group.add_subparsers(dest="action", required=True)
+
+
+def _add_local_parser(commands: Any) -> None:
+    """`local start | status | stop`."""
+    actions = _group(commands, "local", "the embedded Snowflake stand-in")
+    start = _command(actions, "start", _start, "start it if needed and create tenants' objects")
+    start.add_argument(
+        "-w", "--workspace", type=Path, default=Path("workspace.yaml"), help="workspace file"
     )
-    env_actions = env.add_subparsers(dest="action", required=True)
-    create = env_actions.add_parser(
+    _command(actions, "status", _status, "say whether it runs (exit 3 when not)")
+    _command(actions, "stop", _stop, "stop it")
+
+
+def _add_tenants_parser(commands: Any) -> None:
+    """`tenants sync | check | validate | grant | affected`."""
+    actions = _group(commands, "tenants", "register and check the tenants under tenants/")
+    sync = _command(
+        actions,
+        "sync",
+        _sync,
+        "bring workspace.yaml, the root pyproject, uv.lock, dg.toml, CODEOWNERS and the "
+        "deployment files in line with tenants/ (idempotent)",
+    )
+    sync.add_argument(
+        "--no-lock", action="store_true", help="do not run `uv lock` after changing pyproject.toml"
+    )
+    _command(
+        actions,
+        "check",
+        _check,
+        "report unregistered or stale tenants, conflicts between tenants and objects "
+        "outside a tenant's grants (exit 1 when any)",
+    )
+    validate = _command(
+        actions,
+        "validate",
+        _validate,
+        "Dagster's `definitions validate` for each code location of workspace.yaml (or "
+        "the named ones), several at once (DYNAMIC_TABLES_WORKERS, default the cores); exit 1 "
+        "when one fails",
+    )
+    validate.add_argument("slugs", nargs="*", metavar="SLUG", help="only these tenants")
+    validate.add_argument(
+        "-w", "--workspace", type=Path, help="this workspace file's locations (default: the root's)"
+    )
+    grant = _command(
+        actions,
+        "grant",
+        _grant,
+        "record in grants.yaml which schemas a tenant may declare objects in",
+    )
+    grant.add_argument("slug", help="the tenant's slug (its folder under tenants/)")
+    grant.add_argument(
+        "--schema",
+        action="append",
+        metavar="DATABASE.SCHEMA",
+        help="a schema the tenant may declare objects in (repeatable; DATABASE.* for a whole "
+        "database)",
+    )
+    grant.add_argument("--owner", help="the tenant's owner for CODEOWNERS (@org/team, e-mail)")
+    affected = _command(
+        actions,
+        "affected",
+        _affected,
+        "the tenants a change since --base touches (their folder changed, downstream of "
+        "one that did, or every tenant when shared code changed); working tree included",
+    )
+    affected.add_argument(
+        "--base", required=True, metavar="REF", help="the git ref to compare with (origin/main)"
+    )
+    affected.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _add_plan_parsers(commands: Any) -> None:
+    """`plan` and `apply`."""
+    plan = _command(
+        commands,
+        "plan",
+        _plan,
+        "show, per declared object, what apply would do in Snowflake (exit 1 when changes "
+        "are pending)",
+    )
+    plan.add_argument("--tenant", metavar="SLUG", help="only this tenant")
+    apply = _command(
+        commands,
+        "apply",
+        _apply,
+        "run the plan, upstream first; asks before anything that reinitializes; never "
+        "drops an undeclared object",
+    )
+    apply.add_argument("--tenant", metavar="SLUG", help="only this tenant")
+    apply.add_argument(
+        "--yes", action="store_true", help="do not ask before changes that reinitialize"
+    )
+
+
+def _add_env_parser(commands: Any) -> None:
+    """`env create | drop | list`."""
+    actions = _group(
+        commands, "env", "branch environments: zero-copy clones of an environment's databases"
+    )
+    create = _command(
+        actions,
         "create",
-        help="clone every database the source environment uses (upstream first), re-point the "
+        _env_create,
+        "clone every database the source environment uses (upstream first), re-point the "
         "cloned Dynamic Tables and resume them or leave them for refreshes on demand",
     )
     create.add_argument("name", help="the branch environment, pr_<id> (e.g. pr_7)")
@@ -156,15 +266,11 @@ def _add_env_parser(commands: Any) -> None:
         metavar="SLUG",
         help="only this tenant's databases (repeatable)",
     )
-    create.set_defaults(handler=_env_create)
-    drop = env_actions.add_parser(
-        "drop", help="drop exactly the databases env create made for it (idempotent)"
+    drop = _command(
+        actions, "drop", _env_drop, "drop exactly the databases env create made for it (idempotent)"
     )
     drop.add_argument("name", help="the branch environment, pr_<id>")
-    drop.set_defaults(handler=_env_drop)
-    env_actions.add_parser(
-        "list", help="the branch environments, their databases and age"
-    ).set_defaults(handler=_env_list)
+    _command(actions, "list", _env_list, "the branch environments, their databases and age")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,103 +284,21 @@ def build_parser() -> argparse.ArgumentParser:
         "default: that variable, else the declarations as written)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-
-    local = commands.add_parser("local", help="the embedded Snowflake stand-in")
-    actions = local.add_subparsers(dest="action", required=True)
-    start = actions.add_parser("start", help="start it if needed and create tenants' objects")
-    start.add_argument(
-        "-w", "--workspace", type=Path, default=Path("workspace.yaml"), help="workspace file"
-    )
-    start.set_defaults(handler=_start)
-    actions.add_parser("status", help="say whether it runs (exit 3 when not)").set_defaults(
-        handler=_status
-    )
-    actions.add_parser("stop", help="stop it").set_defaults(handler=_stop)
-
-    tenants = commands.add_parser("tenants", help="register and check the tenants under tenants/")
-    tenant_actions = tenants.add_subparsers(dest="action", required=True)
-    sync = tenant_actions.add_parser(
-        "sync",
-        help="bring workspace.yaml, the root pyproject, uv.lock, dg.toml, CODEOWNERS and the "
-        "deployment files in line with tenants/ (idempotent)",
-    )
-    sync.add_argument(
-        "--no-lock", action="store_true", help="do not run `uv lock` after changing pyproject.toml"
-    )
-    sync.set_defaults(handler=_sync)
-    tenant_actions.add_parser(
-        "check",
-        help="report unregistered or stale tenants, conflicts between tenants and objects "
-        "outside a tenant's grants (exit 1 when any)",
-    ).set_defaults(handler=_check)
-    validate = tenant_actions.add_parser(
-        "validate",
-        help="Dagster's `definitions validate` for each code location of workspace.yaml (or "
-        "the named ones), several at once (DYNAMIC_TABLES_WORKERS, default the cores); exit 1 "
-        "when one fails",
-    )
-    validate.add_argument("slugs", nargs="*", metavar="SLUG", help="only these tenants")
-    validate.add_argument(
-        "-w", "--workspace", type=Path, help="this workspace file's locations (default: the root's)"
-    )
-    validate.set_defaults(handler=_validate)
-    grant = tenant_actions.add_parser(
-        "grant", help="record in grants.yaml which schemas a tenant may declare objects in"
-    )
-    grant.add_argument("slug", help="the tenant's slug (its folder under tenants/)")
-    grant.add_argument(
-        "--schema",
-        action="append",
-        metavar="DATABASE.SCHEMA",
-        help="a schema the tenant may declare objects in (repeatable; DATABASE.* for a whole "
-        "database)",
-    )
-    grant.add_argument("--owner", help="the tenant's owner for CODEOWNERS (@org/team, e-mail)")
-    grant.set_defaults(handler=_grant)
-    affected = tenant_actions.add_parser(
-        "affected",
-        help="the tenants a change since --base touches (their folder changed, downstream of "
-        "one that did, or every tenant when shared code changed); working tree included",
-    )
-    affected.add_argument(
-        "--base", required=True, metavar="REF", help="the git ref to compare with (origin/main)"
-    )
-    affected.add_argument("--format", choices=("text", "json"), default="text")
-    affected.set_defaults(handler=_affected)
-
-    dev = commands.add_parser(
+    _add_local_parser(commands)
+    _add_tenants_parser(commands)
+    dev = _command(
+        commands,
         "dev",
-        help="dagster dev with these tenants and the tenants upstream of them (options after "
+        _dev,
+        "dagster dev with these tenants and the tenants upstream of them (options after "
         "`--` go to dagster dev, e.g. -- -p 3001)",
     )
     dev.add_argument(
         "slugs", nargs="+", metavar="SLUG", help="a tenant (its folder under tenants/)"
     )
-    dev.set_defaults(handler=_dev)
-
-    deploy = commands.add_parser("deploy", help="per-tenant deployment files")
-    deploy_actions = deploy.add_subparsers(dest="action", required=True)
-    deploy_actions.add_parser(
-        "render", help="regenerate every tenant's and the shared deployment files"
-    ).set_defaults(handler=_render)
-
-    plan = commands.add_parser(
-        "plan",
-        help="show, per declared object, what apply would do in Snowflake (exit 1 when changes "
-        "are pending)",
-    )
-    plan.add_argument("--tenant", metavar="SLUG", help="only this tenant")
-    plan.set_defaults(handler=_plan)
-    apply = commands.add_parser(
-        "apply",
-        help="run the plan, upstream first; asks before anything that reinitializes; never "
-        "drops an undeclared object",
-    )
-    apply.add_argument("--tenant", metavar="SLUG", help="only this tenant")
-    apply.add_argument(
-        "--yes", action="store_true", help="do not ask before changes that reinitialize"
-    )
-    apply.set_defaults(handler=_apply)
+    deploy = _group(commands, "deploy", "per-tenant deployment files")
+    _command(deploy, "render", _render, "regenerate every tenant's and the shared deployment files")
+    _add_plan_parsers(commands)
     _add_env_parser(commands)
     return parser
 

@@ -1,5 +1,5 @@
 """What each `dynamic-tables` command does and prints, and the exit status it returns (`cli`
-parses the arguments and maps errors to statuses).
+parses the arguments and maps errors to statuses; the statuses themselves are in `exits`).
 
 Each command imports what it needs when it runs: `local status` and `tenants sync` must not pay
 for Dagster and dagster-snowflake (about 10 s to import here), nor for PyYAML or pydantic, which
@@ -15,13 +15,14 @@ import sys
 from pathlib import Path
 
 from dagster_dynamic_tables.errors import DynamicTablesError
+from dagster_dynamic_tables.platform.exits import (
+    EXIT_ERROR,
+    EXIT_NOT_RUNNING,
+    EXIT_OK,
+    EXIT_PENDING,
+)
 
 __all__ = [
-    "EXIT_ERROR",
-    "EXIT_NOT_RUNNING",
-    "EXIT_OK",
-    "EXIT_PENDING",
-    "EXIT_USAGE",
     "affected",
     "apply",
     "check_tenants",
@@ -37,17 +38,6 @@ __all__ = [
     "render_deployments",
     "sync_tenants",
 ]
-
-EXIT_OK = 0
-EXIT_PENDING = 1
-"""`plan`: changes pending; `tenants check`: findings (CI gates on it)."""
-EXIT_USAGE = 2
-"""argparse's status for an unknown command or option."""
-EXIT_NOT_RUNNING = 3
-"""`local status`: the stand-in is not running."""
-EXIT_ERROR = 4
-"""An expected error (declarations, settings, Snowflake unreachable): distinct from 1, which CI
-reads as "changes pending"."""
 
 
 def local_start(workspace: Path) -> int:
