@@ -16,6 +16,7 @@ import keyword
 import re
 import sys
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -57,6 +58,13 @@ def show(value: str) -> str:
     if len(value) <= 60:
         return repr(value)
     return f"{value[:40]!r}... ({len(value)} characters)"
+
+
+def unknown_names(given: Iterable[str], known: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The names of `given` (tenants, code locations) that are not among `known`, in the order
+    given, and the known ones sorted: what a message refusing them lists."""
+    names = set(known)
+    return [name for name in given if name not in names], sorted(names)
 
 
 def slug_problem(slug: str) -> str | None:

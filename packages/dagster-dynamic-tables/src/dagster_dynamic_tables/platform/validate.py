@@ -32,6 +32,7 @@ from pathlib import Path
 from dagster_dynamic_tables.errors import WorkspaceError
 from dagster_dynamic_tables.platform.parallel import Outcome, run_forked, settings_from_env
 from dagster_dynamic_tables.platform.registration import WORKSPACE_FILE
+from dagster_dynamic_tables.platform.repo import unknown_names
 from dagster_dynamic_tables.platform.tenant_views import LOCATION_PRELOAD
 from dagster_dynamic_tables.platform.workspace import workspace_modules
 
@@ -107,12 +108,11 @@ def _selected(
 ) -> list[tuple[str, str]]:
     if not names:
         return modules
-    known = {name for name, _module in modules}
-    unknown = [name for name in names if name not in known]
+    unknown, known = unknown_names(names, (name for name, _module in modules))
     if unknown:
         raise WorkspaceError(
             f"{path.name} has no code location {', '.join(map(repr, unknown))} (it has "
-            f"{', '.join(sorted(known)) or 'none'}). Fix: name registered tenants, or run "
+            f"{', '.join(known) or 'none'}). Fix: name registered tenants, or run "
             "`uv run dynamic-tables tenants sync` after adding one."
         )
     return [(name, module) for name, module in modules if name in set(names)]

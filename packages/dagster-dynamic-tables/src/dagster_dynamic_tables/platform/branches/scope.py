@@ -29,6 +29,7 @@ from dagster_dynamic_tables.declarations.environments import (
 from dagster_dynamic_tables.errors import EnvironmentsError, PlanError
 from dagster_dynamic_tables.platform.plan.connect import Target, connect_tenant
 from dagster_dynamic_tables.platform.plan.declared import DeclaredFile, load_declared_files
+from dagster_dynamic_tables.platform.repo import unknown_names
 
 __all__ = [
     "Scope",
@@ -68,8 +69,7 @@ def check_branch_name(name: str, command: str) -> None:
 
 def check_slugs(slugs: Sequence[str], files: Sequence[DeclaredFile]) -> None:
     """Refuse a --tenant that names no tenant."""
-    known = sorted({file.folder for file in files})
-    unknown = [slug for slug in slugs if slug not in known]
+    unknown, known = unknown_names(slugs, (file.folder for file in files))
     if unknown:
         raise PlanError(
             f"no tenant {', '.join(repr(s[:60]) for s in unknown)} (tenants: "
