@@ -19,7 +19,7 @@ from dagster_dynamic_tables.declarations.files import MAX_QUERY_FILE_BYTES
 from dagster_dynamic_tables.declarations.loader import load_tenant
 from dagster_dynamic_tables.declarations.models import Tenant
 from dagster_dynamic_tables.errors import DeclarationError
-from support.processes import run_cli
+from support.processes import run, run_cli
 from support.yaml_bombs import alias_bomb
 
 # Line numbers of the DT fields in `_dt()`'s output, for reading the expected messages:
@@ -1096,10 +1096,16 @@ def _load_location(root: Path, slug: str) -> None:
             del sys.modules[name]
 
 
-def _cli(root: Path, *args: str, tenants: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+def _env(root: Path, tenants: Sequence[str]) -> dict[str, str]:
+    """This environment without its Snowflake settings, the tenants' src folders its
+    PYTHONPATH."""
     env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
     env["PYTHONPATH"] = os.pathsep.join(str(root / "tenants" / s / "src") for s in tenants)
-    return run_cli(*args, env=env, cwd=root, timeout=240)
+    return env
+
+
+def _cli(root: Path, *args: str, tenants: Sequence[str] = ()) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, env=_env(root, tenants), cwd=root, timeout=240)
 
 
 @pytest.mark.timeout(120)
@@ -1239,15 +1245,11 @@ def test_code_location_fails_fast_on_hostile_yaml(
     root = tmp_path / "repo"
     _platform(root, [])
     slug = _yaml_case(root, case, extra)
-    env = {k: v for k, v in os.environ.items() if "SNOWFLAKE" not in k}
-    env["PYTHONPATH"] = str(root / "tenants" / slug / "src")
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-c", _LOAD_LOCATION, slug],
-        env=env,
-        capture_output=True,
-        text=True,
+        cwd=Path.cwd(),
+        env=_env(root, [slug]),
         timeout=110,
-        check=False,
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert _shown(result.stdout, root, slug) == f"1 problem in <dir>/defs.yaml:\n  - {expected}\n"

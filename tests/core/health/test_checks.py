@@ -299,6 +299,17 @@ def database(local_snowflake_connect) -> tuple[str, Any]:
     return name, cursor
 
 
+def ghost(database: str) -> DynamicTable:
+    """A declared Dynamic Table that does not exist in Snowflake."""
+    return DynamicTable(
+        name="ghost",
+        table=f"{database}.S.GHOST",
+        target_lag="1 minute",
+        warehouse="WH",
+        query="SELECT 1",
+    )
+
+
 def run_checks(tenant: Tenant, resource: SnowflakeResource) -> dict[tuple[str, str], Any]:
     result = execute_health_checks(tenant, resource)
     assert result.success
@@ -312,14 +323,7 @@ def test_executed_checks_report_health_and_missing_tables(
     database, local_snowflake_connection_args
 ):
     name, cursor = database
-    ghost = DynamicTable(
-        name="ghost",
-        table=f"{name}.S.GHOST",
-        target_lag="1 minute",
-        warehouse="WH",
-        query="SELECT 1",
-    )
-    tenant = shop_tenant(name, ghost)
+    tenant = shop_tenant(name, ghost(name))
     cursor.execute(f"ALTER DYNAMIC TABLE {name}.S.TOTALS SUSPEND")
     evaluations = run_checks(tenant, stand_in_resource(local_snowflake_connection_args))
     assert set(evaluations) == {(dt, check) for dt in ("totals", "ghost") for check in CHECK_NAMES}
@@ -384,35 +388,15 @@ def three_tables(database) -> tuple[Tenant, Any]:
         f"REFRESH_MODE = FULL AS SELECT ID, AMOUNT * 2 AS V FROM {name}.S.ORDERS",
     ):
         cursor.execute(sql)
-    tenant = Tenant(
-        "shop",
-        dynamic_tables=(
-            DynamicTable(
-                name="totals",
-                table=f"{name}.S.TOTALS",
-                target_lag="1 minute",
-                warehouse="WH",
-                refresh_mode="INCREMENTAL",
-                query=f"SELECT ID, SUM(AMOUNT) AS TOTAL FROM {name}.S.ORDERS GROUP BY ID",
-            ),
-            DynamicTable(
-                name="doubled",
-                table=f"{name}_B.S.DOUBLED",
-                target_lag="2 minutes",
-                warehouse="WH",
-                refresh_mode="FULL",
-                query=f"SELECT ID, AMOUNT * 2 AS V FROM {name}.S.ORDERS",
-            ),
-            DynamicTable(
-                name="ghost",
-                table=f"{name}.S.GHOST",
-                target_lag="1 minute",
-                warehouse="WH",
-                query="SELECT 1",
-            ),
-        ),
+    doubled = DynamicTable(
+        name="doubled",
+        table=f"{name}_B.S.DOUBLED",
+        target_lag="2 minutes",
+        warehouse="WH",
+        refresh_mode="FULL",
+        query=f"SELECT ID, AMOUNT * 2 AS V FROM {name}.S.ORDERS",
     )
-    return tenant, cursor
+    return shop_tenant(name, doubled, ghost(name)), cursor
 
 
 def check_definitions(

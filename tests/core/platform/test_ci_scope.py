@@ -5,7 +5,6 @@ reads; and the deselection `tests/conftest.py` makes from them."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 import yaml
 from dagster_dynamic_tables.platform.ci_scope import CiScope, ci_scope, write_scope
 from support.platform_repo import chain_repo, commit_all, git
+from support.processes import run
 from support.repo import REPO_ROOT
 
 
@@ -145,14 +145,11 @@ def test_the_module_ci_run_calls(repo: Path, tmp_path: Path) -> None:
         env.pop(name, None)
     out = tmp_path / "scope"
     out.mkdir()
-    result = subprocess.run(
+    result = run(
         [sys.executable, "-m", "dagster_dynamic_tables.platform.ci_scope", str(out)],
         cwd=repo,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=120,
-        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
@@ -170,7 +167,7 @@ def test_conftest_leaves_out_the_unaffected_tenants_tests() -> None:
     # A real pytest collecting the real test file (8-15 s here, pytest's own start-up): the
     # deselection must match the node ids and parameters as pytest makes them.
     env = {**os.environ, "CI_UNAFFECTED_TENANTS": "ecommerce"}
-    result = subprocess.run(
+    result = run(
         [
             sys.executable,
             "-m",
@@ -183,10 +180,7 @@ def test_conftest_leaves_out_the_unaffected_tenants_tests() -> None:
         ],
         cwd=REPO_ROOT,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
-        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     collected = [line for line in result.stdout.splitlines() if "::" in line]

@@ -84,8 +84,12 @@ def _tenant(db: str, **dt_fields: Any) -> Tenant:
 
 
 @pytest.fixture
-def cursor(local_snowflake_connect: Connect) -> Iterator[Any]:
-    conn = local_snowflake_connect()
+def conn(local_snowflake_connect: Connect) -> snowflake.connector.SnowflakeConnection:
+    return local_snowflake_connect()
+
+
+@pytest.fixture
+def cursor(conn: snowflake.connector.SnowflakeConnection) -> Iterator[Any]:
     cur = conn.cursor()
     yield cur
     cur.close()
@@ -595,14 +599,12 @@ def test_query_drift_fails_matches_declaration_and_names_the_file() -> None:
 
 
 def test_the_check_catches_a_changed_query_before_apply_on_the_stand_in(
-    local_snowflake_connect: Connect,
+    conn: snowflake.connector.SnowflakeConnection, cursor: Any
 ) -> None:
     from dagster_dynamic_tables.health.rules import matches_declaration
     from dagster_dynamic_tables.sql.statements import fetch_states
 
     db = "PLAN_DRIFT_CHECK"
-    conn = local_snowflake_connect()
-    cursor = conn.cursor()
     _seed(cursor, db)
     _apply(cursor, _plan(cursor, _tenant(db)))
     changed = _tenant(db, query=QUERY.format(db=db) + " having sum(amount) > 1")
@@ -615,7 +617,7 @@ def test_the_check_catches_a_changed_query_before_apply_on_the_stand_in(
 
 
 def test_a_disabled_scheduler_keeps_its_checks_green_on_the_stand_in(
-    local_snowflake_connect: Connect,
+    conn: snowflake.connector.SnowflakeConnection, cursor: Any
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -623,8 +625,6 @@ def test_a_disabled_scheduler_keeps_its_checks_green_on_the_stand_in(
     from dagster_dynamic_tables.sql.statements import fetch_states
 
     db = "PLAN_SCHEDULER"
-    conn = local_snowflake_connect()
-    cursor = conn.cursor()
     _seed(cursor, db)
     tenant = _tenant(db, scheduler="DISABLE")
     _apply(cursor, _plan(cursor, tenant))

@@ -32,7 +32,7 @@ import pytest
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.freshness.cursor import SensorCursor, history_ends
 from dagster_dynamic_tables.freshness.sensor import build_freshness_sensor
-from dagster_dynamic_tables.freshness.tick import run_tick
+from dagster_dynamic_tables.freshness.tick import TickContext, run_tick
 from dagster_dynamic_tables.freshness.window import RUNNING_HOLD_LIMIT
 from dagster_dynamic_tables.sql.records import (
     RUNNING_STATES,
@@ -134,9 +134,8 @@ class ModelSensor:
 
     def tick(self) -> None:
         read = self.snowflake.read(self.cursor, self.limit)
-        result, _ = run_tick(
-            TENANT, self.cursor, read, self.snowflake.states(), T0, self.recorded, self.limit
-        )
+        context = TickContext(TENANT, T0, self.recorded)
+        result, _ = run_tick(context, self.cursor, read, self.snowflake.states(), self.limit)
         for event in result.events:
             if isinstance(event, dg.AssetMaterialization):
                 version = (event.tags or {})["dagster/data_version"]
@@ -153,14 +152,21 @@ class ModelSensor:
         return None
 
 
-def test_a_refresh_stuck_in_executing_neither_pins_the_reads_nor_loops_in_pages():
-    # Issue 9: kill -9 during a refresh left its row in EXECUTING for good; with RESULT_LIMIT 5,
-    # 0 of 12 later refreshes were reported after 200 ticks.
+def _cold_started(limit: int) -> tuple[ModelSnowflake, ModelSensor]:
+    """Both tables refreshed at T0, and a sensor reading `limit` rows that has ticked once (its
+    cold start)."""
     snowflake = ModelSnowflake()
     snowflake.refresh("DB.S.TOTALS", T0)
     snowflake.refresh("DB.S.COUNTS", T0)
-    sensor = ModelSensor(snowflake, limit=5)
-    sensor.tick()  # cold start
+    sensor = ModelSensor(snowflake, limit=limit)
+    sensor.tick()
+    return snowflake, sensor
+
+
+def test_a_refresh_stuck_in_executing_neither_pins_the_reads_nor_loops_in_pages():
+    # Issue 9: kill -9 during a refresh left its row in EXECUTING for good; with RESULT_LIMIT 5,
+    # 0 of 12 later refreshes were reported after 200 ticks.
+    snowflake, sensor = _cold_started(limit=5)
     snowflake.refresh("DB.S.TOTALS", T0 + STEP, state="EXECUTING")  # never ends
     for i in range(2, 14):
         snowflake.refresh("DB.S.TOTALS" if i % 2 else "DB.S.COUNTS", T0 + i * STEP)
@@ -172,11 +178,7 @@ def test_a_refresh_stuck_in_executing_neither_pins_the_reads_nor_loops_in_pages(
 
 def test_a_stuck_refresh_of_a_table_that_never_refreshes_again_stops_holding_back():
     # TOTALS never refreshes again: the stuck row is stale once it is RUNNING_HOLD_LIMIT behind.
-    snowflake = ModelSnowflake()
-    snowflake.refresh("DB.S.TOTALS", T0)
-    snowflake.refresh("DB.S.COUNTS", T0)
-    sensor = ModelSensor(snowflake, limit=5)
-    sensor.tick()
+    snowflake, sensor = _cold_started(limit=5)
     snowflake.refresh("DB.S.TOTALS", T0 + STEP, state="EXECUTING")
     steps = RUNNING_HOLD_LIMIT // STEP + 10
     for i in range(2, steps + 2):
@@ -190,11 +192,7 @@ def test_a_stuck_refresh_of_a_table_that_never_refreshes_again_stops_holding_bac
 
 def test_a_refresh_really_running_still_holds_the_read_back():
     # COUNTS refreshes at T0+1 (long); TOTALS completes at T0+2 .. T0+4 meanwhile.
-    snowflake = ModelSnowflake()
-    snowflake.refresh("DB.S.TOTALS", T0)
-    snowflake.refresh("DB.S.COUNTS", T0)
-    sensor = ModelSensor(snowflake, limit=100)
-    sensor.tick()
+    snowflake, sensor = _cold_started(limit=100)
     snowflake.refresh("DB.S.COUNTS", T0 + STEP, state="EXECUTING")
     for i in range(2, 5):
         snowflake.refresh("DB.S.TOTALS", T0 + i * STEP)
