@@ -40,6 +40,7 @@ import dagster as dg
 from bench_sensor import build_tenant, create_objects  # (this script's folder)
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from support.bench import statement_count
 from support.check_runs import health_checks_definitions
 from support.snowflake_resources import counting_resource
 
@@ -85,8 +86,7 @@ def run_once(name: str, counter: Any, logins: Path, tmp: Path) -> None:
     run_config: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     if name == "in_process":
         run_config["execution"] = {"config": {"in_process": {}}}
-    counter.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
-    before = int(counter.fetchall()[0][0])
+    before = statement_count(counter)
     home = tmp / f"instance-{name}"
     home.mkdir()
     with dg.DagsterInstance.local_temp(str(home)) as instance:
@@ -97,8 +97,7 @@ def run_once(name: str, counter: Any, logins: Path, tmp: Path) -> None:
         evaluations = result.get_asset_check_evaluations()
         processes = {e.pid for e in result.all_events if e.is_step_start}
         success = result.success
-    counter.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
-    statements = int(counter.fetchall()[0][0]) - before - 1  # minus the first count statement
+    statements = statement_count(counter) - before - 1  # minus the first count statement
     lines = logins.read_text().split()
     print(
         f"{name:<11} success {success!s:<5}  logins {len(lines):4d}  statements {statements:4d}  "

@@ -51,6 +51,7 @@ from dagster_dynamic_tables.health.data_tests import build_data_test_checks
 from dagster_dynamic_tables.sql.data_tests import PlannedDataTest
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from support.bench import statement_count
 from support.snowflake_resources import counting_resource, logins
 
 
@@ -105,10 +106,6 @@ class Bench:
         self.instance = dg.DagsterInstance.ephemeral()
         self.cursor: str | None = None
 
-    def count(self) -> int:
-        self.counter.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
-        return int(self.counter.fetchall()[0][0])
-
     def tick(self) -> tuple[list[dg.RunRequest], float]:
         context = dg.build_sensor_context(
             instance=self.instance,
@@ -129,13 +126,13 @@ class Bench:
         subset = self.job.get_subset(
             asset_selection=set(), asset_check_selection=set(request.asset_check_keys or [])
         )
-        before, logged = self.count(), logins(self.log)
+        before, logged = statement_count(self.counter), logins(self.log)
         start = time.perf_counter()
         result = subset.execute_in_process(
             instance=self.instance, raise_on_error=False, run_config=QUIET
         )
         elapsed = time.perf_counter() - start
-        statements = self.count() - before - 1  # minus the count statement itself
+        statements = statement_count(self.counter) - before - 1  # minus the count statement itself
         evaluations = len(result.get_asset_check_evaluations())
         return logins(self.log) - logged, statements, evaluations, result.success, elapsed
 

@@ -20,10 +20,13 @@ import io
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 import yaml
 from dagster_dynamic_tables.declarations.environments import load_environments
@@ -33,6 +36,7 @@ from dagster_dynamic_tables.platform.plan.declared import load_declared_files
 from dagster_dynamic_tables.standin import create_local_objects
 from local_snowflake import connect
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from support.bench import statement_count
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TENANTS = {"alpha": ["A1", "A2", "A3"], "beta": ["B1", "B2", "B3"]}
@@ -101,11 +105,6 @@ def make_dev(conn: Any, root: Path, rows: int) -> None:
     environment = load_environments(root / "environments.yaml").get("dev")
     for file in load_declared_files(root, None, {"DYNAMIC_TABLES_ENVIRONMENT": "dev"}):
         create_local_objects(conn, file.tenant, environment=environment)
-
-
-def statement_count(cursor: Any) -> int:
-    cursor.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
-    return int(cursor.fetchone()[0])
 
 
 def main() -> None:

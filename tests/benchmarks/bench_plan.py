@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 from dagster_dynamic_tables.declarations.loader import build_tenant
 from dagster_dynamic_tables.platform.plan.apply import apply_plan
 from dagster_dynamic_tables.platform.plan.build import TenantPlan, plan_tenant
 from local_snowflake import connect
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from support.bench import statement_count
 
 DATABASE = "BENCH_PLAN"
 
@@ -50,11 +54,6 @@ def attributes(dts: int, schemas: int, lag: str) -> dict[str, Any]:
             for i in range(dts)
         ],
     }
-
-
-def statement_count(cursor: Any) -> int:
-    cursor.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
-    return int(cursor.fetchone()[0])
 
 
 def timed_plan(cursor: Any, lag: str, dts: int, schemas: int) -> tuple[TenantPlan, int, float]:

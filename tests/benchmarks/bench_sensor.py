@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -52,6 +53,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 import dagster as dg
 from dagster_dynamic_tables.declarations.models import DynamicTable, Tenant
@@ -64,6 +67,7 @@ from dagster_dynamic_tables.sql.statements import Statement, requires_warehouse
 from dagster_snowflake import SnowflakeResource
 from local_snowflake import connect, connection_args
 from local_snowflake.pytest_plugin import start_test_server, stop_test_server
+from support.bench import statement_count
 
 DATABASE = "BENCH"
 _QUERY = re.compile(r"^running query \[(.*)\]$", re.DOTALL)
@@ -133,10 +137,6 @@ class Ticker:
         self.instance = dg.DagsterInstance.ephemeral()
         self.cursor: str | None = None
 
-    def count(self) -> int:
-        self.counter.execute("SELECT SYSTEM$LOCAL_SNOWFLAKE_STATEMENT_COUNT()")
-        return int(self.counter.fetchall()[0][0])
-
     def check_statement_kinds(self) -> None:
         """SHOW needs no warehouse; the tick's second statement does."""
         cursor = SensorCursor.from_json(self.cursor)
@@ -158,11 +158,11 @@ class Ticker:
     def tick(self, label: str) -> tuple[int, int]:
         """One tick; (statements, statements needing a warehouse)."""
         self.check_statement_kinds()
-        before = self.count()
+        before = statement_count(self.counter)
         start = time.perf_counter()
         result, warehouse = self.evaluate()
         elapsed = time.perf_counter() - start
-        statements = self.count() - before - 1  # minus the count statement itself
+        statements = statement_count(self.counter) - before - 1  # minus the count statement itself
         if not isinstance(result, dg.SensorResult):
             print(f"{label:<34} skipped: {result}")
             return statements, warehouse
@@ -278,9 +278,11 @@ class QuietRun:
 
 def quiet_tick(ticker: Ticker, run: QuietRun) -> list[Any]:
     """One tick of the quiet tenant, counted into `run`; its events (stored)."""
-    before = ticker.count()
+    before = statement_count(ticker.counter)
     result, warehouse = ticker.evaluate()
-    run.statements += ticker.count() - before - 1  # minus the count statement itself
+    run.statements += (
+        statement_count(ticker.counter) - before - 1
+    )  # minus the count statement itself
     run.warehouse += warehouse
     events: list[Any] = []
     if isinstance(result, dg.SensorResult):
