@@ -80,6 +80,14 @@ def write_repo(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
     (root / "workspace.yaml").write_text("load_from: []\n")
     shutil.copy(REPO_ROOT / "environments.yaml", root / "environments.yaml")
+    grants = {  # plan/apply (and so env create) refuse objects outside a tenant's grants
+        "platform_owner": "@bench",
+        "tenants": {
+            slug: {"owner": f"@bench/{slug}", "schemas": [f"{db}.*" for db in databases]}
+            for slug, databases in TENANTS.items()
+        },
+    }
+    (root / "grants.yaml").write_text(yaml.safe_dump(grants, sort_keys=False))
     for slug, databases in TENANTS.items():
         folder = root / "tenants" / slug
         defs = folder / "src" / slug / "defs" / "snowflake"
