@@ -51,8 +51,9 @@ _TENANTS_COMMENT = "Tenants (`tenants sync`): every code location must import fr
 
 def render_dg_toml(slugs: Sequence[str]) -> str:
     lines = [
-        "# The root dg workspace (`dg list projects`, `dg check yaml`, `dg list defs`), kept in",
-        "# line with tenants/ by `uv run dynamic-tables tenants sync`: do not edit by hand.",
+        "# The root dg workspace (`dg list projects`; `dg check yaml` and `dg list defs` take one",
+        "# project: `--target-path tenants/<slug>`), kept in line with tenants/ by",
+        "# `uv run dynamic-tables tenants sync`: do not edit by hand.",
         'directory_type = "workspace"',
         "",
         "[workspace]",
