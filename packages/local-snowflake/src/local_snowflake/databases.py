@@ -22,7 +22,7 @@ from local_snowflake import names
 from local_snowflake.catalog import CATALOG_NAME, C
 from local_snowflake.dynamic_tables import CLONES
 from local_snowflake.engine import DynamicTableEngine
-from local_snowflake.errors import does_not_exist, sql_error
+from local_snowflake.errors import already_exists, does_not_exist, sql_error, unsupported
 from local_snowflake.statements import normalise_ident
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
@@ -31,13 +31,13 @@ DROP_DATABASE = re.compile(
     re.IGNORECASE,
 )
 CREATE_DATABASE = re.compile(
-    rf"\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:TRANSIENT\s+)?DATABASE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
+    rf"\s*CREATE\s+(OR\s+REPLACE\s+)?(?:TRANSIENT\s+)?DATABASE\s+(IF\s+NOT\s+EXISTS\s+)?"
     rf"({_IDENT})(?:\s+COMMENT\s*=\s*'((?:[^']|'')*)')?\s*;?\s*",
     re.IGNORECASE,
 )
 SET_COMMENT = re.compile(
-    rf"\s*(?:COMMENT\s+ON\s+DATABASE\s+(?:IF\s+EXISTS\s+)?({_IDENT})\s+IS"
-    rf"|ALTER\s+DATABASE\s+(?:IF\s+EXISTS\s+)?({_IDENT})\s+SET\s+COMMENT\s*=)"
+    rf"\s*(?:COMMENT\s+(IF\s+EXISTS\s+)?ON\s+DATABASE\s+({_IDENT})\s+IS"
+    rf"|ALTER\s+DATABASE\s+(IF\s+EXISTS\s+)?({_IDENT})\s+SET\s+COMMENT\s*=)"
     r"\s*'((?:[^']|'')*)'\s*;?\s*",
     re.IGNORECASE,
 )
@@ -113,28 +113,43 @@ def record(
 
 def note_created(engine: DynamicTableEngine, sql: str) -> None:
     """Before fakesnow runs a plain `CREATE DATABASE` (it makes the database and keeps neither
-    time nor comment): remember when it was made, and its comment, unless it exists already."""
+    time nor comment): remember when it was made, and its comment, unless it exists already. Of
+    one that exists, `CREATE DATABASE` fails as on Snowflake (002002, already exists); `CREATE OR
+    REPLACE DATABASE` is refused as unsupported (fakesnow cannot replace an attached database:
+    `DROP DATABASE` first), before anything changes."""
     match = CREATE_DATABASE.fullmatch(sql)
     if match is None:
         return
-    name = normalise_ident(match[1])
+    or_replace, if_not_exists, ident, comment_text = match.groups()
+    name = normalise_ident(ident)
     names.check_container(name, "database")
-    if attached_path(engine, name) is None:
-        comment = match[2].replace("''", "'") if match[2] is not None else None
-        record(engine, name, comment, cloned_from=None)
+    exists = attached_path(engine, name) is not None
+    if exists and not or_replace:
+        if if_not_exists:
+            return
+        raise already_exists(name)
+    if exists:
+        raise unsupported(
+            f"CREATE OR REPLACE DATABASE of an existing database ({name}): DROP DATABASE it first"
+        )
+    comment = comment_text.replace("''", "'") if comment_text is not None else None
+    record(engine, name, comment, cloned_from=None)
 
 
 def set_comment(engine: DynamicTableEngine, sql: str) -> str | None:
-    """The status of `COMMENT ON DATABASE d IS '...'` / `ALTER DATABASE d SET COMMENT = '...'`,
-    None when sql is neither."""
+    """The status of `COMMENT [IF EXISTS] ON DATABASE d IS '...'` / `ALTER DATABASE [IF EXISTS] d
+    SET COMMENT = '...'`, None when sql is neither (IF EXISTS: a missing database is no error)."""
     match = SET_COMMENT.fullmatch(sql)
     if match is None:
         return None
-    name = normalise_ident(match[1] or match[2])
+    if_exists = match[1] or match[3]
+    name = normalise_ident(match[2] or match[4])
     names.check_container(name, "database")
     if attached_path(engine, name) is None:
+        if if_exists:
+            return "Statement executed successfully."
         raise does_not_exist("Database", name)
-    comment = match[3].replace("''", "'")
+    comment = match[5].replace("''", "'")
     updated = engine.duck.execute(
         f"UPDATE {DATABASES} SET comment = ? WHERE upper(name) = ? RETURNING name",
         [comment, name.upper()],
