@@ -23,6 +23,16 @@ Scripts run outside pytest (tests/benchmarks, tests/ui) put `tests/` on `sys.pat
 - `fake_endpoints`: loopback account endpoints that misbehave (silent, dropping, ...).
 - `loopback_only`: an audit hook that refuses any traffic beyond the loopback (child processes).
 - `yaml_bombs`: YAML the declaration loaders must refuse.
+- `own_server`: a local-snowflake server of a test's own (its data directory, its port), stopped
+  by pid when the block ends.
+- `stand_in_pipeline`: the small pipelines the stand-in's tests build (orders -> totals ->
+  doubled; a one-row src under one Dynamic Table).
+- `platform_repo`: a tiny platform repository in a real git repo (`tenants affected`, `dev`, the
+  CI's selection).
+- `e2e_tenants`: the end-to-end test's private tenant of orchestrated Dynamic Tables.
+- `refresh_statistics`: the refresh STATISTICS keys the sensor records, as the tests expect them.
+- `bench`: what the benchmarks share (the stand-in's statement count).
+- `ui`: the UI check scripts' frame (arguments, `dagster dev`, headless chromium, screenshots).
 
 A step process Dagster starts imports a test module again with sys.path minus its first entry,
 pytest's `tests/`: a test running a multiprocess job prepends it once more (see test_checks).
