@@ -18,7 +18,9 @@ def types(cur):
 
 @pytest.fixture(scope="module")
 def two_databases(local_snowflake_connect_module):
-    """ANALYTICS.ECOMMERCE and OTHER_DB.S with a DT each (the names the sensor's SQL uses)."""
+    """ANALYTICS.ECOMMERCE and OTHER_DB.S with a DT each (the names the sensor's SQL uses),
+    dropped after the module: a database named ANALYTICS on the session's stand-in would make
+    DuckDB refuse later tests' views over `<DB>.ANALYTICS.<T>` (stand-in README)."""
     conn = local_snowflake_connect_module()
     cur = conn.cursor()
     for db, schema in (("ANALYTICS", "ECOMMERCE"), ("OTHER_DB", "S")):
@@ -32,7 +34,9 @@ def two_databases(local_snowflake_connect_module):
         )
     cur.execute("INSERT INTO ANALYTICS.ECOMMERCE.src VALUES (2)")
     cur.execute("ALTER DYNAMIC TABLE ANALYTICS.ECOMMERCE.dt REFRESH")
-    return cur
+    yield cur
+    for db in ("ANALYTICS", "OTHER_DB"):
+        cur.execute(f"DROP DATABASE IF EXISTS {db}")
 
 
 @pytest.fixture(scope="module")
