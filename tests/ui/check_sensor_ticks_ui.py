@@ -18,7 +18,6 @@ everything it started is stopped (by pid) before it exits.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: `import support`
 
 from support import dagster_dev as e2e
-from support.ui import chromium_and_out, ui_arguments, wait_loaded
+from support.ui import Browser, chromium_and_out, ui_arguments, wait_loaded
 
 HERE = Path(__file__).resolve().parent
 SENSOR = "dynamic_table_freshness"
@@ -42,25 +41,6 @@ query Ticks($selector: SensorSelector!) {
   }
 }
 """
-
-
-def screenshot(browser: str, url: str, path: Path) -> None:
-    subprocess.run(
-        [
-            browser,
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--hide-scrollbars",
-            "--window-size=1600,1000",
-            "--virtual-time-budget=20000",
-            f"--screenshot={path}",
-            url,
-        ],
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
 
 
 def ticks(dev: Any, tenant: str) -> list[dict[str, Any]]:
@@ -117,15 +97,23 @@ def main() -> int:
             f"checked: {len(recorded)} ticks say what they recorded; {len(empty)} say "
             f"{EMPTY!r}; {len(failures)} failed"
         )
-        pages = {
-            "sensor-ticks": f"/locations/{tenant}/sensors/{SENSOR}",
-            "sensor-tick-details": f"/locations/{tenant}/sensors/{SENSOR}?tickId={first['tickId']}",
+        page = f"/locations/{tenant}/sensors/{SENSOR}"
+        details = f"{page}?tickId={first['tickId']}"
+        pages = {  # name: (page, texts it must show)
+            "sensor-ticks": (page, [SENSOR, "Latest tick", "runs requested"]),
+            "sensor-tick-details": (details, ["Skip reason", "Recorded"]),
         }
-        for name, page in pages.items():
-            path = out / f"{name}.png"
-            screenshot(browser, dev.url + page, path)
-            print(f"screenshot: {path} ({page})")
-    ok = recorded and not empty and not failures
+        shown = True
+        with Browser(browser, Path(work) / "chromium") as chromium:
+            for name, (page, expected) in pages.items():
+                path = out / f"{name}.png"
+                try:
+                    chromium.show(dev.url + page, expected, path)
+                except AssertionError as error:
+                    print(f"NOT OK: {error}")
+                    shown = False
+                print(f"screenshot: {path} ({page})")
+    ok = recorded and not empty and not failures and shown
     print("OK" if ok else "NOT OK: see the ticks above")
     return 0 if ok else 1
 
