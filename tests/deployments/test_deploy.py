@@ -401,18 +401,12 @@ def test_dockerfile_follows_the_uv_workspace_pattern(slug: str) -> None:
     runtime = text.split("\nFROM ")[2]
     assert runtime.startswith("python:")
     # The platform's environments.yaml rides along, so the location can select an environment
-    # (and a Dagster+ branch deployment its pr_<id>) without a repository root; so does
-    # grants.yaml, with the tenant the image is for, so the location refuses declarations
-    # outside that tenant's grants.
+    # (and a Dagster+ branch deployment its pr_<id>) without a repository root.
     assert [line for line in runtime.splitlines() if line.startswith("COPY")] == [
         "COPY --from=builder /app/.venv /app/.venv",
         "COPY environments.yaml /opt/dagster/environments.yaml",
-        "COPY grants.yaml /opt/dagster/grants.yaml",
     ]
     assert "ENV DYNAMIC_TABLES_ENVIRONMENTS_FILE=/opt/dagster/environments.yaml" in runtime
-    assert (
-        f"ENV DYNAMIC_TABLES_GRANTS_FILE=/opt/dagster/grants.yaml DYNAMIC_TABLES_TENANT={slug}"
-    ) in runtime
     assert "USER 10001:10001" in runtime
     cmd = json.loads(runtime.split("\nCMD ")[1])
     assert cmd == [
@@ -505,13 +499,3 @@ def test_discover_tenants_finds_folders_with_a_pyproject(tmp_path: Path) -> None
     (repo / "tenants" / "notes").mkdir()
 
     assert discover_tenants(repo) == ["ecommerce", "growth"]
-
-
-def test_the_deploy_modules_name_the_platform_files_as_the_declarations_do() -> None:
-    from dagster_dynamic_tables.declarations import environments, grants
-    from dagster_dynamic_tables.platform.deploy import text
-
-    assert (text.ENVIRONMENTS_FILE, text.GRANTS_FILE) == (
-        environments.ENVIRONMENTS_FILE,
-        grants.GRANTS_FILE,
-    )

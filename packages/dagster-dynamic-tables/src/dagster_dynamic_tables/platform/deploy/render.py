@@ -39,7 +39,6 @@ from dagster_dynamic_tables.errors import DeployError
 from dagster_dynamic_tables.platform.deploy.models import DeploySettings
 from dagster_dynamic_tables.platform.deploy.text import (
     ENVIRONMENTS_FILE,
-    GRANTS_FILE,
     RENDER_COMMAND,
     render_dockerfile,
     render_dockerignore,
@@ -122,19 +121,18 @@ def generate_files(repo_root: Path) -> list[GeneratedFile]:
     chart_version = dagster_version(repo_root)
     files: list[GeneratedFile] = []
     environments = (repo_root / ENVIRONMENTS_FILE).is_file()
-    grants = (repo_root / GRANTS_FILE).is_file()
     for slug in slugs:
         base = Path("tenants") / slug
         files += [
             GeneratedFile(
                 base / "Dockerfile",
                 slug,
-                render_dockerfile(slug, settings, environments=environments, grants=grants),
+                render_dockerfile(slug, settings, environments=environments),
             ),
             GeneratedFile(
                 base / "Dockerfile.dockerignore",
                 slug,
-                render_dockerignore(slug, environments=environments, grants=grants),
+                render_dockerignore(slug, environments=environments),
             ),
             GeneratedFile(
                 base / "deploy" / "helm-values.yaml",

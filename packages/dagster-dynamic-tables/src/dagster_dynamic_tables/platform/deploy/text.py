@@ -34,22 +34,13 @@ def yaml_text(model: BaseModel, what: str) -> str:
 ENVIRONMENTS_FILE = "environments.yaml"
 """The platform's environments file at the repository root (`declarations.environments`)."""
 IMAGE_ENVIRONMENTS_FILE = f"/opt/dagster/{ENVIRONMENTS_FILE}"
-GRANTS_FILE = "grants.yaml"
-"""The platform's grants at the repository root (`declarations.grants`, kept out of the deploy
-modules' imports)."""
-IMAGE_GRANTS_FILE = f"/opt/dagster/{GRANTS_FILE}"
 
 
-def render_dockerfile(
-    slug: str, settings: DeploySettings, *, environments: bool = False, grants: bool = False
-) -> str:
+def render_dockerfile(slug: str, settings: DeploySettings, *, environments: bool = False) -> str:
     """The tenant's image, in the multi-stage pattern uv and Dagster document for a workspace;
     with `environments`, the repository's environments.yaml too, found through
-    `DYNAMIC_TABLES_ENVIRONMENTS_FILE` (an image has no repository root to find it in); with
-    `grants`, grants.yaml, through `DYNAMIC_TABLES_GRANTS_FILE`, and the tenant the image is for
-    (`DYNAMIC_TABLES_TENANT`): the location refuses declarations outside that tenant's grants."""
+    `DYNAMIC_TABLES_ENVIRONMENTS_FILE` (an image has no repository root to find it in)."""
     python = settings.python_version
-    platform_files = _grants_lines(slug) if grants else ""
     start = ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", str(CODE_SERVER_PORT)]
     cmd = ", ".join(f'"{arg}"' for arg in [*start, *code_server_args(slug)])
     return f"""\
@@ -87,7 +78,7 @@ RUN groupadd --system --gid 10001 dagster \\
  && mkdir -p /opt/dagster/dagster_home && chown dagster:dagster /opt/dagster/dagster_home
 COPY --from=builder /app/.venv /app/.venv
 ENV PATH="/app/.venv/bin:$PATH" DAGSTER_HOME=/opt/dagster/dagster_home PYTHONUNBUFFERED=1
-{_environments_lines() if environments else ""}{platform_files}WORKDIR /opt/dagster
+{_environments_lines() if environments else ""}WORKDIR /opt/dagster
 USER 10001:10001
 EXPOSE {CODE_SERVER_PORT}
 CMD [{cmd}]
@@ -103,20 +94,10 @@ def _environments_lines() -> str:
     )
 
 
-def _grants_lines(slug: str) -> str:
-    return (
-        "# The platform's grants.yaml: the location refuses declarations under another tenant's\n"
-        "# slug or outside this tenant's grants, as `plan` does.\n"
-        f"COPY {GRANTS_FILE} {IMAGE_GRANTS_FILE}\n"
-        f"ENV DYNAMIC_TABLES_GRANTS_FILE={IMAGE_GRANTS_FILE} DYNAMIC_TABLES_TENANT={slug}\n"
-    )
-
-
-def render_dockerignore(slug: str, *, environments: bool = False, grants: bool = False) -> str:
+def render_dockerignore(slug: str, *, environments: bool = False) -> str:
     """BuildKit reads `<Dockerfile>.dockerignore` instead of the context root's `.dockerignore`;
-    with `environments` / `grants`, environments.yaml / grants.yaml are in the context too."""
+    with `environments`, environments.yaml is in the context too."""
     kept = f"!{ENVIRONMENTS_FILE}\n" if environments else ""
-    kept += f"!{GRANTS_FILE}\n" if grants else ""
     return f"""\
 {header(f"build context of tenants/{slug}/Dockerfile")}#
 # BuildKit uses this file, named after the Dockerfile, in place of a .dockerignore at the root
