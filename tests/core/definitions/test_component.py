@@ -287,18 +287,3 @@ def test_query_file_outside_the_defs_folder_is_refused(project: Project) -> None
         f"must stay inside it, symbolic links included. Fix: move the file under {defs} and "
         f"give its path relative to the YAML file's folder ({defs / 'shop'})."
     )
-
-
-def test_code_location_refuses_objects_outside_the_platforms_grants(project: Project) -> None:
-    # The project as a platform repository's root: workspace.yaml and grants.yaml beside it.
-    root = project(SHOP_ATTRIBUTES)
-    (root / "workspace.yaml").write_text("load_from: []\n")
-    (root / "grants.yaml").write_text("tenants:\n  shop:\n    schemas: [SHOP.RAW]\n")
-    with pytest.raises(ComponentTreeException) as info:
-        dg.load_from_defs_folder(path_within_project=root)
-    error = info.value.__cause__
-    assert isinstance(error, DeclarationError)
-    assert [problem.path for problem in error.problems] == ["dynamic_tables[0]", "views[0]"]
-    assert "outside the tenant's grants (SHOP.RAW)" in str(error)
-    assert "tenants grant shop --schema SHOP.ANALYTICS" in str(error)
-    assert error.problems[0].line is not None  # the line of its `table:`

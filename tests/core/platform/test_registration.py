@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dagster_dynamic_tables.declarations.grants import (
+from dagster_dynamic_tables.errors import RegistrationError
+from dagster_dynamic_tables.platform.grants import (
     Grants,
     TenantGrants,
     load_grants,
+    record_grants,
     split_grant,
 )
-from dagster_dynamic_tables.errors import RegistrationError
-from dagster_dynamic_tables.platform.grants import record_grants
 from dagster_dynamic_tables.platform.registration import (
     render_codeowners,
     render_dg_toml,

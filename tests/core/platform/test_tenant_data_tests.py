@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dagster_dynamic_tables.declarations.grants import Grants, TenantGrants
 from dagster_dynamic_tables.declarations.loader import build_tenant
+from dagster_dynamic_tables.platform.grants import Grants, TenantGrants
 from dagster_dynamic_tables.platform.repo import TenantFolder
 from dagster_dynamic_tables.platform.tenant_data_tests import data_test_findings
 from dagster_dynamic_tables.platform.tenant_views import DeclaredObject, TenantView

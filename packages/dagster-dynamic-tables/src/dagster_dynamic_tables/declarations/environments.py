@@ -52,7 +52,6 @@ __all__ = [
     "find_environments_file",
     "is_branch_name",
     "load_environments",
-    "repository_root",
     "selected_environment_name",
 ]
 
@@ -250,21 +249,11 @@ def find_environments_file(start: Path, environ: Mapping[str, str]) -> Path | No
     explicit = environ.get(ENVIRONMENTS_FILE_VARIABLE, "")
     if explicit:
         return Path(explicit)
-    root = repository_root(start)
-    if root is None:
-        return None
-    found = root / ENVIRONMENTS_FILE
-    return found if found.is_file() else None
-
-
-def repository_root(start: Path) -> Path | None:
-    """The platform repository's root: the first folder holding `workspace.yaml`, walking up
-    from `start`, that is not inside the repository's `tenants/` folder (a tenant's own
-    workspace.yaml never makes its folder the root). None outside a repository (an image)."""
     folder = start.absolute()
     for candidate in (folder, *folder.parents):
         if (candidate / WORKSPACE_FILE).is_file() and not _in_tenants_folder(candidate):
-            return candidate
+            found = candidate / ENVIRONMENTS_FILE
+            return found if found.is_file() else None
     return None
 
 

@@ -27,7 +27,6 @@ branch deployment; see `declarations.environments`): every Snowflake name, never
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self, cast
@@ -39,7 +38,6 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from dagster_dynamic_tables.declarations.environments import current_environment
-from dagster_dynamic_tables.declarations.grants import check_tenant_grants
 from dagster_dynamic_tables.declarations.loader import (
     YAML_LOADER,
     build_tenant,
@@ -110,11 +108,6 @@ class DynamicTablesComponent(dg.Component):
             lines=lines,
             problems=problems,
             defs_root=context.defs_module_path,
-        )
-        # The platform's grants.yaml, where one is found: another tenant's slug or an object
-        # outside the tenant's grants fails the load, as `plan` refuses it.
-        check_tenant_grants(
-            tenant, context.path, os.environ, file=file or context.path, lines=lines
         )
         # The declarations name prod objects; the selected environment (environments.yaml)
         # maps every Snowflake name, never an asset key (`sql.environments.in_environment`).

@@ -31,8 +31,8 @@ import tomlkit
 import tomlkit.exceptions
 from tomlkit.items import Array, Table
 
-from dagster_dynamic_tables.declarations.grants import Grants, load_grants
 from dagster_dynamic_tables.errors import RegistrationError
+from dagster_dynamic_tables.platform.grants import Grants, load_grants
 from dagster_dynamic_tables.platform.repo import (
     TenantFolder,
     as_table,

@@ -35,8 +35,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from dagster_dynamic_tables.declarations.grants import GRANTS_FILE, Grants, load_grants
 from dagster_dynamic_tables.errors import RegistrationError
+from dagster_dynamic_tables.platform.grants import GRANTS_FILE, Grants, load_grants
 from dagster_dynamic_tables.platform.parallel import settings_from_env
 from dagster_dynamic_tables.platform.registration import (
     CODEOWNERS_FILE,

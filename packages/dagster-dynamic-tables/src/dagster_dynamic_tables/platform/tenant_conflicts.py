@@ -10,8 +10,8 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from dagster_dynamic_tables.declarations.grants import GRANTS_FILE, Grants, TenantGrants
 from dagster_dynamic_tables.declarations.identifiers import parse_qualified_name
+from dagster_dynamic_tables.platform.grants import GRANTS_FILE, Grants, TenantGrants
 from dagster_dynamic_tables.platform.repo import relative_path
 from dagster_dynamic_tables.platform.tenant_data_tests import data_test_findings
 from dagster_dynamic_tables.platform.tenant_views import DeclaredObject, TenantView

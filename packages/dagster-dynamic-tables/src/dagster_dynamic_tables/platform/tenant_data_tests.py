@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dagster_dynamic_tables.declarations.data_tests import DataTest
-from dagster_dynamic_tables.declarations.grants import GRANTS_FILE, Grants, TenantGrants
 from dagster_dynamic_tables.declarations.identifiers import parse_qualified_name
 from dagster_dynamic_tables.declarations.models import DynamicTable, SourceTable, Tenant
 from dagster_dynamic_tables.errors import QueryReadError
+from dagster_dynamic_tables.platform.grants import GRANTS_FILE, Grants, TenantGrants
 from dagster_dynamic_tables.platform.repo import relative_path
 from dagster_dynamic_tables.platform.tenant_views import TenantView
 

@@ -12,12 +12,12 @@ grants.yaml names prod schemas, and the environment maps them with everything el
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from dagster_dynamic_tables.declarations.environments import Environment
-from dagster_dynamic_tables.declarations.models import SourceTable, Tenant
+from dagster_dynamic_tables.declarations.models import Declaration, SourceTable, Tenant
 from dagster_dynamic_tables.errors import DynamicTablesError, PlanError
 from dagster_dynamic_tables.platform.repo import relative_path
 
@@ -98,14 +98,23 @@ def load_declared_tenants(root: Path, slug: str | None = None) -> list[Tenant]:
     return [file.tenant for file in load_declared_files(root, slug)]
 
 
+def _yaml_paths(tenant: Tenant) -> Iterator[tuple[str, Declaration]]:
+    for section, items in (
+        ("sources", tenant.sources),
+        ("dynamic_tables", tenant.dynamic_tables),
+        ("views", tenant.views),
+    ):
+        for index, item in enumerate(items):
+            yield f"{section}[{index}]", item
+
+
 def refused_objects(root: Path, files: list[DeclaredFile]) -> list[tuple[str, str]]:
     """One line per declared object outside the grants of the tenant whose folder declares it
     (grants.yaml at the root; a tenant without an entry may declare nothing), and per file that
-    declares under another tenant's slug, as (tenant, line); the rule is
-    `declarations.grants.grants_refusals`, which a code location applies too. Plan and apply
-    touch nothing of such a tenant."""
-    from dagster_dynamic_tables.declarations.grants import grants_refusals, load_grants
+    declares under another tenant's slug, as (tenant, line). Plan and apply touch nothing of
+    such a tenant."""
     from dagster_dynamic_tables.errors import RegistrationError
+    from dagster_dynamic_tables.platform.grants import GRANTS_FILE, load_grants
 
     try:
         grants = load_grants(root)
@@ -114,12 +123,35 @@ def refused_objects(root: Path, files: list[DeclaredFile]) -> list[tuple[str, st
     lines: list[tuple[str, str]] = []
     for file in files:
         rel = relative_path(root, file.path)
-        for refusal in grants_refusals(file.as_declared, file.folder, grants):
-            where = f"{rel} {refusal.path} ({refusal.name})" if refusal.path else rel
+        if file.as_declared.slug != file.folder:
             lines.append(
                 (
                     file.folder,
-                    f"tenant {file.folder!r}: {where} {refusal.message}. Fix: {refusal.fix}.",
+                    f"tenant {file.folder!r}: {rel} says `tenant: {file.as_declared.slug}`, but a "
+                    "tenant declares objects only under its own slug, within its own grants. "
+                    f"Fix: set "
+                    f"`tenant: {file.folder}`.",
+                )
+            )
+        entry = grants.tenants.get(file.folder)
+        granted = (
+            ", ".join(entry.schemas) or "no schema"
+            if entry is not None
+            else f"none: {GRANTS_FILE} has no entry for it"
+        )
+        for path, item in _yaml_paths(file.as_declared):
+            name = item.qualified_name
+            database, schema = name.database.resolved, name.schema.resolved
+            if entry is not None and entry.allows(database, schema):
+                continue
+            lines.append(
+                (
+                    file.folder,
+                    f"tenant {file.folder!r}: {rel} {path} ({item.name}) declares {name.resolved} "
+                    f"in schema {database}.{schema}, outside the tenant's grants ({granted}). Fix: "
+                    f"declare it in a granted schema, or ask the platform team to extend "
+                    f"{GRANTS_FILE} (`uv run dynamic-tables tenants grant {file.folder} --schema "
+                    f"{database}.{schema}`).",
                 )
             )
     return lines
@@ -127,8 +159,8 @@ def refused_objects(root: Path, files: list[DeclaredFile]) -> list[tuple[str, st
 
 def read_problems(root: Path, file: DeclaredFile, declared: Mapping[str, str]) -> list[str]:
     """The reads of the file's queries that its deps do not name (see `sql.lineage`)."""
-    from dagster_dynamic_tables.declarations.grants import load_grants
     from dagster_dynamic_tables.errors import RegistrationError
+    from dagster_dynamic_tables.platform.grants import load_grants
     from dagster_dynamic_tables.sql.lineage import read_problems
 
     try:
