@@ -515,6 +515,27 @@ def test_python_builder_reports_bad_arguments_by_name() -> None:
     )
 
 
+def test_python_builders_refuse_an_unknown_keyword_as_python_does() -> None:
+    # The optional keywords travel as **options: a misspelt one must not pass silently.
+    typo: dict[str, Any] = {"refreshmode": "FULL"}
+    calls = {
+        "source_table": lambda: source_table("a", "DB.S.A", **typo),
+        "dynamic_table": lambda: dynamic_table(
+            "b", "DB.S.B", target_lag="1 hour", warehouse="W", **typo
+        ),
+        "view": lambda: view("c", "DB.S.C", **typo),
+    }
+    for builder, call in calls.items():
+        with pytest.raises(TypeError) as info:
+            call()
+        assert str(info.value) == f"{builder}() got an unexpected keyword argument 'refreshmode'"
+    # A keyword one builder takes is still unknown to another.
+    with pytest.raises(
+        TypeError, match="view\\(\\) got an unexpected keyword argument 'refresh_mode'"
+    ):
+        view("c", "DB.S.C", **{"refresh_mode": "FULL"})  # pyright: ignore[reportArgumentType]
+
+
 def test_python_builder_for_a_source_reports_a_bad_owner() -> None:
     with pytest.raises(DeclarationError) as info:
         source_table("raw", "DB.S.T", owners=["bob"])
