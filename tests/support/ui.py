@@ -180,12 +180,14 @@ class Browser:
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         ident = next(self.ids)
         self.socket.send(json.dumps({"id": ident, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.socket.recv(timeout=60))
+        deadline = time.monotonic() + 60  # events of other ids may keep coming: bound the wait
+        while time.monotonic() < deadline:
+            message = json.loads(self.socket.recv(timeout=max(deadline - time.monotonic(), 0.1)))
             if message.get("id") == ident:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return dict(message.get("result", {}))
+        raise TimeoutError(f"{method}: chromium did not answer within 60 s")
 
     def evaluate(self, expression: str) -> Any:
         """The value of a JavaScript expression in the page (None where it has none)."""
